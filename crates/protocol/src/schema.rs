@@ -1,0 +1,203 @@
+//! The synced entities and their fields: one list that the client store, the server storage and
+//! validation on both sides are built from.
+//!
+//! Multi-valued data (emails, phones, identifiers) are child entities with their own ids, never
+//! arrays inside the parent: two devices adding an email each must both keep theirs.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A kind of synced row. Serialized in `snake_case` (`contact`, `contact_email`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    ContactIdentifier,
+}
+
+impl EntityKind {
+    pub const ALL: [EntityKind; 4] =
+        [EntityKind::Contact, EntityKind::ContactEmail, EntityKind::ContactPhone, EntityKind::ContactIdentifier];
+
+    pub fn def(self) -> &'static EntityDef {
+        match self {
+            EntityKind::Contact => &CONTACT,
+            EntityKind::ContactEmail => &CONTACT_EMAIL,
+            EntityKind::ContactPhone => &CONTACT_PHONE,
+            EntityKind::ContactIdentifier => &CONTACT_IDENTIFIER,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.def().name
+    }
+
+    pub fn parse(name: &str) -> Option<EntityKind> {
+        EntityKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// The type of a field's value on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// A string; `null` is allowed unless the field is required.
+    Text,
+    /// A JSON array of strings (stored as JSON text), replaced as a whole.
+    TextList,
+    /// The id (UUID string) of a row of the given entity.
+    Ref(EntityKind),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldDef {
+    pub name: &'static str,
+    pub ty: FieldType,
+    /// Required fields must be present and non-empty when a row is created, and never set to null.
+    pub required: bool,
+    /// Maximum length in characters (for lists: of each item and of the number of items).
+    pub max_len: usize,
+}
+
+const fn text(name: &'static str, required: bool, max_len: usize) -> FieldDef {
+    FieldDef { name, ty: FieldType::Text, required, max_len }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntityDef {
+    pub kind: EntityKind,
+    /// Wire name, and the table name in both stores.
+    pub name: &'static str,
+    pub fields: &'static [FieldDef],
+    /// For child entities: the field that refers to the parent row.
+    pub parent_field: Option<&'static str>,
+}
+
+impl EntityDef {
+    pub fn field(&self, name: &str) -> Option<&'static FieldDef> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Check one field value; the error says which field and why, in words a person can act on.
+    pub fn validate(&self, field: &str, value: &Value) -> Result<(), String> {
+        let Some(def) = self.field(field) else {
+            return Err(format!("{} has no field named {field:?}", self.name));
+        };
+        def.validate(value)
+    }
+}
+
+impl FieldDef {
+    pub fn validate(&self, value: &Value) -> Result<(), String> {
+        let name = self.name;
+        match (self.ty, value) {
+            (_, Value::Null) if self.required => Err(format!("{name} is required")),
+            (_, Value::Null) => Ok(()),
+            (FieldType::Text, Value::String(s)) => {
+                if self.required && s.trim().is_empty() {
+                    Err(format!("{name} must not be empty"))
+                } else if s.chars().count() > self.max_len {
+                    Err(format!("{name} is longer than {} characters", self.max_len))
+                } else {
+                    Ok(())
+                }
+            }
+            (FieldType::TextList, Value::Array(items)) => {
+                if items.len() > self.max_len {
+                    return Err(format!("{name} has more than {} items", self.max_len));
+                }
+                for item in items {
+                    match item {
+                        Value::String(s) if s.chars().count() <= self.max_len => {}
+                        Value::String(_) => return Err(format!("an item of {name} is longer than {} characters", self.max_len)),
+                        _ => return Err(format!("{name} must be a list of strings")),
+                    }
+                }
+                Ok(())
+            }
+            (FieldType::Ref(_), Value::String(s)) => uuid::Uuid::parse_str(s)
+                .map(|_| ())
+                .map_err(|_| format!("{name} must be a record id (UUID)")),
+            (FieldType::Text, _) => Err(format!("{name} must be text")),
+            (FieldType::TextList, _) => Err(format!("{name} must be a list of strings")),
+            (FieldType::Ref(_), _) => Err(format!("{name} must be a record id (UUID)")),
+        }
+    }
+}
+
+pub static CONTACT: EntityDef = EntityDef {
+    kind: EntityKind::Contact,
+    name: "contact",
+    fields: &[
+        text("display_name", true, 300),
+        text("language", false, 35),
+        text("organization", false, 300),
+        FieldDef { name: "tags", ty: FieldType::TextList, required: false, max_len: 100 },
+        text("notes", false, 20_000),
+        text("created_at", false, 40),
+    ],
+    parent_field: None,
+};
+
+pub static CONTACT_EMAIL: EntityDef = EntityDef {
+    kind: EntityKind::ContactEmail,
+    name: "contact_email",
+    fields: &[
+        FieldDef { name: "contact_id", ty: FieldType::Ref(EntityKind::Contact), required: true, max_len: 36 },
+        text("address", true, 320),
+        text("label", false, 50),
+    ],
+    parent_field: Some("contact_id"),
+};
+
+pub static CONTACT_PHONE: EntityDef = EntityDef {
+    kind: EntityKind::ContactPhone,
+    name: "contact_phone",
+    fields: &[
+        FieldDef { name: "contact_id", ty: FieldType::Ref(EntityKind::Contact), required: true, max_len: 36 },
+        text("number", true, 50),
+        text("label", false, 50),
+    ],
+    parent_field: Some("contact_id"),
+};
+
+/// Identifiers: `kind` is `wiki` (a wiki username), `irc` (an IRC nick) or `other`.
+pub static CONTACT_IDENTIFIER: EntityDef = EntityDef {
+    kind: EntityKind::ContactIdentifier,
+    name: "contact_identifier",
+    fields: &[
+        FieldDef { name: "contact_id", ty: FieldType::Ref(EntityKind::Contact), required: true, max_len: 36 },
+        text("kind", true, 20),
+        text("value", true, 300),
+    ],
+    parent_field: Some("contact_id"),
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_entity_round_trips_through_its_wire_name() {
+        for kind in EntityKind::ALL {
+            assert_eq!(EntityKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).expect("ser"), json!(kind.as_str()), "serde and as_str agree");
+            assert_eq!(kind.def().kind, kind);
+        }
+    }
+
+    #[test]
+    fn validation_explains_what_is_wrong() {
+        let c = EntityKind::Contact.def();
+        assert!(c.validate("display_name", &json!("Ada")).is_ok());
+        assert_eq!(c.validate("display_name", &json!("  ")), Err("display_name must not be empty".into()));
+        assert_eq!(c.validate("display_name", &Value::Null), Err("display_name is required".into()));
+        assert!(c.validate("nickname", &json!("x")).unwrap_err().contains("no field named"));
+        assert!(c.validate("tags", &json!(["a", 1])).is_err(), "lists hold strings only");
+        assert!(c.validate("language", &Value::Null).is_ok(), "optional fields may be cleared");
+        let e = EntityKind::ContactEmail.def();
+        assert!(e.validate("contact_id", &json!("not-a-uuid")).is_err());
+    }
+}
