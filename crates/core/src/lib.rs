@@ -1,1 +1,25 @@
+//! # liaison-core
+//!
+//! The client library behind the Liaison desktop app and the `liaison` CLI. It knows nothing of
+//! Tauri or HTTP servers; both front ends are thin adapters over it.
+//!
+//! * [`vault`] and [`keychain`]: the random data key, wrapped by the OS keychain or a passphrase.
+//! * [`store`]: the SQLCipher database, its checks, migrations and the one write layer that keeps
+//!   per-field clocks and the outbox in step with the rows.
+//! * [`contacts`]: the contacts domain (validation, child rows, full-text search).
+//! * [`sync`]: signing in with a pinned certificate, pushing the outbox, pulling rows.
+//! * [`profile`]: a data directory, locked or unlocked: what the front ends hold.
+//! * [`demo`]: realistic generated contacts in many languages and scripts.
 
+pub mod contacts;
+pub mod demo;
+pub mod error;
+pub mod keychain;
+pub mod paths;
+pub mod profile;
+pub mod store;
+pub mod sync;
+pub mod vault;
+
+pub use error::{Error, ErrorCode, Result};
+pub use profile::{Profile, VaultState};

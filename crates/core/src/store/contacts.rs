@@ -1,0 +1,102 @@
+//! Contact tables: `contact` and its child rows (`contact_email`, `contact_phone`,
+//! `contact_identifier`), and the full-text index `contact_fts`.
+//!
+//! Column names equal the schema's field names (see `liaison_protocol::schema`), so the generic
+//! write layer can address them. `rid` is a stable integer key that the FTS index uses as its
+//! rowid; `sort_key` and `updated_at` are derived here, never synced.
+
+use super::Migration;
+use super::sync_tables::blob;
+use crate::error::Result;
+use rusqlite::{Connection, OptionalExtension, params};
+use uuid::Uuid;
+
+pub const MIGRATION_1: Migration = Migration {
+    table: "contact",
+    sql: "
+CREATE TABLE contact (
+    rid INTEGER PRIMARY KEY,
+    id BLOB NOT NULL UNIQUE,
+    display_name TEXT NOT NULL DEFAULT '',
+    language TEXT,
+    organization TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    notes TEXT,
+    created_at TEXT,
+    sort_key TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX contact_by_sort_key ON contact(sort_key, id);
+CREATE TABLE contact_email (
+    id BLOB PRIMARY KEY, contact_id BLOB, address TEXT NOT NULL DEFAULT '', label TEXT
+);
+CREATE INDEX contact_email_by_contact ON contact_email(contact_id);
+CREATE TABLE contact_phone (
+    id BLOB PRIMARY KEY, contact_id BLOB, number TEXT NOT NULL DEFAULT '', label TEXT
+);
+CREATE INDEX contact_phone_by_contact ON contact_phone(contact_id);
+CREATE TABLE contact_identifier (
+    id BLOB PRIMARY KEY, contact_id BLOB, kind TEXT NOT NULL DEFAULT 'other', value TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX contact_identifier_by_contact ON contact_identifier(contact_id);
+CREATE VIRTUAL TABLE contact_fts USING fts5(
+    name, emails, organization, identifiers, tags, notes,
+    tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3'
+);
+CREATE TRIGGER contact_fts_on_delete AFTER DELETE ON contact BEGIN
+    DELETE FROM contact_fts WHERE rowid = old.rid;
+END;
+",
+};
+
+fn joined(conn: &Connection, sql: &str, contact: Uuid) -> Result<String> {
+    Ok(conn.prepare_cached(sql)?.query_row([blob(contact)], |r| r.get::<_, Option<String>>(0))?.unwrap_or_default())
+}
+
+/// Rebuild a contact's derived columns and its full-text entry after it or a child row changed.
+/// `touched_at` (RFC 3339) becomes `updated_at` when given. A missing contact is a no-op.
+pub fn reindex(conn: &Connection, contact: Uuid, touched_at: Option<&str>) -> Result<()> {
+    let row: Option<(i64, String, Option<String>, String, Option<String>)> = conn
+        .prepare_cached("SELECT rid, display_name, organization, tags, notes FROM contact WHERE id = ?1")?
+        .query_row([blob(contact)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .optional()?;
+    let Some((rid, name, organization, tags, notes)) = row else { return Ok(()) };
+    let emails = joined(conn, "SELECT group_concat(address, ' ') FROM contact_email WHERE contact_id = ?1", contact)?;
+    let phones = joined(conn, "SELECT group_concat(number, ' ') FROM contact_phone WHERE contact_id = ?1", contact)?;
+    let idents = joined(conn, "SELECT group_concat(value, ' ') FROM contact_identifier WHERE contact_id = ?1", contact)?;
+    let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
+    conn.prepare_cached("DELETE FROM contact_fts WHERE rowid = ?1")?.execute([rid])?;
+    conn.prepare_cached("INSERT INTO contact_fts(rowid, name, emails, organization, identifiers, tags, notes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+        .execute(params![rid, name, emails, organization, format!("{idents} {phones}"), tags.join(" "), notes])?;
+    let sort_key = name.trim().to_lowercase();
+    match touched_at {
+        Some(at) => conn.prepare_cached("UPDATE contact SET sort_key = ?2, updated_at = ?3 WHERE rid = ?1")?.execute(params![rid, sort_key, at])?,
+        None => conn.prepare_cached("UPDATE contact SET sort_key = ?2 WHERE rid = ?1")?.execute(params![rid, sort_key])?,
+    };
+    Ok(())
+}
+
+/// Turn what a person types into an FTS5 query: every word must match, the last as a prefix
+/// (type-ahead), each quoted so punctuation and FTS syntax in the input are taken literally.
+pub fn fts_query(input: &str) -> Option<String> {
+    let words: Vec<String> = input
+        .split_whitespace()
+        .map(|w| w.replace('"', ""))
+        .filter(|w| w.chars().any(|c| c.is_alphanumeric()))
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    if words.is_empty() { None } else { Some(words.join(" ")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn search_input_becomes_a_safe_prefix_query() {
+        assert_eq!(fts_query("ada lov").as_deref(), Some("\"ada\"* \"lov\"*"));
+        assert_eq!(fts_query("  ").as_deref(), None, "blank input is no query");
+        assert_eq!(fts_query("a\"b OR c").as_deref(), Some("\"ab\"* \"OR\"* \"c\"*"), "FTS operators are taken literally");
+        assert_eq!(fts_query("-- ;").as_deref(), None, "punctuation alone is no query");
+    }
+}

@@ -1,0 +1,230 @@
+//! Sync bookkeeping: per-field clocks, the server sequence each row was last seen at, tombstones,
+//! and the outbox of local changes waiting to be pushed (the sync ledger).
+
+use super::Migration;
+use crate::error::{Error, Result};
+use liaison_protocol::hlc::{Hlc, Stamp};
+use liaison_protocol::schema::EntityKind;
+use liaison_protocol::wire::{Change, FieldWrite};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+pub const MIGRATION_1: Migration = Migration {
+    table: "sync",
+    sql: "
+CREATE TABLE field_clock (
+    entity TEXT NOT NULL, row_id BLOB NOT NULL, field TEXT NOT NULL,
+    millis INTEGER NOT NULL, counter INTEGER NOT NULL, device BLOB NOT NULL,
+    PRIMARY KEY (entity, row_id, field)
+) WITHOUT ROWID;
+CREATE TABLE row_seq (
+    entity TEXT NOT NULL, row_id BLOB NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (entity, row_id)
+) WITHOUT ROWID;
+CREATE TABLE tombstone (
+    entity TEXT NOT NULL, row_id BLOB NOT NULL, millis INTEGER NOT NULL, counter INTEGER NOT NULL,
+    PRIMARY KEY (entity, row_id)
+) WITHOUT ROWID;
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    change_id BLOB NOT NULL UNIQUE,
+    entity TEXT NOT NULL,
+    row_id BLOB NOT NULL,
+    base_seq INTEGER NOT NULL,
+    fields TEXT NOT NULL,
+    deleted TEXT,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'accepted', 'rejected')),
+    batch_id BLOB,
+    error_code TEXT,
+    error_message TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX outbox_state ON outbox(state, id);
+",
+};
+
+/// The state of an outgoing change in the sync ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Waiting to be sent.
+    Pending,
+    /// Sent; the answer has not arrived yet (it is re-sent with the same batch id).
+    Sent,
+    Accepted,
+    /// Refused by the server; `error` says why.
+    Rejected,
+}
+
+impl OutboxState {
+    fn parse(s: &str) -> OutboxState {
+        match s {
+            "sent" => OutboxState::Sent,
+            "accepted" => OutboxState::Accepted,
+            "rejected" => OutboxState::Rejected,
+            _ => OutboxState::Pending,
+        }
+    }
+}
+
+pub(crate) fn blob(id: Uuid) -> [u8; 16] {
+    *id.as_bytes()
+}
+
+pub(crate) fn uuid_from(bytes: Vec<u8>) -> rusqlite::Result<Uuid> {
+    Uuid::from_slice(&bytes).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))
+}
+
+pub fn stamp(conn: &Connection, entity: EntityKind, row: Uuid, field: &str) -> Result<Option<Stamp>> {
+    let mut stmt = conn.prepare_cached("SELECT millis, counter, device FROM field_clock WHERE entity = ?1 AND row_id = ?2 AND field = ?3")?;
+    Ok(stmt
+        .query_row(params![entity.as_str(), blob(row), field], |r| {
+            Ok(Stamp::new(Hlc::new(r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u32), uuid_from(r.get(2)?)?))
+        })
+        .optional()?)
+}
+
+pub fn set_stamp(conn: &Connection, entity: EntityKind, row: Uuid, field: &str, stamp: Stamp) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO field_clock(entity, row_id, field, millis, counter, device) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(entity, row_id, field) DO UPDATE SET millis = excluded.millis, counter = excluded.counter, device = excluded.device",
+    )?;
+    stmt.execute(params![entity.as_str(), blob(row), field, stamp.hlc.millis as i64, stamp.hlc.counter as i64, blob(stamp.device)])?;
+    Ok(())
+}
+
+pub fn clear_stamps(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<()> {
+    conn.prepare_cached("DELETE FROM field_clock WHERE entity = ?1 AND row_id = ?2")?.execute(params![entity.as_str(), blob(row)])?;
+    Ok(())
+}
+
+pub fn row_seq(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<u64> {
+    let mut stmt = conn.prepare_cached("SELECT seq FROM row_seq WHERE entity = ?1 AND row_id = ?2")?;
+    Ok(stmt.query_row(params![entity.as_str(), blob(row)], |r| r.get::<_, i64>(0)).optional()?.unwrap_or(0) as u64)
+}
+
+pub fn set_row_seq(conn: &Connection, entity: EntityKind, row: Uuid, seq: u64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO row_seq(entity, row_id, seq) VALUES (?1, ?2, ?3) ON CONFLICT(entity, row_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+    )?
+    .execute(params![entity.as_str(), blob(row), seq as i64])?;
+    Ok(())
+}
+
+pub fn is_tombstoned(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<bool> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM tombstone WHERE entity = ?1 AND row_id = ?2")?;
+    Ok(stmt.exists(params![entity.as_str(), blob(row)])?)
+}
+
+pub fn add_tombstone(conn: &Connection, entity: EntityKind, row: Uuid, hlc: Hlc) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO tombstone(entity, row_id, millis, counter) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![entity.as_str(), blob(row), hlc.millis as i64, hlc.counter as i64])?;
+    Ok(())
+}
+
+/// Record a local change for the server, in the caller's transaction.
+pub fn enqueue(conn: &Connection, change: &Change) -> Result<()> {
+    let now = chrono::Utc::now().to_rfc3339();
+    let fields = serde_json::to_string(&change.fields).map_err(|e| Error::internal("outbox", e))?;
+    conn.prepare_cached(
+        "INSERT INTO outbox(change_id, entity, row_id, base_seq, fields, deleted, state, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
+    )?
+    .execute(params![
+        blob(change.change_id),
+        change.entity.as_str(),
+        blob(change.row_id),
+        change.base_seq as i64,
+        fields,
+        change.deleted.map(|h| h.to_string()),
+        now
+    ])?;
+    Ok(())
+}
+
+/// One row of the sync ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub seq: i64,
+    pub change: Change,
+    pub state: OutboxState,
+    pub batch_id: Option<Uuid>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<u8>, String, Vec<u8>, i64, String, Option<String>, String, Option<Vec<u8>>, Option<String>, Option<String>, String, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?))
+}
+
+const ENTRY_COLUMNS: &str = "id, change_id, entity, row_id, base_seq, fields, deleted, state, batch_id, error_code, error_message, created_at, updated_at";
+
+/// Outbox entries in the given states, oldest first, at most `limit`.
+pub fn entries(conn: &Connection, states: &[OutboxState], limit: usize) -> Result<Vec<OutboxEntry>> {
+    let names: Vec<String> = states.iter().map(|s| format!("'{}'", state_name(*s))).collect();
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE state IN ({}) ORDER BY id LIMIT ?1", names.join(","));
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([limit as i64], entry_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(seq, change_id, entity, row_id, base_seq, fields, deleted, state, batch_id, error_code, error_message, created_at, updated_at)| {
+            let bad = |what: &str| Error::internal("outbox entry", what);
+            Ok(OutboxEntry {
+                seq,
+                change: Change {
+                    change_id: Uuid::from_slice(&change_id).map_err(|_| bad("change id"))?,
+                    entity: EntityKind::parse(&entity).ok_or_else(|| bad("entity"))?,
+                    row_id: Uuid::from_slice(&row_id).map_err(|_| bad("row id"))?,
+                    base_seq: base_seq as u64,
+                    fields: serde_json::from_str::<BTreeMap<String, FieldWrite>>(&fields).map_err(|_| bad("fields"))?,
+                    deleted: deleted.map(|d| d.parse::<Hlc>()).transpose().map_err(|_| bad("delete clock"))?,
+                },
+                state: OutboxState::parse(&state),
+                batch_id: batch_id.map(|b| Uuid::from_slice(&b)).transpose().map_err(|_| bad("batch id"))?,
+                error_code,
+                error_message,
+                created_at,
+                updated_at,
+            })
+        })
+        .collect()
+}
+
+fn state_name(s: OutboxState) -> &'static str {
+    match s {
+        OutboxState::Pending => "pending",
+        OutboxState::Sent => "sent",
+        OutboxState::Accepted => "accepted",
+        OutboxState::Rejected => "rejected",
+    }
+}
+
+pub fn mark_sent(conn: &Connection, ids: &[i64], batch_id: Uuid) -> Result<()> {
+    let now = chrono::Utc::now().to_rfc3339();
+    let mut stmt = conn.prepare_cached("UPDATE outbox SET state = 'sent', batch_id = ?2, updated_at = ?3 WHERE id = ?1")?;
+    for id in ids {
+        stmt.execute(params![id, blob(batch_id), now])?;
+    }
+    Ok(())
+}
+
+pub fn mark_result(conn: &Connection, change_id: Uuid, state: OutboxState, error: Option<(&str, &str)>) -> Result<()> {
+    let now = chrono::Utc::now().to_rfc3339();
+    conn.prepare_cached("UPDATE outbox SET state = ?2, error_code = ?3, error_message = ?4, updated_at = ?5 WHERE change_id = ?1")?.execute(params![
+        blob(change_id),
+        state_name(state),
+        error.map(|e| e.0),
+        error.map(|e| e.1),
+        now
+    ])?;
+    Ok(())
+}
+
+/// Count of outbox entries per state.
+pub fn count(conn: &Connection, state: OutboxState) -> Result<u64> {
+    Ok(conn.query_row("SELECT count(*) FROM outbox WHERE state = ?1", [state_name(state)], |r| r.get::<_, i64>(0))? as u64)
+}

@@ -1,0 +1,44 @@
+//! Conversion between wire values (`serde_json::Value`) and SQLite column values, by field type.
+
+use crate::error::{Error, Result};
+use liaison_protocol::schema::FieldType;
+use rusqlite::types::{Value as Sql, ValueRef};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The column value for a wire value. Lists are stored as JSON text; refs as 16-byte blobs.
+pub fn to_sql(ty: FieldType, value: &Value) -> Result<Sql> {
+    Ok(match (ty, value) {
+        (FieldType::TextList, Value::Null) => Sql::Text("[]".into()),
+        (_, Value::Null) => Sql::Null,
+        (FieldType::Text, Value::String(s)) => Sql::Text(s.clone()),
+        (FieldType::TextList, Value::Array(_)) => Sql::Text(value.to_string()),
+        (FieldType::Ref(_), Value::String(s)) => {
+            Sql::Blob(Uuid::parse_str(s).map_err(|_| Error::invalid(format!("{s:?} is not a record id")))?.as_bytes().to_vec())
+        }
+        _ => return Err(Error::invalid(format!("a value of the wrong type: {value}"))),
+    })
+}
+
+/// The wire value of a column. Lists normalise to arrays (never null), so "no tags" compares equal
+/// however it was written.
+pub fn from_sql(ty: FieldType, value: ValueRef<'_>) -> Value {
+    match (ty, value) {
+        (FieldType::TextList, ValueRef::Text(t)) => serde_json::from_slice(t).unwrap_or_else(|_| Value::Array(vec![])),
+        (FieldType::TextList, _) => Value::Array(vec![]),
+        (_, ValueRef::Null) => Value::Null,
+        (FieldType::Ref(_), ValueRef::Blob(b)) => Uuid::from_slice(b).map(|u| Value::String(u.to_string())).unwrap_or(Value::Null),
+        (_, ValueRef::Text(t)) => Value::String(String::from_utf8_lossy(t).into_owned()),
+        (_, ValueRef::Integer(i)) => Value::from(i),
+        (_, ValueRef::Real(f)) => Value::from(f),
+        (_, ValueRef::Blob(_)) => Value::Null,
+    }
+}
+
+/// Normalise a wire value the way the column will store it (for change detection).
+pub fn normalise(ty: FieldType, value: &Value) -> Value {
+    match (ty, value) {
+        (FieldType::TextList, Value::Null) => Value::Array(vec![]),
+        _ => value.clone(),
+    }
+}

@@ -1,0 +1,192 @@
+//! The one write layer. Every local edit, import and remote apply goes through here, so clocks,
+//! the outbox and tombstones can never disagree with the rows.
+//!
+//! * [`local_upsert`]: in the caller's transaction, writes only the fields whose value actually
+//!   changes, stamps them with the next clock value, and queues an outbox change holding only
+//!   those fields.
+//! * [`local_delete`]: removes the row, leaves a tombstone, queues a delete.
+//! * [`apply_remote`]: applies a row pulled from the server field by field with the merge rule;
+//!   it never writes to the outbox. Pending local edits carry newer stamps than what the server
+//!   had when they were made, so they stay on top until the server has them.
+
+use super::sync_tables::{self as st, blob};
+use super::{meta, values};
+use crate::error::{Error, ErrorCode, Result};
+use liaison_protocol::hlc::{Hlc, Stamp};
+use liaison_protocol::schema::{EntityDef, EntityKind};
+use liaison_protocol::wire::{Change, FieldWrite, RowState};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Current values of a row's synced fields, or `None` when the row does not exist.
+pub fn read_fields(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<Option<BTreeMap<&'static str, Value>>> {
+    let def = entity.def();
+    let cols: Vec<&str> = def.fields.iter().map(|f| f.name).collect();
+    let sql = format!("SELECT {} FROM {} WHERE id = ?1", cols.join(", "), def.name);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    Ok(stmt
+        .query_row([blob(row)], |r| {
+            let mut out = BTreeMap::new();
+            for (i, f) in def.fields.iter().enumerate() {
+                out.insert(f.name, values::from_sql(f.ty, r.get_ref(i)?));
+            }
+            Ok(out)
+        })
+        .optional()?)
+}
+
+/// The parent row id of a child row (e.g. the contact of an email), read from the store.
+pub fn parent_of(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<Option<Uuid>> {
+    let def = entity.def();
+    let Some(field) = def.parent_field else { return Ok(Some(row)) };
+    let sql = format!("SELECT {field} FROM {} WHERE id = ?1", def.name);
+    let bytes: Option<Vec<u8>> = conn.prepare_cached(&sql)?.query_row([blob(row)], |r| r.get(0)).optional()?;
+    Ok(bytes.and_then(|b| Uuid::from_slice(&b).ok()))
+}
+
+fn validate(def: &EntityDef, patch: &[(&str, Value)]) -> Result<()> {
+    for (field, value) in patch {
+        def.validate(field, value).map_err(Error::invalid)?;
+    }
+    Ok(())
+}
+
+fn write_columns(conn: &Connection, def: &EntityDef, row: Uuid, exists: bool, fields: &[(&str, Value)]) -> Result<()> {
+    let mut params = Vec::with_capacity(fields.len() + 1);
+    for (name, value) in fields {
+        let fdef = def.field(name).ok_or_else(|| Error::invalid(format!("{} has no field {name}", def.name)))?;
+        params.push(values::to_sql(fdef.ty, value)?);
+    }
+    let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+    let sql = if exists {
+        let sets: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{n} = ?{}", i + 2)).collect();
+        format!("UPDATE {} SET {} WHERE id = ?1", def.name, sets.join(", "))
+    } else {
+        let marks: Vec<String> = (0..names.len()).map(|i| format!("?{}", i + 2)).collect();
+        let cols = if names.is_empty() { String::new() } else { format!(", {}", names.join(", ")) };
+        let vals = if marks.is_empty() { String::new() } else { format!(", {}", marks.join(", ")) };
+        format!("INSERT INTO {} (id{cols}) VALUES (?1{vals})", def.name)
+    };
+    let mut all = vec![rusqlite::types::Value::Blob(blob(row).to_vec())];
+    all.extend(params);
+    conn.prepare_cached(&sql)?.execute(params_from_iter(all))?;
+    Ok(())
+}
+
+/// Write a local edit. Returns `true` when anything changed (and so was queued for the server).
+pub fn local_upsert(conn: &Connection, entity: EntityKind, row: Uuid, patch: &[(&str, Value)]) -> Result<bool> {
+    let def = entity.def();
+    validate(def, patch)?;
+    let current = read_fields(conn, entity, row)?;
+    if current.is_none() {
+        if st::is_tombstoned(conn, entity, row)? {
+            return Err(Error::new(ErrorCode::NotFound, "This record was deleted; it cannot be edited."));
+        }
+        for f in def.fields.iter().filter(|f| f.required) {
+            if !patch.iter().any(|(n, v)| *n == f.name && !v.is_null()) {
+                return Err(Error::invalid(format!("{} is required", f.name)));
+            }
+        }
+    }
+    let changed: Vec<(&str, Value)> = patch
+        .iter()
+        .filter_map(|(name, value)| {
+            let ty = def.field(name)?.ty;
+            let new = values::normalise(ty, value);
+            let old = current.as_ref().and_then(|c| c.get(name).cloned());
+            match old {
+                Some(old) if old == new => None,
+                None if current.is_some() => Some((*name, new)),
+                None if new.is_null() || new == Value::Array(vec![]) => None,
+                _ => Some((*name, new)),
+            }
+        })
+        .collect();
+    if changed.is_empty() && current.is_some() {
+        return Ok(false);
+    }
+    write_columns(conn, def, row, current.is_some(), &changed)?;
+    let hlc = meta::tick(conn)?;
+    let device = meta::device_id(conn)?;
+    let mut fields = BTreeMap::new();
+    for (name, value) in changed {
+        st::set_stamp(conn, entity, row, name, Stamp::new(hlc, device))?;
+        fields.insert(name.to_string(), FieldWrite { value, hlc });
+    }
+    let change = Change { change_id: Uuid::now_v7(), entity, row_id: row, base_seq: st::row_seq(conn, entity, row)?, fields, deleted: None };
+    st::enqueue(conn, &change)?;
+    Ok(true)
+}
+
+/// Delete a row locally. Returns `false` when there was nothing to delete.
+pub fn local_delete(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<bool> {
+    let def = entity.def();
+    let removed = conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", def.name))?.execute([blob(row)])?;
+    if removed == 0 {
+        return Ok(false);
+    }
+    let hlc = meta::tick(conn)?;
+    st::clear_stamps(conn, entity, row)?;
+    st::add_tombstone(conn, entity, row, hlc)?;
+    let change =
+        Change { change_id: Uuid::now_v7(), entity, row_id: row, base_seq: st::row_seq(conn, entity, row)?, fields: BTreeMap::new(), deleted: Some(hlc) };
+    st::enqueue(conn, &change)?;
+    Ok(true)
+}
+
+/// What applying a pulled row did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub changed: bool,
+}
+
+/// Apply a row from the server with the merge rule. Never touches the outbox.
+pub fn apply_remote(conn: &Connection, row: &RowState) -> Result<Applied> {
+    let def = row.entity.def();
+    let exists = read_fields(conn, row.entity, row.row_id)?.is_some();
+    if row.deleted {
+        if exists {
+            conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", def.name))?.execute([blob(row.row_id)])?;
+        }
+        st::clear_stamps(conn, row.entity, row.row_id)?;
+        st::add_tombstone(conn, row.entity, row.row_id, Hlc::ZERO)?;
+        st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
+        return Ok(Applied { changed: exists });
+    }
+    if st::is_tombstoned(conn, row.entity, row.row_id)? {
+        // Deleted here; the pending delete wins on the server.
+        st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
+        return Ok(Applied::default());
+    }
+    let mut winners: Vec<(&str, Value)> = Vec::new();
+    let mut stamps = Vec::new();
+    let mut max_hlc = Hlc::ZERO;
+    for (name, state) in &row.fields {
+        let Some(fdef) = def.field(name) else {
+            tracing::debug!(entity = def.name, field = %name, "ignoring a field this version does not know");
+            continue;
+        };
+        if let Err(why) = fdef.validate(&state.value) {
+            tracing::warn!(entity = def.name, field = %name, %why, "ignoring an invalid value from the server");
+            continue;
+        }
+        max_hlc = max_hlc.max(state.hlc);
+        let incoming = state.stamp();
+        let stored = if exists { st::stamp(conn, row.entity, row.row_id, name)? } else { None };
+        if incoming.wins_over_opt(stored.as_ref()) {
+            winners.push((fdef.name, values::normalise(fdef.ty, &state.value)));
+            stamps.push((fdef.name, incoming));
+        }
+    }
+    if !exists || !winners.is_empty() {
+        write_columns(conn, def, row.row_id, exists, &winners)?;
+    }
+    for (name, stamp) in stamps {
+        st::set_stamp(conn, row.entity, row.row_id, name, stamp)?;
+    }
+    meta::observe(conn, max_hlc)?;
+    st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
+    Ok(Applied { changed: !exists || !winners.is_empty() })
+}

@@ -1,0 +1,496 @@
+//! The sync client: sign in to a server (pinning its certificate), push the outbox, pull rows.
+//!
+//! The server's self-signed certificate is pinned by its SHA-256 fingerprint at sign-in (trust on
+//! first use, shown to the person) and every later connection must present the same certificate.
+//! The device token and the pinned fingerprint are kept inside the encrypted store, never in a
+//! plain file. Push batches are idempotent: a batch whose answer was lost is re-sent with the same
+//! batch id, and the server returns the answer it stored.
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::store::contacts::reindex;
+use crate::store::sync_tables::{self as st, OutboxState};
+use crate::store::{Store, meta, write};
+use liaison_protocol::PROTOCOL_VERSION;
+use liaison_protocol::error::ErrorBody;
+use liaison_protocol::hlc::Hlc;
+use liaison_protocol::schema::EntityKind;
+use liaison_protocol::wire::{
+    APP_HEADER, LoginRequest, LoginResponse, MAX_PUSH_CHANGES, Outcome, PROTOCOL_HEADER, PullResponse, PushRequest, PushResponse, RowState,
+    ServerInfo,
+};
+use rustls::DigitallySignedStruct;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use uuid::Uuid;
+
+const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+const PULL_PAGE: u32 = 1_000;
+
+mod keys {
+    pub const URL: &str = "server_url";
+    pub const FINGERPRINT: &str = "server_fingerprint";
+    pub const TOKEN: &str = "server_token";
+    pub const USER: &str = "server_user";
+    pub const ROLE: &str = "server_role";
+    pub const CURSOR: &str = "pull_cursor";
+    pub const CURSOR_URL: &str = "pull_cursor_url";
+    pub const LAST_SYNC: &str = "last_sync_at";
+    pub const LAST_ERROR: &str = "last_sync_error";
+}
+
+/// What a person sees about sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    pub logged_in: bool,
+    pub server_url: Option<String>,
+    pub user: Option<String>,
+    pub role: Option<String>,
+    pub fingerprint: Option<String>,
+    /// Local changes not yet accepted by the server (pending or sent).
+    pub pending: u64,
+    pub rejected: u64,
+    pub last_sync_at: Option<String>,
+    pub last_error: Option<ErrorBody>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Changes the server accepted in this run.
+    pub pushed: u64,
+    /// Changes the server refused in this run (see the ledger for why).
+    pub rejected: u64,
+    /// Rows received that changed something here.
+    pub pulled: u64,
+    pub status: SyncStatus,
+}
+
+/// The server's identity as seen before signing in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerProbe {
+    pub url: String,
+    /// SHA-256 of the server certificate, lowercase hex.
+    pub fingerprint: String,
+    pub info: ServerInfo,
+}
+
+/// `https://host:port` with no trailing slash; anything else is refused with a reason.
+pub fn normalise_url(input: &str) -> Result<String> {
+    let url = input.trim().trim_end_matches('/');
+    let parsed = reqwest::Url::parse(url).map_err(|e| Error::invalid(format!("{input:?} is not a server address ({e}); expected e.g. https://liaison.example.org")))?;
+    if parsed.scheme() != "https" {
+        return Err(Error::invalid(format!("{input:?} does not start with https://; Liaison only syncs over HTTPS.")));
+    }
+    if parsed.host_str().is_none() || parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(Error::invalid(format!("{input:?} is not a server address; expected e.g. https://liaison.example.org")));
+    }
+    Ok(url.to_string())
+}
+
+/// Accepts `AB:CD:…`, `ab cd …` or plain hex; returns 64 lowercase hex characters.
+pub fn normalise_fingerprint(input: &str) -> Result<String> {
+    let hex: String = input.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).collect::<String>().to_lowercase();
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::invalid(format!("{input:?} is not a SHA-256 fingerprint (64 hexadecimal digits, colons allowed).")));
+    }
+    Ok(hex)
+}
+
+/// Checks the server certificate against a pinned fingerprint (or, when probing, records it).
+/// Handshake signatures are still verified with the certificate's key.
+#[derive(Debug)]
+struct PinnedCert {
+    expected: Option<String>,
+    seen: Arc<Mutex<Option<String>>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedCert {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        let fingerprint = hex::encode(Sha256::digest(end_entity.as_ref()));
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = Some(fingerprint.clone());
+        }
+        match &self.expected {
+            Some(expected) if *expected != fingerprint => Err(rustls::Error::General("server certificate does not match the pinned fingerprint".into())),
+            _ => Ok(ServerCertVerified::assertion()),
+        }
+    }
+
+    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// An HTTP client bound to one server and one pinned certificate.
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    expected: Option<String>,
+    seen: Arc<Mutex<Option<String>>>,
+    token: Option<String>,
+}
+
+impl Client {
+    fn new(base: &str, expected: Option<String>, token: Option<String>) -> Result<Client> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let seen = Arc::new(Mutex::new(None));
+        let verifier = PinnedCert { expected: expected.clone(), seen: seen.clone(), provider: provider.clone() };
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::internal("TLS setup", e))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .gzip(true)
+            .zstd(true)
+            .build()
+            .map_err(|e| Error::internal("HTTP client setup", e))?;
+        Ok(Client { http, base: base.to_string(), expected, seen, token })
+    }
+
+    fn seen_fingerprint(&self) -> Option<String> {
+        self.seen.lock().ok().and_then(|s| s.clone())
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> Error {
+        if let (Some(expected), Some(seen)) = (&self.expected, self.seen_fingerprint()) {
+            if *expected != seen {
+                return Error::new(
+                    ErrorCode::CertificateMismatch,
+                    format!(
+                        "The server at {} presented a different certificate than the one you trusted (expected {expected}, got {seen}). \
+                         Someone may be intercepting the connection; nothing was sent. If your administrator replaced the certificate, \
+                         sign in again and confirm the new fingerprint.",
+                        self.base
+                    ),
+                );
+            }
+        }
+        if e.is_decode() {
+            return Error::new(ErrorCode::BadResponse, format!("The answer from {} could not be understood ({e}). Is this a Liaison server?", self.base));
+        }
+        let mut cause = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            cause = format!("{cause}: {s}");
+            source = s.source();
+        }
+        Error::new(
+            ErrorCode::ServerUnreachable,
+            format!("Could not reach the server at {} ({cause}). Check the address and your network; your changes are kept and will sync later.", self.base),
+        )
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .header(APP_HEADER, APP_VERSION);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        req
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
+        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                Error::new(ErrorCode::BadResponse, format!("The server at {} sent an answer Liaison does not understand ({e}). Is it a Liaison server of a compatible version?", self.base))
+            });
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => Err(body.into()),
+            Err(_) => Err(Error::new(
+                ErrorCode::BadResponse,
+                format!("The server at {} answered HTTP {status} without a Liaison error; is this address a Liaison server?", self.base),
+            )),
+        }
+    }
+
+    async fn post_json<B: Serialize, T: serde::de::DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        let json = serde_json::to_vec(body).map_err(|e| Error::internal("encoding a request", e))?;
+        let mut req = self.request(reqwest::Method::POST, path).header(reqwest::header::CONTENT_TYPE, "application/json");
+        req = if json.len() > 1024 {
+            let packed = zstd::bulk::compress(&json, 3).map_err(|e| Error::internal("compressing a request", e))?;
+            req.header(reqwest::header::CONTENT_ENCODING, "zstd").body(packed)
+        } else {
+            req.body(json)
+        };
+        self.send(req).await
+    }
+}
+
+/// Connect to a server without credentials and report its certificate fingerprint, so a person
+/// can compare it with the one their administrator gave them before trusting it.
+pub async fn probe(url: &str) -> Result<ServerProbe> {
+    let url = normalise_url(url)?;
+    let client = Client::new(&url, None, None)?;
+    let info: ServerInfo = client.send(client.request(reqwest::Method::GET, "/v1/info")).await?;
+    let fingerprint = client.seen_fingerprint().ok_or_else(|| Error::new(ErrorCode::BadResponse, "The server presented no certificate."))?;
+    if !(info.protocol_min..=info.protocol_max).contains(&PROTOCOL_VERSION) {
+        return Err(Error::new(
+            ErrorCode::UpgradeRequired,
+            format!("This server speaks protocol {}–{}, this Liaison speaks {PROTOCOL_VERSION}; update Liaison to sync.", info.protocol_min, info.protocol_max),
+        ));
+    }
+    Ok(ServerProbe { url, fingerprint, info })
+}
+
+fn device_name() -> String {
+    let from_file = std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_string());
+    from_file
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "Liaison device".into())
+}
+
+/// Sign in with a password; pins `fingerprint` and stores the device token in the encrypted store.
+pub async fn login(store: &mut Store, url: &str, user: &str, password: &str, fingerprint: &str) -> Result<SyncStatus> {
+    let url = normalise_url(url)?;
+    let fingerprint = normalise_fingerprint(fingerprint)?;
+    if user.trim().is_empty() || password.is_empty() {
+        return Err(Error::invalid("Enter a user name and a password."));
+    }
+    let client = Client::new(&url, Some(fingerprint.clone()), None)?;
+    let req = LoginRequest { user: user.trim().to_string(), password: password.to_string(), device_id: meta::device_id(store.conn())?, device_name: device_name() };
+    let resp: LoginResponse = client.post_json("/v1/login", &req).await?;
+    store.transaction(|tx| {
+        meta::set(tx, keys::URL, &url)?;
+        meta::set(tx, keys::FINGERPRINT, &fingerprint)?;
+        meta::set(tx, keys::TOKEN, &resp.token)?;
+        meta::set(tx, keys::USER, &resp.user)?;
+        meta::set(tx, keys::ROLE, resp.role.as_str())?;
+        meta::remove(tx, keys::LAST_ERROR)?;
+        if meta::get(tx, keys::CURSOR_URL)?.as_deref() != Some(url.as_str()) {
+            // Another server: its sequence numbers mean nothing here.
+            meta::set(tx, keys::CURSOR, "0")?;
+            meta::set(tx, keys::CURSOR_URL, &url)?;
+        }
+        Ok(())
+    })?;
+    status(store)
+}
+
+/// Forget the server token (local data and unsent changes are kept).
+pub fn logout(store: &mut Store) -> Result<SyncStatus> {
+    store.transaction(|tx| {
+        meta::remove(tx, keys::TOKEN)?;
+        meta::remove(tx, keys::LAST_ERROR)
+    })?;
+    status(store)
+}
+
+pub fn status(store: &Store) -> Result<SyncStatus> {
+    let conn = store.conn();
+    let token = meta::get(conn, keys::TOKEN)?;
+    Ok(SyncStatus {
+        logged_in: token.is_some(),
+        server_url: meta::get(conn, keys::URL)?,
+        user: meta::get(conn, keys::USER)?,
+        role: meta::get(conn, keys::ROLE)?,
+        fingerprint: meta::get(conn, keys::FINGERPRINT)?,
+        pending: st::count(conn, OutboxState::Pending)? + st::count(conn, OutboxState::Sent)?,
+        rejected: st::count(conn, OutboxState::Rejected)?,
+        last_sync_at: meta::get(conn, keys::LAST_SYNC)?,
+        last_error: meta::get(conn, keys::LAST_ERROR)?.and_then(|t| serde_json::from_str(&t).ok()),
+    })
+}
+
+/// The sync ledger: outgoing changes with their state, newest last.
+pub fn ledger(store: &Store, limit: usize) -> Result<Vec<st::OutboxEntry>> {
+    st::entries(store.conn(), &[OutboxState::Pending, OutboxState::Sent, OutboxState::Accepted, OutboxState::Rejected], limit)
+}
+
+fn connected_client(store: &Store) -> Result<Client> {
+    let conn = store.conn();
+    let not_logged_in = || Error::new(ErrorCode::NotLoggedIn, "This device is not signed in to a server; sign in first (liaison login URL --user NAME).");
+    let token = meta::get(conn, keys::TOKEN)?.ok_or_else(not_logged_in)?;
+    let url = meta::get(conn, keys::URL)?.ok_or_else(not_logged_in)?;
+    let fingerprint = meta::get(conn, keys::FINGERPRINT)?.ok_or_else(not_logged_in)?;
+    Client::new(&url, Some(fingerprint), Some(token))
+}
+
+/// Push every waiting change, then pull everything new. On failure the error is also recorded
+/// for the status line; nothing local is lost and the next run continues where this one stopped.
+pub async fn sync(store: &mut Store) -> Result<SyncReport> {
+    let result = run(store).await;
+    let recorded = match &result {
+        Ok(_) => store.transaction(|tx| {
+            meta::set(tx, keys::LAST_SYNC, &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))?;
+            meta::remove(tx, keys::LAST_ERROR)
+        }),
+        Err(e) => {
+            let body = serde_json::to_string(&e.body()).unwrap_or_default();
+            store.transaction(|tx| meta::set(tx, keys::LAST_ERROR, &body))
+        }
+    };
+    let (pushed, rejected, pulled) = result?;
+    recorded?;
+    Ok(SyncReport { pushed, rejected, pulled, status: status(store)? })
+}
+
+async fn run(store: &mut Store) -> Result<(u64, u64, u64)> {
+    let client = connected_client(store)?;
+    let (pushed, rejected) = push(store, &client).await?;
+    let pulled = pull(store, &client).await?;
+    Ok((pushed, rejected, pulled))
+}
+
+async fn push(store: &mut Store, client: &Client) -> Result<(u64, u64)> {
+    let (mut accepted, mut rejected) = (0, 0);
+    loop {
+        // A batch sent earlier whose answer never came goes again, unchanged, with its batch id.
+        let in_flight = st::entries(store.conn(), &[OutboxState::Sent], MAX_PUSH_CHANGES)?;
+        let (batch_id, entries) = match in_flight.first().and_then(|e| e.batch_id) {
+            Some(batch) => (batch, in_flight.into_iter().filter(|e| e.batch_id == Some(batch)).collect::<Vec<_>>()),
+            None => {
+                let pending = st::entries(store.conn(), &[OutboxState::Pending], MAX_PUSH_CHANGES)?;
+                if pending.is_empty() {
+                    break;
+                }
+                let batch = Uuid::now_v7();
+                let ids: Vec<i64> = pending.iter().map(|e| e.seq).collect();
+                store.transaction(|tx| st::mark_sent(tx, &ids, batch))?;
+                (batch, pending)
+            }
+        };
+        let request = PushRequest { batch_id, changes: entries.iter().map(|e| e.change.clone()).collect() };
+        let response: PushResponse = client.post_json("/v1/push", &request).await?;
+        if response.results.len() != request.changes.len() {
+            return Err(Error::new(ErrorCode::BadResponse, "The server answered a push with the wrong number of results; the changes stay queued."));
+        }
+        store.transaction(|tx| {
+            for result in &response.results {
+                match result.outcome {
+                    Outcome::Accepted => {
+                        st::mark_result(tx, result.change_id, OutboxState::Accepted, None)?;
+                        accepted += 1;
+                    }
+                    Outcome::Rejected => {
+                        let (code, message) = result.error.as_ref().map_or(("internal", "refused without a reason"), |e| (e.code.as_str(), e.message.as_str()));
+                        st::mark_result(tx, result.change_id, OutboxState::Rejected, Some((code, message)))?;
+                        rejected += 1;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok((accepted, rejected))
+}
+
+/// The contact a row belongs to (itself for a contact), before the row changes.
+fn root_of(conn: &rusqlite::Connection, row: &RowState) -> Result<Option<Uuid>> {
+    if row.entity == EntityKind::Contact {
+        return Ok(Some(row.row_id));
+    }
+    if let Some(parent) = row.fields.get("contact_id").and_then(|f| f.value.as_str()).and_then(|s| Uuid::parse_str(s).ok()) {
+        return Ok(Some(parent));
+    }
+    write::parent_of(conn, row.entity, row.row_id)
+}
+
+fn rfc3339(hlc: Hlc) -> String {
+    chrono::DateTime::from_timestamp_millis(i64::try_from(hlc.millis).unwrap_or(0))
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Apply one page of pulled rows and move the cursor, in one transaction.
+pub fn apply_page(store: &mut Store, page: &PullResponse) -> Result<u64> {
+    store.transaction(|tx| {
+        let mut changed = 0;
+        let mut roots: BTreeSet<(Uuid, Hlc)> = BTreeSet::new();
+        for row in &page.rows {
+            let root = root_of(tx, row)?;
+            if write::apply_remote(tx, row)?.changed {
+                changed += 1;
+                if let Some(root) = root {
+                    let newest = row.fields.values().map(|f| f.hlc).max().unwrap_or(Hlc::ZERO);
+                    roots.insert((root, newest));
+                }
+            }
+        }
+        let mut newest_per_root: std::collections::BTreeMap<Uuid, Hlc> = std::collections::BTreeMap::new();
+        for (root, hlc) in roots {
+            let slot = newest_per_root.entry(root).or_insert(hlc);
+            *slot = (*slot).max(hlc);
+        }
+        for (root, hlc) in newest_per_root {
+            let at = if hlc == Hlc::ZERO { None } else { Some(rfc3339(hlc)) };
+            reindex(tx, root, at.as_deref())?;
+        }
+        meta::set(tx, keys::CURSOR, &page.next_cursor.to_string())?;
+        Ok(changed)
+    })
+}
+
+async fn pull(store: &mut Store, client: &Client) -> Result<u64> {
+    let mut changed = 0;
+    loop {
+        let since: u64 = meta::get(store.conn(), keys::CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let page: PullResponse = client.send(client.request(reqwest::Method::GET, &format!("/v1/pull?since={since}&limit={PULL_PAGE}"))).await?;
+        if page.next_cursor < since {
+            return Err(Error::new(ErrorCode::BadResponse, "The server moved the sync cursor backwards; refusing the page."));
+        }
+        changed += apply_page(store, &page)?;
+        if !page.has_more || page.rows.is_empty() {
+            break;
+        }
+    }
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_server_addresses_are_accepted() {
+        assert_eq!(normalise_url("https://liaison.example.org/").expect("ok"), "https://liaison.example.org");
+        assert_eq!(normalise_url(" https://127.0.0.1:8443 ").expect("ok"), "https://127.0.0.1:8443");
+        for bad in ["http://example.org", "example.org", "ftp://x", "https://", "https://x.org/?a=b"] {
+            assert_eq!(normalise_url(bad).expect_err(bad).code, ErrorCode::InvalidInput, "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn fingerprints_are_accepted_in_common_notations() {
+        let plain = "ab".repeat(32);
+        let colons = vec!["AB"; 32].join(":");
+        assert_eq!(normalise_fingerprint(&colons).expect("colons"), plain);
+        assert_eq!(normalise_fingerprint(&plain).expect("plain"), plain);
+        assert!(normalise_fingerprint("abcd").is_err(), "too short");
+        assert!(normalise_fingerprint(&"zz".repeat(32)).is_err(), "not hex");
+    }
+}

@@ -1,0 +1,95 @@
+//! The write layer: only changed fields reach the outbox; remote rows merge by the clock rule;
+//! pending local edits stay on top; deletes are not revived.
+
+use super::temp_store;
+use liaison_core::contacts::{self, ContactInput, ContactPatch};
+use liaison_core::store::sync_tables::{self, OutboxState};
+use liaison_core::store::write;
+use liaison_protocol::hlc::Hlc;
+use liaison_protocol::schema::EntityKind;
+use liaison_protocol::wire::{FieldState, RowState};
+use serde_json::json;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+fn outbox(store: &liaison_core::store::Store) -> Vec<sync_tables::OutboxEntry> {
+    sync_tables::entries(store.conn(), &[OutboxState::Pending], 1000).expect("outbox")
+}
+
+fn remote_contact(id: Uuid, seq: u64, fields: &[(&str, serde_json::Value, u64)], device: Uuid) -> RowState {
+    RowState {
+        seq,
+        entity: EntityKind::Contact,
+        row_id: id,
+        deleted: false,
+        fields: fields.iter().map(|(n, v, ms)| (n.to_string(), FieldState { value: v.clone(), hlc: Hlc::new(*ms, 0), device })).collect::<BTreeMap<_, _>>(),
+    }
+}
+
+#[test]
+fn an_edit_queues_only_the_fields_that_changed() {
+    let (_d, mut store, _k) = temp_store();
+    let c = contacts::create(&mut store, ContactInput { display_name: "Ada".into(), organization: Some("Org".into()), ..Default::default() }).expect("create");
+    let before = outbox(&store).len();
+    contacts::update(&mut store, c.id, ContactPatch { organization: Some(Some("New Org".into())), display_name: Some("Ada".into()), ..Default::default() }).expect("edit");
+    let entries = outbox(&store);
+    assert_eq!(entries.len(), before + 1, "one change for one edited row");
+    let last = &entries.last().expect("entry").change;
+    assert_eq!(last.fields.keys().collect::<Vec<_>>(), ["organization"], "an unchanged name is not sent again");
+    contacts::update(&mut store, c.id, ContactPatch { organization: Some(Some("New Org".into())), ..Default::default() }).expect("no-op");
+    assert_eq!(outbox(&store).len(), before + 1, "a no-op edit queues nothing");
+}
+
+#[test]
+fn a_newer_remote_value_wins_and_an_older_one_loses() {
+    let (_d, mut store, _k) = temp_store();
+    let other = Uuid::now_v7();
+    let id = Uuid::now_v7();
+    let far_future = 4_000_000_000_000;
+    store.transaction(|tx| write::apply_remote(tx, &remote_contact(id, 1, &[("display_name", json!("First")), ("notes", json!("n1"))].map(|(n, v)| (n, v, 1_000)), other))).expect("apply");
+    assert_eq!(contacts::get(&store, id).expect("row").display_name, "First", "an unknown row is created from the server's version");
+    store.transaction(|tx| write::apply_remote(tx, &remote_contact(id, 2, &[("display_name", json!("Older"), 500)], other))).expect("apply");
+    assert_eq!(contacts::get(&store, id).expect("row").display_name, "First", "an older stamp loses");
+    store.transaction(|tx| write::apply_remote(tx, &remote_contact(id, 3, &[("display_name", json!("Newer"), far_future)], other))).expect("apply");
+    let c = contacts::get(&store, id).expect("row");
+    assert_eq!(c.display_name, "Newer", "a newer stamp wins");
+    assert_eq!(c.notes.as_deref(), Some("n1"), "fields are merged one by one");
+    assert!(outbox(&store).is_empty(), "remote applies never write to the outbox");
+    let next = liaison_core::store::meta::tick(store.conn()).expect("tick");
+    assert!(next > Hlc::new(far_future, 0), "after seeing a remote stamp, local stamps sort after it");
+}
+
+#[test]
+fn a_pending_local_edit_stays_on_top_of_an_older_server_version() {
+    let (_d, mut store, _k) = temp_store();
+    let other = Uuid::now_v7();
+    let id = Uuid::now_v7();
+    store.transaction(|tx| write::apply_remote(tx, &remote_contact(id, 1, &[("display_name", json!("Server"), 1_000)], other))).expect("apply");
+    contacts::update(&mut store, id, ContactPatch { display_name: Some("Local edit".into()), ..Default::default() }).expect("edit");
+    // The server sends its (older) version of the row again, e.g. because another field changed.
+    store.transaction(|tx| write::apply_remote(tx, &remote_contact(id, 2, &[("display_name", json!("Server"), 1_000), ("notes", json!("from B"), 2_000)], other))).expect("apply");
+    let c = contacts::get(&store, id).expect("row");
+    assert_eq!(c.display_name, "Local edit", "the unsent local edit must not be overwritten");
+    assert_eq!(c.notes.as_deref(), Some("from B"), "while the other field still arrives");
+}
+
+#[test]
+fn a_locally_deleted_row_is_not_revived_by_a_remote_update() {
+    let (_d, mut store, _k) = temp_store();
+    let c = contacts::create(&mut store, ContactInput { display_name: "Gone".into(), ..Default::default() }).expect("create");
+    contacts::delete(&mut store, c.id).expect("delete");
+    store.transaction(|tx| write::apply_remote(tx, &remote_contact(c.id, 5, &[("display_name", json!("Revived?"), 4_000_000_000_000)], Uuid::now_v7()))).expect("apply");
+    assert!(contacts::get(&store, c.id).is_err(), "delete wins over a concurrent update");
+    let deletes = outbox(&store).into_iter().filter(|e| e.change.deleted.is_some()).count();
+    assert_eq!(deletes, 1, "the delete is queued for the server");
+}
+
+#[test]
+fn a_remote_tombstone_deletes_the_row_and_its_search_entry() {
+    let (_d, mut store, _k) = temp_store();
+    let c = contacts::create(&mut store, ContactInput { display_name: "Zed Tombstone".into(), ..Default::default() }).expect("create");
+    let tomb = RowState { seq: 9, entity: EntityKind::Contact, row_id: c.id, deleted: true, fields: BTreeMap::new() };
+    store.transaction(|tx| write::apply_remote(tx, &tomb)).expect("apply");
+    assert!(contacts::get(&store, c.id).is_err());
+    assert_eq!(contacts::search(&store, "tombstone", 0, 10).expect("search").total, 0);
+}
