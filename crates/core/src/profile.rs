@@ -114,6 +114,10 @@ impl Profile {
         self.store.as_mut().ok_or_else(|| Error::new(ErrorCode::Locked, "The vault is locked; unlock it first."))
     }
 
+    pub fn store_ref(&self) -> Result<&Store> {
+        self.store.as_ref().ok_or_else(|| Error::new(ErrorCode::Locked, "The vault is locked; unlock it first."))
+    }
+
     /// Move the unlocked store out (for async work that must not hold the profile).
     pub fn take_store(&mut self) -> Result<Store> {
         self.store.take().ok_or_else(|| Error::new(ErrorCode::Locked, "The vault is locked; unlock it first."))

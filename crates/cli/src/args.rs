@@ -1,0 +1,125 @@
+//! Command-line shape. Scripts rely on these forms; keep them stable.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "liaison", version, about = "Liaison reader-relations client (headless)", propagate_version = true)]
+pub struct Cli {
+    /// Data directory (default: $LIAISON_DATA_DIR, else the desktop app's per-user directory).
+    #[arg(long, global = true, env = "LIAISON_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Machine-readable JSON output (and JSON errors on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the encrypted local database and its vault.
+    Init(InitArgs),
+    /// Add, list, search, show, edit and delete contacts.
+    #[command(subcommand)]
+    Contact(ContactCommand),
+    /// Sign in to a Liaison server (pins its certificate fingerprint).
+    Login(LoginArgs),
+    /// Forget the server token; local data and unsent changes are kept.
+    Logout,
+    /// Push local changes and pull the server's.
+    Sync,
+    /// Vault, contacts and sync state.
+    Status,
+    /// Fill the database with realistic generated contacts (for trying Liaison out).
+    Demo {
+        /// How many contacts to generate.
+        #[arg(long, default_value_t = 500)]
+        count: u64,
+        /// Seed for the generator (the same seed gives the same people).
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Keep the key in the OS keychain (fails with an explanation if none works here).
+    #[arg(long, conflicts_with = "passphrase")]
+    pub keychain: bool,
+    /// Protect the key with a passphrase ($LIAISON_PASSPHRASE or a prompt).
+    #[arg(long)]
+    pub passphrase: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactCommand {
+    /// Add a contact; prints its id.
+    Add(ContactFields),
+    /// List contacts sorted by name.
+    List {
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Full-text search (prefix type-ahead, best matches first).
+    Search {
+        query: String,
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show one contact.
+    Show { id: String },
+    /// Edit a contact: each given flag replaces that value (an empty value clears it).
+    Edit {
+        id: String,
+        #[command(flatten)]
+        fields: ContactFields,
+    },
+    /// Delete a contact.
+    Delete { id: String },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ContactFields {
+    #[arg(long)]
+    pub name: Option<String>,
+    /// An email address (repeat for several).
+    #[arg(long = "email", value_name = "E")]
+    pub emails: Vec<String>,
+    /// A phone number (repeat for several).
+    #[arg(long = "phone", value_name = "P")]
+    pub phones: Vec<String>,
+    /// Wiki username.
+    #[arg(long, value_name = "U")]
+    pub wiki_user: Option<String>,
+    /// IRC nick.
+    #[arg(long, value_name = "NICK")]
+    pub irc: Option<String>,
+    /// Preferred language (e.g. en, pt-BR).
+    #[arg(long, value_name = "L")]
+    pub lang: Option<String>,
+    /// Organisation.
+    #[arg(long, value_name = "O")]
+    pub org: Option<String>,
+    /// A tag (repeat for several).
+    #[arg(long = "tag", value_name = "T")]
+    pub tags: Vec<String>,
+    /// Free notes.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Server address, e.g. https://127.0.0.1:8443
+    pub url: String,
+    #[arg(long)]
+    pub user: String,
+    /// The server certificate's SHA-256 fingerprint, as given by its administrator.
+    #[arg(long, value_name = "SHA256")]
+    pub fingerprint: Option<String>,
+}

@@ -1,0 +1,337 @@
+//! Each subcommand: open the profile, call liaison-core, print.
+
+use crate::args::{Cli, Command, ContactCommand, ContactFields, InitArgs, LoginArgs};
+use crate::prompt::{self, PASSPHRASE_ENV, PASSWORD_ENV};
+use anyhow::{Context, Result, anyhow, bail};
+use liaison_core::contacts::{self, Contact, ContactInput, ContactPatch, ContactSummary, Page};
+use liaison_core::sync::{self, SyncStatus};
+use liaison_core::vault::UnlockMode;
+use liaison_core::{Error, ErrorCode, Profile, paths};
+use serde::Serialize;
+use std::io::IsTerminal;
+use uuid::Uuid;
+
+/// `println!` that reports a closed stdout (e.g. `| head`) as an error instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let dir = cli.data_dir.clone().unwrap_or_else(paths::default_data_dir);
+    let mut profile = Profile::new(dir);
+    let json = cli.json;
+    match cli.command {
+        Command::Init(args) => init(&mut profile, args, json),
+        Command::Contact(cmd) => {
+            unlock(&mut profile)?;
+            contact(&mut profile, cmd, json)
+        }
+        Command::Login(args) => {
+            unlock(&mut profile)?;
+            login(&mut profile, args, json).await
+        }
+        Command::Logout => {
+            unlock(&mut profile)?;
+            let status = sync::logout(profile.store()?)?;
+            print_status(&profile, &status, json)
+        }
+        Command::Sync => {
+            unlock(&mut profile)?;
+            let report = sync::sync(profile.store()?).await?;
+            if json {
+                return emit(&report);
+            }
+            say!("Sent {} change(s), {} refused; received {} change(s).", report.pushed, report.rejected, report.pulled);
+            if report.rejected > 0 {
+                say!("Refused changes stay in the sync ledger with the server's reason.");
+            }
+            Ok(())
+        }
+        Command::Status => {
+            let state = profile.state()?;
+            if !state.exists {
+                bail!(Error::new(ErrorCode::NoVault, format!("There is no Liaison vault in {}; create one with `liaison init`.", state.data_dir.display())));
+            }
+            unlock(&mut profile)?;
+            let status = sync::status(profile.store()?)?;
+            print_status(&profile, &status, json)
+        }
+        Command::Demo { count, seed } => {
+            unlock(&mut profile)?;
+            demo(&mut profile, count, seed)
+        }
+    }
+}
+
+fn emit<T: Serialize>(value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    say!("{text}");
+    Ok(())
+}
+
+fn init(profile: &mut Profile, args: InitArgs, json: bool) -> Result<()> {
+    let mode = if args.keychain {
+        UnlockMode::Keychain
+    } else if args.passphrase || std::env::var_os(PASSPHRASE_ENV).is_some() {
+        UnlockMode::Passphrase
+    } else {
+        match profile.keychain_check() {
+            Ok(()) => UnlockMode::Keychain,
+            Err(why) => {
+                eprintln!("No usable system keychain here ({why}); protecting the database with a passphrase instead.");
+                UnlockMode::Passphrase
+            }
+        }
+    };
+    match mode {
+        UnlockMode::Passphrase => {
+            let pass = prompt::new_secret(PASSPHRASE_ENV, "passphrase")?;
+            profile.create(mode, Some(&pass))?;
+        }
+        UnlockMode::Keychain => profile.create(mode, None)?,
+    }
+    let state = profile.state()?;
+    if json {
+        return emit(&state);
+    }
+    let how = if mode == UnlockMode::Keychain { "the system keychain" } else { "your passphrase" };
+    say!("Created an encrypted Liaison database in {} (unlocked with {how}).", state.data_dir.display());
+    Ok(())
+}
+
+/// Unlock: `$LIAISON_PASSPHRASE`, else the keychain for keychain vaults, else a prompt.
+fn unlock(profile: &mut Profile) -> Result<()> {
+    let state = profile.state()?;
+    if !state.exists {
+        bail!(Error::new(ErrorCode::NoVault, format!("There is no Liaison vault in {}; create one with `liaison init`.", state.data_dir.display())));
+    }
+    if let Ok(pass) = std::env::var(PASSPHRASE_ENV) {
+        if state.mode == Some(UnlockMode::Passphrase) {
+            return Ok(profile.unlock(Some(&pass))?);
+        }
+    }
+    if state.mode == Some(UnlockMode::Keychain) {
+        return Ok(profile.unlock(None)?);
+    }
+    let pass = prompt::secret(PASSPHRASE_ENV, "Passphrase: ")?
+        .ok_or_else(|| anyhow!(Error::new(ErrorCode::WrongPassphrase, format!("This vault needs its passphrase: set {PASSPHRASE_ENV} or run on a terminal."))))?;
+    Ok(profile.unlock(Some(&pass))?)
+}
+
+fn parse_id(id: &str) -> Result<Uuid> {
+    Uuid::parse_str(id.trim()).map_err(|_| anyhow!(Error::invalid(format!("{id:?} is not a contact id (a UUID such as 0193…); find ids with `liaison contact list`."))))
+}
+
+fn blank_to_none(v: String) -> Option<String> {
+    Some(v).filter(|s| !s.trim().is_empty())
+}
+
+fn input_from(f: ContactFields) -> Result<ContactInput> {
+    let name = f.name.ok_or_else(|| anyhow!(Error::invalid("A contact needs a name: pass --name.")))?;
+    Ok(ContactInput {
+        display_name: name,
+        emails: f.emails,
+        phones: f.phones,
+        wiki_user: f.wiki_user.and_then(blank_to_none),
+        irc_nick: f.irc.and_then(blank_to_none),
+        language: f.lang.and_then(blank_to_none),
+        organization: f.org.and_then(blank_to_none),
+        tags: f.tags,
+        notes: f.note.and_then(blank_to_none),
+    })
+}
+
+/// Only the flags that were given become part of the patch. A repeated flag given once with an
+/// empty value (`--email ""`) clears the list.
+fn patch_from(f: ContactFields) -> ContactPatch {
+    let list = |v: Vec<String>| if v.is_empty() { None } else { Some(v.into_iter().filter(|s| !s.trim().is_empty()).collect()) };
+    ContactPatch {
+        display_name: f.name,
+        emails: list(f.emails),
+        phones: list(f.phones),
+        wiki_user: f.wiki_user.map(blank_to_none),
+        irc_nick: f.irc.map(blank_to_none),
+        language: f.lang.map(blank_to_none),
+        organization: f.org.map(blank_to_none),
+        tags: list(f.tags),
+        notes: f.note.map(blank_to_none),
+    }
+}
+
+fn contact(profile: &mut Profile, cmd: ContactCommand, json: bool) -> Result<()> {
+    let store = profile.store()?;
+    match cmd {
+        ContactCommand::Add(fields) => {
+            let c = contacts::create(store, input_from(fields)?)?;
+            if json { emit(&c) } else { { say!("{}", c.id); Ok(()) } }
+        }
+        ContactCommand::List { offset, limit } => print_page(&contacts::list(store, offset, limit)?, json),
+        ContactCommand::Search { query, offset, limit } => {
+            let page = contacts::search(store, &query, offset, limit)?;
+            if json { emit(&page.items) } else { print_page(&page, false) }
+        }
+        ContactCommand::Show { id } => {
+            let c = contacts::get(store, parse_id(&id)?)?;
+            if json { emit(&c) } else { print_contact(&c) }
+        }
+        ContactCommand::Edit { id, fields } => {
+            let patch = patch_from(fields);
+            if patch == ContactPatch::default() {
+                bail!(Error::invalid("Nothing to change: pass at least one of --name, --email, --phone, --wiki-user, --irc, --lang, --org, --tag, --note."));
+            }
+            let c = contacts::update(store, parse_id(&id)?, patch)?;
+            if json { emit(&c) } else { { say!("Updated {}.", c.id); Ok(()) } }
+        }
+        ContactCommand::Delete { id } => {
+            let id = parse_id(&id)?;
+            contacts::delete(store, id)?;
+            if json { emit(&serde_json::json!({ "deleted": id })) } else { { say!("Deleted {id}."); Ok(()) } }
+        }
+    }
+}
+
+fn print_page(page: &Page<ContactSummary>, json: bool) -> Result<()> {
+    if json {
+        return emit(page);
+    }
+    for c in &page.items {
+        say!("{}  {}  {}", c.id, c.display_name, c.primary_email.as_deref().unwrap_or(""));
+    }
+    let end = page.offset + page.items.len() as u64;
+    eprintln!("{}–{} of {} contact(s)", if page.items.is_empty() { 0 } else { page.offset + 1 }, end, page.total);
+    Ok(())
+}
+
+fn print_contact(c: &Contact) -> Result<()> {
+    say!("{}", c.display_name);
+    say!("  id:           {}", c.id);
+    for e in &c.emails {
+        say!("  email:        {}", e.address);
+    }
+    for p in &c.phones {
+        say!("  phone:        {}", p.number);
+    }
+    for i in &c.identifiers {
+        let label = match i.kind.as_str() {
+            "wiki" => "wiki user:",
+            "irc" => "IRC nick:",
+            _ => "identifier:",
+        };
+        say!("  {label:<13} {}", i.value);
+    }
+    for (label, value) in [("language:", &c.language), ("organisation:", &c.organization)] {
+        if let Some(v) = value {
+            say!("  {label:<13} {v}");
+        }
+    }
+    if !c.tags.is_empty() {
+        say!("  tags:         {}", c.tags.join(", "));
+    }
+    if let Some(notes) = &c.notes {
+        say!("  notes:        {notes}");
+    }
+    say!("  created:      {}", c.created_at);
+    say!("  updated:      {}", c.updated_at);
+    Ok(())
+}
+
+async fn login(profile: &mut Profile, args: LoginArgs, json: bool) -> Result<()> {
+    let probe = sync::probe(&args.url).await?;
+    match &args.fingerprint {
+        Some(given) => {
+            let given = sync::normalise_fingerprint(given)?;
+            if given != probe.fingerprint {
+                bail!(Error::new(
+                    ErrorCode::CertificateMismatch,
+                    format!(
+                        "The server at {} presents a certificate with fingerprint {}, not the {given} you passed. Do not sign in; ask the server's administrator.",
+                        probe.url, probe.fingerprint
+                    )
+                ));
+            }
+        }
+        None if prompt::interactive() => {
+            eprintln!("The server at {} identifies itself with the certificate fingerprint (SHA-256):\n  {}", probe.url, group(&probe.fingerprint));
+            if !prompt::confirm("Is this exactly the fingerprint your administrator gave you?")? {
+                bail!("Not signed in: the fingerprint was not confirmed.");
+            }
+        }
+        None => bail!(Error::invalid(format!(
+            "Refusing to trust {} without checking its certificate: pass --fingerprint {} after comparing it with the one your administrator gave you.",
+            probe.url, probe.fingerprint
+        ))),
+    }
+    let password = prompt::secret(PASSWORD_ENV, &format!("Password for {}: ", args.user))?
+        .ok_or_else(|| anyhow!(Error::invalid(format!("No password: set {PASSWORD_ENV} or run on a terminal."))))?;
+    let status = sync::login(profile.store()?, &probe.url, &args.user, &password, &probe.fingerprint).await?;
+    if json {
+        return emit(&status);
+    }
+    say!("Signed in to {} as {} ({}).", probe.url, args.user, status.role.as_deref().unwrap_or("?"));
+    Ok(())
+}
+
+fn group(fingerprint: &str) -> String {
+    fingerprint.as_bytes().chunks(2).map(|c| String::from_utf8_lossy(c).to_uppercase()).collect::<Vec<_>>().join(":")
+}
+
+fn print_status(profile: &Profile, status: &SyncStatus, json: bool) -> Result<()> {
+    let count = match profile.is_unlocked() {
+        true => Some(contacts_count(profile)?),
+        false => None,
+    };
+    if json {
+        return emit(&serde_json::json!({ "data_dir": profile.dir(), "contacts": count, "sync": status }));
+    }
+    say!("Data directory: {}", profile.dir().display());
+    if let Some(n) = count {
+        say!("Contacts:       {n}");
+    }
+    match (&status.server_url, status.logged_in) {
+        (Some(url), true) => say!("Server:         {url} as {} ({})", status.user.as_deref().unwrap_or("?"), status.role.as_deref().unwrap_or("?")),
+        (Some(url), false) => say!("Server:         {url} (signed out)"),
+        (None, _) => say!("Server:         not signed in"),
+    }
+    say!("Unsent changes: {}", status.pending);
+    if status.rejected > 0 {
+        say!("Refused:        {}", status.rejected);
+    }
+    say!("Last sync:      {}", status.last_sync_at.as_deref().unwrap_or("never"));
+    if let Some(e) = &status.last_error {
+        say!("Last error:     {} ({})", e.message, e.code);
+    }
+    Ok(())
+}
+
+fn contacts_count(profile: &Profile) -> Result<u64> {
+    // `Profile::store` needs `&mut`; counting only needs a read, so go through a fresh borrow.
+    let store = profile_store(profile)?;
+    Ok(contacts::count(store)?)
+}
+
+fn profile_store(profile: &Profile) -> Result<&liaison_core::store::Store> {
+    profile.store_ref().context("the vault is locked")
+}
+
+fn demo(profile: &mut Profile, count: u64, seed: u64) -> Result<()> {
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(count);
+        bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} contacts ({eta})").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        Some(bar)
+    } else {
+        None
+    };
+    liaison_core::demo::fill(profile.store()?, count, seed, |done| {
+        if let Some(b) = &bar {
+            b.set_position(done);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    say!("Added {count} generated contacts.");
+    Ok(())
+}
