@@ -1,0 +1,192 @@
+/**
+ * End-to-end test of the real desktop app through WebDriver (tauri-driver +
+ * WebKitWebDriver), run by the xtask harness, which starts Xvfb and tauri-driver on
+ * 127.0.0.1:4444 and sets:
+ *   LIAISON_APP_BINARY  absolute path of the built app (tauri build --debug --no-bundle)
+ *   LIAISON_DATA_DIR    a fresh, empty data directory (read by the app itself)
+ *   LIAISON_SCREENSHOT  where to save the screenshot of the contact detail
+ *
+ * One session walks the first-run story: create a passphrase vault, add a contact,
+ * find it by typing part of its name, open it, lock, unlock, and find it again.
+ * Selectors are the data-testid attributes of the UI, nothing else. Every wait is a
+ * condition with a generous timeout, never a fixed sleep.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { remote } from 'webdriverio';
+
+const TIMEOUT = 15_000;
+const PASSPHRASE = 'correct horse battery staple';
+const NAME = 'Ada Lovelace';
+const EMAIL = 'ada@example.org';
+
+/** @type {WebdriverIO.Browser | undefined} */
+let browser;
+let failed = false;
+
+const byTestId = ( id ) => `[data-testid="${ id }"]`;
+const $id = ( id ) => browser.$( byTestId( id ) );
+
+async function shown( id ) {
+	const element = await $id( id );
+	await element.waitForDisplayed( { timeout: TIMEOUT, timeoutMsg: `${ id } not shown within ${ TIMEOUT } ms` } );
+	return element;
+}
+
+async function click( id ) {
+	const element = await shown( id );
+	await element.waitForClickable( { timeout: TIMEOUT } );
+	await element.click();
+}
+
+/** Rows of the contact list whose text contains `text`. */
+async function rowsContaining( text ) {
+	const rows = await browser.$$( byTestId( 'contact-row' ) );
+	const matching = [];
+	for ( const row of rows ) {
+		if ( ( await row.getText() ).includes( text ) ) {
+			matching.push( row );
+		}
+	}
+	return matching;
+}
+
+async function waitForRow( text, what ) {
+	await browser.waitUntil( async () => ( await rowsContaining( text ) ).length > 0, {
+		timeout: TIMEOUT,
+		timeoutMsg: `${ what }: no contact row with "${ text }"`
+	} );
+	return ( await rowsContaining( text ) )[ 0 ];
+}
+
+/** A screenshot taken right after a change can show the previous frame: wait two frames. */
+async function afterTwoFrames() {
+	await browser.execute( () => {
+		window.__liaisonFrames = 0;
+		requestAnimationFrame( () => requestAnimationFrame( () => {
+			window.__liaisonFrames = 2;
+		} ) );
+	} );
+	await browser.waitUntil( () => browser.execute( () => window.__liaisonFrames === 2 ), {
+		timeout: TIMEOUT,
+		timeoutMsg: 'two animation frames did not pass'
+	} );
+}
+
+/** Runs a step unless an earlier one failed (later steps depend on it). */
+function step( name, body ) {
+	test( name, async ( t ) => {
+		if ( failed ) {
+			t.skip( 'an earlier step failed' );
+			return;
+		}
+		try {
+			await body();
+		} catch ( error ) {
+			failed = true;
+			if ( process.env.LIAISON_SCREENSHOT && browser ) {
+				const path = process.env.LIAISON_SCREENSHOT.replace( /(\.png)?$/, '-failure.png' );
+				await browser.saveScreenshot( path ).catch( () => undefined );
+			}
+			throw error;
+		}
+	} );
+}
+
+before( async () => {
+	assert.ok( process.env.LIAISON_APP_BINARY, 'LIAISON_APP_BINARY must be the absolute path of the built app' );
+	browser = await remote( {
+		hostname: '127.0.0.1',
+		port: Number( process.env.TAURI_DRIVER_PORT || 4444 ),
+		logLevel: 'warn',
+		connectionRetryTimeout: 60_000,
+		waitforTimeout: TIMEOUT,
+		capabilities: {
+			'tauri:options': { application: process.env.LIAISON_APP_BINARY },
+			// WebKitWebDriver speaks classic WebDriver only.
+			'wdio:enforceWebDriverClassic': true
+		}
+	} );
+} );
+
+after( async () => {
+	await browser?.deleteSession().catch( () => undefined );
+} );
+
+step( 'first run: creates a passphrase vault', async () => {
+	// The native radio input is visually hidden by Codex; its label is what users click.
+	const choice = await ( await shown( 'setup-mode-passphrase' ) ).$( 'label' );
+	await choice.click();
+	await ( await shown( 'setup-passphrase' ) ).setValue( PASSPHRASE );
+	await ( await shown( 'setup-passphrase-confirm' ) ).setValue( PASSPHRASE );
+	await click( 'setup-create' );
+	// Argon2id takes about half a second; the contacts screen follows.
+	await shown( 'contact-new' );
+	await shown( 'lock-button' );
+} );
+
+step( 'adds a contact with an email chip', async () => {
+	await click( 'contact-new' );
+	await ( await shown( 'contact-form-name' ) ).setValue( NAME );
+	const emails = await shown( 'contact-form-emails' );
+	await emails.click();
+	await emails.setValue( EMAIL );
+	await browser.keys( 'Enter' );
+	await browser.waitUntil( async () => ( await emails.getValue() ) === '', {
+		timeout: TIMEOUT,
+		timeoutMsg: 'Enter did not turn the email into a chip'
+	} );
+	await click( 'contact-form-save' );
+	await browser.waitUntil( async () => ( await ( await $id( 'contact-detail-name' ) ).isDisplayed() ) &&
+		( await ( await $id( 'contact-detail-name' ) ).getText() ) === NAME, {
+		timeout: TIMEOUT,
+		timeoutMsg: 'the saved contact was not shown'
+	} );
+	assert.equal( await ( await $id( 'form-error' ) ).isExisting(), false, 'no error message after saving' );
+	await waitForRow( NAME, 'after saving' );
+} );
+
+step( 'finds the contact by typing part of its name', async () => {
+	const search = await shown( 'contact-search' );
+	await search.click();
+	await search.clearValue();
+	await search.setValue( 'lov' );
+	const list = await shown( 'contact-list' );
+	await browser.waitUntil( async () => ( await list.getAttribute( 'data-query' ) ) === 'lov' &&
+		( await list.getAttribute( 'aria-busy' ) ) === 'false', {
+		timeout: TIMEOUT,
+		timeoutMsg: 'the search for "lov" did not complete'
+	} );
+	const row = await waitForRow( NAME, 'search "lov"' );
+	assert.ok( ( await row.getText() ).includes( EMAIL ), 'the row shows the primary email' );
+} );
+
+step( 'opens the contact and takes a screenshot', async () => {
+	const row = await waitForRow( NAME, 'before opening' );
+	await row.click();
+	const detail = await shown( 'contact-detail' );
+	await browser.waitUntil( async () => ( await ( await $id( 'contact-detail-name' ) ).getText() ) === NAME, {
+		timeout: TIMEOUT,
+		timeoutMsg: 'the detail did not show the contact'
+	} );
+	assert.ok( ( await detail.getText() ).includes( EMAIL ), 'the detail shows the email' );
+	await afterTwoFrames();
+	if ( process.env.LIAISON_SCREENSHOT ) {
+		await browser.saveScreenshot( process.env.LIAISON_SCREENSHOT );
+	}
+} );
+
+step( 'locks, and the contact data leaves the screen', async () => {
+	await click( 'lock-button' );
+	await shown( 'unlock-passphrase' );
+	const text = await ( await browser.$( 'body' ) ).getText();
+	assert.ok( !text.includes( NAME ), 'no contact data visible while locked' );
+} );
+
+step( 'unlocks with the passphrase and the contact is still there', async () => {
+	const input = await shown( 'unlock-passphrase' );
+	await input.setValue( PASSPHRASE );
+	await click( 'unlock-submit' );
+	await shown( 'contact-list' );
+	await waitForRow( NAME, 'after unlocking' );
+} );

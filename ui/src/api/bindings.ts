@@ -1,0 +1,16 @@
+// Types shared with the Rust side (src-tauri). Written by hand for now; this file
+// will be regenerated from Rust with ts-rs, so keep it to exactly these declarations.
+export type ErrorCode = "invalid_input" | "not_found" | "bad_credentials" | "unauthenticated" | "device_revoked" | "forbidden" | "upgrade_required" | "payload_too_large" | "rate_limited" | "locked" | "wrong_passphrase" | "corrupt_database" | "no_vault" | "vault_exists" | "keychain_unavailable" | "server_unreachable" | "certificate_mismatch" | "bad_response" | "not_logged_in" | "unavailable" | "internal";
+export type ApiError = { code: ErrorCode, message: string, };
+export type UnlockMode = "keychain" | "passphrase";
+export type VaultState = { exists: boolean, unlocked: boolean, mode: UnlockMode | null, keychainAvailable: boolean, keychainProblem: string | null, dataDir: string, };
+export type ContactInput = { displayName: string, emails: Array<string>, phones: Array<string>, wikiUser: string | null, ircNick: string | null, language: string | null, organization: string | null, tags: Array<string>, notes: string | null, };
+export type ContactEmail = { id: string, address: string, label: string | null, };
+export type ContactPhone = { id: string, number: string, label: string | null, };
+export type ContactIdentifier = { id: string, kind: string, value: string, };
+export type Contact = { id: string, displayName: string, emails: Array<ContactEmail>, phones: Array<ContactPhone>, identifiers: Array<ContactIdentifier>, language: string | null, organization: string | null, tags: Array<string>, notes: string | null, createdAt: string, updatedAt: string, };
+export type ContactSummary = { id: string, displayName: string, primaryEmail: string | null, organization: string | null, language: string | null, tags: Array<string>, updatedAt: string, };
+export type ContactPage = { items: Array<ContactSummary>, total: number, offset: number, };
+export type ServerProbe = { url: string, fingerprint: string, };
+export type SyncStatus = { loggedIn: boolean, serverUrl: string | null, user: string | null, role: string | null, fingerprint: string | null, pending: number, lastSyncAt: string | null, lastError: ApiError | null, };
+export type SyncReport = { pushed: number, rejected: number, pulled: number, status: SyncStatus, };

@@ -1,0 +1,58 @@
+/**
+ * Typed wrappers for the backend's Tauri commands. Argument names are camelCase, as
+ * Tauri maps them to the Rust snake_case parameters. Every function rejects with an
+ * `ApiError` (see `./errors.ts`).
+ */
+import type {
+	Contact,
+	ContactInput,
+	ContactPage,
+	ServerProbe,
+	SyncReport,
+	SyncStatus,
+	UnlockMode,
+	VaultState
+} from './bindings';
+import { call, subscribe } from './transport';
+
+export type * from './bindings';
+export { ERROR_CODES, ERROR_TABLE, describeError, isApiError, toApiError } from './errors';
+export type { ErrorAction, ErrorInfo, ErrorSeverity } from './errors';
+
+/** Backend events the UI listens to (emitted by src-tauri). */
+export const EVENTS = {
+	/** Payload: `VaultState`. Emitted when the vault locks itself (idle, OS sleep, screen lock). */
+	vaultLocked: 'vault-locked',
+	/** Payload: `SyncStatus`. Emitted when sync state changes outside a `sync_now` call. */
+	syncStatus: 'sync-status'
+} as const;
+
+export const vaultApi = {
+	state: (): Promise<VaultState> => call( 'vault_state' ),
+	create: ( mode: UnlockMode, passphrase: string | null ): Promise<VaultState> =>
+		call( 'create_vault', { mode, passphrase } ),
+	/** `passphrase: null` unlocks with the OS keychain. */
+	unlock: ( passphrase: string | null ): Promise<VaultState> => call( 'unlock_vault', { passphrase } ),
+	lock: (): Promise<VaultState> => call( 'lock_vault' ),
+	onLocked: ( handler: ( state: VaultState ) => void ) => subscribe( EVENTS.vaultLocked, handler )
+};
+
+export const contactsApi = {
+	list: ( offset: number, limit: number ): Promise<ContactPage> => call( 'list_contacts', { offset, limit } ),
+	search: ( query: string, offset: number, limit: number ): Promise<ContactPage> =>
+		call( 'search_contacts', { query, offset, limit } ),
+	get: ( id: string ): Promise<Contact> => call( 'get_contact', { id } ),
+	create: ( input: ContactInput ): Promise<Contact> => call( 'create_contact', { input } ),
+	update: ( id: string, input: ContactInput ): Promise<Contact> => call( 'update_contact', { id, input } ),
+	remove: ( id: string ): Promise<null> => call( 'delete_contact', { id } )
+};
+
+export const syncApi = {
+	probe: ( url: string ): Promise<ServerProbe> => call( 'probe_server', { url } ),
+	login: ( url: string, user: string, password: string, fingerprint: string ): Promise<SyncStatus> =>
+		call( 'login', { url, user, password, fingerprint } ),
+	logout: (): Promise<SyncStatus> => call( 'logout' ),
+	syncNow: (): Promise<SyncReport> => call( 'sync_now' ),
+	status: (): Promise<SyncStatus> => call( 'sync_status' ),
+	onStatus: ( handler: ( status: SyncStatus ) => void ) => subscribe( EVENTS.syncStatus, handler )
+};

@@ -1,0 +1,66 @@
+/**
+ * The folder rules from the architecture notes, checked on the source text:
+ * only src/api talks to Tauri; components/shared knows no domain; components and
+ * views reach the backend only through stores (never the api wrappers' calls);
+ * nothing renders HTML from strings.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const SRC = join( __dirname, '..' );
+
+function files( dir: string ): string[] {
+	return readdirSync( dir ).flatMap( ( name ) => {
+		const path = join( dir, name );
+		return statSync( path ).isDirectory() ? files( path ) : /\.(ts|vue)$/.test( name ) ? [ path ] : [];
+	} );
+}
+
+const sources = files( SRC )
+	.filter( ( f ) => !f.endsWith( '.test.ts' ) && !f.includes( `${ sep }test${ sep }` ) )
+	.map( ( f ) => ( { path: relative( SRC, f ).split( sep ).join( '/' ), text: readFileSync( f, 'utf8' ) } ) );
+
+function importsOf( text: string ): string[] {
+	return [ ...text.matchAll( /(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g ) ]
+		.map( ( m ) => m[ 1 ] ?? m[ 2 ] ?? '' );
+}
+
+describe( 'layering', () => {
+	it( 'lets only src/api import @tauri-apps/api', () => {
+		const offenders = sources
+			.filter( ( s ) => !s.path.startsWith( 'api/' ) )
+			.filter( ( s ) => importsOf( s.text ).some( ( i ) => i.startsWith( '@tauri-apps/' ) ) )
+			.map( ( s ) => s.path );
+		expect( offenders ).toEqual( [] );
+	} );
+
+	it( 'keeps components/shared free of domain code', () => {
+		const offenders = sources
+			.filter( ( s ) => s.path.startsWith( 'components/shared/' ) )
+			.filter( ( s ) => importsOf( s.text ).some( ( i ) =>
+				/^@\/(stores|views)|^@\/components\/(?!shared)|useContactForm/.test( i ) ) )
+			.map( ( s ) => s.path );
+		expect( offenders ).toEqual( [] );
+	} );
+
+	it( 'keeps components and views away from the command wrappers', () => {
+		const offenders = sources
+			.filter( ( s ) => /^(components|views)\//.test( s.path ) )
+			.filter( ( s ) => /\b(vaultApi|contactsApi|syncApi)\b|\bcall\(/.test( s.text ) ||
+				importsOf( s.text ).some( ( i ) => i.startsWith( '@/api/transport' ) ) )
+			.map( ( s ) => s.path );
+		expect( offenders ).toEqual( [] );
+	} );
+
+	it( 'never renders strings as HTML', () => {
+		const offenders = sources.filter( ( s ) => /\sv-html=|\.innerHTML\s*=|\.outerHTML\s*=|insertAdjacentHTML\(/.test( s.text ) ).map( ( s ) => s.path );
+		expect( offenders ).toEqual( [] );
+	} );
+
+	it( 'keeps bindings.ts to type declarations only (it will be generated)', () => {
+		const bindings = sources.find( ( s ) => s.path === 'api/bindings.ts' );
+		const code = bindings!.text.split( '\n' ).filter( ( line ) => line.trim() && !line.startsWith( '//' ) );
+		expect( code.every( ( line ) => line.startsWith( 'export type ' ) ) ).toBe( true );
+	} );
+} );

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { apiError, backend, makeContact } from '@/test/fakeBackend';
+import { mountApp, settle } from '@/test/mount';
+import ContactForm from './ContactForm.vue';
+
+async function openForm( props: Record<string, unknown> = {} ) {
+	backend.unlocked();
+	const { wrapper } = await mountApp( ContactForm, { props } );
+	return wrapper;
+}
+
+describe( 'contact form', () => {
+	it( 'requires a name and does not save without one', async () => {
+		const wrapper = await openForm();
+		await wrapper.find( 'form' ).trigger( 'submit' );
+		await settle();
+		expect( wrapper.text() ).toContain( 'Enter a name for the contact.' );
+		expect( wrapper.find( '[data-testid="contact-form-name"]' ).element, 'focus moves to the bad field' )
+			.toBe( document.activeElement );
+		expect( backend.calls( 'create_contact' ) ).toEqual( [] );
+	} );
+
+	it( 'blocks saving on a bad email and names the value', async () => {
+		const wrapper = await openForm();
+		await wrapper.find( '[data-testid="contact-form-name"]' ).setValue( 'Ada Lovelace' );
+		const emails = wrapper.find( '[data-testid="contact-form-emails"]' );
+		await emails.setValue( 'ada@example.org' );
+		await emails.trigger( 'keydown', { key: 'Enter' } );
+		await emails.setValue( 'ada-at-example' );
+		await emails.trigger( 'keydown', { key: 'Enter' } );
+		await wrapper.find( 'form' ).trigger( 'submit' );
+		await settle();
+		expect( wrapper.text() ).toContain( 'This is not a valid email address: “ada-at-example”' );
+		expect( wrapper.text() ).not.toContain( '“ada@example.org”' );
+		expect( backend.calls( 'create_contact' ) ).toEqual( [] );
+	} );
+
+	it( 'sends the right ContactInput for valid input', async () => {
+		const wrapper = await openForm();
+		await wrapper.find( '[data-testid="contact-form-name"]' ).setValue( ' Ada Lovelace ' );
+		const emails = wrapper.find( '[data-testid="contact-form-emails"]' );
+		await emails.setValue( 'ada@example.org' );
+		await emails.trigger( 'keydown', { key: 'Enter' } );
+		await wrapper.find( '[data-testid="contact-form-phones"]' ).setValue( '+44 20 7946 0958' );
+		await wrapper.find( '[data-testid="contact-form-wiki-user"]' ).setValue( 'Ada L' );
+		await wrapper.find( '[data-testid="contact-form-irc-nick"]' ).setValue( 'ada_l' );
+		await wrapper.find( '[data-testid="contact-form-language"]' ).setValue( 'en-GB' );
+		await wrapper.find( '[data-testid="contact-form-organization"]' ).setValue( 'Analytical Engines Ltd' );
+		await wrapper.find( '[data-testid="contact-form-tags"]' ).setValue( 'press, math' );
+		await wrapper.find( '[data-testid="contact-form-notes"]' ).setValue( 'Prefers email.' );
+		await wrapper.find( '[data-testid="contact-form-save"]' ).trigger( 'click' );
+		await settle();
+
+		expect( backend.calls( 'create_contact' ) ).toEqual( [ {
+			input: {
+				displayName: 'Ada Lovelace',
+				emails: [ 'ada@example.org' ],
+				phones: [ '+44 20 7946 0958' ],
+				wikiUser: 'Ada L',
+				ircNick: 'ada_l',
+				language: 'en-GB',
+				organization: 'Analytical Engines Ltd',
+				tags: [ 'press', 'math' ],
+				notes: 'Prefers email.'
+			}
+		} ] );
+		expect( wrapper.emitted( 'saved' ) ).toHaveLength( 1 );
+	} );
+
+	it( 'shows a backend rejection above the form and keeps everything typed', async () => {
+		const wrapper = await openForm();
+		backend.on( 'create_contact', () => {
+			throw apiError( 'invalid_input', 'displayName: too long' );
+		} );
+		await wrapper.find( '[data-testid="contact-form-name"]' ).setValue( 'Ada Lovelace' );
+		await wrapper.find( '[data-testid="contact-form-emails"]' ).setValue( 'ada@example.org' );
+		await wrapper.find( 'form' ).trigger( 'submit' );
+		await settle();
+
+		const error = wrapper.find( '[data-testid="form-error"]' );
+		expect( error.attributes( 'data-error-code' ) ).toBe( 'invalid_input' );
+		expect( error.text() ).toContain( 'displayName: too long' );
+		expect( ( wrapper.find( '[data-testid="contact-form-name"]' ).element as HTMLInputElement ).value ).toBe( 'Ada Lovelace' );
+		expect( ( wrapper.find( '[data-testid="contact-form-emails"]' ).element as HTMLInputElement ).value,
+			'unfinished chip text kept' ).toBe( 'ada@example.org' );
+		expect( backend.calls( 'create_contact' )[ 0 ]!.input.emails, 'pending chip text was sent' ).toEqual( [ 'ada@example.org' ] );
+	} );
+
+	it( 'edits an existing contact with update_contact', async () => {
+		const contact = makeContact( { id: 'c-9', emails: [ { id: 'e', address: 'ada@example.org', label: null } ] } );
+		backend.unlocked( [ contact ] );
+		const { wrapper } = await mountApp( ContactForm, { props: { contact } } );
+		expect( wrapper.text() ).toContain( 'Edit contact' );
+		await wrapper.find( '[data-testid="contact-form-organization"]' ).setValue( 'Royal Society' );
+		await wrapper.find( 'form' ).trigger( 'submit' );
+		await settle();
+		const [ call ] = backend.calls( 'update_contact' );
+		expect( call!.id ).toBe( 'c-9' );
+		expect( call!.input.organization ).toBe( 'Royal Society' );
+		expect( call!.input.emails ).toEqual( [ 'ada@example.org' ] );
+	} );
+} );

@@ -1,0 +1,168 @@
+/**
+ * Contacts: the current search query, the selected contact, and create/update/delete.
+ *
+ * The list itself is not held here (it can have 500k rows); the list component pages
+ * through `fetchPage` and watches `queryVersion` (start over) and `dataVersion`
+ * (reload in place). Everything is dropped when the vault locks.
+ */
+import { defineStore } from 'pinia';
+import { ref, watch } from 'vue';
+import { contactsApi, type ApiError, type Contact, type ContactInput, type ContactPage } from '@/api';
+import { useVaultStore } from './vault';
+
+export const PAGE_SIZE = 200;
+
+export const useContactsStore = defineStore( 'contacts', () => {
+	const vault = useVaultStore();
+
+	const query = ref( '' );
+	const queryVersion = ref( 0 );
+	const dataVersion = ref( 0 );
+	const selected = ref<Contact | null>( null );
+	const selectedError = ref<ApiError | null>( null );
+	const loadingSelected = ref( false );
+	const saving = ref( false );
+	const saveError = ref<ApiError | null>( null );
+	const deleting = ref( false );
+	const deleteError = ref<ApiError | null>( null );
+	let selectRequest = 0;
+
+	function fail( e: unknown ): ApiError {
+		const error = e as ApiError;
+		vault.noteError( error );
+		return error;
+	}
+
+	/** One page of the list for the current query: search when there is one, else all by name. */
+	async function fetchPage( offset: number, limit: number ): Promise<ContactPage> {
+		const q = query.value.trim();
+		try {
+			return await ( q ? contactsApi.search( q, offset, limit ) : contactsApi.list( offset, limit ) );
+		} catch ( e ) {
+			throw fail( e );
+		}
+	}
+
+	function setQuery( next: string ): void {
+		if ( next.trim() === query.value.trim() ) {
+			query.value = next;
+			return;
+		}
+		query.value = next;
+		queryVersion.value++;
+	}
+
+	/** The list should reload (after a local edit or a sync pulled changes). */
+	function invalidate(): void {
+		dataVersion.value++;
+	}
+
+	async function select( id: string | null ): Promise<void> {
+		const request = ++selectRequest;
+		selectedError.value = null;
+		if ( id === null ) {
+			selected.value = null;
+			loadingSelected.value = false;
+			return;
+		}
+		if ( selected.value?.id === id ) {
+			return;
+		}
+		loadingSelected.value = true;
+		try {
+			const contact = await contactsApi.get( id );
+			if ( request === selectRequest ) {
+				selected.value = contact;
+			}
+		} catch ( e ) {
+			if ( request === selectRequest ) {
+				selected.value = null;
+				selectedError.value = fail( e );
+			}
+		} finally {
+			if ( request === selectRequest ) {
+				loadingSelected.value = false;
+			}
+		}
+	}
+
+	async function save( id: string | null, input: ContactInput ): Promise<Contact | null> {
+		saving.value = true;
+		saveError.value = null;
+		try {
+			const contact = id === null ? await contactsApi.create( input ) : await contactsApi.update( id, input );
+			selectRequest++;
+			selected.value = contact;
+			selectedError.value = null;
+			invalidate();
+			return contact;
+		} catch ( e ) {
+			saveError.value = fail( e );
+			return null;
+		} finally {
+			saving.value = false;
+		}
+	}
+
+	async function remove( id: string ): Promise<boolean> {
+		deleting.value = true;
+		deleteError.value = null;
+		try {
+			await contactsApi.remove( id );
+			if ( selected.value?.id === id ) {
+				selectRequest++;
+				selected.value = null;
+			}
+			invalidate();
+			return true;
+		} catch ( e ) {
+			deleteError.value = fail( e );
+			return false;
+		} finally {
+			deleting.value = false;
+		}
+	}
+
+	function clearSaveError(): void {
+		saveError.value = null;
+	}
+
+	/** Forget all contact data held in memory (and so in the DOM). */
+	function clear(): void {
+		selectRequest++;
+		query.value = '';
+		selected.value = null;
+		selectedError.value = null;
+		saveError.value = null;
+		deleteError.value = null;
+		loadingSelected.value = false;
+		queryVersion.value++;
+	}
+
+	watch( () => vault.phase, ( phase ) => {
+		if ( phase !== 'unlocked' ) {
+			clear();
+		}
+	} );
+
+	return {
+		query,
+		queryVersion,
+		dataVersion,
+		selected,
+		selectedError,
+		loadingSelected,
+		saving,
+		saveError,
+		deleting,
+		deleteError,
+		fetchPage,
+		setQuery,
+		invalidate,
+		select,
+		save,
+		remove,
+		clearSaveError,
+		clear
+	};
+} );

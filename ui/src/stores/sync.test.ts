@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { apiError, backend } from '@/test/fakeBackend';
+import { useContactsStore } from './contacts';
+import { useSyncStore } from './sync';
+
+describe( 'sync store', () => {
+	it( 'orders the status: signed out, pending, up to date, error', async () => {
+		backend.unlocked();
+		const sync = useSyncStore();
+		await sync.refresh();
+		expect( sync.state ).toBe( 'signed-out' );
+		backend.sync = { ...backend.sync, loggedIn: true, pending: 2 };
+		await sync.refresh();
+		expect( sync.state ).toBe( 'pending' );
+		await sync.syncNow();
+		expect( sync.state ).toBe( 'up-to-date' );
+		backend.sync = { ...backend.sync, lastError: apiError( 'server_unreachable' ) };
+		await sync.refresh();
+		expect( sync.state ).toBe( 'error' );
+		expect( sync.currentError?.code ).toBe( 'server_unreachable' );
+	} );
+
+	it( 'reloads the contact list when a sync pulled changes', async () => {
+		backend.unlocked();
+		backend.sync = { ...backend.sync, loggedIn: true };
+		backend.on( 'sync_now', () => ( { pushed: 0, rejected: 0, pulled: 4, status: { ...backend.sync } } ) );
+		const contacts = useContactsStore();
+		const before = contacts.dataVersion;
+		await useSyncStore().syncNow();
+		expect( contacts.dataVersion ).toBe( before + 1 );
+	} );
+
+	it( 'does not start a second sync while one runs', async () => {
+		backend.unlocked();
+		backend.sync = { ...backend.sync, loggedIn: true };
+		const sync = useSyncStore();
+		await Promise.all( [ sync.syncNow(), sync.syncNow() ] );
+		expect( backend.calls( 'sync_now' ) ).toHaveLength( 1 );
+	} );
+
+	it( 'follows sync-status events', async () => {
+		backend.unlocked();
+		const sync = useSyncStore();
+		await sync.refresh();
+		backend.emit( 'sync-status', { ...backend.sync, loggedIn: true, pending: 7 } );
+		expect( sync.status?.pending ).toBe( 7 );
+	} );
+} );

@@ -1,0 +1,266 @@
+/**
+ * An in-memory stand-in for the Rust side, used by every unit test through the
+ * `@tauri-apps/api/core` mock in `setup.ts`. Handlers follow the command contract
+ * (camelCase arguments, `{ code, message }` rejections); a test replaces one with
+ * `backend.on( 'unlock_vault', () => { throw apiError( 'wrong_passphrase' ); } )`.
+ */
+import { vi } from 'vitest';
+import type {
+	ApiError,
+	Contact,
+	ContactInput,
+	ContactPage,
+	ContactSummary,
+	ErrorCode,
+	SyncStatus,
+	VaultState
+} from '@/api/bindings';
+
+// Arguments arrive as the untyped record that `invoke` passes on.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Args = Record<string, any>;
+type Handler = ( args: Args ) => unknown;
+
+export function apiError( code: ErrorCode, message = `backend says: ${ code }` ): ApiError {
+	return { code, message };
+}
+
+export function makeContact( overrides: Partial<Contact> = {} ): Contact {
+	return {
+		id: overrides.id ?? `c-${ Math.random().toString( 36 ).slice( 2, 10 ) }`,
+		displayName: 'Ada Lovelace',
+		emails: [],
+		phones: [],
+		identifiers: [],
+		language: null,
+		organization: null,
+		tags: [],
+		notes: null,
+		createdAt: '2024-05-01T10:00:00Z',
+		updatedAt: '2024-05-02T11:30:00Z',
+		...overrides
+	};
+}
+
+export function summarize( contact: Contact ): ContactSummary {
+	return {
+		id: contact.id,
+		displayName: contact.displayName,
+		primaryEmail: contact.emails[ 0 ]?.address ?? null,
+		organization: contact.organization,
+		language: contact.language,
+		tags: contact.tags,
+		updatedAt: contact.updatedAt
+	};
+}
+
+function page( items: Contact[], offset: number, limit: number ): ContactPage {
+	return { items: items.slice( offset, offset + limit ).map( summarize ), total: items.length, offset };
+}
+
+function fromInput( id: string, input: ContactInput, createdAt: string ): Contact {
+	const identifiers = [];
+	if ( input.wikiUser ) {
+		identifiers.push( { id: `${ id }-wiki`, kind: 'wiki', value: input.wikiUser } );
+	}
+	if ( input.ircNick ) {
+		identifiers.push( { id: `${ id }-irc`, kind: 'irc', value: input.ircNick } );
+	}
+	return {
+		id,
+		displayName: input.displayName,
+		emails: input.emails.map( ( address, i ) => ( { id: `${ id }-e${ i }`, address, label: null } ) ),
+		phones: input.phones.map( ( number, i ) => ( { id: `${ id }-p${ i }`, number, label: null } ) ),
+		identifiers,
+		language: input.language,
+		organization: input.organization,
+		tags: input.tags,
+		notes: input.notes,
+		createdAt,
+		updatedAt: new Date().toISOString()
+	};
+}
+
+class FakeBackend {
+	vault!: VaultState;
+	contacts!: Contact[];
+	sync!: SyncStatus;
+	passphrase: string | null = null;
+	handlers: Record<string, Handler> = {};
+	listeners = new Map<string, Set<( event: { payload: unknown } ) => void>>();
+	invoke = vi.fn( async ( command: string, args?: Args ): Promise<unknown> => {
+		const handler = this.handlers[ command ];
+		if ( !handler ) {
+			throw apiError( 'internal', `unknown command ${ command }` );
+		}
+		return handler( args ?? {} );
+	} );
+
+	constructor() {
+		this.reset();
+	}
+
+	/** Back to: no vault, keychain available, no contacts, signed out; default handlers. */
+	reset(): void {
+		this.invoke.mockClear();
+		this.listeners.clear();
+		this.passphrase = null;
+		this.vault = {
+			exists: false,
+			unlocked: false,
+			mode: null,
+			keychainAvailable: true,
+			keychainProblem: null,
+			dataDir: '/home/test/.local/share/liaison'
+		};
+		this.contacts = [];
+		this.sync = {
+			loggedIn: false,
+			serverUrl: null,
+			user: null,
+			role: null,
+			fingerprint: null,
+			pending: 0,
+			lastSyncAt: null,
+			lastError: null
+		};
+		this.handlers = this.defaultHandlers();
+	}
+
+	/** Starts from an existing, unlocked passphrase vault holding `contacts`. */
+	unlocked( contacts: Contact[] = [] ): this {
+		this.vault = { ...this.vault, exists: true, unlocked: true, mode: 'passphrase' };
+		this.passphrase = 'correct horse';
+		this.contacts = contacts;
+		return this;
+	}
+
+	on( command: string, handler: Handler ): this {
+		this.handlers[ command ] = handler;
+		return this;
+	}
+
+	/** Calls of one command, as their argument objects. */
+	calls( command: string ): Args[] {
+		return this.invoke.mock.calls.filter( ( [ c ] ) => c === command ).map( ( [ , a ] ) => a ?? {} );
+	}
+
+	listen( event: string, callback: ( event: { payload: unknown } ) => void ): () => void {
+		const set = this.listeners.get( event ) ?? new Set();
+		set.add( callback );
+		this.listeners.set( event, set );
+		return () => set.delete( callback );
+	}
+
+	emit( event: string, payload: unknown ): void {
+		for ( const callback of this.listeners.get( event ) ?? [] ) {
+			callback( { payload } );
+		}
+	}
+
+	private requireUnlocked(): void {
+		if ( !this.vault.exists ) {
+			throw apiError( 'no_vault' );
+		}
+		if ( !this.vault.unlocked ) {
+			throw apiError( 'locked' );
+		}
+	}
+
+	private sorted(): Contact[] {
+		return [ ...this.contacts ].sort( ( a, b ) => a.displayName.localeCompare( b.displayName ) );
+	}
+
+	private defaultHandlers(): Record<string, Handler> {
+		return {
+			vault_state: () => ( { ...this.vault } ),
+			create_vault: ( { mode, passphrase } ) => {
+				if ( this.vault.exists ) {
+					throw apiError( 'vault_exists' );
+				}
+				if ( mode === 'passphrase' && ( typeof passphrase !== 'string' || passphrase.length < 8 ) ) {
+					throw apiError( 'invalid_input', 'passphrase must be at least 8 characters' );
+				}
+				this.passphrase = mode === 'passphrase' ? passphrase : null;
+				this.vault = { ...this.vault, exists: true, unlocked: true, mode };
+				return { ...this.vault };
+			},
+			unlock_vault: ( { passphrase } ) => {
+				if ( !this.vault.exists ) {
+					throw apiError( 'no_vault' );
+				}
+				if ( this.vault.mode === 'passphrase' && passphrase !== this.passphrase ) {
+					throw apiError( 'wrong_passphrase', 'could not decrypt the key' );
+				}
+				this.vault = { ...this.vault, unlocked: true };
+				return { ...this.vault };
+			},
+			lock_vault: () => {
+				this.vault = { ...this.vault, unlocked: false };
+				return { ...this.vault };
+			},
+			list_contacts: ( { offset, limit } ) => {
+				this.requireUnlocked();
+				return page( this.sorted(), offset, limit );
+			},
+			search_contacts: ( { query, offset, limit } ) => {
+				this.requireUnlocked();
+				const terms = String( query ).toLowerCase().split( /\s+/ ).filter( Boolean );
+				const hits = this.sorted().filter( ( c ) => {
+					const words = [ c.displayName, c.organization ?? '', ...c.emails.map( ( e ) => e.address ) ]
+						.join( ' ' ).toLowerCase().split( /[\s@.]+/ );
+					return terms.every( ( term ) => words.some( ( w ) => w.startsWith( term ) ) );
+				} );
+				return page( hits, offset, limit );
+			},
+			get_contact: ( { id } ) => {
+				this.requireUnlocked();
+				const found = this.contacts.find( ( c ) => c.id === id );
+				if ( !found ) {
+					throw apiError( 'not_found', `no contact ${ id }` );
+				}
+				return found;
+			},
+			create_contact: ( { input } ) => {
+				this.requireUnlocked();
+				const contact = fromInput( `c-${ this.contacts.length + 1 }`, input, new Date().toISOString() );
+				this.contacts.push( contact );
+				return contact;
+			},
+			update_contact: ( { id, input } ) => {
+				this.requireUnlocked();
+				const index = this.contacts.findIndex( ( c ) => c.id === id );
+				if ( index < 0 ) {
+					throw apiError( 'not_found' );
+				}
+				const contact = fromInput( id, input, this.contacts[ index ]!.createdAt );
+				this.contacts[ index ] = contact;
+				return contact;
+			},
+			delete_contact: ( { id } ) => {
+				this.requireUnlocked();
+				this.contacts = this.contacts.filter( ( c ) => c.id !== id );
+				return null;
+			},
+			probe_server: ( { url } ) => ( { url, fingerprint: 'ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89' } ),
+			login: ( { url, user, fingerprint } ) => {
+				this.sync = { ...this.sync, loggedIn: true, serverUrl: url, user, role: 'volunteer', fingerprint };
+				return { ...this.sync };
+			},
+			logout: () => {
+				this.sync = { ...this.sync, loggedIn: false, serverUrl: null, user: null, role: null, fingerprint: null };
+				return { ...this.sync };
+			},
+			sync_now: () => {
+				if ( !this.sync.loggedIn ) {
+					throw apiError( 'not_logged_in' );
+				}
+				this.sync = { ...this.sync, pending: 0, lastSyncAt: new Date().toISOString(), lastError: null };
+				return { pushed: 0, rejected: 0, pulled: 0, status: { ...this.sync } };
+			},
+			sync_status: () => ( { ...this.sync } )
+		};
+	}
+}
+
+export const backend = new FakeBackend();
