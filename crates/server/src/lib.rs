@@ -1,1 +1,67 @@
+//! # liaison-server
+//!
+//! The Liaison sync server as a library, with a thin binary (`src/main.rs`) for `serve` and the
+//! admin commands.
+//!
+//! * [`router`] builds the versioned HTTP API (`/v1/info`, `/v1/login`, `/v1/push`, `/v1/pull`,
+//!   see [`liaison_protocol::wire`]) as an axum [`Router`](axum::Router), so tests call it with
+//!   `tower::ServiceExt::oneshot` and no socket.
+//! * [`Server`] / [`serve`] run it over HTTPS (rustls with the ring provider), with a certificate
+//!   from files or a self-signed one generated on first start.
+//! * [`storage::Storage`] is the one trait handlers see; [`storage::SqliteStorage`] is the embedded
+//!   default. The sync rules (merge, clamping, tombstones) are pure functions in [`sync`], and
+//!   who may read or write a row is decided in [`permissions`] alone.
+//! * Every error on the wire is `{ code, message }` ([`error::ApiError`]).
+//!
+//! ```no_run
+//! use liaison_server::{AppState, router, storage::SqliteStorage};
+//! use std::sync::Arc;
+//!
+//! let storage = SqliteStorage::open(std::path::Path::new("/var/lib/liaison-server/server.db"))?;
+//! let app: axum::Router = router(AppState::new(Arc::new(storage)));
+//! # Ok::<(), liaison_server::storage::StorageError>(())
+//! ```
 
+pub mod auth;
+pub mod error;
+pub mod handlers;
+pub mod permissions;
+pub mod router;
+pub mod server;
+pub mod storage;
+pub mod sync;
+pub mod tls;
+
+pub use error::ApiError;
+pub use router::{PROTOCOL_MAX, PROTOCOL_MIN, router};
+pub use server::{DEFAULT_LISTEN, ServeError, Server, ServerConfig, TlsSource, serve};
+
+use auth::LoginLimiter;
+use std::sync::Arc;
+use storage::Storage;
+
+/// What every handler shares: the storage and the login rate limiter.
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+    pub login_limiter: Arc<LoginLimiter>,
+}
+
+impl AppState {
+    /// State over `storage`, with the default login limit (10 failures per user name per minute).
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self { storage, login_limiter: Arc::new(LoginLimiter::default()) }
+    }
+
+    /// Replace the login rate limiter (tests use a small one).
+    pub fn with_login_limiter(mut self, limiter: LoginLimiter) -> Self {
+        self.login_limiter = Arc::new(limiter);
+        self
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,149 @@
+//! One handler per endpoint, named by what it does. Each takes its extractors, calls storage and
+//! maps the outcome; the rules themselves live in [`crate::sync`] and [`crate::storage`].
+
+use crate::AppState;
+use crate::auth::{self, Authed};
+use crate::error::ApiError;
+use crate::router::{ApiJson, ApiQuery, PROTOCOL_MAX, PROTOCOL_MIN};
+use crate::storage::{MAX_USER_NAME_CHARS, NewDevice, StorageError};
+use axum::Json;
+use axum::extract::State;
+use chrono::Utc;
+use liaison_protocol::error::ErrorCode;
+use liaison_protocol::wire::{
+    DEFAULT_PULL_LIMIT, LoginRequest, LoginResponse, MAX_PULL_LIMIT, MAX_PUSH_CHANGES, PullResponse, PushRequest,
+    PushResponse, ServerInfo,
+};
+use serde::Deserialize;
+use std::time::Instant;
+
+/// Longest device name kept; longer names are cut.
+const MAX_DEVICE_NAME_CHARS: usize = 200;
+/// Longer passwords are refused without hashing them (hashing megabytes is a cheap DoS).
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// `GET /v1/info`: what this server is and which protocol versions it speaks.
+pub async fn info() -> Json<ServerInfo> {
+    Json(ServerInfo {
+        server_version: env!("CARGO_PKG_VERSION").to_owned(),
+        protocol_min: PROTOCOL_MIN,
+        protocol_max: PROTOCOL_MAX,
+    })
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::new(ErrorCode::BadCredentials, "Unknown user or wrong password.")
+}
+
+/// `POST /v1/login`: check the password, register (or re-register) the device, return a new token.
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let name = request.user.trim().to_owned();
+    if name.is_empty() || name.chars().count() > MAX_USER_NAME_CHARS || request.password.len() > MAX_PASSWORD_BYTES {
+        return Err(bad_credentials());
+    }
+    if request.device_id.is_nil() {
+        return Err(ApiError::invalid_input("device_id must be the device's own id, not the nil UUID."));
+    }
+    if !state.login_limiter.allows(&name, Instant::now()) {
+        tracing::warn!("login rate limit reached for a user name");
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "Too many failed sign-ins for this user; wait a minute and try again.",
+        ));
+    }
+
+    let credentials = state.storage.find_user_by_name(&name).await?;
+    let hash = credentials.as_ref().map(|c| c.password_hash.clone());
+    let password = request.password.clone();
+    let verified = tokio::task::spawn_blocking(move || {
+        // Verify against a dummy hash for unknown users so both failures take the same time.
+        let ok = auth::verify_password(&password, hash.as_deref().unwrap_or_else(|| auth::dummy_password_hash()));
+        ok && hash.is_some()
+    })
+    .await
+    .map_err(|_| ApiError::internal())?;
+    let Some(credentials) = credentials.filter(|_| verified) else {
+        state.login_limiter.record_failure(&name, Instant::now());
+        tracing::info!("failed sign-in");
+        return Err(bad_credentials());
+    };
+
+    let token = auth::new_token();
+    let device_name = device_name(&request.device_name);
+    let device = NewDevice {
+        id: request.device_id,
+        user_id: credentials.user.id,
+        name: device_name,
+        token_hash: auth::token_hash(&token),
+    };
+    let device = state.storage.register_device(device, Utc::now()).await.map_err(|e| match e {
+        StorageError::Invalid(m) => ApiError::new(ErrorCode::Forbidden, m),
+        other => ApiError::from(other),
+    })?;
+    state.login_limiter.record_success(&name);
+    tracing::info!(device = %device.id, user = %credentials.user.id, "device signed in");
+    Ok(Json(LoginResponse { token, device_id: device.id, user: credentials.user.name, role: credentials.user.role }))
+}
+
+/// Trim, drop control characters, cut to length; an empty name becomes "unnamed device".
+fn device_name(raw: &str) -> String {
+    let name: String =
+        raw.chars().filter(|c| !c.is_control()).take(MAX_DEVICE_NAME_CHARS).collect::<String>().trim().to_owned();
+    if name.is_empty() { "unnamed device".to_owned() } else { name }
+}
+
+/// `POST /v1/push`: apply a batch of changes from the authenticated device.
+pub async fn push(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiJson(request): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>, ApiError> {
+    if request.changes.len() > MAX_PUSH_CHANGES {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "A push may carry at most {MAX_PUSH_CHANGES} changes, this one has {}; send them in smaller batches.",
+                request.changes.len()
+            ),
+        ));
+    }
+    let response = state.storage.push(&authed.user, authed.device.id, &request, Utc::now()).await?;
+    Ok(Json(response))
+}
+
+/// Query of `GET /v1/pull`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct PullQuery {
+    #[serde(default)]
+    pub since: u64,
+    pub limit: Option<u32>,
+}
+
+/// `GET /v1/pull?since=N&limit=M`: rows the user may read that changed after `since`.
+pub async fn pull(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiQuery(query): ApiQuery<PullQuery>,
+) -> Result<Json<PullResponse>, ApiError> {
+    let limit = match query.limit {
+        None => DEFAULT_PULL_LIMIT,
+        Some(0) => return Err(ApiError::invalid_input(format!("limit must be between 1 and {MAX_PULL_LIMIT}."))),
+        Some(n) => n.min(MAX_PULL_LIMIT),
+    };
+    Ok(Json(state.storage.pull(&authed.user, query.since, limit).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_are_cleaned() {
+        assert_eq!(device_name("  laptop\n\u{7}  "), "laptop", "control characters and edges are dropped");
+        assert_eq!(device_name(""), "unnamed device");
+        assert_eq!(device_name(&"x".repeat(500)).chars().count(), MAX_DEVICE_NAME_CHARS);
+    }
+}

@@ -1,0 +1,320 @@
+//! `liaison-server`: run the sync server, and manage its users and devices.
+//!
+//! Thin by design: parse the command line, call the library, add context to errors.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use liaison_protocol::wire::Role;
+use liaison_server::auth::{self, MIN_PASSWORD_CHARS};
+use liaison_server::server::database_path;
+use liaison_server::storage::{DeviceInfo, NewUser, SqliteStorage, Storage, User};
+use liaison_server::{DEFAULT_LISTEN, ServerConfig, TlsSource};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use uuid::Uuid;
+
+#[derive(Debug, Parser)]
+#[command(name = "liaison-server", version, about = "The Liaison sync server and its admin commands")]
+struct Cli {
+    /// Directory holding the database (server.db) and the generated certificate (tls/).
+    /// Default: the per-user data directory + /liaison-server.
+    #[arg(long, global = true, value_name = "DIR", env = "LIAISON_SERVER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTPS sync server until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// List and revoke signed-in devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the real one is printed).
+    #[arg(long, value_name = "HOST:PORT", default_value = DEFAULT_LISTEN)]
+    listen: String,
+    /// PEM certificate chain to serve instead of the generated self-signed certificate.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user. The password comes from LIAISON_PASSWORD when set, else it is asked twice.
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    /// List users.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a user's role.
+    SetRole {
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// List devices with their users.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a device: its token stops working and it is told to wipe its local data.
+    Revoke {
+        #[arg(value_name = "DEVICE_ID")]
+        device_id: Uuid,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Staff,
+    Trainer,
+    Volunteer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Staff => Role::Staff,
+            RoleArg::Trainer => Role::Trainer,
+            RoleArg::Volunteer => Role::Volunteer,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .init();
+    // Anything in the process that asks rustls for its default provider gets ring, never aws-lc-rs.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let data_dir = match cli.data_dir {
+        Some(dir) => dir,
+        None => dirs::data_dir()
+            .context("cannot tell where this system keeps per-user data; pass --data-dir DIR")?
+            .join("liaison-server"),
+    };
+    match cli.command {
+        Command::Serve(args) => serve(data_dir, args).await,
+        Command::User(UserCommand::Add { name, role }) => user_add(&data_dir, &name, role.into()).await,
+        Command::User(UserCommand::List { json }) => user_list(&data_dir, json).await,
+        Command::User(UserCommand::SetRole { name, role }) => user_set_role(&data_dir, &name, role.into()).await,
+        Command::Device(DeviceCommand::List { json }) => device_list(&data_dir, json).await,
+        Command::Device(DeviceCommand::Revoke { device_id }) => device_revoke(&data_dir, device_id).await,
+    }
+}
+
+async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => TlsSource::Files { cert, key },
+        _ => TlsSource::SelfSigned,
+    };
+    // Install the signal handlers before announcing, so a SIGTERM sent right after the
+    // announcement shuts down gracefully instead of killing the process.
+    let shutdown = shutdown_signal().context("cannot listen for Ctrl-C and SIGTERM")?;
+    let config = ServerConfig { data_dir: data_dir.clone(), listen: args.listen.clone(), tls };
+    liaison_server::serve(config, shutdown)
+        .await
+        .with_context(|| format!("the server on {} with data in {} failed", args.listen, data_dir.display()))
+}
+
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+/// Open the database of an existing server data directory.
+fn open_existing(data_dir: &Path) -> Result<SqliteStorage> {
+    let path = database_path(data_dir);
+    if !path.exists() {
+        bail!(
+            "there is no server database at {}; pass the --data-dir of your server, or create the first user with `liaison-server user add`",
+            path.display()
+        );
+    }
+    SqliteStorage::open(&path).with_context(|| format!("cannot open the server database {}", path.display()))
+}
+
+fn read_password(name: &str) -> Result<String> {
+    let password = match std::env::var("LIAISON_PASSWORD") {
+        Ok(p) => p,
+        Err(std::env::VarError::NotUnicode(_)) => bail!("LIAISON_PASSWORD is not valid UTF-8"),
+        Err(std::env::VarError::NotPresent) => {
+            let first = rpassword::prompt_password(format!("Password for {name}: ")).context(
+                "cannot read a password from the terminal; set LIAISON_PASSWORD to give it non-interactively",
+            )?;
+            let second = rpassword::prompt_password("Repeat the password: ").context(
+                "cannot read a password from the terminal; set LIAISON_PASSWORD to give it non-interactively",
+            )?;
+            if first != second {
+                bail!("the two passwords differ; run the command again");
+            }
+            first
+        }
+    };
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        bail!("the password is too short ({chars} characters); use at least {MIN_PASSWORD_CHARS}");
+    }
+    Ok(password)
+}
+
+async fn user_add(data_dir: &Path, name: &str, role: Role) -> Result<()> {
+    liaison_server::storage::validate_user_name(name).map_err(anyhow::Error::msg).context("invalid user name")?;
+    let password = read_password(name)?;
+    liaison_server::tls::create_private_dir(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let path = database_path(data_dir);
+    let storage =
+        SqliteStorage::open(&path).with_context(|| format!("cannot open the server database {}", path.display()))?;
+    let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .context("hashing the password failed")?
+        .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))?;
+    let user = storage
+        .create_user(NewUser { name: name.to_owned(), role, password_hash })
+        .await
+        .with_context(|| format!("cannot create user {name:?}"))?;
+    println!("Created user {} with role {}.", user.name, user.role);
+    Ok(())
+}
+
+async fn user_list(data_dir: &Path, json: bool) -> Result<()> {
+    let users = open_existing(data_dir)?.list_users().await.context("cannot list users")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&users)?);
+        return Ok(());
+    }
+    let rows: Vec<[String; 3]> = users
+        .iter()
+        .map(|u: &User| [u.name.clone(), u.role.to_string(), u.created_at.format("%Y-%m-%d %H:%M UTC").to_string()])
+        .collect();
+    print_table(&["NAME", "ROLE", "CREATED"], &rows);
+    Ok(())
+}
+
+async fn user_set_role(data_dir: &Path, name: &str, role: Role) -> Result<()> {
+    let user = open_existing(data_dir)?
+        .set_role(name, role)
+        .await
+        .with_context(|| format!("cannot change the role of {name:?}; `liaison-server user list` shows the users"))?;
+    println!("{} now has role {}.", user.name, user.role);
+    Ok(())
+}
+
+async fn device_list(data_dir: &Path, json: bool) -> Result<()> {
+    let devices = open_existing(data_dir)?.list_devices().await.context("cannot list devices")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&devices)?);
+        return Ok(());
+    }
+    let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let rows: Vec<[String; 6]> = devices
+        .iter()
+        .map(|d: &DeviceInfo| {
+            [
+                d.device.id.to_string(),
+                d.user_name.clone(),
+                d.device.name.clone(),
+                time(d.device.created_at),
+                time(d.device.last_seen_at),
+                d.device.revoked_at.map_or_else(|| "active".to_owned(), |t| format!("revoked {}", time(t))),
+            ]
+        })
+        .collect();
+    print_table(&["ID", "USER", "NAME", "CREATED", "LAST SEEN", "STATUS"], &rows);
+    Ok(())
+}
+
+async fn device_revoke(data_dir: &Path, device_id: Uuid) -> Result<()> {
+    let info = open_existing(data_dir)?
+        .revoke_device(device_id, chrono::Utc::now())
+        .await
+        .with_context(|| format!("cannot revoke device {device_id}; `liaison-server device list` shows the devices"))?;
+    println!(
+        "Revoked device {} ({}) of {}. It will be told to wipe its local data the next time it connects.",
+        info.device.id, info.device.name, info.user_name
+    );
+    Ok(())
+}
+
+fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

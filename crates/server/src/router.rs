@@ -1,0 +1,163 @@
+//! The HTTP API: routes, layers and the extractors that turn every rejection into `{ code, message }`.
+//!
+//! Layers, from the outside in: tracing, response compression, panic → 500 `internal`, the error
+//! shape net (any non-JSON error from a layer becomes `{ code, message }`), the protocol version
+//! check (426), request decompression (zstd, gzip), and the body limit, which axum's extractors
+//! apply to the *decompressed* body, so a small zstd bomb cannot exhaust memory.
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::handlers;
+use axum::Router;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Query, Request};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use liaison_protocol::error::ErrorCode;
+use liaison_protocol::wire::{MAX_BODY_BYTES, PROTOCOL_HEADER};
+use serde::de::DeserializeOwned;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::trace::TraceLayer;
+
+/// The oldest protocol version this server accepts.
+pub const PROTOCOL_MIN: u32 = 1;
+/// The newest protocol version this server accepts.
+pub const PROTOCOL_MAX: u32 = liaison_protocol::PROTOCOL_VERSION;
+
+/// The whole API as a [`Router`], ready to serve or to call with `tower::ServiceExt::oneshot`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/info", get(handlers::info))
+        .route("/v1/login", post(handlers::login))
+        .route("/v1/push", post(handlers::push))
+        .route("/v1/pull", get(handlers::pull))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestDecompressionLayer::new())
+        .layer(middleware::from_fn(require_protocol))
+        .layer(middleware::from_fn(error_shape))
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+            tracing::error!("a request handler panicked");
+            ApiError::internal().into_response()
+        }))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        "There is no such endpoint on this server; check the server URL and update Liaison.",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::invalid_input("This endpoint does not accept that HTTP method.")
+        .with_status(StatusCode::METHOD_NOT_ALLOWED)
+}
+
+/// Refuse clients whose protocol version is outside [`PROTOCOL_MIN`]..=[`PROTOCOL_MAX`] with 426.
+async fn require_protocol(request: Request, next: Next) -> Response {
+    let version =
+        request.headers().get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok());
+    match version {
+        Some(v) if (PROTOCOL_MIN..=PROTOCOL_MAX).contains(&v) => next.run(request).await,
+        Some(v) if v > PROTOCOL_MAX => ApiError::new(
+            ErrorCode::UpgradeRequired,
+            format!(
+                "This server speaks Liaison protocol {PROTOCOL_MIN} to {PROTOCOL_MAX}, older than this app's protocol {v}; \
+                 ask the server's administrator to update liaison-server."
+            ),
+        )
+        .into_response(),
+        _ => ApiError::new(
+            ErrorCode::UpgradeRequired,
+            format!("This server needs Liaison protocol {PROTOCOL_MIN} to {PROTOCOL_MAX}; update Liaison to sync."),
+        )
+        .into_response(),
+    }
+}
+
+/// A safety net: an error produced by a layer (e.g. 415 for an unknown content encoding) gets the
+/// `{ code, message }` body too, so clients never have to parse plain text.
+async fn error_shape(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        return ApiError::from_status(status).into_response();
+    }
+    response
+}
+
+/// `Json<T>` whose rejections are [`ApiError`]s: 400 `invalid_input`, or 413 `payload_too_large`.
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "The request body is larger than {} MiB after decompression; send fewer changes at a time.",
+                MAX_BODY_BYTES / (1024 * 1024)
+            ),
+        );
+    }
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::invalid_input("The request body must be JSON sent with Content-Type: application/json.")
+        }
+        other => ApiError::invalid_input(format!("The request body is not valid: {}", other.body_text())),
+    }
+}
+
+/// `Query<T>` whose rejections are 400 `invalid_input` [`ApiError`]s.
+#[derive(Debug, Clone)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(query_rejection(&rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: &QueryRejection) -> ApiError {
+    ApiError::invalid_input(format!("The query string is not valid: {}", rejection.body_text()))
+}

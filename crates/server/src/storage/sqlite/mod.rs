@@ -1,0 +1,237 @@
+//! The embedded SQLite backend: one connection behind a mutex, every call on the blocking pool.
+//!
+//! SQLite has one writer at a time, so a single connection costs nothing in throughput and makes
+//! the sequence counter trivially gap- and race-free (a pull can never see seq 4 before seq 3
+//! commits). WAL with `synchronous = FULL`: a push that was answered is on disk.
+//!
+//! The workspace builds rusqlite with SQLCipher for the client; without a key it is plain SQLite.
+//! Each table group lives in its own module with its migration steps and its queries.
+
+mod devices;
+mod sync;
+mod users;
+
+use super::{Device, DeviceAuth, DeviceInfo, NewDevice, NewUser, Storage, StorageError, User, UserCredentials};
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use liaison_protocol::wire::{PullResponse, PushRequest, PushResponse, Role};
+use rusqlite::{Connection, ErrorCode as SqliteCode};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Schema steps in order; `PRAGMA user_version` records how many have run. Steps are additive:
+/// never edit a released step, append a new one.
+const MIGRATIONS: &[&[&str]] = &[
+    // 1: users, devices, synced rows.
+    &[users::MIGRATION_1, devices::MIGRATION_1, sync::MIGRATION_1],
+];
+
+/// The SQLite implementation of [`Storage`].
+#[derive(Clone)]
+pub struct SqliteStorage {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStorage {
+    /// Open (creating if needed) the database at `path` and bring its schema up to date.
+    /// This blocks; call it at start-up or from `spawn_blocking`.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let conn = Connection::open(path).map_err(|e| {
+            StorageError::Backend(format!(
+                "cannot open {}: {e}; check that the directory exists and is writable",
+                path.display()
+            ))
+        })?;
+        Self::setup(conn)
+    }
+
+    /// A private in-memory database (for tests and experiments).
+    pub fn open_in_memory() -> Result<Self, StorageError> {
+        Self::setup(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Self, StorageError> {
+        conn.busy_timeout(Duration::from_secs(5)).map_err(db)?;
+        // journal_mode answers with a row, so it cannot go through execute_batch on every build.
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(db)?;
+        if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+            return Err(StorageError::Backend(format!("the database refused WAL mode (journal_mode is {mode})")));
+        }
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(db)?;
+        migrate(&mut conn)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Run `f` with the connection on the blocking pool.
+    async fn call<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock dropped its transaction (rolled back), so the
+            // connection is still consistent: keep using it rather than failing forever.
+            let mut guard = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StorageError::Backend(format!("a database task failed: {e}")))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    let known = u32::try_from(MIGRATIONS.len()).unwrap_or(u32::MAX);
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db)?;
+    if found > known {
+        return Err(StorageError::TooNew { found, known });
+    }
+    for (index, steps) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction().map_err(db)?;
+        for sql in *steps {
+            tx.execute_batch(sql).map_err(db)?;
+        }
+        tx.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX)).map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Map a rusqlite error; busy/locked becomes [`StorageError::Busy`] so callers can say "retry".
+pub(crate) fn db(e: rusqlite::Error) -> StorageError {
+    match e.sqlite_error_code() {
+        Some(SqliteCode::DatabaseBusy | SqliteCode::DatabaseLocked) => StorageError::Busy,
+        _ => StorageError::Backend(e.to_string()),
+    }
+}
+
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+/// Timestamps are stored as RFC 3339 UTC with milliseconds, which sorts as text.
+pub(crate) fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub(crate) fn parse_ts(text: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+pub(crate) fn parse_uuid(bytes: &[u8]) -> rusqlite::Result<Uuid> {
+    Uuid::from_slice(bytes)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))
+}
+
+pub(crate) fn parse_role(text: &str) -> rusqlite::Result<Role> {
+    Role::parse(text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("unknown role {text:?} in the database").into(),
+        )
+    })
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn create_user(&self, new: NewUser) -> Result<User, StorageError> {
+        self.call(move |c| users::create(c, &new, Utc::now())).await
+    }
+
+    async fn find_user_by_name(&self, name: &str) -> Result<Option<UserCredentials>, StorageError> {
+        let name = name.to_owned();
+        self.call(move |c| users::find_by_name(c, &name)).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StorageError> {
+        self.call(users::list).await
+    }
+
+    async fn set_role(&self, name: &str, role: Role) -> Result<User, StorageError> {
+        let name = name.to_owned();
+        self.call(move |c| users::set_role(c, &name, role)).await
+    }
+
+    async fn register_device(&self, new: NewDevice, now: DateTime<Utc>) -> Result<Device, StorageError> {
+        self.call(move |c| devices::register(c, &new, now)).await
+    }
+
+    async fn find_device_by_token_hash(&self, token_hash: &str) -> Result<Option<DeviceAuth>, StorageError> {
+        let hash = token_hash.to_owned();
+        self.call(move |c| devices::find_by_token_hash(c, &hash)).await
+    }
+
+    async fn touch_device(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<(), StorageError> {
+        self.call(move |c| devices::touch(c, device_id, now)).await
+    }
+
+    async fn list_devices(&self) -> Result<Vec<DeviceInfo>, StorageError> {
+        self.call(devices::list).await
+    }
+
+    async fn revoke_device(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError> {
+        self.call(move |c| devices::revoke(c, device_id, now)).await
+    }
+
+    async fn push(
+        &self,
+        user: &User,
+        device_id: Uuid,
+        request: &PushRequest,
+        now: DateTime<Utc>,
+    ) -> Result<PushResponse, StorageError> {
+        let (user, request) = (user.clone(), request.clone());
+        self.call(move |c| sync::push(c, &user, device_id, &request, now)).await
+    }
+
+    async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
+        let user = user.clone();
+        self.call(move |c| sync::pull(c, &user, since, limit)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reopening_a_database_keeps_its_data_and_schema_version() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.db");
+        {
+            let s = SqliteStorage::open(&path).expect("first open");
+            let c = s.conn.lock().expect("lock");
+            c.execute("INSERT INTO users (id, name, name_key, role, password_hash, created_at) VALUES (x'00', 'a', 'a', 'staff', 'h', 't')", [])
+                .expect("insert");
+        }
+        let s = SqliteStorage::open(&path).expect("second open must not re-run migrations");
+        let c = s.conn.lock().expect("lock");
+        let n: i64 = c.query_row("SELECT count(*) FROM users", [], |r| r.get(0)).expect("count");
+        assert_eq!(n, 1, "data survives a reopen");
+        let v: u32 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+        assert_eq!(v as usize, MIGRATIONS.len());
+        let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
+        assert_eq!(mode, "wal", "WAL keeps readers and the writer apart");
+    }
+
+    #[test]
+    fn a_database_from_a_newer_server_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.db");
+        Connection::open(&path).expect("open").pragma_update(None, "user_version", 99).expect("set");
+        let err = SqliteStorage::open(&path).expect_err("must refuse");
+        assert!(matches!(err, StorageError::TooNew { found: 99, .. }), "got {err:?}");
+    }
+}

@@ -1,0 +1,146 @@
+//! The `liaison-server` binary: what an administrator types, and what tests parse.
+
+use crate::server::https_get;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_liaison-server"));
+    cmd.env_remove("LIAISON_PASSWORD").env_remove("LIAISON_SERVER_DATA_DIR").stdin(Stdio::null());
+    cmd
+}
+
+fn run(args: &[&str], data_dir: &Path, password: Option<&str>) -> Output {
+    let mut cmd = bin();
+    cmd.args(args).arg("--data-dir").arg(data_dir);
+    if let Some(p) = password {
+        cmd.env("LIAISON_PASSWORD", p);
+    }
+    cmd.output().expect("run liaison-server")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Kills the child if a test fails before stopping it.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `serve` and read the two announced lines.
+fn start(data_dir: &Path) -> (Running, SocketAddr, String) {
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let running = Running(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().take(2) {
+            let _ = tx.send(line.unwrap_or_default());
+        }
+    });
+    let line = || rx.recv_timeout(Duration::from_secs(60)).expect("serve prints its two lines");
+    let (first, second) = (line(), line());
+    let url = first.strip_prefix("Liaison server listening on https://").unwrap_or_else(|| panic!("line 1: {first:?}"));
+    let addr: SocketAddr = url.parse().unwrap_or_else(|_| panic!("HOST:PORT in {first:?}"));
+    assert_ne!(addr.port(), 0, "the real port is printed");
+    let fingerprint = second
+        .strip_prefix("Certificate SHA-256 fingerprint: ")
+        .unwrap_or_else(|| panic!("line 2: {second:?}"))
+        .to_owned();
+    assert!(
+        fingerprint.len() == 64 && fingerprint.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
+        "64 lowercase hex characters: {fingerprint:?}"
+    );
+    (running, addr, fingerprint)
+}
+
+#[tokio::test]
+async fn serve_announces_its_address_and_fingerprint_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut running, addr, fingerprint) = start(dir.path());
+    let (status, body) =
+        https_get(addr, &fingerprint, "/v1/info").await.expect("TLS request with the pinned fingerprint");
+    assert!(status.contains("200"), "{status}: {body}");
+
+    #[cfg(unix)]
+    {
+        let pid = running.0.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        assert!(killed.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = running.0.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(std::time::Instant::now() < deadline, "the server must stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "a graceful stop exits 0: {status:?}");
+    }
+    drop(running);
+
+    let (_again, _, second) = start(dir.path());
+    assert_eq!(second, fingerprint, "a restart reuses the certificate so pinned clients keep working");
+}
+
+#[test]
+fn user_add_list_and_set_role() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(&["user", "add", "ana", "--role", "staff"], dir.path(), Some("secret123"));
+    assert!(out.status.success(), "user add: {}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("ana"), "it confirms what it did");
+
+    let dup = run(&["user", "add", "Ana", "--role", "admin"], dir.path(), Some("secret123"));
+    assert!(!dup.status.success(), "a duplicate name must fail");
+    assert!(text(&dup.stderr).contains("already exists"), "and say why: {}", text(&dup.stderr));
+
+    let short = run(&["user", "add", "bob", "--role", "admin"], dir.path(), Some("short"));
+    assert!(!short.status.success());
+    assert!(text(&short.stderr).contains("at least 8"), "the rule is stated: {}", text(&short.stderr));
+
+    let no_tty = run(&["user", "add", "bob", "--role", "admin"], dir.path(), None);
+    assert!(!no_tty.status.success(), "without a terminal or LIAISON_PASSWORD there is no password");
+    assert!(text(&no_tty.stderr).contains("LIAISON_PASSWORD"), "the fix is named: {}", text(&no_tty.stderr));
+
+    let role = run(&["user", "set-role", "ana", "--role", "trainer"], dir.path(), None);
+    assert!(role.status.success(), "{}", text(&role.stderr));
+
+    let list = run(&["user", "list", "--json"], dir.path(), None);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let users: serde_json::Value = serde_json::from_slice(&list.stdout).expect("--json prints JSON");
+    assert_eq!(users.as_array().map(Vec::len), Some(1), "bob was never created: {users}");
+    assert_eq!((users[0]["name"].as_str(), users[0]["role"].as_str()), (Some("ana"), Some("trainer")));
+    let table = run(&["user", "list"], dir.path(), None);
+    assert!(text(&table.stdout).starts_with("NAME"), "a table with a header: {}", text(&table.stdout));
+}
+
+#[test]
+fn device_commands_explain_what_is_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = run(&["device", "list"], dir.path(), None);
+    assert!(!missing.status.success(), "no database yet");
+    assert!(text(&missing.stderr).contains("--data-dir"), "the fix is named: {}", text(&missing.stderr));
+
+    assert!(run(&["user", "add", "ana", "--role", "staff"], dir.path(), Some("secret123")).status.success());
+    let list = run(&["device", "list", "--json"], dir.path(), None);
+    assert_eq!(text(&list.stdout).trim(), "[]", "no devices yet: {}", text(&list.stderr));
+    let revoke = run(&["device", "revoke", "0190e4a0-0000-7000-8000-000000000001"], dir.path(), None);
+    assert!(!revoke.status.success(), "revoking an unknown device fails");
+    assert!(text(&revoke.stderr).contains("device list"), "and points to the list: {}", text(&revoke.stderr));
+}
