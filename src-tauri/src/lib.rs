@@ -1,1 +1,42 @@
+//! # liaison-desktop
+//!
+//! The Tauri 2 shell. It is glue: [`run`] registers state and commands; each command in
+//! [`commands`] is a few lines over liaison-core; [`dto`] holds the IPC types whose TypeScript
+//! declarations are generated for the UI. The web view can call only these commands (see
+//! `capabilities/main.json`) under a strict content security policy.
 
+pub mod commands;
+pub mod dto;
+pub mod state;
+
+use liaison_core::{Profile, paths};
+
+/// Start the desktop app on the profile in `$LIAISON_DATA_DIR` or the per-user data directory.
+pub fn run() {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_env("LIAISON_LOG")).init();
+    let profile = Profile::new(paths::default_data_dir());
+    let result = tauri::Builder::default()
+        .manage(state::AppState::new(profile))
+        .invoke_handler(tauri::generate_handler![
+            commands::vault_state,
+            commands::create_vault,
+            commands::unlock_vault,
+            commands::lock_vault,
+            commands::list_contacts,
+            commands::search_contacts,
+            commands::get_contact,
+            commands::create_contact,
+            commands::update_contact,
+            commands::delete_contact,
+            commands::probe_server,
+            commands::login,
+            commands::logout,
+            commands::sync_now,
+            commands::sync_status,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("Liaison could not start: {e}");
+        std::process::exit(1);
+    }
+}

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Stable, machine-readable error codes. Serialized in `snake_case`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The request was malformed or a value failed validation.

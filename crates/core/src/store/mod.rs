@@ -64,6 +64,18 @@ impl Store {
         Ok(store)
     }
 
+    /// An unencrypted store with the same schema and settings, only for measuring what
+    /// encryption costs (benchmark B5/B6). Compiled only with the `bench-plaintext` feature.
+    #[cfg(feature = "bench-plaintext")]
+    pub fn create_plaintext_for_benchmarks(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+        let mut store = Store { conn, path: path.to_path_buf() };
+        store.migrate()?;
+        meta::init_device(&store.conn)?;
+        Ok(store)
+    }
+
     /// Open an existing encrypted database, verifying the key and every security setting.
     pub fn open(path: &Path, key: &DataKey) -> Result<Store> {
         match std::fs::File::open(path) {

@@ -1,0 +1,124 @@
+//! Tauri commands: each takes state and arguments, calls liaison-core, maps the error.
+//! Arguments are validated in Rust (by liaison-core) whatever the UI already checked.
+
+use crate::dto::{ApiError, Contact, ContactInput, ContactPage, ServerProbe, SyncReport, SyncStatus, UnlockMode, VaultState};
+use crate::state::AppState;
+use liaison_core::contacts::{self, ContactPatch};
+use liaison_core::{Error, sync};
+use tauri::State;
+use uuid::Uuid;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+fn parse_id(id: &str) -> Result<Uuid> {
+    Uuid::parse_str(id).map_err(|_| Error::invalid(format!("{id:?} is not a contact id")).into())
+}
+
+/// Blocking work (key derivation, keychain, SQLite) must not stall the async runtime's threads.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+#[tauri::command]
+pub async fn vault_state(state: State<'_, AppState>) -> Result<VaultState> {
+    state.vault_state().await
+}
+
+#[tauri::command]
+pub async fn create_vault(state: State<'_, AppState>, mode: UnlockMode, passphrase: Option<String>) -> Result<VaultState> {
+    {
+        let mut profile = state.profile.lock().await;
+        blocking(|| profile.create(mode.into(), passphrase.as_deref()))?;
+    }
+    state.vault_state().await
+}
+
+#[tauri::command]
+pub async fn unlock_vault(state: State<'_, AppState>, passphrase: Option<String>) -> Result<VaultState> {
+    {
+        let mut profile = state.profile.lock().await;
+        blocking(|| profile.unlock(passphrase.as_deref()))?;
+    }
+    state.vault_state().await
+}
+
+#[tauri::command]
+pub async fn lock_vault(state: State<'_, AppState>) -> Result<VaultState> {
+    state.profile.lock().await.lock();
+    state.vault_state().await
+}
+
+#[tauri::command]
+pub async fn list_contacts(state: State<'_, AppState>, offset: u64, limit: u32) -> Result<ContactPage> {
+    let mut profile = state.profile.lock().await;
+    Ok(blocking(|| contacts::list(profile.store()?, offset, limit))?.into())
+}
+
+#[tauri::command]
+pub async fn search_contacts(state: State<'_, AppState>, query: String, offset: u64, limit: u32) -> Result<ContactPage> {
+    let mut profile = state.profile.lock().await;
+    Ok(blocking(|| contacts::search(profile.store()?, &query, offset, limit))?.into())
+}
+
+#[tauri::command]
+pub async fn get_contact(state: State<'_, AppState>, id: String) -> Result<Contact> {
+    let id = parse_id(&id)?;
+    let mut profile = state.profile.lock().await;
+    Ok(blocking(|| contacts::get(profile.store()?, id))?.into())
+}
+
+#[tauri::command]
+pub async fn create_contact(state: State<'_, AppState>, input: ContactInput) -> Result<Contact> {
+    let mut profile = state.profile.lock().await;
+    let created = blocking(|| contacts::create(profile.store()?, input.into()))?;
+    state.after_local_change();
+    Ok(created.into())
+}
+
+#[tauri::command]
+pub async fn update_contact(state: State<'_, AppState>, id: String, input: ContactInput) -> Result<Contact> {
+    let id = parse_id(&id)?;
+    let mut profile = state.profile.lock().await;
+    let patch: ContactPatch = liaison_core::contacts::ContactInput::from(input).into();
+    let updated = blocking(|| contacts::update(profile.store()?, id, patch))?;
+    state.after_local_change();
+    Ok(updated.into())
+}
+
+#[tauri::command]
+pub async fn delete_contact(state: State<'_, AppState>, id: String) -> Result<()> {
+    let id = parse_id(&id)?;
+    let mut profile = state.profile.lock().await;
+    blocking(|| contacts::delete(profile.store()?, id))?;
+    state.after_local_change();
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn probe_server(url: String) -> Result<ServerProbe> {
+    Ok(sync::probe(&url).await?.into())
+}
+
+#[tauri::command]
+pub async fn login(state: State<'_, AppState>, url: String, user: String, password: String, fingerprint: String) -> Result<SyncStatus> {
+    let mut profile = state.profile.lock().await;
+    Ok(sync::login(profile.store()?, &url, &user, &password, &fingerprint).await?.into())
+}
+
+#[tauri::command]
+pub async fn logout(state: State<'_, AppState>) -> Result<SyncStatus> {
+    let mut profile = state.profile.lock().await;
+    Ok(blocking(|| sync::logout(profile.store()?))?.into())
+}
+
+#[tauri::command]
+pub async fn sync_now(state: State<'_, AppState>) -> Result<SyncReport> {
+    let mut profile = state.profile.lock().await;
+    Ok(sync::sync(profile.store()?).await?.into())
+}
+
+#[tauri::command]
+pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus> {
+    let mut profile = state.profile.lock().await;
+    Ok(blocking(|| sync::status(profile.store()?))?.into())
+}

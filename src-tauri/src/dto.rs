@@ -1,0 +1,307 @@
+//! Types that cross the IPC boundary, `camelCase` on the wire. TypeScript declarations for them
+//! are generated into `ui/src/api/bindings.ts` (see `bindings_are_fresh` below); the domain types
+//! in liaison-core stay plain.
+
+use liaison_core::contacts::{Contact as CoreContact, ContactInput as CoreInput, ContactSummary as CoreSummary, Page};
+use liaison_core::sync::{ServerProbe as CoreProbe, SyncReport as CoreReport, SyncStatus as CoreStatus};
+use liaison_core::vault::UnlockMode as CoreMode;
+use liaison_protocol::error::{ErrorBody, ErrorCode};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// The one error shape every command rejects with.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl From<liaison_core::Error> for ApiError {
+    fn from(e: liaison_core::Error) -> Self {
+        ApiError { code: e.code, message: e.message }
+    }
+}
+
+impl From<ErrorBody> for ApiError {
+    fn from(e: ErrorBody) -> Self {
+        ApiError { code: e.code, message: e.message }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum UnlockMode {
+    Keychain,
+    Passphrase,
+}
+
+impl From<CoreMode> for UnlockMode {
+    fn from(m: CoreMode) -> Self {
+        match m {
+            CoreMode::Keychain => UnlockMode::Keychain,
+            CoreMode::Passphrase => UnlockMode::Passphrase,
+        }
+    }
+}
+
+impl From<UnlockMode> for CoreMode {
+    fn from(m: UnlockMode) -> Self {
+        match m {
+            UnlockMode::Keychain => CoreMode::Keychain,
+            UnlockMode::Passphrase => CoreMode::Passphrase,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultState {
+    pub exists: bool,
+    pub unlocked: bool,
+    pub mode: Option<UnlockMode>,
+    pub keychain_available: bool,
+    // Why the keychain cannot be used, in words for a person.
+    pub keychain_problem: Option<String>,
+    pub data_dir: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactInput {
+    pub display_name: String,
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+    pub wiki_user: Option<String>,
+    pub irc_nick: Option<String>,
+    pub language: Option<String>,
+    pub organization: Option<String>,
+    pub tags: Vec<String>,
+    pub notes: Option<String>,
+}
+
+impl From<ContactInput> for CoreInput {
+    fn from(i: ContactInput) -> Self {
+        CoreInput {
+            display_name: i.display_name,
+            emails: i.emails,
+            phones: i.phones,
+            wiki_user: i.wiki_user,
+            irc_nick: i.irc_nick,
+            language: i.language,
+            organization: i.organization,
+            tags: i.tags,
+            notes: i.notes,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ContactEmail {
+    pub id: String,
+    pub address: String,
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ContactPhone {
+    pub id: String,
+    pub number: String,
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ContactIdentifier {
+    pub id: String,
+    pub kind: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    pub id: String,
+    pub display_name: String,
+    pub emails: Vec<ContactEmail>,
+    pub phones: Vec<ContactPhone>,
+    pub identifiers: Vec<ContactIdentifier>,
+    pub language: Option<String>,
+    pub organization: Option<String>,
+    pub tags: Vec<String>,
+    pub notes: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<CoreContact> for Contact {
+    fn from(c: CoreContact) -> Self {
+        Contact {
+            id: c.id.to_string(),
+            display_name: c.display_name,
+            emails: c.emails.into_iter().map(|e| ContactEmail { id: e.id.to_string(), address: e.address, label: e.label }).collect(),
+            phones: c.phones.into_iter().map(|p| ContactPhone { id: p.id.to_string(), number: p.number, label: p.label }).collect(),
+            identifiers: c.identifiers.into_iter().map(|i| ContactIdentifier { id: i.id.to_string(), kind: i.kind, value: i.value }).collect(),
+            language: c.language,
+            organization: c.organization,
+            tags: c.tags,
+            notes: c.notes,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactSummary {
+    pub id: String,
+    pub display_name: String,
+    pub primary_email: Option<String>,
+    pub organization: Option<String>,
+    pub language: Option<String>,
+    pub tags: Vec<String>,
+    pub updated_at: String,
+}
+
+impl From<CoreSummary> for ContactSummary {
+    fn from(s: CoreSummary) -> Self {
+        ContactSummary {
+            id: s.id.to_string(),
+            display_name: s.display_name,
+            primary_email: s.primary_email,
+            organization: s.organization,
+            language: s.language,
+            tags: s.tags,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ContactPage {
+    pub items: Vec<ContactSummary>,
+    #[ts(type = "number")]
+    pub total: u64,
+    #[ts(type = "number")]
+    pub offset: u64,
+}
+
+impl From<Page<CoreSummary>> for ContactPage {
+    fn from(p: Page<CoreSummary>) -> Self {
+        ContactPage { items: p.items.into_iter().map(Into::into).collect(), total: p.total, offset: p.offset }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ServerProbe {
+    pub url: String,
+    pub fingerprint: String,
+}
+
+impl From<CoreProbe> for ServerProbe {
+    fn from(p: CoreProbe) -> Self {
+        ServerProbe { url: p.url, fingerprint: p.fingerprint }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatus {
+    pub logged_in: bool,
+    pub server_url: Option<String>,
+    pub user: Option<String>,
+    pub role: Option<String>,
+    pub fingerprint: Option<String>,
+    #[ts(type = "number")]
+    pub pending: u64,
+    pub last_sync_at: Option<String>,
+    pub last_error: Option<ApiError>,
+}
+
+impl From<CoreStatus> for SyncStatus {
+    fn from(s: CoreStatus) -> Self {
+        SyncStatus {
+            logged_in: s.logged_in,
+            server_url: s.server_url,
+            user: s.user,
+            role: s.role,
+            fingerprint: s.fingerprint,
+            pending: s.pending,
+            last_sync_at: s.last_sync_at,
+            last_error: s.last_error.map(Into::into),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct SyncReport {
+    #[ts(type = "number")]
+    pub pushed: u64,
+    #[ts(type = "number")]
+    pub rejected: u64,
+    #[ts(type = "number")]
+    pub pulled: u64,
+    pub status: SyncStatus,
+}
+
+impl From<CoreReport> for SyncReport {
+    fn from(r: CoreReport) -> Self {
+        SyncReport { pushed: r.pushed, rejected: r.rejected, pulled: r.pulled, status: r.status.into() }
+    }
+}
+
+/// The generated TypeScript file: every IPC type, in dependency order.
+pub fn typescript_bindings() -> String {
+    let cfg = ts_rs::Config::new();
+    let decls = [
+        ErrorCode::decl(&cfg),
+        ApiError::decl(&cfg),
+        UnlockMode::decl(&cfg),
+        VaultState::decl(&cfg),
+        ContactInput::decl(&cfg),
+        ContactEmail::decl(&cfg),
+        ContactPhone::decl(&cfg),
+        ContactIdentifier::decl(&cfg),
+        Contact::decl(&cfg),
+        ContactSummary::decl(&cfg),
+        ContactPage::decl(&cfg),
+        ServerProbe::decl(&cfg),
+        SyncStatus::decl(&cfg),
+        SyncReport::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from the Rust types in src-tauri/src/dto.rs by `cargo xtask bindings`.\n// Do not edit by hand: a test fails when this file is stale.\n\n",
+    );
+    for d in decls {
+        out.push_str("export ");
+        out.push_str(&d);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BINDINGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/api/bindings.ts");
+
+    /// The UI compiles against `ui/src/api/bindings.ts`; it must match the Rust types exactly.
+    /// Regenerate with `cargo xtask bindings` (or `UPDATE_BINDINGS=1 cargo test -p liaison-desktop`).
+    #[test]
+    fn bindings_are_fresh() {
+        let expected = typescript_bindings();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(BINDINGS, &expected).expect("write bindings");
+        }
+        let actual = std::fs::read_to_string(BINDINGS).unwrap_or_default();
+        assert!(actual == expected, "ui/src/api/bindings.ts is stale: run `cargo xtask bindings` and commit the result");
+    }
+
+    #[test]
+    fn every_error_code_is_in_the_typescript_union() {
+        let ts = typescript_bindings();
+        for code in ["invalid_input", "wrong_passphrase", "certificate_mismatch", "corrupt_database", "server_unreachable"] {
+            assert!(ts.contains(&format!("\"{code}\"")), "{code} missing from the generated ErrorCode union");
+        }
+    }
+}

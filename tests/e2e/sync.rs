@@ -1,0 +1,91 @@
+//! Two devices converge through the real server.
+
+use crate::harness::{Client, Server};
+
+fn setup() -> (Server, Client, Client) {
+    let server = Server::start();
+    server.add_user("ana", "staff");
+    server.add_user("ben", "volunteer");
+    let (a, b) = (Client::new(), Client::new());
+    a.login(&server, "ana");
+    b.login(&server, "ben");
+    (server, a, b)
+}
+
+#[test]
+fn a_contact_created_on_a_appears_on_b_after_sync() {
+    let (_server, a, b) = setup();
+    let id = a.ok(&["contact", "add", "--name", "Ada Lovelace", "--email", "ada@example.org", "--email", "countess@example.net", "--wiki-user", "AdaL", "--irc", "ada_l", "--lang", "en", "--org", "Analytical", "--tag", "press", "--note", "met at Wikimania"]);
+    a.ok(&["sync"]);
+    b.ok(&["sync"]);
+    let on_b = b.contact(&id);
+    assert_eq!(on_b["display_name"], "Ada Lovelace");
+    assert_eq!(on_b["emails"].as_array().map(Vec::len), Some(2), "both email child rows arrive");
+    assert_eq!(on_b["language"], "en");
+    assert_eq!(on_b["notes"], "met at Wikimania");
+    let found = b.json(&["contact", "search", "lov"]);
+    assert_eq!(found[0]["id"], id.as_str(), "pulled contacts are searchable on B");
+    assert_eq!(a.pending(), 0, "everything A sent was accepted");
+}
+
+#[test]
+fn offline_edits_to_different_fields_of_one_contact_both_survive() {
+    let (_server, a, b) = setup();
+    let id = a.ok(&["contact", "add", "--name", "Grace Hopper", "--org", "Navy"]);
+    a.ok(&["sync"]);
+    b.ok(&["sync"]);
+    // Both devices now edit offline, each a different field.
+    a.ok(&["contact", "edit", &id, "--org", "Yale"]);
+    b.ok(&["contact", "edit", &id, "--lang", "en", "--email", "grace@example.org"]);
+    a.ok(&["sync"]);
+    b.ok(&["sync"]);
+    a.ok(&["sync"]);
+    for (who, client) in [("A", &a), ("B", &b)] {
+        let c = client.contact(&id);
+        assert_eq!(c["organization"], "Yale", "{who} keeps A's edit");
+        assert_eq!(c["language"], "en", "{who} keeps B's edit");
+        assert_eq!(c["emails"][0]["address"], "grace@example.org", "{who} has B's new email");
+    }
+}
+
+#[test]
+fn a_deleted_contact_disappears_on_the_other_side() {
+    let (_server, a, b) = setup();
+    let id = a.ok(&["contact", "add", "--name", "Temporary Person", "--email", "temp@example.org"]);
+    a.ok(&["sync"]);
+    b.ok(&["sync"]);
+    assert_eq!(b.contact(&id)["display_name"], "Temporary Person");
+    b.ok(&["contact", "delete", &id]);
+    b.ok(&["sync"]);
+    a.ok(&["sync"]);
+    let err = a.fails(&["contact", "show", &id]);
+    assert!(err.contains("not found"), "A no longer has it: {err}");
+    assert_eq!(a.json(&["contact", "search", "temporary"]).as_array().map(Vec::len), Some(0), "nor in search");
+}
+
+#[test]
+fn a_retried_push_batch_whose_answer_was_lost_is_applied_once() {
+    let (_server, a, b) = setup();
+    let id = a.ok(&["contact", "add", "--name", "Lost Response"]);
+    a.ok(&["sync"]);
+    b.ok(&["sync"]);
+    a.ok(&["contact", "edit", &id, "--note", "edited once"]);
+    a.ok(&["sync"]);
+    // The server committed that batch; now pretend its answer never reached A: the outbox
+    // entries go back to "sent", exactly as if the connection had dropped after the commit.
+    {
+        let mut profile = liaison_core::Profile::new(a.dir.path());
+        profile.unlock(Some(crate::harness::PASSPHRASE)).expect("unlock A");
+        let store = profile.store().expect("store");
+        let n = store.conn().execute("UPDATE outbox SET state = 'sent' WHERE batch_id = (SELECT max(batch_id) FROM outbox)", []).expect("rewind");
+        assert!(n > 0, "there was a batch to rewind");
+    }
+    assert!(a.pending() > 0, "A believes the batch is still in flight");
+    let report = a.json(&["sync"]);
+    assert_eq!(report["rejected"], 0);
+    assert_eq!(a.pending(), 0, "the retry got the stored answer");
+    b.ok(&["sync"]);
+    let again = b.json(&["sync"]);
+    assert_eq!(again["pulled"], 0, "the retried batch did not create a new server version");
+    assert_eq!(b.contact(&id)["notes"], "edited once");
+}

@@ -1,0 +1,1 @@
+//! Helpers live in `e2e/`; this crate has only tests.

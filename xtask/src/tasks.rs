@@ -1,0 +1,200 @@
+//! The commands themselves.
+
+use crate::setup::{self, Purpose};
+use crate::util::{self, Guard, cargo, npm, root, run as exec, target_dir};
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Building the desktop app with its UI embedded. Tests build with the same feature set, so one
+/// compilation serves `run`, `test` and the WebDriver test.
+const DESKTOP_FEATURES: &str = "liaison-desktop/custom-protocol";
+const DEMO_PASSPHRASE: &str = "liaison-demo";
+
+fn bin(name: &str) -> PathBuf {
+    target_dir().join("debug").join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+fn scratch_dir(label: &str) -> Result<PathBuf> {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let dir = target_dir().join("xtask-tmp").join(format!("{label}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn build_ui() -> Result<()> {
+    exec(npm(&root().join("ui")).args(["run", "build"]))
+}
+
+fn build_desktop(extra: &[&str]) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.args(["build", "-p", "liaison-desktop", "--features", DESKTOP_FEATURES]);
+    for p in extra {
+        cmd.args(["-p", p]);
+    }
+    exec(&mut cmd)
+}
+
+fn has_display() -> bool {
+    !cfg!(target_os = "linux") || std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some()
+}
+
+pub fn run_app(headless: bool, demo: bool) -> Result<()> {
+    if !headless && !has_display() {
+        bail!("no display found (DISPLAY and WAYLAND_DISPLAY are unset), so the app cannot open a window.\n       Run it under a virtual display and get a screenshot instead:  cargo xtask run --headless");
+    }
+    setup::ensure(Purpose::Run)?;
+    build_ui()?;
+    build_desktop(if demo { &["liaison-cli"] } else { &[] })?;
+    let mut app = Command::new(bin("liaison-desktop"));
+    if demo {
+        let dir = demo_profile()?;
+        println!("Demo profile: {}\nIts passphrase is: {DEMO_PASSPHRASE}", dir.display());
+        app.env("LIAISON_DATA_DIR", dir);
+    }
+    if !headless {
+        return exec(&mut app);
+    }
+    let (_xvfb, display) = util::start_xvfb()?;
+    let child = app.env("DISPLAY", &display).spawn().context("starting the desktop app")?;
+    let mut guard = Guard(child);
+    std::thread::sleep(Duration::from_secs(8));
+    if let Some(status) = guard.0.try_wait()? {
+        bail!("the desktop app exited early ({status})");
+    }
+    let shot = target_dir().join("headless-screenshot.png");
+    exec(Command::new("import").args(["-window", "root"]).arg(&shot).env("DISPLAY", &display))?;
+    println!("The app ran under Xvfb ({display}); screenshot saved to {}", shot.display());
+    Ok(())
+}
+
+/// A profile in the target directory with a passphrase vault and generated contacts.
+fn demo_profile() -> Result<PathBuf> {
+    let dir = target_dir().join("demo-profile");
+    if !dir.join("vault.json").exists() {
+        let cli = |args: &[&str]| -> Result<()> {
+            exec(Command::new(bin("liaison")).args(["--data-dir"]).arg(&dir).args(args).env("LIAISON_PASSPHRASE", DEMO_PASSPHRASE))
+        };
+        cli(&["init", "--passphrase"])?;
+        cli(&["demo", "--count", "2000"])?;
+    }
+    Ok(dir)
+}
+
+pub fn server(args: &[String]) -> Result<()> {
+    exec(cargo().args(["build", "-p", "liaison-server"]))?;
+    let mut cmd = Command::new(bin("liaison-server"));
+    if args.is_empty() {
+        let data = target_dir().join("server-data");
+        cmd.args(["serve", "--data-dir"]).arg(&data);
+        println!("Server data in {} (add users with: cargo xtask server user add NAME --role staff --data-dir {})", data.display(), data.display());
+    } else {
+        cmd.args(args);
+    }
+    exec(&mut cmd)
+}
+
+pub fn bindings() -> Result<()> {
+    if !root().join("ui/dist/index.html").exists() {
+        setup::ensure_npm_packages(&root().join("ui"))?;
+        build_ui()?;
+    }
+    exec(cargo()
+        .args(["test", "-p", "liaison-desktop", "--features", DESKTOP_FEATURES, "--lib", "bindings_are_fresh"])
+        .env("UPDATE_BINDINGS", "1"))
+}
+
+pub fn bench(full: bool) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.args(["run", "--release", "-p", "liaison-core", "--features", "bench-plaintext", "--example", "bench", "--"]);
+    cmd.arg("--out").arg(root().join("docs/benchmarks.json"));
+    if full {
+        cmd.arg("--full");
+    }
+    exec(&mut cmd)
+}
+
+pub fn bundle() -> Result<()> {
+    setup::ensure(Purpose::Run)?;
+    exec(Command::new(root().join("ui/node_modules/.bin/tauri")).args(["build", "--bundles", "deb,rpm"]).current_dir(root()).env("CARGO_TARGET_DIR", target_dir()))
+}
+
+/// One named stage of the test run, timed and reported.
+struct Stages {
+    done: Vec<(String, Duration)>,
+}
+
+impl Stages {
+    fn stage(&mut self, name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+        println!("\n══ {name}");
+        let start = Instant::now();
+        f().with_context(|| format!("test stage failed: {name}"))?;
+        self.done.push((name.to_string(), start.elapsed()));
+        Ok(())
+    }
+}
+
+pub fn test() -> Result<()> {
+    let start = Instant::now();
+    let mut s = Stages { done: vec![] };
+    s.stage("set-up: system packages, npm packages, tauri-driver", || setup::ensure(Purpose::Test))?;
+    s.stage("UI: type-check and build", build_ui)?;
+    s.stage("UI: unit tests (Vitest)", || exec(npm(&root().join("ui")).args(["test"])))?;
+    s.stage("Rust: build every binary once", || exec(cargo().args(["build", "--workspace", "--bins", "--features", DESKTOP_FEATURES])))?;
+    s.stage("Rust: unit, integration and end-to-end tests (real server binary, real clients)", || {
+        exec(cargo().args(["test", "--workspace", "--features", DESKTOP_FEATURES]).env("LIAISON_BIN_DIR", target_dir().join("debug")))
+    })?;
+    s.stage("Keychain: vault unlock through a real Secret Service (gnome-keyring)", keychain_test)?;
+    s.stage("Benchmark smoke run (a tenth of the size; not timed)", || {
+        exec(cargo().args(["run", "-p", "liaison-core", "--features", "bench-plaintext", "--example", "bench", "--", "--smoke", "--out"]).arg(target_dir().join("bench-smoke.json")))
+    })?;
+    s.stage("Desktop: the real app driven through WebDriver under Xvfb", desktop_e2e)?;
+    println!("\n══ Summary");
+    for (name, took) in &s.done {
+        println!("  ok  {:>6.1}s  {name}", took.as_secs_f64());
+    }
+    println!("{} passed, 0 failed (test stages, {:.0}s in all)", s.done.len(), start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn keychain_test() -> Result<()> {
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let script = format!(
+        "printf liaison-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec '{cargo_bin}' test -p liaison-core --test keychain"
+    );
+    exec(Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &script])
+        .current_dir(root())
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env("LIAISON_EXPECT_KEYCHAIN", "1")
+        .env("HOME", scratch_dir("keychain-home")?)
+        .env("RUSTUP_HOME", std::env::var_os("RUSTUP_HOME").unwrap_or_else(|| util::home().join(".rustup").into()))
+        .env("CARGO_HOME", std::env::var_os("CARGO_HOME").unwrap_or_else(|| util::home().join(".cargo").into())))
+}
+
+fn desktop_e2e() -> Result<()> {
+    let driver = setup::tauri_driver()?;
+    let (_xvfb, display) = util::start_xvfb()?;
+    let port = util::free_port()?;
+    let native_port = util::free_port()?;
+    let data_dir = scratch_dir("desktop-e2e")?;
+    let log = std::fs::File::create(data_dir.with_extension("tauri-driver.log"))?;
+    let child = Command::new(&driver)
+        .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+        .env("DISPLAY", &display)
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .context("starting tauri-driver")?;
+    let _driver = Guard(child);
+    util::wait_for_port(port, "tauri-driver", Duration::from_secs(20))?;
+    let screenshot = root().join("docs/screenshot.png");
+    exec(npm(&root().join("ui"))
+        .args(["run", "e2e"])
+        .env("DISPLAY", &display)
+        .env("TAURI_DRIVER_PORT", port.to_string())
+        .env("LIAISON_APP_BINARY", bin("liaison-desktop"))
+        .env("LIAISON_DATA_DIR", &data_dir)
+        .env("LIAISON_SCREENSHOT", &screenshot))
+}
