@@ -41,6 +41,7 @@ impl Server {
             .args(["serve", "--data-dir"])
             .arg(dir.path())
             .args(["--listen", listen])
+            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -1,10 +1,11 @@
 /**
  * End-to-end test of the real desktop app through WebDriver (tauri-driver +
- * WebKitWebDriver), run by the xtask harness, which starts Xvfb and tauri-driver on
- * 127.0.0.1:4444 and sets:
- *   LIAISON_APP_BINARY  absolute path of the built app (tauri build --debug --no-bundle)
- *   LIAISON_DATA_DIR    a fresh, empty data directory (read by the app itself)
- *   LIAISON_SCREENSHOT  where to save the screenshot of the contact detail
+ * WebKitWebDriver), run by the xtask harness, which starts Xvfb and tauri-driver (on
+ * TAURI_DRIVER_PORT, default 4444) and sets:
+ *   LIAISON_APP_BINARY       absolute path of the built app (UI embedded)
+ *   LIAISON_EXPECT_DATA_DIR  the fresh, empty data directory the harness gave the app (through
+ *                            tauri-driver's environment, which the app inherits)
+ *   LIAISON_SCREENSHOT       where to save the screenshot of the contact detail
  *
  * One session walks the first-run story: create a passphrase vault, add a contact,
  * find it by typing part of its name, open it, lock, unlock, and find it again.
@@ -12,6 +13,8 @@
  * condition with a generous timeout, never a fixed sleep.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { remote } from 'webdriverio';
 
@@ -123,6 +126,10 @@ step( 'first run: creates a passphrase vault', async () => {
 	// Argon2id takes about half a second; the contacts screen follows.
 	await shown( 'contact-new' );
 	await shown( 'lock-button' );
+	const dataDir = process.env.LIAISON_EXPECT_DATA_DIR;
+	if ( dataDir ) {
+		assert.ok( existsSync( join( dataDir, 'vault.json' ) ), `the app must use the fresh profile in ${ dataDir }, not a person's real one` );
+	}
 } );
 
 step( 'adds a contact with an email chip', async () => {

@@ -180,9 +180,12 @@ fn desktop_e2e() -> Result<()> {
     let native_port = util::free_port()?;
     let data_dir = scratch_dir("desktop-e2e")?;
     let log = std::fs::File::create(data_dir.with_extension("tauri-driver.log"))?;
+    // The app is started by tauri-driver (through WebKitWebDriver) and inherits its environment,
+    // so the fresh profile directory is set here, not on the test runner.
     let child = Command::new(&driver)
         .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
         .env("DISPLAY", &display)
+        .env("LIAISON_DATA_DIR", &data_dir)
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log))
         .spawn()
@@ -195,6 +198,6 @@ fn desktop_e2e() -> Result<()> {
         .env("DISPLAY", &display)
         .env("TAURI_DRIVER_PORT", port.to_string())
         .env("LIAISON_APP_BINARY", bin("liaison-desktop"))
-        .env("LIAISON_DATA_DIR", &data_dir)
+        .env("LIAISON_EXPECT_DATA_DIR", &data_dir)
         .env("LIAISON_SCREENSHOT", &screenshot))
 }

@@ -2,6 +2,7 @@
 
 mod contacts;
 mod store;
+mod sync;
 mod write;
 
 use liaison_core::store::Store;
