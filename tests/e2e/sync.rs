@@ -89,3 +89,18 @@ fn a_retried_push_batch_whose_answer_was_lost_is_applied_once() {
     assert_eq!(again["pulled"], 0, "the retried batch did not create a new server version");
     assert_eq!(b.contact(&id)["notes"], "edited once");
 }
+
+#[test]
+fn the_sync_ledger_shows_each_change_pending_then_accepted() {
+    let (_server, a, _b) = setup();
+    let id = a.ok(&["contact", "add", "--name", "Ledger Person", "--email", "ledger@example.org"]);
+    let before = a.json(&["sync", "--status"]);
+    let entries = before.as_array().expect("a list");
+    assert_eq!(entries.len(), 2, "one change for the contact, one for its email: {before}");
+    assert!(entries.iter().all(|e| e["state"] == "pending"), "nothing sent yet: {before}");
+    assert_eq!(entries[0]["row_id"], id.as_str());
+    assert_eq!(entries[0]["entity"], "contact");
+    a.ok(&["sync"]);
+    let after = a.json(&["sync", "--status"]);
+    assert!(after.as_array().expect("list").iter().all(|e| e["state"] == "accepted" && e["error"].is_null()), "the server accepted both: {after}");
+}

@@ -28,7 +28,15 @@ pub enum Command {
     /// Forget the server token; local data and unsent changes are kept.
     Logout,
     /// Push local changes and pull the server's.
-    Sync,
+    Sync {
+        /// Show the sync ledger instead: each outgoing change and its state (pending, sent,
+        /// accepted, rejected with the server's reason).
+        #[arg(long)]
+        status: bool,
+        /// With --status: how many of the newest changes to show.
+        #[arg(long, default_value_t = 100, requires = "status")]
+        limit: usize,
+    },
     /// Vault, contacts and sync state.
     Status,
     /// Fill the database with realistic generated contacts (for trying Liaison out).

@@ -38,7 +38,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             let status = sync::logout(profile.store()?)?;
             print_status(&profile, &status, json)
         }
-        Command::Sync => {
+        Command::Sync { status: true, limit } => {
+            unlock(&mut profile)?;
+            ledger(profile.store()?, limit, json)
+        }
+        Command::Sync { status: false, .. } => {
             unlock(&mut profile)?;
             let report = sync::sync(profile.store()?).await?;
             if json {
@@ -69,6 +73,25 @@ pub async fn run(cli: Cli) -> Result<()> {
 fn emit<T: Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     say!("{text}");
+    Ok(())
+}
+
+fn ledger(store: &liaison_core::store::Store, limit: usize, json: bool) -> Result<()> {
+    let entries = sync::ledger(store, limit)?;
+    if json {
+        return emit(&entries);
+    }
+    if entries.is_empty() {
+        say!("No outgoing changes yet.");
+    }
+    for e in &entries {
+        let what = if e.deleted { "delete".to_string() } else { e.fields.join(", ") };
+        let state = serde_json::to_value(e.state)?.as_str().unwrap_or("?").to_string();
+        say!("{:<9} {} {} {} ({what})", state, e.created_at, e.entity.as_str(), e.row_id);
+        if let Some(err) = &e.error {
+            say!("          refused: {} ({})", err.message, err.code);
+        }
+    }
     Ok(())
 }
 

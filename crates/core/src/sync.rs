@@ -326,9 +326,41 @@ pub fn status(store: &Store) -> Result<SyncStatus> {
     })
 }
 
-/// The sync ledger: outgoing changes with their state, newest last.
-pub fn ledger(store: &Store, limit: usize) -> Result<Vec<st::OutboxEntry>> {
-    st::entries(store.conn(), &[OutboxState::Pending, OutboxState::Sent, OutboxState::Accepted, OutboxState::Rejected], limit)
+/// One line of the sync ledger: an outgoing change and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub change_id: Uuid,
+    pub entity: EntityKind,
+    pub row_id: Uuid,
+    /// The fields the change carries (only those that changed).
+    pub fields: Vec<String>,
+    pub deleted: bool,
+    pub state: OutboxState,
+    /// For rejected changes: the server's reason.
+    pub error: Option<ErrorBody>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The sync ledger: the newest `limit` outgoing changes with their state, oldest of them first.
+pub fn ledger(store: &Store, limit: usize) -> Result<Vec<LedgerEntry>> {
+    Ok(st::newest_entries(store.conn(), limit)?
+        .into_iter()
+        .map(|e| LedgerEntry {
+            change_id: e.change.change_id,
+            entity: e.change.entity,
+            row_id: e.change.row_id,
+            fields: e.change.fields.into_keys().collect(),
+            deleted: e.change.deleted.is_some(),
+            state: e.state,
+            error: e.error_code.map(|code| {
+                let code = serde_json::from_value(serde_json::Value::String(code)).unwrap_or(ErrorCode::Internal);
+                ErrorBody::new(code, e.error_message.unwrap_or_default())
+            }),
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        })
+        .collect())
 }
 
 fn connected_client(store: &Store) -> Result<Client> {

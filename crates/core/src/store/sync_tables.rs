@@ -46,6 +46,25 @@ CREATE INDEX outbox_state ON outbox(state, id);
 ",
 };
 
+/// Looking up a row's unsent changes during every pull needs this index.
+pub const MIGRATION_2: Migration = Migration { table: "sync", sql: "CREATE INDEX outbox_by_row ON outbox(entity, row_id, state);" };
+
+/// The fields of a row that have local changes the server has not acknowledged yet
+/// (pending or sent), and whether a delete of the row is among them.
+pub fn unsent_fields(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<(std::collections::BTreeSet<String>, bool)> {
+    let mut stmt = conn.prepare_cached("SELECT fields, deleted FROM outbox WHERE entity = ?1 AND row_id = ?2 AND state IN ('pending', 'sent')")?;
+    let mut fields = std::collections::BTreeSet::new();
+    let mut deleted = false;
+    let rows = stmt.query_map(params![entity.as_str(), blob(row)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;
+    for row in rows {
+        let (json, del) = row?;
+        deleted |= del.is_some();
+        let map: BTreeMap<String, FieldWrite> = serde_json::from_str(&json).map_err(|e| Error::internal("outbox entry", e))?;
+        fields.extend(map.into_keys());
+    }
+    Ok((fields, deleted))
+}
+
 /// The state of an outgoing change in the sync ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -167,8 +186,16 @@ const ENTRY_COLUMNS: &str = "id, change_id, entity, row_id, base_seq, fields, de
 /// Outbox entries in the given states, oldest first, at most `limit`.
 pub fn entries(conn: &Connection, states: &[OutboxState], limit: usize) -> Result<Vec<OutboxEntry>> {
     let names: Vec<String> = states.iter().map(|s| format!("'{}'", state_name(*s))).collect();
-    let sql = format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE state IN ({}) ORDER BY id LIMIT ?1", names.join(","));
-    let mut stmt = conn.prepare(&sql)?;
+    query_entries(conn, &format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE state IN ({}) ORDER BY id LIMIT ?1", names.join(",")), limit)
+}
+
+/// The newest `limit` outbox entries in any state, oldest of them first: the sync ledger.
+pub fn newest_entries(conn: &Connection, limit: usize) -> Result<Vec<OutboxEntry>> {
+    query_entries(conn, &format!("SELECT * FROM (SELECT {ENTRY_COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?1) ORDER BY id"), limit)
+}
+
+fn query_entries(conn: &Connection, sql: &str, limit: usize) -> Result<Vec<OutboxEntry>> {
+    let mut stmt = conn.prepare(sql)?;
     let rows = stmt.query_map([limit as i64], entry_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter()
         .map(|(seq, change_id, entity, row_id, base_seq, fields, deleted, state, batch_id, error_code, error_message, created_at, updated_at)| {

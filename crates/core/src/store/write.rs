@@ -5,9 +5,11 @@
 //!   changes, stamps them with the next clock value, and queues an outbox change holding only
 //!   those fields.
 //! * [`local_delete`]: removes the row, leaves a tombstone, queues a delete.
-//! * [`apply_remote`]: applies a row pulled from the server field by field with the merge rule;
-//!   it never writes to the outbox. Pending local edits carry newer stamps than what the server
-//!   had when they were made, so they stay on top until the server has them.
+//! * [`apply_remote`]: applies a row pulled from the server; it never writes to the outbox. The
+//!   server is authoritative: it has already merged every device's writes (and may have clamped a
+//!   clock that ran ahead), so its value replaces ours for every field we have no unsent change
+//!   to. A field with an unsent local change is merged by the clock rule, so the local edit stays
+//!   on top until the server has it.
 
 use super::sync_tables::{self as st, blob};
 use super::{meta, values};
@@ -160,6 +162,12 @@ pub fn apply_remote(conn: &Connection, row: &RowState) -> Result<Applied> {
         st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
         return Ok(Applied::default());
     }
+    if exists && row.seq <= st::row_seq(conn, row.entity, row.row_id)? {
+        // A version we have already applied, or an older one delivered late: the server's
+        // order (its sequence), not the clocks, says it is stale.
+        return Ok(Applied::default());
+    }
+    let (unsent, _) = st::unsent_fields(conn, row.entity, row.row_id)?;
     let mut winners: Vec<(&str, Value)> = Vec::new();
     let mut stamps = Vec::new();
     let mut max_hlc = Hlc::ZERO;
@@ -175,7 +183,8 @@ pub fn apply_remote(conn: &Connection, row: &RowState) -> Result<Applied> {
         max_hlc = max_hlc.max(state.hlc);
         let incoming = state.stamp();
         let stored = if exists { st::stamp(conn, row.entity, row.row_id, name)? } else { None };
-        if incoming.wins_over_opt(stored.as_ref()) {
+        let take = if unsent.contains(fdef.name) { incoming.wins_over_opt(stored.as_ref()) } else { stored != Some(incoming) };
+        if take {
             winners.push((fdef.name, values::normalise(fdef.ty, &state.value)));
             stamps.push((fdef.name, incoming));
         }

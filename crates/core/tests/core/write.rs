@@ -41,19 +41,19 @@ fn an_edit_queues_only_the_fields_that_changed() {
 }
 
 #[test]
-fn a_newer_remote_value_wins_and_an_older_one_loses() {
+fn remote_versions_apply_in_server_order_and_a_late_stale_delivery_changes_nothing() {
     let (_d, mut store, _k) = temp_store();
     let other = Uuid::now_v7();
     let id = Uuid::now_v7();
     let far_future = 4_000_000_000_000;
     store.transaction(|tx| write::apply_remote(tx, &remote_contact(id, 1, &[("display_name", json!("First")), ("notes", json!("n1"))].map(|(n, v)| (n, v, 1_000)), other))).expect("apply");
     assert_eq!(contacts::get(&store, id).expect("row").display_name, "First", "an unknown row is created from the server's version");
-    store.transaction(|tx| write::apply_remote(tx, &remote_contact(id, 2, &[("display_name", json!("Older"), 500)], other))).expect("apply");
-    assert_eq!(contacts::get(&store, id).expect("row").display_name, "First", "an older stamp loses");
     store.transaction(|tx| write::apply_remote(tx, &remote_contact(id, 3, &[("display_name", json!("Newer"), far_future)], other))).expect("apply");
     let c = contacts::get(&store, id).expect("row");
-    assert_eq!(c.display_name, "Newer", "a newer stamp wins");
+    assert_eq!(c.display_name, "Newer", "a later server version replaces the field");
     assert_eq!(c.notes.as_deref(), Some("n1"), "fields are merged one by one");
+    store.transaction(|tx| write::apply_remote(tx, &remote_contact(id, 2, &[("display_name", json!("Stale"), 2_000)], other))).expect("apply");
+    assert_eq!(contacts::get(&store, id).expect("row").display_name, "Newer", "a version older than one already applied changes nothing");
     assert!(outbox(&store).is_empty(), "remote applies never write to the outbox");
     let next = liaison_core::store::meta::tick(store.conn()).expect("tick");
     assert!(next > Hlc::new(far_future, 0), "after seeing a remote stamp, local stamps sort after it");
@@ -92,4 +92,17 @@ fn a_remote_tombstone_deletes_the_row_and_its_search_entry() {
     store.transaction(|tx| write::apply_remote(tx, &tomb)).expect("apply");
     assert!(contacts::get(&store, c.id).is_err());
     assert_eq!(contacts::search(&store, "tombstone", 0, 10).expect("search").total, 0);
+}
+
+#[test]
+fn without_an_unsent_local_change_the_servers_value_replaces_ours_even_with_an_older_stamp() {
+    // A laptop whose clock ran an hour ahead: the server clamped its stamp, then another device
+    // wrote the field with a stamp below the laptop's own. The server's merge is the truth.
+    let (_d, mut store, _k) = temp_store();
+    let c = contacts::create(&mut store, ContactInput { display_name: "Skewed".into(), ..Default::default() }).expect("create");
+    let ours = sync_tables::stamp(store.conn(), EntityKind::Contact, c.id, "display_name").expect("stamp").expect("stamped");
+    store.conn().execute("UPDATE outbox SET state = 'accepted'", []).expect("pretend the push was accepted");
+    let older = ours.hlc.millis - 60_000;
+    store.transaction(|tx| write::apply_remote(tx, &remote_contact(c.id, 7, &[("display_name", json!("Fixed by B"), older)], Uuid::now_v7()))).expect("apply");
+    assert_eq!(contacts::get(&store, c.id).expect("row").display_name, "Fixed by B", "the device must converge on the server's view");
 }
