@@ -38,6 +38,7 @@ const TEST: &[(&str, &str)] = &[
     ("webkit2gtk-driver", "WebKitWebDriver, to drive the desktop app in end-to-end tests"),
     ("gnome-keyring", "a Secret Service keychain, to test keychain unlock"),
     ("dbus-daemon", "dbus-run-session, a private session bus for the keychain test"),
+    ("postgresql", "a throwaway PostgreSQL server for the storage contract tests"),
 ];
 
 fn missing(packages: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {

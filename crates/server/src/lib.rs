@@ -9,7 +9,8 @@
 //! * [`Server`] / [`serve`] run it over HTTPS (rustls with the ring provider), with a certificate
 //!   from files or a self-signed one generated on first start.
 //! * [`storage::Storage`] is the one trait handlers see; [`storage::SqliteStorage`] is the embedded
-//!   default. The sync rules (merge, clamping, tombstones) are pure functions in [`sync`], and
+//!   default and [`storage::PostgresStorage`] the server-grade alternative (`serve --database`).
+//!   The sync rules (merge, clamping, tombstones) are pure functions in [`sync`], and
 //!   who may read or write a row is decided in [`permissions`] alone.
 //! * Every error on the wire is `{ code, message }` ([`error::ApiError`]).
 //!
@@ -34,7 +35,7 @@ pub mod tls;
 
 pub use error::ApiError;
 pub use router::{PROTOCOL_MAX, PROTOCOL_MIN, router};
-pub use server::{DEFAULT_LISTEN, ServeError, Server, ServerConfig, TlsSource, serve};
+pub use server::{DEFAULT_LISTEN, ServeError, Server, ServerConfig, TlsSource, serve, serve_with_state};
 
 use auth::LoginLimiter;
 use std::sync::Arc;

@@ -7,10 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use liaison_protocol::wire::Role;
 use liaison_server::auth::{self, MIN_PASSWORD_CHARS};
 use liaison_server::server::database_path;
-use liaison_server::storage::{DeviceInfo, NewUser, SqliteStorage, Storage, User};
-use liaison_server::{DEFAULT_LISTEN, ServerConfig, TlsSource};
-use std::path::{Path, PathBuf};
+use liaison_server::storage::{DeviceInfo, NewUser, PostgresStorage, SqliteStorage, Storage, User, is_postgres_url};
+use liaison_server::{AppState, DEFAULT_LISTEN, ServerConfig, TlsSource};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -20,6 +21,12 @@ struct Cli {
     /// Default: the per-user data directory + /liaison-server.
     #[arg(long, global = true, value_name = "DIR", env = "LIAISON_SERVER_DATA_DIR")]
     data_dir: Option<PathBuf>,
+
+    /// Use this PostgreSQL database instead of the embedded SQLite one in the data directory:
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE. Connect over loopback or a unix socket
+    /// (no TLS to the database yet).
+    #[arg(long, global = true, value_name = "URL", env = "LIAISON_SERVER_DATABASE", hide_env_values = true)]
+    database: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -143,17 +150,38 @@ async fn run(cli: Cli) -> Result<()> {
             .context("cannot tell where this system keeps per-user data; pass --data-dir DIR")?
             .join("liaison-server"),
     };
+    let db = match cli.database {
+        Some(url) if is_postgres_url(&url) => Database::Postgres(url),
+        Some(_) => bail!(
+            "--database must be a PostgreSQL URL such as postgres://USER@HOST:PORT/DATABASE; \
+             leave it out to use the embedded SQLite database in the data directory"
+        ),
+        None => Database::Sqlite(data_dir.clone()),
+    };
     match cli.command {
-        Command::Serve(args) => serve(data_dir, args).await,
-        Command::User(UserCommand::Add { name, role }) => user_add(&data_dir, &name, role.into()).await,
-        Command::User(UserCommand::List { json }) => user_list(&data_dir, json).await,
-        Command::User(UserCommand::SetRole { name, role }) => user_set_role(&data_dir, &name, role.into()).await,
-        Command::Device(DeviceCommand::List { json }) => device_list(&data_dir, json).await,
-        Command::Device(DeviceCommand::Revoke { device_id }) => device_revoke(&data_dir, device_id).await,
+        Command::Serve(args) => serve(data_dir, &db, args).await,
+        Command::User(UserCommand::Add { name, role }) => user_add(&db, &name, role.into()).await,
+        Command::User(UserCommand::List { json }) => user_list(&db, json).await,
+        Command::User(UserCommand::SetRole { name, role }) => user_set_role(&db, &name, role.into()).await,
+        Command::Device(DeviceCommand::List { json }) => device_list(&db, json).await,
+        Command::Device(DeviceCommand::Revoke { device_id }) => device_revoke(&db, device_id).await,
     }
 }
 
-async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
+/// Where the users, devices and synced rows live.
+enum Database {
+    /// The embedded SQLite database in this data directory.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (may hold a password: never print it).
+    Postgres(String),
+}
+
+async fn connect_postgres(url: &str) -> Result<Arc<dyn Storage>> {
+    let storage = PostgresStorage::connect(url).await.context("cannot open the PostgreSQL database")?;
+    Ok(Arc::new(storage))
+}
+
+async fn serve(data_dir: PathBuf, db: &Database, args: ServeArgs) -> Result<()> {
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => TlsSource::Files { cert, key },
         _ => TlsSource::SelfSigned,
@@ -162,9 +190,15 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     // announcement shuts down gracefully instead of killing the process.
     let shutdown = shutdown_signal().context("cannot listen for Ctrl-C and SIGTERM")?;
     let config = ServerConfig { data_dir: data_dir.clone(), listen: args.listen.clone(), tls };
-    liaison_server::serve(config, shutdown)
-        .await
-        .with_context(|| format!("the server on {} with data in {} failed", args.listen, data_dir.display()))
+    let result = match db {
+        Database::Sqlite(_) => liaison_server::serve(config, shutdown).await,
+        Database::Postgres(url) => {
+            let storage = PostgresStorage::connect(url).await.context("cannot open the PostgreSQL database")?;
+            tracing::info!(database = storage.target(), "using PostgreSQL");
+            liaison_server::serve_with_state(config, AppState::new(Arc::new(storage)), shutdown).await
+        }
+    };
+    result.with_context(|| format!("the server on {} with data in {} failed", args.listen, data_dir.display()))
 }
 
 #[cfg(unix)]
@@ -187,8 +221,12 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + 
     })
 }
 
-/// Open the database of an existing server data directory.
-fn open_existing(data_dir: &Path) -> Result<SqliteStorage> {
+/// Open the database of an existing server (a data directory's SQLite file, or PostgreSQL).
+async fn open_existing(db: &Database) -> Result<Arc<dyn Storage>> {
+    let data_dir = match db {
+        Database::Sqlite(dir) => dir,
+        Database::Postgres(url) => return connect_postgres(url).await,
+    };
     let path = database_path(data_dir);
     if !path.exists() {
         bail!(
@@ -196,7 +234,23 @@ fn open_existing(data_dir: &Path) -> Result<SqliteStorage> {
             path.display()
         );
     }
-    SqliteStorage::open(&path).with_context(|| format!("cannot open the server database {}", path.display()))
+    let storage =
+        SqliteStorage::open(&path).with_context(|| format!("cannot open the server database {}", path.display()))?;
+    Ok(Arc::new(storage))
+}
+
+/// Open the database, creating the SQLite one (and its data directory) when it does not exist.
+async fn open_or_create(db: &Database) -> Result<Arc<dyn Storage>> {
+    let data_dir = match db {
+        Database::Sqlite(dir) => dir,
+        Database::Postgres(url) => return connect_postgres(url).await,
+    };
+    liaison_server::tls::create_private_dir(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let path = database_path(data_dir);
+    let storage =
+        SqliteStorage::open(&path).with_context(|| format!("cannot open the server database {}", path.display()))?;
+    Ok(Arc::new(storage))
 }
 
 fn read_password(name: &str) -> Result<String> {
@@ -223,14 +277,10 @@ fn read_password(name: &str) -> Result<String> {
     Ok(password)
 }
 
-async fn user_add(data_dir: &Path, name: &str, role: Role) -> Result<()> {
+async fn user_add(db: &Database, name: &str, role: Role) -> Result<()> {
     liaison_server::storage::validate_user_name(name).map_err(anyhow::Error::msg).context("invalid user name")?;
     let password = read_password(name)?;
-    liaison_server::tls::create_private_dir(data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let path = database_path(data_dir);
-    let storage =
-        SqliteStorage::open(&path).with_context(|| format!("cannot open the server database {}", path.display()))?;
+    let storage = open_or_create(db).await?;
     let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
         .await
         .context("hashing the password failed")?
@@ -243,8 +293,8 @@ async fn user_add(data_dir: &Path, name: &str, role: Role) -> Result<()> {
     Ok(())
 }
 
-async fn user_list(data_dir: &Path, json: bool) -> Result<()> {
-    let users = open_existing(data_dir)?.list_users().await.context("cannot list users")?;
+async fn user_list(db: &Database, json: bool) -> Result<()> {
+    let users = open_existing(db).await?.list_users().await.context("cannot list users")?;
     if json {
         println!("{}", serde_json::to_string_pretty(&users)?);
         return Ok(());
@@ -257,17 +307,17 @@ async fn user_list(data_dir: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn user_set_role(data_dir: &Path, name: &str, role: Role) -> Result<()> {
-    let user = open_existing(data_dir)?
-        .set_role(name, role)
-        .await
-        .with_context(|| format!("cannot change the role of {name:?}; `liaison-server user list` shows the users"))?;
+async fn user_set_role(db: &Database, name: &str, role: Role) -> Result<()> {
+    let user =
+        open_existing(db).await?.set_role(name, role).await.with_context(|| {
+            format!("cannot change the role of {name:?}; `liaison-server user list` shows the users")
+        })?;
     println!("{} now has role {}.", user.name, user.role);
     Ok(())
 }
 
-async fn device_list(data_dir: &Path, json: bool) -> Result<()> {
-    let devices = open_existing(data_dir)?.list_devices().await.context("cannot list devices")?;
+async fn device_list(db: &Database, json: bool) -> Result<()> {
+    let devices = open_existing(db).await?.list_devices().await.context("cannot list devices")?;
     if json {
         println!("{}", serde_json::to_string_pretty(&devices)?);
         return Ok(());
@@ -290,11 +340,11 @@ async fn device_list(data_dir: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn device_revoke(data_dir: &Path, device_id: Uuid) -> Result<()> {
-    let info = open_existing(data_dir)?
-        .revoke_device(device_id, chrono::Utc::now())
-        .await
-        .with_context(|| format!("cannot revoke device {device_id}; `liaison-server device list` shows the devices"))?;
+async fn device_revoke(db: &Database, device_id: Uuid) -> Result<()> {
+    let info =
+        open_existing(db).await?.revoke_device(device_id, chrono::Utc::now()).await.with_context(|| {
+            format!("cannot revoke device {device_id}; `liaison-server device list` shows the devices")
+        })?;
     println!(
         "Revoked device {} ({}) of {}. It will be told to wipe its local data the next time it connects.",
         info.device.id, info.device.name, info.user_name

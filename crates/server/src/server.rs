@@ -135,6 +135,13 @@ impl Server {
         format!("Liaison server listening on {}\nCertificate SHA-256 fingerprint: {}\n", self.url(), self.fingerprint)
     }
 
+    /// Print [`Server::announcement`] to stdout and flush it.
+    fn announce(&self) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(self.announcement().as_bytes())?;
+        out.flush()
+    }
+
     /// Serve requests until `shutdown` completes, then stop accepting and give open connections
     /// a grace period to finish.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
@@ -160,11 +167,22 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let server = Server::bind(&config).await?;
-    {
-        let mut out = std::io::stdout().lock();
-        out.write_all(server.announcement().as_bytes())?;
-        out.flush()?;
-    }
+    server.announce()?;
+    server.run(shutdown).await
+}
+
+/// Like [`serve`], with storage (and the rest of the state) supplied by the caller, e.g. a
+/// [`PostgresStorage`](crate::storage::PostgresStorage). Creates the data directory (it holds
+/// the generated certificate).
+pub async fn serve_with_state(
+    config: ServerConfig,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let data_dir = config.data_dir.clone();
+    tls::create_private_dir(&data_dir).map_err(|source| ServeError::DataDir { path: data_dir, source })?;
+    let server = Server::bind_with_state(&config, state).await?;
+    server.announce()?;
     server.run(shutdown).await
 }
 

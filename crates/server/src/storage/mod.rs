@@ -1,15 +1,17 @@
 //! The storage trait that every handler sees, and the domain types it speaks in.
 //!
 //! Handlers hold an `Arc<dyn Storage>` and never know which database is behind it. The SQLite
-//! backend ([`SqliteStorage`]) is the embedded default; a PostgreSQL backend implements the same
+//! backend ([`SqliteStorage`]) is the embedded default; [`PostgresStorage`] implements the same
 //! trait and must pass the same contract tests (`tests/server/storage/contract.rs`).
 //!
 //! The sync semantics (merge rule, clamping, tombstones, validation) are pure functions in
 //! [`crate::sync`], so each backend only has to load rows, call them and write the outcome in one
 //! transaction.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::{PostgresStorage, is_postgres_url};
 pub use sqlite::SqliteStorage;
 
 use async_trait::async_trait;

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_liaison-server"));
-    cmd.env_remove("LIAISON_PASSWORD").env_remove("LIAISON_SERVER_DATA_DIR").stdin(Stdio::null());
+    cmd.env_remove("LIAISON_PASSWORD")
+        .env_remove("LIAISON_SERVER_DATA_DIR")
+        .env_remove("LIAISON_SERVER_DATABASE")
+        .stdin(Stdio::null());
     cmd
 }
 
@@ -39,9 +42,15 @@ impl Drop for Running {
 
 /// Start `serve` and read the two announced lines.
 fn start(data_dir: &Path) -> (Running, SocketAddr, String) {
+    start_with(data_dir, &[])
+}
+
+/// Like [`start`], with more arguments for `serve`.
+fn start_with(data_dir: &Path, extra: &[&str]) -> (Running, SocketAddr, String) {
     let mut child = bin()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -143,4 +152,48 @@ fn device_commands_explain_what_is_missing() {
     let revoke = run(&["device", "revoke", "0190e4a0-0000-7000-8000-000000000001"], dir.path(), None);
     assert!(!revoke.status.success(), "revoking an unknown device fails");
     assert!(text(&revoke.stderr).contains("device list"), "and points to the list: {}", text(&revoke.stderr));
+}
+
+#[tokio::test]
+async fn serve_and_the_admin_commands_use_postgresql_with_database() {
+    let url = crate::storage::postgres::fresh_database_url().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let add = run(&["user", "add", "ana", "--role", "staff", "--database", &url], dir.path(), Some("secret123"));
+    assert!(add.status.success(), "user add: {}", text(&add.stderr));
+    let list = run(&["user", "list", "--json", "--database", &url], dir.path(), None);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let users: serde_json::Value = serde_json::from_slice(&list.stdout).expect("--json prints JSON");
+    assert_eq!(users[0]["name"].as_str(), Some("ana"), "{users}");
+    let devices = run(&["device", "list", "--json", "--database", &url], dir.path(), None);
+    assert_eq!(text(&devices.stdout).trim(), "[]", "{}", text(&devices.stderr));
+    assert!(!dir.path().join("server.db").exists(), "with --database nothing goes to SQLite");
+
+    let (_running, addr, fingerprint) = start_with(dir.path(), &["--database", &url]);
+    let (status, body) = https_get(addr, &fingerprint, "/v1/info").await.expect("TLS request");
+    assert!(status.contains("200"), "{status}: {body}");
+    assert!(!dir.path().join("server.db").exists(), "serve --database does not open SQLite");
+}
+
+#[test]
+fn a_database_url_that_is_not_postgresql_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(&["user", "list", "--database", "sqlite:///tmp/server.db"], dir.path(), None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("PostgreSQL URL"), "says what is expected: {}", text(&out.stderr));
+}
+
+#[test]
+fn an_unreachable_postgresql_is_named_without_its_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = crate::storage::postgres::free_port().expect("port");
+    let url = format!("postgres://ana:hunter2-pw@127.0.0.1:{port}/liaison");
+    let out = run(&["device", "list", "--database", &url], dir.path(), None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("check that"),
+        "host, port and what to check: {err}"
+    );
+    assert!(!err.contains("hunter2-pw"), "never the password: {err}");
+    assert!(!err.contains("panicked"), "an error, not a panic: {err}");
 }

@@ -1,21 +1,46 @@
-//! The storage contract, run against every backend. A new backend (PostgreSQL) adds one
-//! `contract_tests!` line with a constructor and must pass the same list.
+//! The storage contract, run against every backend: SQLite, and PostgreSQL on a throwaway
+//! cluster started by `postgres.rs` (never skipped). A new backend adds one `contract_tests!`
+//! line with a constructor and must pass the same list.
 
 mod contract;
+pub mod postgres;
 
 use liaison_server::storage::{SqliteStorage, Storage};
 use std::sync::Arc;
 use tempfile::TempDir;
 
-/// Instantiate every contract test for one backend. `$make` yields `(Arc<dyn Storage>, guard)`;
-/// the guard keeps the backend's resources (a temp dir) alive for the test.
+/// Instantiate every contract test for one backend: `contract_tests!(name, constructor)`.
+/// `constructor().await` yields `(Arc<dyn Storage>, guard)`; the guard keeps the backend's
+/// resources (a temp dir) alive for the test. The list lives here once, so every backend runs
+/// exactly the same tests.
 macro_rules! contract_tests {
-    ($backend:ident, $make:path, [$($name:ident),* $(,)?]) => {
+    ($backend:ident, $make:path) => {
+        contract_tests!(
+            @each $backend,
+            $make,
+            [
+                users_are_created_found_listed_and_change_role,
+                a_duplicate_user_name_is_refused_whatever_its_case,
+                devices_register_replace_their_token_list_and_revoke,
+                a_revoked_or_foreign_device_id_cannot_register_again,
+                push_applies_each_field_by_the_merge_rule,
+                two_devices_editing_different_fields_both_survive,
+                a_delete_tombstones_the_row_and_later_edits_do_not_revive_it,
+                a_retried_batch_returns_the_stored_response_and_changes_nothing,
+                a_change_id_already_applied_is_not_applied_again_in_a_new_batch,
+                a_batch_id_of_another_device_is_refused,
+                pull_pages_by_cursor_with_has_more,
+                invalid_changes_are_rejected_one_by_one_while_valid_ones_apply,
+                clocks_far_in_the_future_are_clamped,
+            ]
+        );
+    };
+    (@each $backend:ident, $make:path, [$($name:ident),* $(,)?]) => {
         mod $backend {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let (storage, _guard) = $make();
+                    let (storage, _guard) = $make().await;
                     super::contract::$name(&*storage).await;
                 }
             )*
@@ -23,28 +48,11 @@ macro_rules! contract_tests {
     };
 }
 
-fn sqlite() -> (Arc<dyn Storage>, TempDir) {
+async fn sqlite() -> (Arc<dyn Storage>, TempDir) {
     let dir = tempfile::tempdir().expect("a temp dir for the database");
     let storage = SqliteStorage::open(&dir.path().join("server.db")).expect("open SQLite in a temp dir");
     (Arc::new(storage), dir)
 }
 
-contract_tests!(
-    sqlite,
-    super::sqlite,
-    [
-        users_are_created_found_listed_and_change_role,
-        a_duplicate_user_name_is_refused_whatever_its_case,
-        devices_register_replace_their_token_list_and_revoke,
-        a_revoked_or_foreign_device_id_cannot_register_again,
-        push_applies_each_field_by_the_merge_rule,
-        two_devices_editing_different_fields_both_survive,
-        a_delete_tombstones_the_row_and_later_edits_do_not_revive_it,
-        a_retried_batch_returns_the_stored_response_and_changes_nothing,
-        a_change_id_already_applied_is_not_applied_again_in_a_new_batch,
-        a_batch_id_of_another_device_is_refused,
-        pull_pages_by_cursor_with_has_more,
-        invalid_changes_are_rejected_one_by_one_while_valid_ones_apply,
-        clocks_far_in_the_future_are_clamped,
-    ]
-);
+contract_tests!(sqlite, super::sqlite);
+contract_tests!(postgresql, super::postgres::storage);
