@@ -101,8 +101,11 @@ pub async fn probe_server(url: String) -> Result<ServerProbe> {
 
 #[tauri::command]
 pub async fn login(state: State<'_, AppState>, url: String, user: String, password: String, fingerprint: String) -> Result<SyncStatus> {
-    let mut profile = state.profile.lock().await;
-    Ok(sync::login(profile.store()?, &url, &user, &password, &fingerprint).await?.into())
+    // On its own connection, so a slow server does not hold up the rest of the app.
+    let mut store = state.profile.lock().await.connect()?;
+    let status = sync::login(&mut store, &url, &user, &password, &fingerprint).await?;
+    state.after_local_change();
+    Ok(status.into())
 }
 
 #[tauri::command]
@@ -112,9 +115,8 @@ pub async fn logout(state: State<'_, AppState>) -> Result<SyncStatus> {
 }
 
 #[tauri::command]
-pub async fn sync_now(state: State<'_, AppState>) -> Result<SyncReport> {
-    let mut profile = state.profile.lock().await;
-    Ok(sync::sync(profile.store()?).await?.into())
+pub async fn sync_now(app: tauri::AppHandle, state: State<'_, AppState>) -> Result<SyncReport> {
+    state.sync(&app).await
 }
 
 #[tauri::command]

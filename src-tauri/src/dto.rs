@@ -215,6 +215,8 @@ pub struct SyncStatus {
     pub pending: u64,
     pub last_sync_at: Option<String>,
     pub last_error: Option<ApiError>,
+    // True while a sync (background or requested) is running.
+    pub syncing: bool,
 }
 
 impl From<CoreStatus> for SyncStatus {
@@ -228,6 +230,7 @@ impl From<CoreStatus> for SyncStatus {
             pending: s.pending,
             last_sync_at: s.last_sync_at,
             last_error: s.last_error.map(Into::into),
+            syncing: false,
         }
     }
 }

@@ -17,6 +17,10 @@ pub fn run() {
     let profile = Profile::new(paths::default_data_dir());
     let result = tauri::Builder::default()
         .manage(state::AppState::new(profile))
+        .setup(|app| {
+            tauri::async_runtime::spawn(state::background_sync(app.handle().clone()));
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::vault_state,
             commands::create_vault,

@@ -1,23 +1,43 @@
-//! What the shell keeps between commands: the profile (locked or unlocked) and whether the OS
-//! keychain works here. The web view never sees the data key or the sync token.
+//! What the shell keeps between commands: the profile (locked or unlocked), whether the OS
+//! keychain works here, and the background sync. The web view never sees the data key or the
+//! sync token.
+//!
+//! Sync never holds the profile while it waits on the network: it works on its own connection
+//! to the database (SQLite's WAL lets both work side by side), so the person can keep reading and
+//! editing contacts while a slow or unreachable server is tried. One sync runs at a time.
 
-use crate::dto::{ApiError, VaultState};
-use liaison_core::Profile;
+use crate::dto::{ApiError, SyncReport, SyncStatus, VaultState};
+use liaison_core::{ErrorCode, Profile, sync};
 use std::sync::OnceLock;
 use std::time::Duration;
+use tauri::{AppHandle, Emitter, Manager};
 
-pub struct AppState {
-    pub profile: tokio::sync::Mutex<Profile>,
-    keychain: OnceLock<Result<(), String>>,
-}
+/// Event carrying a `SyncStatus` whenever sync state changes outside a `sync_now` answer.
+pub const SYNC_STATUS_EVENT: &str = "sync-status";
+/// Event (no payload) telling the UI that a sync brought changes to the contacts it shows.
+pub const CONTACTS_CHANGED_EVENT: &str = "contacts-changed";
+
+/// Background sync: this often when all is well…
+const SYNC_PERIOD: Duration = Duration::from_secs(60);
+/// …this soon after a local edit (a burst of edits is sent together)…
+const AFTER_EDIT: Duration = Duration::from_secs(3);
+/// …and this often while the server cannot be reached, so sync resumes soon after it is back.
+const RETRY_UNREACHABLE: Duration = Duration::from_secs(15);
 
 /// A keychain that does not answer within this time (e.g. waiting on an unlock prompt nobody
 /// sees) is treated as unavailable rather than freezing the first screen.
 const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(4);
 
+pub struct AppState {
+    pub profile: tokio::sync::Mutex<Profile>,
+    keychain: OnceLock<Result<(), String>>,
+    sync_gate: tokio::sync::Mutex<()>,
+    edits: tokio::sync::Notify,
+}
+
 impl AppState {
     pub fn new(profile: Profile) -> Self {
-        AppState { profile: tokio::sync::Mutex::new(profile), keychain: OnceLock::new() }
+        AppState { profile: tokio::sync::Mutex::new(profile), keychain: OnceLock::new(), sync_gate: tokio::sync::Mutex::new(()), edits: tokio::sync::Notify::new() }
     }
 
     fn keychain_status(&self) -> Result<(), String> {
@@ -45,8 +65,62 @@ impl AppState {
         })
     }
 
-    /// Called after every local edit; background sync (a later issue) hooks in here.
+    /// Called after every local edit: the background sync sends it shortly.
     pub fn after_local_change(&self) {
-        tracing::debug!("local change recorded");
+        self.edits.notify_one();
+    }
+
+    /// Push and pull on a separate connection, one sync at a time; tells the UI as it goes.
+    pub async fn sync(&self, app: &AppHandle) -> Result<SyncReport, ApiError> {
+        let _one_at_a_time = self.sync_gate.lock().await;
+        let mut store = {
+            let profile = self.profile.lock().await;
+            profile.connect()?
+        };
+        let mut syncing: SyncStatus = tokio::task::block_in_place(|| sync::status(&store))?.into();
+        syncing.syncing = true;
+        let _ = app.emit(SYNC_STATUS_EVENT, &syncing);
+        let result = sync::sync(&mut store).await;
+        let status: SyncStatus = tokio::task::block_in_place(|| sync::status(&store))?.into();
+        let _ = app.emit(SYNC_STATUS_EVENT, &status);
+        let report = result?;
+        if report.pulled > 0 {
+            let _ = app.emit(CONTACTS_CHANGED_EVENT, ());
+        }
+        Ok(report.into())
+    }
+
+    /// Whether a background sync should run now: unlocked and signed in.
+    async fn ready_to_sync(&self) -> bool {
+        let mut profile = self.profile.lock().await;
+        match profile.store() {
+            Ok(store) => sync::status(store).map(|s| s.logged_in).unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Runs for the life of the app: sync on a timer, shortly after local edits, and more often while
+/// the server is unreachable so that sync resumes soon after it comes back.
+pub async fn background_sync(app: AppHandle) {
+    let mut wait = SYNC_PERIOD;
+    loop {
+        let state = app.state::<AppState>();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = state.edits.notified() => tokio::time::sleep(AFTER_EDIT).await,
+        }
+        if !state.ready_to_sync().await {
+            wait = SYNC_PERIOD;
+            continue;
+        }
+        wait = match state.sync(&app).await {
+            Ok(_) => SYNC_PERIOD,
+            Err(e) if e.code == ErrorCode::ServerUnreachable => RETRY_UNREACHABLE,
+            Err(e) => {
+                tracing::info!(code = %e.code, "background sync did not complete");
+                SYNC_PERIOD
+            }
+        };
     }
 }

@@ -6,6 +6,11 @@
  *   LIAISON_EXPECT_DATA_DIR  the fresh, empty data directory the harness gave the app (through
  *                            tauri-driver's environment, which the app inherits)
  *   LIAISON_SCREENSHOT       where to save the screenshot of the contact detail
+ *   LIAISON_E2E_SERVER_URL, LIAISON_E2E_FINGERPRINT, LIAISON_E2E_USER, LIAISON_E2E_PASSWORD
+ *                            a real liaison-server started by the harness, and an account on it
+ *   LIAISON_CLI_BINARY, LIAISON_E2E_SCRATCH
+ *                            the `liaison` CLI and a directory for a second device, used to see
+ *                            what the server received
  *
  * One session walks the first-run story: create a passphrase vault, add a contact,
  * find it by typing part of its name, open it, lock, unlock, and find it again.
@@ -13,6 +18,7 @@
  * condition with a generous timeout, never a fixed sleep.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -196,4 +202,58 @@ step( 'unlocks with the passphrase and the contact is still there', async () => 
 	await click( 'unlock-submit' );
 	await shown( 'contact-list' );
 	await waitForRow( NAME, 'after unlocking' );
+} );
+
+/** Runs the `liaison` CLI as a second device; returns stdout. */
+function cli( ...args ) {
+	const env = {
+		...process.env,
+		LIAISON_PASSPHRASE: 'second device passphrase',
+		LIAISON_PASSWORD: process.env.LIAISON_E2E_PASSWORD,
+		LIAISON_DATA_DIR: process.env.LIAISON_E2E_SCRATCH
+	};
+	return execFileSync( process.env.LIAISON_CLI_BINARY, args, { env, encoding: 'utf8', stdio: [ 'ignore', 'pipe', 'pipe' ] } );
+}
+
+const normalised = ( fingerprint ) => fingerprint.replace( /[^0-9a-f]/gi, '' ).toLowerCase();
+
+step( 'signs in to a server after showing its certificate fingerprint', async () => {
+	for ( const name of [ 'LIAISON_E2E_SERVER_URL', 'LIAISON_E2E_FINGERPRINT', 'LIAISON_CLI_BINARY', 'LIAISON_E2E_SCRATCH' ] ) {
+		assert.ok( process.env[ name ], `${ name } must be set by the harness` );
+	}
+	await click( 'sync-signin' );
+	await ( await shown( 'signin-url' ) ).setValue( process.env.LIAISON_E2E_SERVER_URL );
+	await ( await shown( 'signin-user' ) ).setValue( process.env.LIAISON_E2E_USER );
+	await ( await shown( 'signin-password' ) ).setValue( process.env.LIAISON_E2E_PASSWORD );
+	await ( await browser.$( '.cdx-dialog__footer__primary-action' ) ).click();
+	const shownFingerprint = await ( await shown( 'fingerprint' ) ).getText();
+	assert.equal( normalised( shownFingerprint ), normalised( process.env.LIAISON_E2E_FINGERPRINT ),
+		'the dialog shows the fingerprint the server printed, for the person to compare' );
+	await ( await browser.$( '.cdx-dialog__footer__primary-action' ) ).click();
+	await shown( 'sync-button' );
+} );
+
+step( 'background sync sends the contact to the server', async () => {
+	// A second device signs in with the CLI and pulls until the contact made in the app arrives.
+	cli( 'init', '--passphrase' );
+	cli( 'login', process.env.LIAISON_E2E_SERVER_URL, '--user', process.env.LIAISON_E2E_USER, '--fingerprint', process.env.LIAISON_E2E_FINGERPRINT );
+	let found = [];
+	await browser.waitUntil( async () => {
+		cli( 'sync' );
+		found = JSON.parse( cli( 'contact', 'search', 'lovelace', '--json' ) );
+		return found.length === 1;
+	}, { timeout: 30_000, interval: 1_000, timeoutMsg: 'the contact did not reach the server by background sync within 30 s' } );
+	assert.equal( found[ 0 ].display_name, NAME );
+	assert.equal( found[ 0 ].primary_email, EMAIL );
+	// The app learns of its own background sync through events: the header ends up "Up to date".
+	const status = await shown( 'sync-status' );
+	await browser.waitUntil( async () => ( await status.getAttribute( 'data-state' ) ) === 'up-to-date', {
+		timeout: TIMEOUT,
+		timeoutMsg: 'the sync status did not reach "up to date" after the background sync'
+	} );
+	// (textContent: WebKitWebDriver's getText() returns nothing for this live region.)
+	await browser.waitUntil( async () => ( await browser.execute( ( el ) => el.textContent, status ) ).includes( 'Up to date' ), {
+		timeout: TIMEOUT,
+		timeoutMsg: 'the status line does not say "Up to date"'
+	} );
 } );

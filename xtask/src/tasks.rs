@@ -173,8 +173,46 @@ fn keychain_test() -> Result<()> {
         .env("CARGO_HOME", std::env::var_os("CARGO_HOME").unwrap_or_else(|| util::home().join(".cargo").into())))
 }
 
+/// A `liaison-server` on a free loopback port with one staff account, for the desktop test to
+/// sign in to. Returns the guard, the URL and the certificate fingerprint.
+fn start_server(dir: &std::path::Path) -> Result<(Guard, String, String)> {
+    use std::io::BufRead;
+    let mut add = Command::new(bin("liaison-server"));
+    add.args(["user", "add", "ana", "--role", "staff", "--data-dir"]).arg(dir).env("LIAISON_PASSWORD", E2E_PASSWORD).stdout(Stdio::null());
+    exec(&mut add)?;
+    let mut child = Command::new(bin("liaison-server"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting liaison-server")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let guard = Guard(child);
+    let (mut url, mut fingerprint) = (None, None);
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line?;
+        if let Some(u) = line.strip_prefix("Liaison server listening on ") {
+            url = Some(u.trim().to_string());
+        }
+        if let Some(f) = line.strip_prefix("Certificate SHA-256 fingerprint: ") {
+            fingerprint = Some(f.trim().to_string());
+        }
+        if url.is_some() && fingerprint.is_some() {
+            break;
+        }
+    }
+    match (url, fingerprint) {
+        (Some(u), Some(f)) => Ok((guard, u, f)),
+        _ => bail!("liaison-server exited before printing its URL and fingerprint"),
+    }
+}
+
+const E2E_PASSWORD: &str = "desktop-e2e-password";
+
 fn desktop_e2e() -> Result<()> {
     let driver = setup::tauri_driver()?;
+    let (_server, url, fingerprint) = start_server(&scratch_dir("desktop-e2e-server")?)?;
     let (_xvfb, display) = util::start_xvfb()?;
     let port = util::free_port()?;
     let native_port = util::free_port()?;
@@ -199,5 +237,11 @@ fn desktop_e2e() -> Result<()> {
         .env("TAURI_DRIVER_PORT", port.to_string())
         .env("LIAISON_APP_BINARY", bin("liaison-desktop"))
         .env("LIAISON_EXPECT_DATA_DIR", &data_dir)
+        .env("LIAISON_E2E_SERVER_URL", &url)
+        .env("LIAISON_E2E_FINGERPRINT", &fingerprint)
+        .env("LIAISON_E2E_USER", "ana")
+        .env("LIAISON_E2E_PASSWORD", E2E_PASSWORD)
+        .env("LIAISON_CLI_BINARY", bin("liaison"))
+        .env("LIAISON_E2E_SCRATCH", scratch_dir("desktop-e2e-cli")?)
         .env("LIAISON_SCREENSHOT", &screenshot))
 }

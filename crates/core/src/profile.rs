@@ -5,7 +5,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::keychain::{Keychain, NativeKeychain};
 use crate::paths::DATABASE_FILE;
 use crate::store::Store;
-use crate::vault::{self, UnlockMode};
+use crate::vault::{self, DataKey, UnlockMode};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -22,6 +22,8 @@ pub struct Profile {
     dir: PathBuf,
     keychain: Box<dyn Keychain>,
     store: Option<Store>,
+    /// Kept while unlocked so background work can open its own connection; zeroized on lock.
+    key: Option<DataKey>,
 }
 
 impl std::fmt::Debug for Profile {
@@ -37,7 +39,7 @@ impl Profile {
     }
 
     pub fn with_keychain(dir: impl Into<PathBuf>, keychain: Box<dyn Keychain>) -> Profile {
-        Profile { dir: dir.into(), keychain, store: None }
+        Profile { dir: dir.into(), keychain, store: None, key: None }
     }
 
     pub fn dir(&self) -> &Path {
@@ -71,6 +73,7 @@ impl Profile {
         match Store::create(&db, &key) {
             Ok(store) => {
                 self.store = Some(store);
+                self.key = Some(key);
                 Ok(())
             }
             Err(e) => {
@@ -94,16 +97,26 @@ impl Profile {
         })?;
         let key = vault::unlock(&vault, passphrase, self.keychain.as_ref())?;
         self.store = Some(Store::open(&self.database_path(), &key)?);
+        self.key = Some(key);
         Ok(())
     }
 
     /// Close the database; the key bytes are zeroized when dropped.
     pub fn lock(&mut self) {
+        self.key = None;
         if let Some(store) = self.store.take() {
             if let Err(e) = store.close() {
                 tracing::warn!(error = %e, "closing the database");
             }
         }
+    }
+
+    /// A second connection to the unlocked database, for work that must not hold this profile
+    /// (a sync waiting on the network while the person keeps working). SQLite's WAL lets both
+    /// connections work side by side.
+    pub fn connect(&self) -> Result<Store> {
+        let key = self.key.as_ref().ok_or_else(|| Error::new(ErrorCode::Locked, "The vault is locked; unlock it first."))?;
+        Store::open(&self.database_path(), key)
     }
 
     pub fn is_unlocked(&self) -> bool {
@@ -116,15 +129,6 @@ impl Profile {
 
     pub fn store_ref(&self) -> Result<&Store> {
         self.store.as_ref().ok_or_else(|| Error::new(ErrorCode::Locked, "The vault is locked; unlock it first."))
-    }
-
-    /// Move the unlocked store out (for async work that must not hold the profile).
-    pub fn take_store(&mut self) -> Result<Store> {
-        self.store.take().ok_or_else(|| Error::new(ErrorCode::Locked, "The vault is locked; unlock it first."))
-    }
-
-    pub fn put_store(&mut self, store: Store) {
-        self.store = Some(store);
     }
 }
 

@@ -13,5 +13,5 @@ export type Contact = { id: string, displayName: string, emails: Array<ContactEm
 export type ContactSummary = { id: string, displayName: string, primaryEmail: string | null, organization: string | null, language: string | null, tags: Array<string>, updatedAt: string, };
 export type ContactPage = { items: Array<ContactSummary>, total: number, offset: number, };
 export type ServerProbe = { url: string, fingerprint: string, };
-export type SyncStatus = { loggedIn: boolean, serverUrl: string | null, user: string | null, role: string | null, fingerprint: string | null, pending: number, lastSyncAt: string | null, lastError: ApiError | null, };
+export type SyncStatus = { loggedIn: boolean, serverUrl: string | null, user: string | null, role: string | null, fingerprint: string | null, pending: number, lastSyncAt: string | null, lastError: ApiError | null, syncing: boolean, };
 export type SyncReport = { pushed: number, rejected: number, pulled: number, status: SyncStatus, };

@@ -23,8 +23,10 @@ export type { ErrorAction, ErrorInfo, ErrorSeverity } from './errors';
 export const EVENTS = {
 	/** Payload: `VaultState`. Emitted when the vault locks itself (idle, OS sleep, screen lock). */
 	vaultLocked: 'vault-locked',
-	/** Payload: `SyncStatus`. Emitted when sync state changes outside a `sync_now` call. */
-	syncStatus: 'sync-status'
+	/** Payload: `SyncStatus`. Emitted when a sync starts and ends (background or requested). */
+	syncStatus: 'sync-status',
+	/** No payload. Emitted when a sync brought changes to contacts: lists should reload. */
+	contactsChanged: 'contacts-changed'
 } as const;
 
 export const vaultApi = {
@@ -44,7 +46,8 @@ export const contactsApi = {
 	get: ( id: string ): Promise<Contact> => call( 'get_contact', { id } ),
 	create: ( input: ContactInput ): Promise<Contact> => call( 'create_contact', { input } ),
 	update: ( id: string, input: ContactInput ): Promise<Contact> => call( 'update_contact', { id, input } ),
-	remove: ( id: string ): Promise<null> => call( 'delete_contact', { id } )
+	remove: ( id: string ): Promise<null> => call( 'delete_contact', { id } ),
+	onChanged: ( handler: () => void ) => subscribe( EVENTS.contactsChanged, () => handler() )
 };
 
 export const syncApi = {

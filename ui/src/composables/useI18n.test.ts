@@ -41,6 +41,8 @@ describe( 'useI18n', () => {
 		const { formatRelativeTime } = useI18n();
 		const now = Date.parse( '2024-05-01T12:00:00Z' );
 		expect( formatRelativeTime( '2024-05-01T11:55:00Z', now ) ).toBe( '5 minutes ago' );
+		// Regression: a sync that finished after the last tick of `now` read "in 4 seconds".
+		expect( formatRelativeTime( '2024-05-01T12:00:04Z', now ) ).toBe( 'now' );
 		expect( formatRelativeTime( '2024-04-30T12:00:00Z', now ) ).toBe( 'yesterday' );
 		expect( formatRelativeTime( 'not a date', now ) ).toBe( 'not a date' );
 	} );

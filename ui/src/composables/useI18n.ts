@@ -50,7 +50,12 @@ export function useI18n(): UseI18n {
 			if ( Number.isNaN( then ) ) {
 				return iso;
 			}
-			const seconds = Math.round( ( then - now ) / 1000 );
+			let seconds = Math.round( ( then - now ) / 1000 );
+			// `now` usually comes from a ref that ticks every 30 s, so an event that just
+			// happened can be a few seconds "in the future": that is "now", not "in 4 seconds".
+			if ( seconds > 0 && seconds < 60 ) {
+				seconds = 0;
+			}
 			const format = new Intl.RelativeTimeFormat( currentLocale.value, { numeric: 'auto' } );
 			for ( const [ unit, size ] of RELATIVE_UNITS ) {
 				if ( Math.abs( seconds ) >= size || unit === 'second' ) {

@@ -30,6 +30,22 @@ describe( 'sync store', () => {
 		expect( contacts.dataVersion ).toBe( before + 1 );
 	} );
 
+	it( 'follows background sync through events: syncing, then a reloaded list', async () => {
+		backend.unlocked();
+		backend.sync = { ...backend.sync, loggedIn: true };
+		const sync = useSyncStore();
+		await sync.refresh();
+		await Promise.resolve();
+		backend.emit( 'sync-status', { ...backend.sync, syncing: true } );
+		expect( sync.state ).toBe( 'syncing' );
+		const contacts = useContactsStore();
+		const before = contacts.dataVersion;
+		backend.emit( 'contacts-changed', null );
+		backend.emit( 'sync-status', { ...backend.sync, syncing: false, lastSyncAt: new Date().toISOString() } );
+		expect( sync.state ).toBe( 'up-to-date' );
+		expect( contacts.dataVersion ).toBe( before + 1 );
+	} );
+
 	it( 'does not start a second sync while one runs', async () => {
 		backend.unlocked();
 		backend.sync = { ...backend.sync, loggedIn: true };

@@ -4,7 +4,7 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import { syncApi, type ApiError, type ServerProbe, type SyncReport, type SyncStatus } from '@/api';
+import { contactsApi, syncApi, type ApiError, type ServerProbe, type SyncReport, type SyncStatus } from '@/api';
 import { useContactsStore } from './contacts';
 import { useVaultStore } from './vault';
 
@@ -26,7 +26,7 @@ export const useSyncStore = defineStore( 'sync', () => {
 		if ( !status.value?.loggedIn ) {
 			return 'signed-out';
 		}
-		if ( running.value ) {
+		if ( running.value || status.value.syncing ) {
 			return 'syncing';
 		}
 		if ( currentError.value ) {
@@ -51,6 +51,8 @@ export const useSyncStore = defineStore( 'sync', () => {
 			void syncApi.onStatus( ( next ) => {
 				status.value = next;
 			} );
+			// Background sync pulled changes: the list reloads in place.
+			void contactsApi.onChanged( () => useContactsStore().invalidate() );
 		}
 		try {
 			status.value = await syncApi.status();

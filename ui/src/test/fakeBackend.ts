@@ -122,7 +122,8 @@ class FakeBackend {
 			fingerprint: null,
 			pending: 0,
 			lastSyncAt: null,
-			lastError: null
+			lastError: null,
+			syncing: false
 		};
 		this.handlers = this.defaultHandlers();
 	}
