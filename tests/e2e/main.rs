@@ -6,5 +6,6 @@
 
 mod harness;
 mod at_rest;
+mod convergence;
 mod sync;
 mod trouble;

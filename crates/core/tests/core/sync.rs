@@ -78,3 +78,26 @@ async fn a_response_of_the_wrong_shape_loses_no_local_change() {
     assert!(status.pending > 0, "the local change waits for a real server");
     assert_eq!(status.last_error.map(|e| e.code), Some(ErrorCode::NotLoggedIn), "the status shows why sync did not run");
 }
+
+const UPGRADE: &str = "HTTP/1.1 426 Upgrade Required\r\nContent-Type: application/json\r\nContent-Length: 93\r\nConnection: close\r\n\r\n{\"code\":\"upgrade_required\",\"message\":\"This server needs Liaison protocol 2; update Liaison.\"}";
+
+#[tokio::test]
+async fn a_client_too_old_for_the_server_is_told_to_update_and_keeps_its_changes() {
+    let (url, fingerprint) = impostor(UPGRADE).await;
+    let (_dir, mut store, _key) = temp_store();
+    // Signed in earlier, when the server still spoke this protocol.
+    {
+        use liaison_core::store::meta;
+        let conn = store.conn();
+        meta::set(conn, "server_url", &url).expect("url");
+        meta::set(conn, "server_fingerprint", &fingerprint).expect("fingerprint");
+        meta::set(conn, "server_token", "t0ken").expect("token");
+    }
+    contacts::create(&mut store, ContactInput { display_name: "Written Offline".into(), ..Default::default() }).expect("create");
+    let err = sync::sync(&mut store).await.expect_err("426");
+    assert_eq!(err.code, ErrorCode::UpgradeRequired);
+    assert!(err.message.contains("update Liaison"), "{}", err.message);
+    let status = sync::status(&store).expect("status");
+    assert!(status.pending > 0, "nothing is dropped while the app waits for an update");
+    assert_eq!(status.last_error.map(|e| e.code), Some(ErrorCode::UpgradeRequired), "the status line says why");
+}
