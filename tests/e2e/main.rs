@@ -7,5 +7,6 @@
 mod harness;
 mod at_rest;
 mod convergence;
+mod crash;
 mod sync;
 mod trouble;
