@@ -22,6 +22,7 @@ fn main() {
         "logout",
         "sync_now",
         "sync_status",
+        "sync_ledger",
     ];
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)))
         .expect("failed to run tauri-build");

@@ -1,7 +1,7 @@
 //! Tauri commands: each takes state and arguments, calls liaison-core, maps the error.
 //! Arguments are validated in Rust (by liaison-core) whatever the UI already checked.
 
-use crate::dto::{ApiError, Contact, ContactInput, ContactPage, ServerProbe, SyncReport, SyncStatus, UnlockMode, VaultState};
+use crate::dto::{ApiError, Contact, ContactInput, ContactPage, LedgerEntry, ServerProbe, SyncReport, SyncStatus, UnlockMode, VaultState};
 use crate::state::AppState;
 use liaison_core::contacts::{self, ContactPatch};
 use liaison_core::{Error, sync};
@@ -123,4 +123,12 @@ pub async fn sync_now(app: tauri::AppHandle, state: State<'_, AppState>) -> Resu
 pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus> {
     let mut profile = state.profile.lock().await;
     Ok(blocking(|| sync::status(profile.store()?))?.into())
+}
+
+/// The newest `limit` outgoing changes and what became of each (at most 500).
+#[tauri::command]
+pub async fn sync_ledger(state: State<'_, AppState>, limit: u32) -> Result<Vec<LedgerEntry>> {
+    let limit = limit.clamp(1, 500) as usize;
+    let mut profile = state.profile.lock().await;
+    Ok(blocking(|| sync::ledger(profile.store()?, limit))?.into_iter().map(Into::into).collect())
 }

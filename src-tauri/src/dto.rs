@@ -252,6 +252,57 @@ impl From<CoreReport> for SyncReport {
     }
 }
 
+/// What became of an outgoing change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerState {
+    Pending,
+    Sent,
+    Accepted,
+    Rejected,
+}
+
+/// One line of the sync ledger.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    pub change_id: String,
+    // contact, contact_email, contact_phone or contact_identifier
+    pub entity: String,
+    pub row_id: String,
+    // The name of the contact the change concerns, when it is still on this device.
+    pub label: Option<String>,
+    pub fields: Vec<String>,
+    pub deleted: bool,
+    pub state: LedgerState,
+    pub error: Option<ApiError>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<liaison_core::sync::LedgerEntry> for LedgerEntry {
+    fn from(e: liaison_core::sync::LedgerEntry) -> Self {
+        use liaison_core::store::sync_tables::OutboxState;
+        LedgerEntry {
+            change_id: e.change_id.to_string(),
+            entity: e.entity.as_str().to_string(),
+            row_id: e.row_id.to_string(),
+            label: e.label,
+            fields: e.fields,
+            deleted: e.deleted,
+            state: match e.state {
+                OutboxState::Pending => LedgerState::Pending,
+                OutboxState::Sent => LedgerState::Sent,
+                OutboxState::Accepted => LedgerState::Accepted,
+                OutboxState::Rejected => LedgerState::Rejected,
+            },
+            error: e.error.map(Into::into),
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
 /// The generated TypeScript file: every IPC type, in dependency order.
 pub fn typescript_bindings() -> String {
     let cfg = ts_rs::Config::new();
@@ -270,6 +321,8 @@ pub fn typescript_bindings() -> String {
         ServerProbe::decl(&cfg),
         SyncStatus::decl(&cfg),
         SyncReport::decl(&cfg),
+        LedgerState::decl(&cfg),
+        LedgerEntry::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in src-tauri/src/dto.rs by `cargo xtask bindings`.\n// Do not edit by hand: a test fails when this file is stale.\n\n",

@@ -37,6 +37,7 @@ pub fn run() {
             commands::logout,
             commands::sync_now,
             commands::sync_status,
+            commands::sync_ledger,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

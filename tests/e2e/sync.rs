@@ -100,6 +100,7 @@ fn the_sync_ledger_shows_each_change_pending_then_accepted() {
     assert!(entries.iter().all(|e| e["state"] == "pending"), "nothing sent yet: {before}");
     assert_eq!(entries[0]["row_id"], id.as_str());
     assert_eq!(entries[0]["entity"], "contact");
+    assert_eq!(entries[1]["label"], "Ledger Person", "a child row's change names the contact it belongs to");
     a.ok(&["sync"]);
     let after = a.json(&["sync", "--status"]);
     assert!(after.as_array().expect("list").iter().all(|e| e["state"] == "accepted" && e["error"].is_null()), "the server accepted both: {after}");

@@ -257,3 +257,21 @@ step( 'background sync sends the contact to the server', async () => {
 		timeoutMsg: 'the status line does not say "Up to date"'
 	} );
 } );
+
+step( 'the sync ledger shows the contact\'s changes accepted by the server', async () => {
+	await click( 'sync-ledger-open' );
+	await browser.waitUntil( async () => {
+		const entries = await browser.$$( byTestId( 'ledger-entry' ) );
+		if ( entries.length < 2 ) {
+			return false;
+		}
+		for ( const entry of entries ) {
+			const state = await entry.getAttribute( 'data-state' );
+			const text = await browser.execute( ( el ) => el.textContent, entry );
+			if ( state !== 'accepted' || !text.includes( NAME ) ) {
+				return false;
+			}
+		}
+		return true;
+	}, { timeout: TIMEOUT, timeoutMsg: 'the ledger did not list the contact and its email as accepted' } );
+} );

@@ -332,6 +332,9 @@ pub struct LedgerEntry {
     pub change_id: Uuid,
     pub entity: EntityKind,
     pub row_id: Uuid,
+    /// What a person calls the record: the name of the contact the change concerns, when it is
+    /// still on this device.
+    pub label: Option<String>,
     /// The fields the change carries (only those that changed).
     pub fields: Vec<String>,
     pub deleted: bool,
@@ -344,12 +347,27 @@ pub struct LedgerEntry {
 
 /// The sync ledger: the newest `limit` outgoing changes with their state, oldest of them first.
 pub fn ledger(store: &Store, limit: usize) -> Result<Vec<LedgerEntry>> {
-    Ok(st::newest_entries(store.conn(), limit)?
+    let conn = store.conn();
+    let label = |e: &st::OutboxEntry| -> Result<Option<String>> {
+        let contact = match e.change.entity {
+            EntityKind::Contact => Some(e.change.row_id),
+            _ => e.change.fields.get("contact_id").and_then(|f| f.value.as_str()).and_then(|s| Uuid::parse_str(s).ok()).or(write::parent_of(conn, e.change.entity, e.change.row_id)?),
+        };
+        Ok(match contact {
+            Some(id) => crate::contacts::get(store, id).ok().map(|c| c.display_name),
+            None => None,
+        })
+    };
+    let entries = st::newest_entries(conn, limit)?;
+    let labels = entries.iter().map(label).collect::<Result<Vec<_>>>()?;
+    Ok(entries
         .into_iter()
-        .map(|e| LedgerEntry {
+        .zip(labels)
+        .map(|(e, label)| LedgerEntry {
             change_id: e.change.change_id,
             entity: e.change.entity,
             row_id: e.change.row_id,
+            label,
             fields: e.change.fields.into_keys().collect(),
             deleted: e.change.deleted.is_some(),
             state: e.state,

@@ -15,3 +15,5 @@ export type ContactPage = { items: Array<ContactSummary>, total: number, offset:
 export type ServerProbe = { url: string, fingerprint: string, };
 export type SyncStatus = { loggedIn: boolean, serverUrl: string | null, user: string | null, role: string | null, fingerprint: string | null, pending: number, lastSyncAt: string | null, lastError: ApiError | null, syncing: boolean, };
 export type SyncReport = { pushed: number, rejected: number, pulled: number, status: SyncStatus, };
+export type LedgerState = "pending" | "sent" | "accepted" | "rejected";
+export type LedgerEntry = { changeId: string, entity: string, rowId: string, label: string | null, fields: Array<string>, deleted: boolean, state: LedgerState, error: ApiError | null, createdAt: string, updatedAt: string, };

@@ -7,6 +7,7 @@ import type {
 	Contact,
 	ContactInput,
 	ContactPage,
+	LedgerEntry,
 	ServerProbe,
 	SyncReport,
 	SyncStatus,
@@ -57,5 +58,7 @@ export const syncApi = {
 	logout: (): Promise<SyncStatus> => call( 'logout' ),
 	syncNow: (): Promise<SyncReport> => call( 'sync_now' ),
 	status: (): Promise<SyncStatus> => call( 'sync_status' ),
+	/** The newest `limit` outgoing changes, oldest of them first. */
+	ledger: ( limit: number ): Promise<LedgerEntry[]> => call( 'sync_ledger', { limit } ),
 	onStatus: ( handler: ( status: SyncStatus ) => void ) => subscribe( EVENTS.syncStatus, handler )
 };

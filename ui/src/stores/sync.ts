@@ -3,8 +3,8 @@
  * status shown in the header, and "Sync now".
  */
 import { defineStore } from 'pinia';
-import { computed, ref } from 'vue';
-import { contactsApi, syncApi, type ApiError, type ServerProbe, type SyncReport, type SyncStatus } from '@/api';
+import { computed, ref, watch } from 'vue';
+import { contactsApi, syncApi, type ApiError, type LedgerEntry, type ServerProbe, type SyncReport, type SyncStatus } from '@/api';
 import { useContactsStore } from './contacts';
 import { useVaultStore } from './vault';
 
@@ -44,6 +44,32 @@ export const useSyncStore = defineStore( 'sync', () => {
 		error.value = failure;
 		return failure;
 	}
+
+	/** How many of the newest outgoing changes the ledger shows. */
+	const LEDGER_LIMIT = 200;
+	const ledger = ref<LedgerEntry[]>( [] );
+	const ledgerError = ref<ApiError | null>( null );
+	const ledgerLoading = ref( false );
+
+	/** Load the sync ledger, newest change first. */
+	async function loadLedger(): Promise<void> {
+		ledgerLoading.value = true;
+		ledgerError.value = null;
+		try {
+			ledger.value = ( await syncApi.ledger( LEDGER_LIMIT ) ).slice().reverse();
+		} catch ( e ) {
+			ledgerError.value = fail( e );
+		} finally {
+			ledgerLoading.value = false;
+		}
+	}
+
+	// The ledger names contacts: forget it when the vault locks, like the contact data.
+	watch( () => vault.phase, ( phase ) => {
+		if ( phase !== 'unlocked' ) {
+			ledger.value = [];
+		}
+	} );
 
 	async function refresh(): Promise<void> {
 		if ( !listening ) {
@@ -135,5 +161,8 @@ export const useSyncStore = defineStore( 'sync', () => {
 		error.value = null;
 	}
 
-	return { status, running, busy, error, lastReport, state, currentError, refresh, probe, login, logout, syncNow, clearError };
+	return {
+		status, running, busy, error, lastReport, state, currentError, refresh, probe, login, logout, syncNow, clearError,
+		ledger, ledgerError, ledgerLoading, loadLedger
+	};
 } );

@@ -12,6 +12,7 @@ import type {
 	ContactPage,
 	ContactSummary,
 	ErrorCode,
+	LedgerEntry,
 	SyncStatus,
 	VaultState
 } from '@/api/bindings';
@@ -86,6 +87,8 @@ class FakeBackend {
 	contacts!: Contact[];
 	sync!: SyncStatus;
 	passphrase: string | null = null;
+	/** What `sync_ledger` answers (oldest first, as the backend does). */
+	ledger: LedgerEntry[] = [];
 	handlers: Record<string, Handler> = {};
 	listeners = new Map<string, Set<( event: { payload: unknown } ) => void>>();
 	invoke = vi.fn( async ( command: string, args?: Args ): Promise<unknown> => {
@@ -104,6 +107,7 @@ class FakeBackend {
 	reset(): void {
 		this.invoke.mockClear();
 		this.listeners.clear();
+		this.ledger = [];
 		this.passphrase = null;
 		this.vault = {
 			exists: false,
@@ -175,6 +179,7 @@ class FakeBackend {
 	private defaultHandlers(): Record<string, Handler> {
 		return {
 			vault_state: () => ( { ...this.vault } ),
+			sync_ledger: () => [ ...this.ledger ],
 			create_vault: ( { mode, passphrase } ) => {
 				if ( this.vault.exists ) {
 					throw apiError( 'vault_exists' );
