@@ -66,6 +66,18 @@ pub struct Clamp {
     pub clamped: Hlc,
 }
 
+/// Say (without any field values) that a device's clocks ran ahead and were clamped.
+pub fn log_clamps(device: Uuid, clamps: &[Clamp], now_millis: u64) {
+    if let Some(first) = clamps.first() {
+        tracing::warn!(
+            %device,
+            ahead_ms = first.original.millis.saturating_sub(now_millis),
+            fields = clamps.len(),
+            "clamped clocks that were ahead of the server's clock"
+        );
+    }
+}
+
 /// The outcome of [`plan_change`] for a change that is accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {

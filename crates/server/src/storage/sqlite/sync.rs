@@ -144,14 +144,7 @@ pub(super) fn push(
             )
             .map_err(db)?;
         }
-        if let Some(first) = plan.clamps.first() {
-            tracing::warn!(
-                %device,
-                ahead_ms = first.original.millis.saturating_sub(now_millis),
-                fields = plan.clamps.len(),
-                "clamped clocks that were ahead of the server's clock"
-            );
-        }
+        crate::sync::log_clamps(device, &plan.clamps, now_millis);
 
         let row_seq = if plan.effect.modifies() {
             seq += 1;
