@@ -3,6 +3,7 @@
 //! through `oneshot`, no socket), `server` (real TLS on a port) and `cli` (the binary).
 
 mod cli;
+mod malformed;
 mod router;
 mod server;
 mod storage;

@@ -22,7 +22,7 @@ use std::time::Duration;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// Hashing with Argon2id takes a while; every test shares one hash.
 fn password_hash() -> String {
@@ -30,8 +30,8 @@ fn password_hash() -> String {
     HASH.get_or_init(|| hash_password(PASSWORD).expect("hash")).clone()
 }
 
-struct TestApp {
-    router: Router,
+pub(crate) struct TestApp {
+    pub(crate) router: Router,
     storage: Arc<dyn Storage>,
 }
 
@@ -45,11 +45,11 @@ async fn app_with(limiter: LoginLimiter) -> TestApp {
     TestApp { router, storage }
 }
 
-async fn app() -> TestApp {
+pub(crate) async fn app() -> TestApp {
     app_with(LoginLimiter::default()).await
 }
 
-fn request(method: Method, uri: &str) -> axum::http::request::Builder {
+pub(crate) fn request(method: Method, uri: &str) -> axum::http::request::Builder {
     Request::builder().method(method).uri(uri).header(PROTOCOL_HEADER, "1")
 }
 
@@ -82,19 +82,19 @@ fn login_body(user: &str, password: &str, device: Uuid) -> Value {
     json!({"user": user, "password": password, "device_id": device, "device_name": "test laptop"})
 }
 
-async fn login(app: &TestApp, device: Uuid) -> String {
+pub(crate) async fn login(app: &TestApp, device: Uuid) -> String {
     let (status, body) = send(app, json_request(Method::POST, "/v1/login", &login_body("ana", PASSWORD, device))).await;
     assert_eq!(status, StatusCode::OK, "login failed: {body}");
     let response: LoginResponse = serde_json::from_value(body).expect("a LoginResponse");
     response.token
 }
 
-fn authed(mut req: Request<Body>, token: &str) -> Request<Body> {
+pub(crate) fn authed(mut req: Request<Body>, token: &str) -> Request<Body> {
     req.headers_mut().insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}")).expect("header"));
     req
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
     encoder.write_all(bytes).expect("compress");
     encoder.finish().expect("compress")
