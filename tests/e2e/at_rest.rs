@@ -9,11 +9,10 @@ fn files_with(dir: &std::path::Path, needle: &[u8], hits: &mut Vec<String>) {
         let path = entry.path();
         if path.is_dir() {
             files_with(&path, needle, hits);
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            if bytes.windows(needle.len()).any(|w| w == needle) {
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle) {
                 hits.push(path.display().to_string());
             }
-        }
     }
 }
 

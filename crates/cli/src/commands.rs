@@ -131,11 +131,10 @@ fn unlock(profile: &mut Profile) -> Result<()> {
     if !state.exists {
         bail!(Error::new(ErrorCode::NoVault, format!("There is no Liaison vault in {}; create one with `liaison init`.", state.data_dir.display())));
     }
-    if let Ok(pass) = std::env::var(PASSPHRASE_ENV) {
-        if state.mode == Some(UnlockMode::Passphrase) {
+    if let Ok(pass) = std::env::var(PASSPHRASE_ENV)
+        && state.mode == Some(UnlockMode::Passphrase) {
             return Ok(profile.unlock(Some(&pass))?);
         }
-    }
     if state.mode == Some(UnlockMode::Keychain) {
         return Ok(profile.unlock(None)?);
     }

@@ -248,16 +248,14 @@ fn normalise(mut p: ContactPatch) -> Result<ContactPatch> {
     if let Some(Some(n)) = &p.irc_nick {
         validate_irc_nick(n)?;
     }
-    if let Some(Some(o)) = &p.organization {
-        if o.chars().count() > 300 {
+    if let Some(Some(o)) = &p.organization
+        && o.chars().count() > 300 {
             return Err(Error::invalid("The organisation is longer than 300 characters."));
         }
-    }
-    if let Some(Some(n)) = &p.notes {
-        if n.chars().count() > 20_000 {
+    if let Some(Some(n)) = &p.notes
+        && n.chars().count() > 20_000 {
             return Err(Error::invalid("Notes are longer than 20,000 characters."));
         }
-    }
     Ok(p)
 }
 

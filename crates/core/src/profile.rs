@@ -104,11 +104,10 @@ impl Profile {
     /// Close the database; the key bytes are zeroized when dropped.
     pub fn lock(&mut self) {
         self.key = None;
-        if let Some(store) = self.store.take() {
-            if let Err(e) = store.close() {
+        if let Some(store) = self.store.take()
+            && let Err(e) = store.close() {
                 tracing::warn!(error = %e, "closing the database");
             }
-        }
     }
 
     /// A second connection to the unlocked database, for work that must not hold this profile

@@ -178,8 +178,8 @@ impl Client {
     }
 
     fn transport_error(&self, e: reqwest::Error) -> Error {
-        if let (Some(expected), Some(seen)) = (&self.expected, self.seen_fingerprint()) {
-            if *expected != seen {
+        if let (Some(expected), Some(seen)) = (&self.expected, self.seen_fingerprint())
+            && *expected != seen {
                 return Error::new(
                     ErrorCode::CertificateMismatch,
                     format!(
@@ -190,7 +190,6 @@ impl Client {
                     ),
                 );
             }
-        }
         if e.is_decode() {
             return Error::new(ErrorCode::BadResponse, format!("The answer from {} could not be understood ({e}). Is this a Liaison server?", self.base));
         }

@@ -56,11 +56,18 @@ fn joined(conn: &Connection, sql: &str, contact: Uuid) -> Result<String> {
 /// Rebuild a contact's derived columns and its full-text entry after it or a child row changed.
 /// `touched_at` (RFC 3339) becomes `updated_at` when given. A missing contact is a no-op.
 pub fn reindex(conn: &Connection, contact: Uuid, touched_at: Option<&str>) -> Result<()> {
-    let row: Option<(i64, String, Option<String>, String, Option<String>)> = conn
+    struct Indexed {
+        rid: i64,
+        name: String,
+        organization: Option<String>,
+        tags: String,
+        notes: Option<String>,
+    }
+    let row = conn
         .prepare_cached("SELECT rid, display_name, organization, tags, notes FROM contact WHERE id = ?1")?
-        .query_row([blob(contact)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_row([blob(contact)], |r| Ok(Indexed { rid: r.get(0)?, name: r.get(1)?, organization: r.get(2)?, tags: r.get(3)?, notes: r.get(4)? }))
         .optional()?;
-    let Some((rid, name, organization, tags, notes)) = row else { return Ok(()) };
+    let Some(Indexed { rid, name, organization, tags, notes }) = row else { return Ok(()) };
     let emails = joined(conn, "SELECT group_concat(address, ' ') FROM contact_email WHERE contact_id = ?1", contact)?;
     let phones = joined(conn, "SELECT group_concat(number, ' ') FROM contact_phone WHERE contact_id = ?1", contact)?;
     let idents = joined(conn, "SELECT group_concat(value, ' ') FROM contact_identifier WHERE contact_id = ?1", contact)?;

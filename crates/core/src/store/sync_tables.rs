@@ -177,8 +177,32 @@ pub struct OutboxEntry {
     pub updated_at: String,
 }
 
-fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<u8>, String, Vec<u8>, i64, String, Option<String>, String, Option<Vec<u8>>, Option<String>, Option<String>, String, String)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?))
+/// One outbox row as read; a damaged column becomes a conversion error, never a panic.
+fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
+    fn bad(column: usize, what: &str) -> rusqlite::Error {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, format!("outbox {what}").into())
+    }
+    let fields: String = r.get(5)?;
+    let deleted: Option<String> = r.get(6)?;
+    let state: String = r.get(7)?;
+    let batch_id: Option<Vec<u8>> = r.get(8)?;
+    Ok(OutboxEntry {
+        seq: r.get(0)?,
+        change: Change {
+            change_id: uuid_from(r.get(1)?)?,
+            entity: EntityKind::parse(&r.get::<_, String>(2)?).ok_or_else(|| bad(2, "entity"))?,
+            row_id: uuid_from(r.get(3)?)?,
+            base_seq: r.get::<_, i64>(4)? as u64,
+            fields: serde_json::from_str::<BTreeMap<String, FieldWrite>>(&fields).map_err(|_| bad(5, "fields"))?,
+            deleted: deleted.map(|d| d.parse::<Hlc>()).transpose().map_err(|_| bad(6, "delete clock"))?,
+        },
+        state: OutboxState::parse(&state),
+        batch_id: batch_id.map(uuid_from).transpose()?,
+        error_code: r.get(9)?,
+        error_message: r.get(10)?,
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
+    })
 }
 
 const ENTRY_COLUMNS: &str = "id, change_id, entity, row_id, base_seq, fields, deleted, state, batch_id, error_code, error_message, created_at, updated_at";
@@ -197,28 +221,7 @@ pub fn newest_entries(conn: &Connection, limit: usize) -> Result<Vec<OutboxEntry
 fn query_entries(conn: &Connection, sql: &str, limit: usize) -> Result<Vec<OutboxEntry>> {
     let mut stmt = conn.prepare(sql)?;
     let rows = stmt.query_map([limit as i64], entry_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.into_iter()
-        .map(|(seq, change_id, entity, row_id, base_seq, fields, deleted, state, batch_id, error_code, error_message, created_at, updated_at)| {
-            let bad = |what: &str| Error::internal("outbox entry", what);
-            Ok(OutboxEntry {
-                seq,
-                change: Change {
-                    change_id: Uuid::from_slice(&change_id).map_err(|_| bad("change id"))?,
-                    entity: EntityKind::parse(&entity).ok_or_else(|| bad("entity"))?,
-                    row_id: Uuid::from_slice(&row_id).map_err(|_| bad("row id"))?,
-                    base_seq: base_seq as u64,
-                    fields: serde_json::from_str::<BTreeMap<String, FieldWrite>>(&fields).map_err(|_| bad("fields"))?,
-                    deleted: deleted.map(|d| d.parse::<Hlc>()).transpose().map_err(|_| bad("delete clock"))?,
-                },
-                state: OutboxState::parse(&state),
-                batch_id: batch_id.map(|b| Uuid::from_slice(&b)).transpose().map_err(|_| bad("batch id"))?,
-                error_code,
-                error_message,
-                created_at,
-                updated_at,
-            })
-        })
-        .collect()
+    Ok(rows)
 }
 
 fn state_name(s: OutboxState) -> &'static str {
