@@ -22,6 +22,8 @@ pub enum ErrorCode {
     DeviceRevoked,
     /// The caller may not do this.
     Forbidden,
+    /// The record was erased (right to erasure); no change to it is accepted any more.
+    Erased,
     /// The client speaks a protocol version the server no longer supports.
     UpgradeRequired,
     /// The request body was larger than the server accepts.
@@ -63,6 +65,7 @@ impl ErrorCode {
             ErrorCode::DeviceRevoked => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::Erased => 410,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UpgradeRequired => 426,
             ErrorCode::RateLimited => 429,
@@ -80,6 +83,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::DeviceRevoked => "device_revoked",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Erased => "erased",
             ErrorCode::UpgradeRequired => "upgrade_required",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::RateLimited => "rate_limited",

@@ -195,6 +195,11 @@ pub struct RowState {
     /// A tombstone: the row was deleted; `fields` is empty.
     #[serde(default)]
     pub deleted: bool,
+    /// The row was erased (right to erasure): also `deleted`. A device must physically remove the
+    /// row and anything it still holds about it (unsent changes included), and the server refuses
+    /// every later change to this id with [`crate::error::ErrorCode::Erased`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub purged: bool,
     #[serde(default)]
     pub fields: BTreeMap<String, FieldState>,
 }

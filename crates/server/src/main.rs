@@ -42,6 +42,23 @@ enum Command {
     /// List and revoke signed-in devices.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Erase a person's data (right to erasure) on the server and, at their next sync, on every device.
+    #[command(subcommand)]
+    Erase(EraseCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EraseCommand {
+    /// Erase a contact and every row that belongs to it (emails, phones, identifiers). Later
+    /// changes to them from any device are refused. This cannot be undone.
+    Contact {
+        /// The contact's id (a UUID).
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Print JSON instead of a sentence.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +182,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::User(UserCommand::SetRole { name, role }) => user_set_role(&db, &name, role.into()).await,
         Command::Device(DeviceCommand::List { json }) => device_list(&db, json).await,
         Command::Device(DeviceCommand::Revoke { device_id }) => device_revoke(&db, device_id).await,
+        Command::Erase(EraseCommand::Contact { id, json }) => erase_contact(&db, &id, json).await,
     }
 }
 
@@ -349,6 +367,38 @@ async fn device_revoke(db: &Database, device_id: Uuid) -> Result<()> {
         "Revoked device {} ({}) of {}. It will be told to wipe its local data the next time it connects.",
         info.device.id, info.device.name, info.user_name
     );
+    Ok(())
+}
+
+async fn erase_contact(db: &Database, id: &str, json: bool) -> Result<()> {
+    let Ok(contact_id) = Uuid::parse_str(id.trim()) else {
+        let shown: String = id.chars().take(64).collect();
+        bail!(
+            "{shown:?} is not a contact id; a contact id is a UUID such as 01890a5d-ac96-774b-bcce-b302099a8057 \
+             (the app shows it in the contact's details)"
+        );
+    };
+    let report = open_existing(db)
+        .await?
+        .erase_contact(contact_id, chrono::Utc::now())
+        .await
+        .with_context(|| format!("cannot erase contact {contact_id}; nothing was erased"))?;
+    if json {
+        let value = serde_json::json!({ "contact_id": contact_id, "report": report });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    if report.already_erased && report.rows == 0 {
+        println!("Contact {contact_id} was already erased; nothing more to erase.");
+    } else {
+        println!(
+            "Erased contact {contact_id} and {} related rows; devices will delete them at their next sync.",
+            report.related_rows
+        );
+        if !report.contact_found {
+            println!("The server held no contact with this id; it is recorded as erased so no device can create it.");
+        }
+    }
     Ok(())
 }
 

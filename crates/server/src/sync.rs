@@ -4,6 +4,9 @@
 //! For each change of a batch, in order, a backend loads the row, calls [`plan_change`] and writes
 //! the [`Effect`] it returns:
 //!
+//! 0. **Erasure wins** (checked first, by [`refuse_erased`] on the ids of [`erasure_ids`]): a change
+//!    to an erased (purged) id, or one that points a row at an erased contact, is rejected with
+//!    [`ErrorCode::Erased`]; the rest of the batch still applies.
 //! 1. **Validate** (never against clocks): every field must exist in the entity's schema and pass
 //!    [`EntityDef::validate`]; a change that creates a row must carry every required field unless
 //!    it is a delete. A bad change is rejected on its own; the others in the batch still apply.
@@ -19,7 +22,7 @@ use crate::permissions;
 use crate::storage::User;
 use liaison_protocol::error::{ErrorBody, ErrorCode};
 use liaison_protocol::hlc::{Clock, Hlc, Stamp};
-use liaison_protocol::schema::EntityDef;
+use liaison_protocol::schema::{EntityDef, EntityKind, FieldType};
 use liaison_protocol::wire::{Change, ChangeResult, FieldState, Outcome};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -168,6 +171,45 @@ pub fn validate(change: &Change, existing: Option<&StoredRow>) -> Result<(), Err
         }
     }
     Ok(())
+}
+
+/// What an administrator is told, and a device shows, when a change touches erased data.
+pub const ERASED_MESSAGE: &str = "This person's data was erased at their request; the change was refused.";
+
+/// The ids a change must not touch if they were erased: its own row id, and the parent it points
+/// at (e.g. `contact_id` of a `contact_email`), so an offline device cannot add data to an erased
+/// person. A parent value that is not a UUID is left to [`validate`].
+pub fn erasure_ids(change: &Change) -> Vec<Uuid> {
+    let mut ids = vec![change.row_id];
+    if let Some(parent) = change.entity.def().parent_field
+        && let Some(write) = change.fields.get(parent)
+        && let Some(id) = write.value.as_str().and_then(|s| Uuid::parse_str(s).ok())
+        && id != change.row_id
+    {
+        ids.push(id);
+    }
+    ids
+}
+
+/// Refuse a change when any of its [`erasure_ids`] was erased (`touches_erased`). Checked before
+/// anything else: erasure beats edits, always.
+pub fn refuse_erased(touches_erased: bool) -> Result<(), ErrorBody> {
+    if touches_erased { Err(ErrorBody::new(ErrorCode::Erased, ERASED_MESSAGE)) } else { Ok(()) }
+}
+
+/// The id a child row of `entity` points at through its parent field, from the stored JSON text of
+/// that field (a JSON string holding a UUID in any form [`Uuid::parse_str`] accepts).
+pub fn parent_id_from_stored(text: &str) -> Option<Uuid> {
+    serde_json::from_str::<String>(text).ok().and_then(|s| Uuid::parse_str(&s).ok())
+}
+
+/// The entities whose rows belong to a contact, with the field that points at it.
+pub fn contact_children() -> impl Iterator<Item = (EntityKind, &'static str)> {
+    EntityKind::ALL.into_iter().filter_map(|kind| {
+        let def = kind.def();
+        let parent = def.parent_field?;
+        matches!(def.field(parent)?.ty, FieldType::Ref(EntityKind::Contact)).then_some((kind, parent))
+    })
 }
 
 /// The result of an accepted change.
@@ -327,5 +369,20 @@ mod tests {
 
         let again = plan_change(&user(), None, &c, DEV_A, NOW, &mut clock).expect("valid");
         assert!(again.clamps[0].clamped > first, "a later clamped write must still beat an earlier one");
+    }
+
+    #[test]
+    fn erasure_covers_the_row_and_the_contact_it_points_at() {
+        let contact = Uuid::from_u128(5);
+        let mut email = change(&[("contact_id", json!(contact.to_string().to_uppercase()), Hlc::ZERO)]);
+        email.entity = EntityKind::ContactEmail;
+        assert_eq!(erasure_ids(&email), vec![email.row_id, contact], "any UUID spelling of the parent counts");
+        assert_eq!(erasure_ids(&change(&[])), vec![Uuid::from_u128(77)], "a contact has no parent");
+        let err = refuse_erased(true).expect_err("refused");
+        assert_eq!(err.code, ErrorCode::Erased);
+        assert!(refuse_erased(false).is_ok());
+        let children: Vec<EntityKind> = contact_children().map(|(k, _)| k).collect();
+        assert_eq!(children, vec![EntityKind::ContactEmail, EntityKind::ContactPhone, EntityKind::ContactIdentifier]);
+        assert_eq!(parent_id_from_stored(&format!("{:?}", contact.to_string())), Some(contact));
     }
 }

@@ -109,6 +109,20 @@ impl std::fmt::Debug for NewDevice {
     }
 }
 
+/// What [`Storage::erase_contact`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct ErasureReport {
+    /// Rows whose data was erased by this call and that became purged tombstones: the contact
+    /// (when the server held it) and its related rows.
+    pub rows: u64,
+    /// Of `rows`, how many were related rows (emails, phones, identifiers).
+    pub related_rows: u64,
+    /// Whether the server held the contact (as a row or a tombstone) before this erasure.
+    pub contact_found: bool,
+    /// Whether the contact id was already recorded as erased before this call.
+    pub already_erased: bool,
+}
+
 /// Why a storage operation failed. Messages say what to do; none carries contact or case content.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -175,6 +189,12 @@ pub trait Storage: Send + Sync {
         request: &PushRequest,
         now: DateTime<Utc>,
     ) -> Result<PushResponse, StorageError>;
+    /// Erase a contact (right to erasure): in one transaction, delete every field value of the
+    /// contact row and of every row pointing at it (`contact_id`), turn each into a purged
+    /// tombstone with a new sequence number, and record the ids as purged so every later change
+    /// to them (or a new row pointing at the contact) is refused with `erased`. An id the server
+    /// never saw is recorded as purged anyway; erasing twice changes nothing more.
+    async fn erase_contact(&self, contact_id: Uuid, now: DateTime<Utc>) -> Result<ErasureReport, StorageError>;
     /// Rows the user may read that changed after `since`, in sequence order, at most `limit`.
     async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError>;
 }

@@ -197,3 +197,43 @@ fn an_unreachable_postgresql_is_named_without_its_password() {
     assert!(!err.contains("hunter2-pw"), "never the password: {err}");
     assert!(!err.contains("panicked"), "an error, not a panic: {err}");
 }
+
+#[tokio::test]
+async fn erase_contact_erases_and_reports_and_refuses_a_bad_id() {
+    use crate::support::{batch, change};
+    use liaison_server::storage::{SqliteStorage, Storage};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(run(&["user", "add", "ana", "--role", "staff"], dir.path(), Some("secret123")).status.success());
+    let contact = uuid::Uuid::now_v7();
+    let user = {
+        let storage = SqliteStorage::open(&dir.path().join("server.db")).expect("open");
+        let user = storage.find_user_by_name("ana").await.expect("find").expect("ana").user;
+        let hlc = liaison_protocol::hlc::Hlc::new(1_750_000_000_000, 0);
+        let push = batch(vec![change(contact, &[("display_name", serde_json::json!("Ada"), hlc)])]);
+        storage.push(&user, uuid::Uuid::now_v7(), &push, chrono::Utc::now()).await.expect("push");
+        user
+    };
+
+    let bad = run(&["erase", "contact", "not-a-uuid"], dir.path(), None);
+    assert!(!bad.status.success(), "a non-UUID id is an error");
+    assert!(text(&bad.stderr).contains("is not a contact id"), "and says so: {}", text(&bad.stderr));
+
+    let id = contact.to_string();
+    let out = run(&["erase", "contact", &id], dir.path(), None);
+    assert!(out.status.success(), "erase: {}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("Erased contact {id} and 0 related rows; devices will delete them at their next sync.")
+    );
+
+    let storage = SqliteStorage::open(&dir.path().join("server.db")).expect("open");
+    let pulled = storage.pull(&user, 0, 100).await.expect("pull");
+    assert!(pulled.rows.iter().any(|r| r.row_id == contact && r.purged && r.fields.is_empty()), "{pulled:?}");
+    drop(storage);
+
+    let again = run(&["erase", "contact", &id, "--json"], dir.path(), None);
+    assert!(again.status.success(), "erasing twice is harmless: {}", text(&again.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&again.stdout).expect("--json prints JSON");
+    assert_eq!(report["report"]["already_erased"], serde_json::json!(true), "{report}");
+}

@@ -27,3 +27,10 @@ pub fn delete(row_id: Uuid, hlc: Hlc) -> Change {
 pub fn batch(changes: Vec<Change>) -> PushRequest {
     PushRequest { batch_id: Uuid::now_v7(), changes }
 }
+
+/// A change creating a row of a contact's `entity` (email, phone, identifier) pointing at `contact_id`.
+pub fn child(entity: EntityKind, row_id: Uuid, contact_id: Uuid, fields: &[(&str, Value)], hlc: Hlc) -> Change {
+    let mut all: Vec<(&str, Value, Hlc)> = vec![("contact_id", Value::String(contact_id.to_string()), hlc)];
+    all.extend(fields.iter().map(|(n, v)| (*n, v.clone(), hlc)));
+    Change { entity, ..change(row_id, &all) }
+}

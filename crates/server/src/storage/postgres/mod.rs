@@ -19,7 +19,9 @@ mod devices;
 mod sync;
 mod users;
 
-use super::{Device, DeviceAuth, DeviceInfo, NewDevice, NewUser, Storage, StorageError, User, UserCredentials};
+use super::{
+    Device, DeviceAuth, DeviceInfo, ErasureReport, NewDevice, NewUser, Storage, StorageError, User, UserCredentials,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
@@ -36,6 +38,8 @@ use uuid::Uuid;
 const MIGRATIONS: &[&[&str]] = &[
     // 1: users, devices, synced rows.
     &[users::MIGRATION_1, devices::MIGRATION_1, sync::MIGRATION_1],
+    // 2: erasure (purged tombstones and the purged ids).
+    &[sync::MIGRATION_2],
 ];
 
 /// Taken (per transaction) while migrating, so concurrent starts run the steps once.
@@ -272,6 +276,10 @@ impl Storage for PostgresStorage {
         now: DateTime<Utc>,
     ) -> Result<PushResponse, StorageError> {
         sync::push(&mut self.client().await?, user, device_id, request, now).await
+    }
+
+    async fn erase_contact(&self, contact_id: Uuid, now: DateTime<Utc>) -> Result<ErasureReport, StorageError> {
+        sync::erase_contact(&mut self.client().await?, contact_id, now).await
     }
 
     async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {

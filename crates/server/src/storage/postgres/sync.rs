@@ -11,7 +11,7 @@
 
 use super::{db, ts};
 use crate::permissions;
-use crate::storage::{StorageError, User};
+use crate::storage::{ErasureReport, StorageError, User};
 use crate::sync::{self, Effect, StoredRow};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, Transaction};
@@ -79,6 +79,19 @@ CREATE TABLE clock_clamps (
 );
 ";
 
+/// 2: erasure. `purged` marks a tombstone left by an erasure; `purged_ids` remembers every erased
+/// id (also ids the server never held) and the contact whose erasure purged it.
+pub(super) const MIGRATION_2: &str = "
+ALTER TABLE sync_rows ADD COLUMN purged boolean NOT NULL DEFAULT false;
+
+CREATE TABLE purged_ids (
+    row_id     uuid PRIMARY KEY,
+    entity     text NOT NULL,
+    contact_id uuid NOT NULL,
+    purged_at  timestamptz NOT NULL
+);
+";
+
 fn backend(e: impl std::fmt::Display) -> StorageError {
     StorageError::Backend(e.to_string())
 }
@@ -137,8 +150,11 @@ pub(super) async fn push(
             continue;
         }
 
+        let touches_erased = any_purged(&tx, &sync::erasure_ids(change)).await?;
         let existing = load_row(&tx, change.entity, change.row_id).await?;
-        let plan = match sync::plan_change(user, existing.as_ref(), change, device, now_millis, &mut clamp_clock) {
+        let plan = match sync::refuse_erased(touches_erased)
+            .and_then(|()| sync::plan_change(user, existing.as_ref(), change, device, now_millis, &mut clamp_clock))
+        {
             Ok(plan) => plan,
             Err(error) => {
                 results.push(sync::rejected(change.change_id, error));
@@ -193,6 +209,91 @@ pub(super) async fn push(
     .map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(response)
+}
+
+async fn any_purged(tx: &Transaction<'_>, ids: &[Uuid]) -> Result<bool, StorageError> {
+    let stmt =
+        tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM purged_ids WHERE row_id = ANY($1))").await.map_err(db)?;
+    tx.query_one(&stmt, &[&ids]).await.map_err(db)?.try_get(0).map_err(db)
+}
+
+/// See [`crate::storage::Storage::erase_contact`]. Runs in the same serialised section as a push
+/// (the `sync_state` lock), so the new sequence numbers are in commit order.
+pub(super) async fn erase_contact(
+    c: &mut Client,
+    contact_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<ErasureReport, StorageError> {
+    let at = ts(now);
+    let tx = c.transaction().await.map_err(db)?;
+    let state = tx.query_one("SELECT seq FROM sync_state WHERE id = 1 FOR UPDATE", &[]).await.map_err(db)?;
+    let mut seq = to_u64(state.try_get(0).map_err(db)?)?;
+    let already_erased = any_purged(&tx, &[contact_id]).await?;
+    let contact = EntityKind::Contact.as_str();
+    let head: Option<bool> = match tx
+        .query_opt("SELECT purged FROM sync_rows WHERE entity = $1 AND row_id = $2", &[&contact, &contact_id])
+        .await
+        .map_err(db)?
+    {
+        Some(r) => Some(r.try_get(0).map_err(db)?),
+        None => None,
+    };
+
+    // Rows still holding data: the contact (unless already purged) and every row pointing at it.
+    let mut targets: Vec<(EntityKind, Uuid)> = Vec::new();
+    if head == Some(false) {
+        targets.push((EntityKind::Contact, contact_id));
+    }
+    for (kind, parent) in sync::contact_children() {
+        let found = tx
+            .query("SELECT row_id, value FROM sync_fields WHERE entity = $1 AND name = $2", &[&kind.as_str(), &parent])
+            .await
+            .map_err(db)?;
+        for r in found {
+            let value: String = r.try_get(1).map_err(db)?;
+            if sync::parent_id_from_stored(&value) == Some(contact_id) {
+                targets.push((kind, r.try_get(0).map_err(db)?));
+            }
+        }
+    }
+
+    for (kind, row_id) in &targets {
+        seq += 1;
+        tx.execute(
+            "UPDATE sync_rows SET seq = $1, deleted = true, purged = true WHERE entity = $2 AND row_id = $3",
+            &[&to_i64(seq), &kind.as_str(), row_id],
+        )
+        .await
+        .map_err(db)?;
+        tx.execute("DELETE FROM sync_fields WHERE entity = $1 AND row_id = $2", &[&kind.as_str(), row_id])
+            .await
+            .map_err(db)?;
+    }
+    if head.is_none() {
+        // Never seen here: a purged tombstone still tells a device that created it offline to drop it.
+        seq += 1;
+        tx.execute(
+            "INSERT INTO sync_rows (entity, row_id, seq, deleted, purged) VALUES ($1, $2, $3, true, true)",
+            &[&contact, &contact_id, &to_i64(seq)],
+        )
+        .await
+        .map_err(db)?;
+    }
+    let record = tx
+        .prepare_cached(
+            "INSERT INTO purged_ids (row_id, entity, contact_id, purged_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (row_id) DO NOTHING",
+        )
+        .await
+        .map_err(db)?;
+    for (kind, row_id) in targets.iter().chain([(EntityKind::Contact, contact_id)].iter()) {
+        tx.execute(&record, &[row_id, &kind.as_str(), &contact_id, &at]).await.map_err(db)?;
+    }
+    tx.execute("UPDATE sync_state SET seq = $1 WHERE id = 1", &[&to_i64(seq)]).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    let rows = u64::try_from(targets.len()).unwrap_or(u64::MAX);
+    let related_rows = rows - u64::from(head == Some(false));
+    Ok(ErasureReport { rows, related_rows, contact_found: head.is_some(), already_erased })
 }
 
 async fn stored_response(
@@ -330,8 +431,8 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
     // The page of rows (one more than asked, to tell has_more) with their fields, in one query.
     let stmt = tx
         .prepare_cached(
-            "SELECT r.seq, r.entity, r.row_id, r.deleted, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device
-             FROM (SELECT seq, entity, row_id, deleted FROM sync_rows WHERE seq > $1 ORDER BY seq LIMIT $2) r
+            "SELECT r.seq, r.entity, r.row_id, r.deleted, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device, r.purged
+             FROM (SELECT seq, entity, row_id, deleted, purged FROM sync_rows WHERE seq > $1 ORDER BY seq LIMIT $2) r
              LEFT JOIN sync_fields f ON NOT r.deleted AND f.entity = r.entity AND f.row_id = r.row_id
              ORDER BY r.seq",
         )
@@ -352,6 +453,7 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
                 entity,
                 row_id: r.try_get(2).map_err(db)?,
                 deleted: r.try_get(3).map_err(db)?,
+                purged: r.try_get(9).map_err(db)?,
                 fields: BTreeMap::new(),
             });
         }

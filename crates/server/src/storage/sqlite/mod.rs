@@ -11,7 +11,9 @@ mod devices;
 mod sync;
 mod users;
 
-use super::{Device, DeviceAuth, DeviceInfo, NewDevice, NewUser, Storage, StorageError, User, UserCredentials};
+use super::{
+    Device, DeviceAuth, DeviceInfo, ErasureReport, NewDevice, NewUser, Storage, StorageError, User, UserCredentials,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use liaison_protocol::wire::{PullResponse, PushRequest, PushResponse, Role};
@@ -26,6 +28,8 @@ use uuid::Uuid;
 const MIGRATIONS: &[&[&str]] = &[
     // 1: users, devices, synced rows.
     &[users::MIGRATION_1, devices::MIGRATION_1, sync::MIGRATION_1],
+    // 2: erasure (purged tombstones and the purged ids).
+    &[sync::MIGRATION_2],
 ];
 
 /// The SQLite implementation of [`Storage`].
@@ -66,6 +70,11 @@ impl SqliteStorage {
             return Err(StorageError::Backend(format!("the database refused WAL mode (journal_mode is {mode})")));
         }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(db)?;
+        // Erased data must not linger in free pages: overwrite deleted content with zeros.
+        let secure: i64 = conn.query_row("PRAGMA secure_delete = ON", [], |r| r.get(0)).map_err(db)?;
+        if secure != 1 {
+            return Err(StorageError::Backend("the database refused secure_delete".into()));
+        }
         migrate(&mut conn)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
@@ -194,6 +203,10 @@ impl Storage for SqliteStorage {
     ) -> Result<PushResponse, StorageError> {
         let (user, request) = (user.clone(), request.clone());
         self.call(move |c| sync::push(c, &user, device_id, &request, now)).await
+    }
+
+    async fn erase_contact(&self, contact_id: Uuid, now: DateTime<Utc>) -> Result<ErasureReport, StorageError> {
+        self.call(move |c| sync::erase_contact(c, contact_id, now)).await
     }
 
     async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {

@@ -7,13 +7,13 @@
 
 use super::{db, parse_uuid, ts};
 use crate::permissions;
-use crate::storage::{StorageError, User};
+use crate::storage::{ErasureReport, StorageError, User};
 use crate::sync::{self, Effect, StoredRow};
 use chrono::{DateTime, Utc};
 use liaison_protocol::hlc::{Clock, Hlc};
 use liaison_protocol::schema::EntityKind;
 use liaison_protocol::wire::{Change, FieldState, MAX_PULL_LIMIT, PullResponse, PushRequest, PushResponse, RowState};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -74,6 +74,19 @@ CREATE TABLE clock_clamps (
 );
 ";
 
+/// 2: erasure. `purged` marks a tombstone left by an erasure; `purged_ids` remembers every erased
+/// id (also ids the server never held) and the contact whose erasure purged it.
+pub(super) const MIGRATION_2: &str = "
+ALTER TABLE sync_rows ADD COLUMN purged INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE purged_ids (
+    row_id     BLOB PRIMARY KEY NOT NULL,
+    entity     TEXT NOT NULL,
+    contact_id BLOB NOT NULL,
+    purged_at  TEXT NOT NULL
+);
+";
+
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -121,8 +134,11 @@ pub(super) fn push(
             continue;
         }
 
+        let touches_erased = any_purged(&tx, &sync::erasure_ids(change))?;
         let existing = load_row(&tx, change.entity, change.row_id)?;
-        let plan = match sync::plan_change(user, existing.as_ref(), change, device, now_millis, &mut clamp_clock) {
+        let plan = match sync::refuse_erased(touches_erased)
+            .and_then(|()| sync::plan_change(user, existing.as_ref(), change, device, now_millis, &mut clamp_clock))
+        {
             Ok(plan) => plan,
             Err(error) => {
                 results.push(sync::rejected(change.change_id, error));
@@ -178,6 +194,98 @@ pub(super) fn push(
     Ok(response)
 }
 
+fn any_purged(tx: &Transaction<'_>, ids: &[Uuid]) -> Result<bool, StorageError> {
+    let mut stmt = tx.prepare_cached("SELECT 1 FROM purged_ids WHERE row_id = ?1").map_err(db)?;
+    for id in ids {
+        if stmt.exists([id.as_bytes()]).map_err(db)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// See [`crate::storage::Storage::erase_contact`]. An immediate transaction, so the counter read
+/// here cannot race a push from another process on the same file.
+pub(super) fn erase_contact(
+    c: &mut Connection,
+    contact_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<ErasureReport, StorageError> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+    let already_erased = any_purged(&tx, &[contact_id])?;
+    let mut seq: u64 = tx
+        .query_row("SELECT seq FROM sync_state WHERE id = 1", [], |r| {
+            u64::try_from(r.get::<_, i64>(0)?).map_err(conversion)
+        })
+        .map_err(db)?;
+    let contact = EntityKind::Contact.as_str();
+    let head: Option<bool> = tx
+        .query_row(
+            "SELECT purged FROM sync_rows WHERE entity = ?1 AND row_id = ?2",
+            params![contact, contact_id.as_bytes()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+
+    // Rows still holding data: the contact (unless already purged) and every row pointing at it.
+    let mut targets: Vec<(EntityKind, Uuid)> = Vec::new();
+    if head == Some(false) {
+        targets.push((EntityKind::Contact, contact_id));
+    }
+    for (kind, parent) in sync::contact_children() {
+        let mut stmt =
+            tx.prepare_cached("SELECT row_id, value FROM sync_fields WHERE entity = ?1 AND name = ?2").map_err(db)?;
+        let rows = stmt
+            .query_map(params![kind.as_str(), parent], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)))
+            .map_err(db)?;
+        for found in rows {
+            let (row_id, value) = found.map_err(db)?;
+            if sync::parent_id_from_stored(&value) == Some(contact_id) {
+                targets.push((kind, parse_uuid(&row_id).map_err(db)?));
+            }
+        }
+    }
+
+    for (kind, row_id) in &targets {
+        seq += 1;
+        tx.execute(
+            "UPDATE sync_rows SET seq = ?1, deleted = 1, purged = 1 WHERE entity = ?2 AND row_id = ?3",
+            params![to_i64(seq), kind.as_str(), row_id.as_bytes()],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "DELETE FROM sync_fields WHERE entity = ?1 AND row_id = ?2",
+            params![kind.as_str(), row_id.as_bytes()],
+        )
+        .map_err(db)?;
+    }
+    if head.is_none() {
+        // Never seen here: a purged tombstone still tells a device that created it offline to drop it.
+        seq += 1;
+        tx.execute(
+            "INSERT INTO sync_rows (entity, row_id, seq, deleted, purged) VALUES (?1, ?2, ?3, 1, 1)",
+            params![contact, contact_id.as_bytes(), to_i64(seq)],
+        )
+        .map_err(db)?;
+    }
+    let mut record = tx
+        .prepare_cached(
+            "INSERT INTO purged_ids (row_id, entity, contact_id, purged_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (row_id) DO NOTHING",
+        )
+        .map_err(db)?;
+    for (kind, row_id) in targets.iter().chain([(EntityKind::Contact, contact_id)].iter()) {
+        record.execute(params![row_id.as_bytes(), kind.as_str(), contact_id.as_bytes(), ts(now)]).map_err(db)?;
+    }
+    drop(record);
+    tx.execute("UPDATE sync_state SET seq = ?1 WHERE id = 1", [to_i64(seq)]).map_err(db)?;
+    tx.commit().map_err(db)?;
+    let rows = u64::try_from(targets.len()).unwrap_or(u64::MAX);
+    let related_rows = rows - u64::from(head == Some(false));
+    Ok(ErasureReport { rows, related_rows, contact_found: head.is_some(), already_erased })
+}
+
 fn stored_response(tx: &Transaction<'_>, batch_id: Uuid, device: Uuid) -> Result<Option<PushResponse>, StorageError> {
     let stored: Option<(Vec<u8>, String)> = tx
         .query_row("SELECT device_id, response FROM push_batches WHERE batch_id = ?1", [batch_id.as_bytes()], |r| {
@@ -185,7 +293,9 @@ fn stored_response(tx: &Transaction<'_>, batch_id: Uuid, device: Uuid) -> Result
         })
         .optional()
         .map_err(db)?;
-    let Some((owner, text)) = stored else { return Ok(None) };
+    let Some((owner, text)) = stored else {
+        return Ok(None);
+    };
     if owner.as_slice() != device.as_bytes() {
         return Err(StorageError::Invalid(
             "this batch id was already used by another device; send the changes under a new batch id".into(),
@@ -205,7 +315,9 @@ fn load_row(tx: &Transaction<'_>, entity: EntityKind, row_id: Uuid) -> Result<Op
         )
         .optional()
         .map_err(db)?;
-    let Some((seq, deleted)) = head else { return Ok(None) };
+    let Some((seq, deleted)) = head else {
+        return Ok(None);
+    };
     Ok(Some(StoredRow {
         seq: u64::try_from(seq).map_err(|e| StorageError::Backend(e.to_string()))?,
         deleted,
@@ -295,13 +407,15 @@ pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> R
     let limit = limit.clamp(1, MAX_PULL_LIMIT);
     // One read transaction, so the rows and their fields are one consistent version.
     let tx = c.transaction().map_err(db)?;
-    let heads: Vec<(i64, String, Vec<u8>, bool)> = {
+    let heads: Vec<(i64, String, Vec<u8>, bool, bool)> = {
         let mut stmt = tx
-            .prepare_cached("SELECT seq, entity, row_id, deleted FROM sync_rows WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .prepare_cached(
+                "SELECT seq, entity, row_id, deleted, purged FROM sync_rows WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
             .map_err(db)?;
         let rows = stmt
             .query_map(params![to_i64(since), i64::from(limit) + 1], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })
             .map_err(db)?;
         rows.collect::<rusqlite::Result<_>>().map_err(db)?
@@ -310,14 +424,14 @@ pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> R
 
     let mut rows = Vec::new();
     let mut next_cursor = since;
-    for (seq, entity, row_id, deleted) in heads.into_iter().take(limit as usize) {
+    for (seq, entity, row_id, deleted, purged) in heads.into_iter().take(limit as usize) {
         let seq = u64::try_from(seq).map_err(|e| StorageError::Backend(e.to_string()))?;
         next_cursor = seq;
         let entity = EntityKind::parse(&entity)
             .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
         let row_id = parse_uuid(&row_id).map_err(db)?;
         let fields = if deleted { BTreeMap::new() } else { load_fields(&tx, entity, row_id)? };
-        let row = RowState { seq, entity, row_id, deleted, fields };
+        let row = RowState { seq, entity, row_id, deleted, purged, fields };
         // Rows the user may not read are skipped, but the cursor still moves past them.
         if permissions::may_read(user, &row) {
             rows.push(row);

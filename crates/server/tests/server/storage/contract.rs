@@ -1,9 +1,10 @@
 //! The storage contract: what every backend must do, written against `&dyn Storage` only.
 
-use crate::support::{batch, change, delete};
+use crate::support::{batch, change, child, delete};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use liaison_protocol::error::ErrorCode;
 use liaison_protocol::hlc::Hlc;
+use liaison_protocol::schema::EntityKind;
 use liaison_protocol::wire::{Outcome, PullResponse, PushResponse, Role, RowState};
 use liaison_server::storage::{NewDevice, NewUser, Storage, StorageError, User};
 use liaison_server::sync::MAX_CLOCK_SKEW_MILLIS;
@@ -367,4 +368,188 @@ pub async fn clocks_far_in_the_future_are_clamped(s: &dyn Storage) {
     let r2 = Uuid::now_v7();
     s.push(&u, a, &batch(vec![change(r2, &[("display_name", json!("Soon"), near)])]), now()).await.expect("push");
     assert_eq!(row(s, &u, r2).await.expect("row").fields["display_name"].hlc, near, "a minute ahead is normal drift");
+}
+
+/// A contact with an email, a phone and an identifier, created by device A: `(contact, children)`.
+async fn person(s: &dyn Storage, u: &User, a: Uuid, name: &str) -> (Uuid, Vec<Uuid>) {
+    let contact = Uuid::now_v7();
+    let kids = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+    let resp = s
+        .push(
+            u,
+            a,
+            &batch(vec![
+                change(contact, &[("display_name", json!(name), hlc(0, 0)), ("notes", json!("private"), hlc(0, 0))]),
+                child(EntityKind::ContactEmail, kids[0], contact, &[("address", json!("ada@example.org"))], hlc(0, 1)),
+                child(EntityKind::ContactPhone, kids[1], contact, &[("number", json!("+44 20 7946 0000"))], hlc(0, 1)),
+                child(
+                    EntityKind::ContactIdentifier,
+                    kids[2],
+                    contact,
+                    &[("kind", json!("wiki")), ("value", json!("AdaL"))],
+                    hlc(0, 1),
+                ),
+            ]),
+            now(),
+        )
+        .await
+        .expect("push");
+    assert_eq!(outcomes(&resp), vec![Outcome::Accepted; 4], "{resp:?}");
+    (contact, kids.to_vec())
+}
+
+fn assert_purged(row: &RowState) {
+    assert!(row.deleted && row.purged, "an erased row is a purged tombstone: {row:?}");
+    assert!(row.fields.is_empty(), "an erased row carries no values: {row:?}");
+}
+
+fn assert_erased(resp: &PushResponse, index: usize) {
+    let result = &resp.results[index];
+    assert_eq!(result.outcome, Outcome::Rejected, "change {index} touches erased data: {resp:?}");
+    assert_eq!(result.seq, None);
+    let error = result.error.as_ref().expect("a rejection says why");
+    assert_eq!(error.code, ErrorCode::Erased);
+    assert!(error.message.contains("erased at their request"), "{}", error.message);
+}
+
+pub async fn erasing_a_contact_purges_it_and_its_rows_at_new_seqs(s: &dyn Storage) {
+    let (u, a, _) = setup(s).await;
+    let (contact, kids) = person(s, &u, a, "Ada Lovelace").await;
+    let (other, other_kids) = person(s, &u, a, "Grace Hopper").await;
+    let before = pull_all(s, &u).await;
+    let last_before = before.next_cursor;
+
+    let report = s.erase_contact(contact, now()).await.expect("erase");
+    assert_eq!((report.rows, report.related_rows, report.contact_found), (4, 3, true), "{report:?}");
+    assert!(!report.already_erased);
+
+    // A device that pulled everything before sees exactly the erased rows, after its cursor.
+    let since = s.pull(&u, last_before, 5_000).await.expect("pull");
+    let mut erased: Vec<Uuid> = since.rows.iter().map(|r| r.row_id).collect();
+    let mut expected = kids.clone();
+    expected.push(contact);
+    erased.sort();
+    expected.sort();
+    assert_eq!(erased, expected, "the contact and its three rows come again, and nothing else");
+    for row in &since.rows {
+        assert_purged(row);
+        assert!(row.seq > last_before, "an erasure takes new seqs after every earlier row");
+    }
+    let json = serde_json::to_value(&since.rows[0]).expect("serialise");
+    assert_eq!(json["purged"], json!(true), "the wire says purged: {json}");
+
+    // A fresh device sees the same; the other person is untouched.
+    let all = pull_all(s, &u).await;
+    for id in &expected {
+        assert_purged(all.rows.iter().find(|r| r.row_id == *id).expect("still pulled as a tombstone"));
+    }
+    let kept = all.rows.iter().find(|r| r.row_id == other).expect("other contact");
+    assert!(!kept.deleted && !kept.purged && kept.fields["display_name"].value == json!("Grace Hopper"));
+    for id in &other_kids {
+        assert!(!all.rows.iter().find(|r| r.row_id == *id).expect("other row").purged, "other rows are kept");
+    }
+}
+
+pub async fn changes_to_erased_data_are_refused_while_others_apply(s: &dyn Storage) {
+    let (u, a, b) = setup(s).await;
+    let (contact, kids) = person(s, &u, a, "Ada Lovelace").await;
+    s.erase_contact(contact, now()).await.expect("erase");
+    let cursor = pull_all(s, &u).await.next_cursor;
+
+    // Device B was offline during the erasure and comes back with edits.
+    let unrelated = Uuid::now_v7();
+    let mut email_edit = change(kids[0], &[("label", json!("work"), hlc(60, 0))]);
+    email_edit.entity = EntityKind::ContactEmail;
+    let req = batch(vec![
+        change(contact, &[("notes", json!("offline edit"), hlc(60, 0))]),
+        email_edit,
+        child(EntityKind::ContactEmail, Uuid::now_v7(), contact, &[("address", json!("new@example.org"))], hlc(60, 1)),
+        change(unrelated, &[("display_name", json!("Someone else"), hlc(60, 0))]),
+        delete(contact, hlc(61, 0)),
+    ]);
+    let resp = s.push(&u, b, &req, now()).await.expect("push");
+    for i in [0, 1, 2, 4] {
+        assert_erased(&resp, i);
+    }
+    assert_eq!(resp.results[3].outcome, Outcome::Accepted, "an unrelated change in the batch applies: {resp:?}");
+
+    let after = s.pull(&u, cursor, 5_000).await.expect("pull");
+    assert_eq!(
+        after.rows.iter().map(|r| r.row_id).collect::<Vec<_>>(),
+        vec![unrelated],
+        "nothing about the erased person came back"
+    );
+    let again = s.push(&u, b, &req, now()).await.expect("retry");
+    assert_eq!(again, resp, "a retried batch answers the same refusals");
+}
+
+pub async fn erasing_an_unknown_id_refuses_a_later_create(s: &dyn Storage) {
+    let (u, a, _) = setup(s).await;
+    let unknown = Uuid::now_v7();
+    let report = s.erase_contact(unknown, now()).await.expect("erasing an id never seen is allowed");
+    assert_eq!((report.rows, report.contact_found), (0, false), "{report:?}");
+    assert_purged(&row(s, &u, unknown).await.expect("a purged tombstone tells devices that created it offline"));
+
+    let resp = s
+        .push(
+            &u,
+            a,
+            &batch(vec![
+                change(unknown, &[("display_name", json!("Ada"), hlc(1, 0))]),
+                child(EntityKind::ContactPhone, Uuid::now_v7(), unknown, &[("number", json!("123"))], hlc(1, 0)),
+            ]),
+            now(),
+        )
+        .await
+        .expect("push");
+    assert_erased(&resp, 0);
+    assert_erased(&resp, 1);
+}
+
+pub async fn erasing_twice_is_harmless(s: &dyn Storage) {
+    let (u, a, _) = setup(s).await;
+    let (contact, _) = person(s, &u, a, "Ada Lovelace").await;
+    s.erase_contact(contact, now()).await.expect("erase");
+    let before = pull_all(s, &u).await;
+    let again = s.erase_contact(contact, now() + Duration::minutes(1)).await.expect("erase again");
+    assert!(again.already_erased && again.contact_found, "{again:?}");
+    assert_eq!(again.rows, 0, "nothing left to erase");
+    assert_eq!(pull_all(s, &u).await, before, "no new seqs, nothing changed");
+}
+
+/// For the SQLite file test: a contact and an email holding a marker, edited a few times so old
+/// versions of the values were written too. Returns `(marker, contact id)`.
+pub async fn seed_contact_with_marker(s: &dyn Storage) -> (String, Uuid) {
+    let (u, a, _) = setup(s).await;
+    let marker = "Zorblax-Quintessa-7731";
+    let contact = Uuid::now_v7();
+    let email = Uuid::now_v7();
+    for i in 0..3u32 {
+        let resp = s
+            .push(
+                &u,
+                a,
+                &batch(vec![
+                    change(
+                        contact,
+                        &[
+                            ("display_name", json!(format!("{marker} {i}")), hlc(0, i)),
+                            ("notes", json!(format!("notes about {marker}")), hlc(0, i)),
+                        ],
+                    ),
+                    child(
+                        EntityKind::ContactEmail,
+                        email,
+                        contact,
+                        &[("address", json!(format!("{marker}{i}@example.org")))],
+                        hlc(0, i),
+                    ),
+                ]),
+                now(),
+            )
+            .await
+            .expect("push");
+        assert_eq!(outcomes(&resp), vec![Outcome::Accepted; 2], "{resp:?}");
+    }
+    (marker.to_owned(), contact)
 }

@@ -32,6 +32,10 @@ macro_rules! contract_tests {
                 pull_pages_by_cursor_with_has_more,
                 invalid_changes_are_rejected_one_by_one_while_valid_ones_apply,
                 clocks_far_in_the_future_are_clamped,
+                erasing_a_contact_purges_it_and_its_rows_at_new_seqs,
+                changes_to_erased_data_are_refused_while_others_apply,
+                erasing_an_unknown_id_refuses_a_later_create,
+                erasing_twice_is_harmless,
             ]
         );
     };
@@ -56,3 +60,27 @@ async fn sqlite() -> (Arc<dyn Storage>, TempDir) {
 
 contract_tests!(sqlite, super::sqlite);
 contract_tests!(postgresql, super::postgres::storage);
+
+/// SQLite only: erased values are overwritten on disk (`secure_delete`), not left in free pages.
+#[tokio::test]
+async fn sqlite_erasure_leaves_no_trace_of_the_values_in_the_database_files() {
+    let (storage, dir) = sqlite().await;
+    let (marker, contact_id) = contract::seed_contact_with_marker(&*storage).await;
+    let path = dir.path().join("server.db");
+    let contains = |bytes: &[u8]| bytes.windows(marker.len()).any(|w| w == marker.as_bytes());
+    let read = |suffix: &str| std::fs::read(format!("{}{suffix}", path.display())).unwrap_or_default();
+    let checkpoint = || {
+        let c = rusqlite::Connection::open(&path).expect("open a second connection");
+        let (busy, _, _): (i64, i64, i64) = c
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("checkpoint");
+        assert_eq!(busy, 0, "the checkpoint ran to completion");
+    };
+    checkpoint();
+    assert!(contains(&read("")), "the marker is on disk before the erasure (the test can see it)");
+
+    storage.erase_contact(contact_id, chrono::Utc::now()).await.expect("erase");
+    checkpoint();
+    assert!(!contains(&read("")), "no erased value may remain anywhere in server.db");
+    assert!(!contains(&read("-wal")), "nor in its write-ahead log");
+}
