@@ -79,6 +79,17 @@ impl Server {
         assert!(out.status.success(), "user add failed: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// `liaison-server erase contact ID`, as an administrator would run it.
+    pub fn erase_contact(&self, id: &str) -> String {
+        let out = Command::new(bin("liaison-server"))
+            .args(["erase", "contact", id, "--data-dir"])
+            .arg(self.dir.path())
+            .output()
+            .expect("run erase");
+        assert!(out.status.success(), "erase failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Stop the server, keeping its data directory.
     pub fn stop(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();

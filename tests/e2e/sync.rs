@@ -105,3 +105,30 @@ fn the_sync_ledger_shows_each_change_pending_then_accepted() {
     let after = a.json(&["sync", "--status"]);
     assert!(after.as_array().expect("list").iter().all(|e| e["state"] == "accepted" && e["error"].is_null()), "the server accepted both: {after}");
 }
+
+#[test]
+fn an_erased_contact_disappears_everywhere_and_offline_edits_cannot_bring_it_back() {
+    let (server, a, b) = setup();
+    let id = a.ok(&["contact", "add", "--name", "Erase Me Person", "--email", "erase.me@example.org", "--note", "asked to be forgotten"]);
+    a.ok(&["sync"]);
+    b.ok(&["sync"]);
+    // B works offline: edits the person and adds an email the server has never seen.
+    b.ok(&["contact", "edit", &id, "--note", "offline note", "--email", "erase.me@example.org", "--email", "new.address@example.org"]);
+    let said = server.erase_contact(&id);
+    assert!(said.contains(&id), "the admin is told what was erased: {said}");
+    a.ok(&["sync"]);
+    assert!(a.fails(&["contact", "show", &id]).contains("not found"), "A no longer holds the person");
+    b.ok(&["sync"]);
+    assert!(b.fails(&["contact", "show", &id]).contains("not found"), "B's offline edits did not keep the person alive");
+    assert_eq!(b.pending(), 0, "nothing about the person waits to be sent");
+    let ledger = b.json(&["sync", "--status"]);
+    let refused: Vec<&serde_json::Value> = ledger.as_array().expect("list").iter().filter(|e| e["state"] == "rejected").collect();
+    assert!(!refused.is_empty() && refused.iter().all(|e| e["error"]["code"] == "erased"), "B's ledger says its edits were refused because of the erasure: {ledger}");
+    assert!(!ledger.to_string().contains("offline note") && !ledger.to_string().contains("new.address"), "and keeps none of their content: {ledger}");
+    a.ok(&["sync"]);
+    assert!(a.fails(&["contact", "show", &id]).contains("not found"), "after B synced, the person is still gone from A");
+    let c = Client::new();
+    c.login(&server, "ana");
+    c.ok(&["sync"]);
+    assert_eq!(c.json(&["contact", "search", "erase"]).as_array().map(Vec::len), Some(0), "a new device never receives the person");
+}

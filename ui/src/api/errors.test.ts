@@ -20,6 +20,7 @@ const UNION: Record<ErrorCode, true> = {
 	unauthenticated: true,
 	device_revoked: true,
 	forbidden: true,
+	erased: true,
 	upgrade_required: true,
 	payload_too_large: true,
 	rate_limited: true,

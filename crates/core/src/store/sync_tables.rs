@@ -254,6 +254,38 @@ pub fn mark_result(conn: &Connection, change_id: Uuid, state: OutboxState, error
     Ok(())
 }
 
+const ERASED_MESSAGE: &str = "This person's data was erased at their request; the change was not sent.";
+
+/// Remove the personal data from every outbox entry about a row (right to erasure). Unsent
+/// entries are marked refused with the code `erased`; the entries stay, empty, in the ledger.
+pub fn erase_outbox_data(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET fields = '{}',
+             error_code = CASE WHEN state IN ('pending', 'sent') THEN 'erased' ELSE error_code END,
+             error_message = CASE WHEN state IN ('pending', 'sent') THEN ?3 ELSE error_message END,
+             state = CASE WHEN state IN ('pending', 'sent') THEN 'rejected' ELSE state END
+         WHERE entity = ?1 AND row_id = ?2",
+    )?
+    .execute(params![entity.as_str(), blob(row), ERASED_MESSAGE])?;
+    Ok(())
+}
+
+/// [`erase_outbox_data`] for every entry whose fields mention `id` (a child row created for an
+/// erased parent that the server never saw).
+pub fn erase_outbox_data_mentioning(conn: &Connection, id: Uuid) -> Result<()> {
+    let pattern = format!("%\"{id}\"%");
+    let rows: Vec<(String, Vec<u8>)> = conn
+        .prepare_cached("SELECT entity, row_id FROM outbox WHERE fields LIKE ?1")?
+        .query_map([pattern], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (entity, row) in rows {
+        if let (Some(entity), Ok(row)) = (EntityKind::parse(&entity), Uuid::from_slice(&row)) {
+            erase_outbox_data(conn, entity, row)?;
+        }
+    }
+    Ok(())
+}
+
 /// Count of outbox entries per state.
 pub fn count(conn: &Connection, state: OutboxState) -> Result<u64> {
     Ok(conn.query_row("SELECT count(*) FROM outbox WHERE state = ?1", [state_name(state)], |r| r.get::<_, i64>(0))? as u64)

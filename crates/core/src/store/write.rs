@@ -144,9 +144,45 @@ pub struct Applied {
     pub changed: bool,
 }
 
-/// Apply a row from the server with the merge rule. Never touches the outbox.
+/// Erasure: remove the row, every child row that points at it, and the personal data of every
+/// outgoing change about any of them. Unsent changes become "refused: erased" (with no data) so
+/// the ledger still tells the person what happened.
+fn purge(conn: &Connection, row: &RowState) -> Result<bool> {
+    let def = row.entity.def();
+    let mut removed = conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", def.name))?.execute([blob(row.row_id)])? > 0;
+    let mut rows = vec![(row.entity, row.row_id)];
+    for child in EntityKind::ALL.into_iter().filter(|k| k.def().parent_field.is_some()) {
+        let Some(parent_field) = child.def().parent_field else { continue };
+        if child.def().field(parent_field).map(|f| f.ty) != Some(liaison_protocol::schema::FieldType::Ref(row.entity)) {
+            continue;
+        }
+        let ids: Vec<Uuid> = conn
+            .prepare_cached(&format!("SELECT id FROM {} WHERE {parent_field} = ?1", child.as_str()))?
+            .query_map([blob(row.row_id)], |r| st::uuid_from(r.get(0)?))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in ids {
+            removed |= conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", child.as_str()))?.execute([blob(id)])? > 0;
+            rows.push((child, id));
+        }
+    }
+    for (entity, id) in &rows {
+        st::clear_stamps(conn, *entity, *id)?;
+        st::add_tombstone(conn, *entity, *id, Hlc::ZERO)?;
+        st::erase_outbox_data(conn, *entity, *id)?;
+    }
+    // Changes not yet known to the server that mention the erased id (e.g. a new email for it).
+    st::erase_outbox_data_mentioning(conn, row.row_id)?;
+    st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
+    Ok(removed)
+}
+
+/// Apply a row from the server with the merge rule. Never touches the outbox, except to erase
+/// personal data from it when the server says the row was erased.
 pub fn apply_remote(conn: &Connection, row: &RowState) -> Result<Applied> {
     let def = row.entity.def();
+    if row.purged {
+        return Ok(Applied { changed: purge(conn, row)? });
+    }
     let exists = read_fields(conn, row.entity, row.row_id)?.is_some();
     if row.deleted {
         if exists {

@@ -22,6 +22,7 @@ fn remote_contact(id: Uuid, seq: u64, fields: &[(&str, serde_json::Value, u64)],
         entity: EntityKind::Contact,
         row_id: id,
         deleted: false,
+        purged: false,
         fields: fields.iter().map(|(n, v, ms)| (n.to_string(), FieldState { value: v.clone(), hlc: Hlc::new(*ms, 0), device })).collect::<BTreeMap<_, _>>(),
     }
 }
@@ -88,7 +89,7 @@ fn a_locally_deleted_row_is_not_revived_by_a_remote_update() {
 fn a_remote_tombstone_deletes_the_row_and_its_search_entry() {
     let (_d, mut store, _k) = temp_store();
     let c = contacts::create(&mut store, ContactInput { display_name: "Zed Tombstone".into(), ..Default::default() }).expect("create");
-    let tomb = RowState { seq: 9, entity: EntityKind::Contact, row_id: c.id, deleted: true, fields: BTreeMap::new() };
+    let tomb = RowState { seq: 9, entity: EntityKind::Contact, row_id: c.id, deleted: true, purged: false, fields: BTreeMap::new() };
     store.transaction(|tx| write::apply_remote(tx, &tomb)).expect("apply");
     assert!(contacts::get(&store, c.id).is_err());
     assert_eq!(contacts::search(&store, "tombstone", 0, 10).expect("search").total, 0);
@@ -105,4 +106,36 @@ fn without_an_unsent_local_change_the_servers_value_replaces_ours_even_with_an_o
     let older = ours.hlc.millis - 60_000;
     store.transaction(|tx| write::apply_remote(tx, &remote_contact(c.id, 7, &[("display_name", json!("Fixed by B"), older)], Uuid::now_v7()))).expect("apply");
     assert_eq!(contacts::get(&store, c.id).expect("row").display_name, "Fixed by B", "the device must converge on the server's view");
+}
+
+#[test]
+fn an_erased_contact_leaves_nothing_behind_on_the_device() {
+    const MARKER: &str = "Erasable-Person-4471";
+    let (dir, mut store, _k) = temp_store();
+    let c = contacts::create(&mut store, ContactInput { display_name: MARKER.into(), emails: vec!["erase.me@example.org".into()], notes: Some(format!("about {MARKER}")), ..Default::default() }).expect("create");
+    store.conn().execute("UPDATE outbox SET state = 'accepted'", []).expect("the creation was synced");
+    // Unsent edits made offline, one of them a new email the server never saw.
+    contacts::update(&mut store, c.id, ContactPatch { notes: Some(Some(format!("offline note on {MARKER}"))), emails: Some(vec!["erase.me@example.org".into(), "second@example.org".into()]), ..Default::default() }).expect("edit");
+    let purge = RowState { seq: 50, entity: EntityKind::Contact, row_id: c.id, deleted: true, purged: true, fields: BTreeMap::new() };
+    store.transaction(|tx| write::apply_remote(tx, &purge)).expect("apply purge");
+
+    assert!(contacts::get(&store, c.id).is_err(), "the contact is gone");
+    assert_eq!(contacts::search(&store, "erasable", 0, 10).expect("search").total, 0, "and out of the search index");
+    let children: i64 = store.conn().query_row("SELECT count(*) FROM contact_email", [], |r| r.get(0)).expect("count");
+    assert_eq!(children, 0, "its emails, including the one the server never saw, are gone");
+    let ledger = liaison_core::sync::ledger(&store, 100).expect("ledger");
+    assert!(ledger.iter().all(|e| e.fields.is_empty()), "no field data is left in the ledger: {ledger:?}");
+    assert!(ledger.iter().filter(|e| e.state == OutboxState::Rejected).all(|e| e.error.as_ref().map(|x| x.code) == Some(liaison_core::ErrorCode::Erased)), "unsent changes say they were refused because of the erasure");
+    assert!(ledger.iter().any(|e| e.state == OutboxState::Rejected), "the person can see that their offline edits were not sent");
+    assert_eq!(sync_tables::count(store.conn(), OutboxState::Pending).expect("count"), 0, "nothing about the person is waiting to be sent");
+    let err = contacts::update(&mut store, c.id, ContactPatch { notes: Some(Some("again".into())), ..Default::default() }).expect_err("gone");
+    assert_eq!(err.code, liaison_core::ErrorCode::NotFound);
+    store.checkpoint().expect("checkpoint");
+    // The encrypted file cannot be searched for the marker anyway; decrypted, it must be gone too.
+    let leftovers: i64 = store
+        .conn()
+        .query_row("SELECT (SELECT count(*) FROM outbox WHERE fields LIKE ?1) + (SELECT count(*) FROM contact WHERE display_name LIKE ?1)", [format!("%{MARKER}%")], |r| r.get(0))
+        .expect("query");
+    assert_eq!(leftovers, 0, "no table still holds the erased person's name");
+    drop(dir);
 }
