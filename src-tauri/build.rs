@@ -17,6 +17,7 @@ fn main() {
         "create_contact",
         "update_contact",
         "delete_contact",
+        "erase_contact",
         "probe_server",
         "login",
         "logout",

@@ -94,6 +94,13 @@ pub async fn delete_contact(state: State<'_, AppState>, id: String) -> Result<()
     Ok(())
 }
 
+/// Erase all data about a person on the server and every device (staff and administrators).
+#[tauri::command]
+pub async fn erase_contact(app: tauri::AppHandle, state: State<'_, AppState>, id: String) -> Result<SyncReport> {
+    let id = parse_id(&id)?;
+    state.erase_contact(&app, id).await
+}
+
 #[tauri::command]
 pub async fn probe_server(url: String) -> Result<ServerProbe> {
     Ok(sync::probe(&url).await?.into())

@@ -32,6 +32,7 @@ pub fn run() {
             commands::create_contact,
             commands::update_contact,
             commands::delete_contact,
+            commands::erase_contact,
             commands::probe_server,
             commands::login,
             commands::logout,

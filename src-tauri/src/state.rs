@@ -72,6 +72,15 @@ impl AppState {
 
     /// Push and pull on a separate connection, one sync at a time; tells the UI as it goes.
     pub async fn sync(&self, app: &AppHandle) -> Result<SyncReport, ApiError> {
+        self.with_server(app, Job::Sync).await
+    }
+
+    /// Erase a person's data on the server and every device, then sync (staff and admins).
+    pub async fn erase_contact(&self, app: &AppHandle, id: uuid::Uuid) -> Result<SyncReport, ApiError> {
+        self.with_server(app, Job::Erase(id)).await
+    }
+
+    async fn with_server(&self, app: &AppHandle, job: Job) -> Result<SyncReport, ApiError> {
         let _one_at_a_time = self.sync_gate.lock().await;
         let mut store = {
             let profile = self.profile.lock().await;
@@ -80,7 +89,10 @@ impl AppState {
         let mut syncing: SyncStatus = tokio::task::block_in_place(|| sync::status(&store))?.into();
         syncing.syncing = true;
         let _ = app.emit(SYNC_STATUS_EVENT, &syncing);
-        let result = sync::sync(&mut store).await;
+        let result = match job {
+            Job::Sync => sync::sync(&mut store).await,
+            Job::Erase(id) => sync::erase_contact(&mut store, id).await,
+        };
         let status: SyncStatus = tokio::task::block_in_place(|| sync::status(&store))?.into();
         let _ = app.emit(SYNC_STATUS_EVENT, &status);
         let report = result?;
@@ -98,6 +110,12 @@ impl AppState {
             Err(_) => false,
         }
     }
+}
+
+/// What a server round trip is for.
+enum Job {
+    Sync,
+    Erase(uuid::Uuid),
 }
 
 /// Runs for the life of the app: sync on a timer, shortly after local edits, and more often while

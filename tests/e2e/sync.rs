@@ -132,3 +132,21 @@ fn an_erased_contact_disappears_everywhere_and_offline_edits_cannot_bring_it_bac
     c.ok(&["sync"]);
     assert_eq!(c.json(&["contact", "search", "erase"]).as_array().map(Vec::len), Some(0), "a new device never receives the person");
 }
+
+#[test]
+fn staff_erase_a_person_from_their_device_and_volunteers_cannot() {
+    let (_server, a, b) = setup(); // a: staff, b: volunteer
+    let id = a.ok(&["contact", "add", "--name", "Forget Me Please", "--email", "forget@example.org"]);
+    a.ok(&["sync"]);
+    b.ok(&["sync"]);
+    let err = a.fails(&["contact", "erase", &id]);
+    assert!(err.contains("--yes"), "without a terminal, erasure needs an explicit --yes: {err}");
+    let err = b.fails(&["contact", "erase", &id, "--yes"]);
+    assert!(err.contains("Only staff and administrators"), "a volunteer is refused: {err}");
+    assert_eq!(b.contact(&id)["display_name"], "Forget Me Please", "and nothing was erased");
+    let said = a.ok(&["contact", "erase", &id, "--yes"]);
+    assert!(said.contains("Erased Forget Me Please"), "{said}");
+    assert!(a.fails(&["contact", "show", &id]).contains("not found"), "gone at once on the device that erased it");
+    b.ok(&["sync"]);
+    assert!(b.fails(&["contact", "show", &id]).contains("not found"), "and from the volunteer's device at its next sync");
+}

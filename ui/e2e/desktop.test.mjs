@@ -275,3 +275,24 @@ step( 'the sync ledger shows the contact\'s changes accepted by the server', asy
 		return true;
 	}, { timeout: TIMEOUT, timeoutMsg: 'the ledger did not list the contact and its email as accepted' } );
 } );
+
+step( 'a staff member erases the contact from the app, and it leaves every device', async () => {
+	await browser.keys( 'Escape' ); // close the ledger
+	await waitForRow( NAME, 'before erasing' );
+	await ( await rowsContaining( NAME ) )[ 0 ].click();
+	await click( 'contact-erase' );
+	const confirm = await browser.$( '.liaison-contact-erase .cdx-dialog__footer__primary-action' );
+	await confirm.waitForClickable( { timeout: TIMEOUT } );
+	await confirm.click();
+	await browser.waitUntil( async () => ( await rowsContaining( NAME ) ).length === 0, {
+		timeout: TIMEOUT,
+		timeoutMsg: 'the erased contact is still listed in the app'
+	} );
+	// The second device loses it at its next sync.
+	let found = [ 'not yet' ];
+	await browser.waitUntil( async () => {
+		cli( 'sync' );
+		found = JSON.parse( cli( 'contact', 'search', 'lovelace', '--json' ) );
+		return found.length === 0;
+	}, { timeout: 30_000, interval: 1_000, timeoutMsg: 'the second device still has the erased contact' } );
+} );

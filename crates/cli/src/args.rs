@@ -89,6 +89,14 @@ pub enum ContactCommand {
     },
     /// Delete a contact.
     Delete { id: String },
+    /// Erase all data about a person, on the server and every device (right to erasure; staff
+    /// and administrators). Cannot be undone; needs the server.
+    Erase {
+        id: String,
+        /// Do not ask for confirmation (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args, Default)]

@@ -27,7 +27,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Init(args) => init(&mut profile, args, json),
         Command::Contact(cmd) => {
             unlock(&mut profile)?;
-            contact(&mut profile, cmd, json)
+            contact(&mut profile, cmd, json).await
         }
         Command::Login(args) => {
             unlock(&mut profile)?;
@@ -183,7 +183,10 @@ fn patch_from(f: ContactFields) -> ContactPatch {
     }
 }
 
-fn contact(profile: &mut Profile, cmd: ContactCommand, json: bool) -> Result<()> {
+async fn contact(profile: &mut Profile, cmd: ContactCommand, json: bool) -> Result<()> {
+    if let ContactCommand::Erase { id, yes } = cmd {
+        return erase(profile, &id, yes, json).await;
+    }
     let store = profile.store()?;
     match cmd {
         ContactCommand::Add(fields) => {
@@ -207,12 +210,32 @@ fn contact(profile: &mut Profile, cmd: ContactCommand, json: bool) -> Result<()>
             let c = contacts::update(store, parse_id(&id)?, patch)?;
             if json { emit(&c) } else { { say!("Updated {}.", c.id); Ok(()) } }
         }
+        ContactCommand::Erase { .. } => Ok(()), // handled above: it needs the profile across a network call
         ContactCommand::Delete { id } => {
             let id = parse_id(&id)?;
             contacts::delete(store, id)?;
             if json { emit(&serde_json::json!({ "deleted": id })) } else { { say!("Deleted {id}."); Ok(()) } }
         }
     }
+}
+
+async fn erase(profile: &mut Profile, id: &str, yes: bool, json: bool) -> Result<()> {
+    let id = parse_id(id)?;
+    let name = contacts::get(profile.store()?, id).map(|c| c.display_name).unwrap_or_else(|_| id.to_string());
+    if !yes {
+        if !prompt::interactive() {
+            bail!(Error::invalid("Erasing cannot be undone: pass --yes to confirm when not on a terminal."));
+        }
+        if !prompt::confirm(&format!("Erase all data about {name}, on the server and on every device? This cannot be undone."))? {
+            bail!("Nothing was erased.");
+        }
+    }
+    let report = sync::erase_contact(profile.store()?, id).await?;
+    if json {
+        return emit(&serde_json::json!({ "erased": id, "sync": report }));
+    }
+    say!("Erased {name} ({id}) on the server; other devices delete it at their next sync.");
+    Ok(())
 }
 
 fn print_page(page: &Page<ContactSummary>, json: bool) -> Result<()> {

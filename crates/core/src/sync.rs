@@ -389,6 +389,16 @@ fn connected_client(store: &Store) -> Result<Client> {
     Client::new(&url, Some(fingerprint), Some(token))
 }
 
+/// Erase a person's data everywhere (right to erasure; staff and administrators only): the server
+/// erases the contact and its related rows and refuses later changes to them, then this device
+/// syncs so the erasure applies here at once. Needs the server: offline it fails and changes
+/// nothing.
+pub async fn erase_contact(store: &mut Store, id: Uuid) -> Result<SyncReport> {
+    let client = connected_client(store)?;
+    let _: liaison_protocol::wire::EraseResponse = client.send(client.request(reqwest::Method::POST, &format!("/v1/contacts/{id}/erase"))).await?;
+    sync(store).await
+}
+
 /// Push every waiting change, then pull everything new. On failure the error is also recorded
 /// for the status line; nothing local is lost and the next run continues where this one stopped.
 pub async fn sync(store: &mut Store) -> Result<SyncReport> {

@@ -6,6 +6,7 @@
 //! | POST | `/v1/login` | [`LoginRequest`] | [`LoginResponse`] |
 //! | POST | `/v1/push` | [`PushRequest`] | [`PushResponse`] |
 //! | GET | `/v1/pull?since=N&limit=M` | – | [`PullResponse`] |
+//! | POST | `/v1/contacts/{id}/erase` | – | [`EraseResponse`] (staff and admins only) |
 //!
 //! Every request carries [`PROTOCOL_HEADER`] and [`APP_HEADER`]; authenticated ones carry
 //! `Authorization: Bearer <token>`. Errors are [`crate::error::ErrorBody`] with the HTTP status of
@@ -210,6 +211,14 @@ pub struct PullResponse {
     /// Pass as `since` next time.
     pub next_cursor: u64,
     pub has_more: bool,
+}
+
+/// The answer to an erasure: what the server erased. Devices learn of it through pull.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EraseResponse {
+    pub contact_id: Uuid,
+    /// Rows erased: the contact (when the server held it) and its emails, phones, identifiers.
+    pub rows: u64,
 }
 
 #[cfg(test)]

@@ -136,6 +136,21 @@ pub async fn pull(
     Ok(Json(state.storage.pull(&authed.user, query.since, limit).await?))
 }
 
+/// `POST /v1/contacts/{id}/erase`: erase a person's data everywhere (staff and admins only).
+pub async fn erase_contact(
+    State(state): State<AppState>,
+    authed: Authed,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<liaison_protocol::wire::EraseResponse>, ApiError> {
+    let contact_id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::invalid_input(format!("{id:?} is not a contact id.")))?;
+    if !crate::permissions::may_erase(&authed.user) {
+        return Err(ApiError::new(ErrorCode::Forbidden, "Only staff and administrators may erase a person's data; ask one of them."));
+    }
+    let report = state.storage.erase_contact(contact_id, Utc::now()).await?;
+    tracing::info!(user = %authed.user.id, %contact_id, rows = report.rows, "erased a contact");
+    Ok(Json(liaison_protocol::wire::EraseResponse { contact_id, rows: report.rows }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

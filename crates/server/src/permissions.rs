@@ -21,3 +21,8 @@ pub fn may_write(user: &User, entity: EntityKind, row_id: Uuid, existing: Option
     let _ = (user, entity, row_id, existing);
     true
 }
+
+/// May `user` erase a person's data (right to erasure)? Staff and administrators only.
+pub fn may_erase(user: &User) -> bool {
+    matches!(user.role, liaison_protocol::wire::Role::Admin | liaison_protocol::wire::Role::Staff)
+}

@@ -48,6 +48,8 @@ export const contactsApi = {
 	create: ( input: ContactInput ): Promise<Contact> => call( 'create_contact', { input } ),
 	update: ( id: string, input: ContactInput ): Promise<Contact> => call( 'update_contact', { id, input } ),
 	remove: ( id: string ): Promise<null> => call( 'delete_contact', { id } ),
+	/** Erase all data about the person on the server and every device (staff and admins). */
+	erase: ( id: string ): Promise<SyncReport> => call( 'erase_contact', { id } ),
 	onChanged: ( handler: () => void ) => subscribe( EVENTS.contactsChanged, () => handler() )
 };
 

@@ -104,6 +104,29 @@ export const useContactsStore = defineStore( 'contacts', () => {
 		}
 	}
 
+	const erasing = ref( false );
+	const eraseError = ref<ApiError | null>( null );
+
+	/** Right to erasure: the server erases the person everywhere; this device follows at once. */
+	async function erase( id: string ): Promise<boolean> {
+		erasing.value = true;
+		eraseError.value = null;
+		try {
+			await contactsApi.erase( id );
+			if ( selected.value?.id === id ) {
+				selectRequest++;
+				selected.value = null;
+			}
+			invalidate();
+			return true;
+		} catch ( e ) {
+			eraseError.value = fail( e );
+			return false;
+		} finally {
+			erasing.value = false;
+		}
+	}
+
 	async function remove( id: string ): Promise<boolean> {
 		deleting.value = true;
 		deleteError.value = null;
@@ -159,6 +182,9 @@ export const useContactsStore = defineStore( 'contacts', () => {
 		fetchPage,
 		setQuery,
 		invalidate,
+		erase,
+		erasing,
+		eraseError,
 		select,
 		save,
 		remove,

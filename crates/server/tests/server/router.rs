@@ -390,3 +390,39 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
         "pull pages are large; compression is on"
     );
 }
+
+#[tokio::test]
+async fn staff_can_erase_a_contact_and_devices_receive_the_purge() {
+    let app = app().await;
+    let token = login(&app, Uuid::now_v7()).await;
+    let row = Uuid::now_v7();
+    let push = batch(vec![change(row, &[("display_name", json!("Forget Me"), Hlc::new(1, 0))])]);
+    let (status, _) = send(&app, authed(json_request(Method::POST, "/v1/push", &serde_json::to_value(&push).expect("json")), &token)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = send(&app, authed(request(Method::POST, &format!("/v1/contacts/{row}/erase")).body(Body::empty()).expect("req"), &token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["contact_id"], json!(row.to_string()));
+    assert_eq!(body["rows"], json!(1));
+    let (_, body) = send(&app, authed(request(Method::GET, "/v1/pull?since=0").body(Body::empty()).expect("req"), &token)).await;
+    let pulled: PullResponse = serde_json::from_value(body).expect("pull");
+    let erased = pulled.rows.iter().find(|r| r.row_id == row).expect("the row is still announced");
+    assert!(erased.purged && erased.deleted && erased.fields.is_empty(), "as a purged tombstone without data: {erased:?}");
+}
+
+#[tokio::test]
+async fn volunteers_and_trainers_may_not_erase_and_bad_ids_are_refused() {
+    let app = app().await;
+    for (name, role) in [("vera", Role::Volunteer), ("tom", Role::Trainer)] {
+        app.storage.create_user(NewUser { name: name.into(), role, password_hash: password_hash() }).await.expect("user");
+        let (status, body) = send(&app, json_request(Method::POST, "/v1/login", &login_body(name, PASSWORD, Uuid::now_v7()))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let token = body["token"].as_str().expect("token").to_owned();
+        let (status, body) = send(&app, authed(request(Method::POST, &format!("/v1/contacts/{}/erase", Uuid::now_v7())).body(Body::empty()).expect("req"), &token)).await;
+        assert_error(status, &body, ErrorCode::Forbidden);
+    }
+    let token = login(&app, Uuid::now_v7()).await;
+    let (status, body) = send(&app, authed(request(Method::POST, "/v1/contacts/not-a-uuid/erase").body(Body::empty()).expect("req"), &token)).await;
+    assert_error(status, &body, ErrorCode::InvalidInput);
+    let (status, body) = send(&app, request(Method::POST, &format!("/v1/contacts/{}/erase", Uuid::now_v7())).body(Body::empty()).expect("req")).await;
+    assert_error(status, &body, ErrorCode::Unauthenticated);
+}

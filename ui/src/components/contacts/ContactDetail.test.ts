@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backend, makeContact } from '@/test/fakeBackend';
+import { useSyncStore } from '@/stores/sync';
 import { mountApp, settle } from '@/test/mount';
 import ContactDetail from './ContactDetail.vue';
 
@@ -70,5 +71,40 @@ describe( 'contact detail', () => {
 		await settle();
 		expect( backend.calls( 'delete_contact' ) ).toEqual( [ { id: 'c-1' } ] );
 		expect( wrapper.emitted( 'deleted' ) ).toEqual( [ [ 'c-1' ] ] );
+	} );
+
+	it( 'offers erasure only to signed-in staff and administrators', async () => {
+		const contact = makeContact( { id: 'c-2' } );
+		for ( const [ loggedIn, role, shown ] of [
+			[ false, null, false ], [ true, 'volunteer', false ], [ true, 'trainer', false ], [ true, 'staff', true ], [ true, 'admin', true ]
+		] as const ) {
+			backend.unlocked( [ contact ] );
+			backend.sync = { ...backend.sync, loggedIn, role };
+			const { wrapper } = await mountApp( ContactDetail, { props: { contact } } );
+			await useSyncStore().refresh();
+			await settle();
+			expect( wrapper.find( '[data-testid="contact-erase"]' ).exists(), `role ${ role }, signed in: ${ loggedIn }` ).toBe( shown );
+			wrapper.unmount();
+		}
+	} );
+
+	it( 'erases only after a confirmation that says it cannot be undone', async () => {
+		const contact = makeContact( { id: 'c-3', displayName: 'Forget Me' } );
+		backend.unlocked( [ contact ] );
+		backend.sync = { ...backend.sync, loggedIn: true, role: 'staff' };
+		backend.on( 'erase_contact', () => ( { pushed: 0, rejected: 0, pulled: 1, status: { ...backend.sync } } ) );
+		const { wrapper } = await mountApp( ContactDetail, { props: { contact } } );
+		await useSyncStore().refresh();
+		await settle();
+		await wrapper.find( '[data-testid="contact-erase"]' ).trigger( 'click' );
+		await settle();
+		const dialog = document.querySelector( '.liaison-contact-erase' );
+		expect( dialog?.textContent ).toContain( 'Forget Me' );
+		expect( dialog?.textContent ).toContain( 'cannot be undone' );
+		expect( backend.calls( 'erase_contact' ), 'nothing erased before confirming' ).toEqual( [] );
+		dialog!.querySelector<HTMLButtonElement>( '.cdx-dialog__footer__primary-action' )!.click();
+		await settle();
+		expect( backend.calls( 'erase_contact' ) ).toEqual( [ { id: 'c-3' } ] );
+		expect( wrapper.emitted( 'deleted' ) ).toEqual( [ [ 'c-3' ] ] );
 	} );
 } );
