@@ -14,10 +14,18 @@ describe( 'sync store', () => {
 		expect( sync.state ).toBe( 'pending' );
 		await sync.syncNow();
 		expect( sync.state ).toBe( 'up-to-date' );
-		backend.sync = { ...backend.sync, lastError: apiError( 'server_unreachable' ) };
+		backend.sync = { ...backend.sync, lastError: apiError( 'certificate_mismatch' ) };
 		await sync.refresh();
 		expect( sync.state ).toBe( 'error' );
-		expect( sync.currentError?.code ).toBe( 'server_unreachable' );
+		expect( sync.currentError?.code ).toBe( 'certificate_mismatch' );
+	} );
+
+	it( 'calls an unreachable server "offline", not an error: changes wait and sync retries', async () => {
+		backend.unlocked();
+		backend.sync = { ...backend.sync, loggedIn: true, pending: 3, lastError: apiError( 'server_unreachable' ) };
+		const sync = useSyncStore();
+		await sync.refresh();
+		expect( sync.state ).toBe( 'offline' );
 	} );
 
 	it( 'reloads the contact list when a sync pulled changes', async () => {

@@ -9,7 +9,7 @@ import { useContactsStore } from './contacts';
 import { useVaultStore } from './vault';
 
 /** What the status line says, most important first. */
-export const SYNC_STATES = [ 'signed-out', 'syncing', 'error', 'pending', 'up-to-date' ] as const;
+export const SYNC_STATES = [ 'signed-out', 'syncing', 'offline', 'error', 'pending', 'up-to-date' ] as const;
 export type SyncState = ( typeof SYNC_STATES )[ number ];
 
 export const useSyncStore = defineStore( 'sync', () => {
@@ -28,6 +28,10 @@ export const useSyncStore = defineStore( 'sync', () => {
 		}
 		if ( running.value || status.value.syncing ) {
 			return 'syncing';
+		}
+		if ( currentError.value?.code === 'server_unreachable' ) {
+			// Not a fault: trainers work offline for days. Changes wait; background sync retries.
+			return 'offline';
 		}
 		if ( currentError.value ) {
 			return 'error';

@@ -132,4 +132,13 @@ describe( 'sync panel', () => {
 		expect( backend.calls( 'logout' ) ).toHaveLength( 1 );
 		expect( wrapper.find( '[data-testid="sync-signin"]' ).exists() ).toBe( true );
 	} );
+
+	it( 'says "offline" with the number of waiting changes when the server cannot be reached', async () => {
+		backend.unlocked();
+		backend.sync = { ...backend.sync, loggedIn: true, user: 'ana', serverUrl: 'https://liaison.example.org', pending: 3, lastError: apiError( 'server_unreachable' ) };
+		const { wrapper } = await mountApp( SyncPanel );
+		const status = wrapper.find( '[data-testid="sync-status"]' );
+		expect( status.attributes( 'data-state' ) ).toBe( 'offline' );
+		expect( status.text() ).toContain( 'Offline: 3 changes wait for the server' );
+	} );
 } );
