@@ -45,6 +45,22 @@ enum Command {
     /// Erase a person's data (right to erasure) on the server and, at their next sync, on every device.
     #[command(subcommand)]
     Erase(EraseCommand),
+    /// Clocks the server pulled back: devices whose clock ran more than 10 minutes ahead.
+    #[command(subcommand)]
+    Clamps(ClampCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClampCommand {
+    /// List the newest clamps with the device and user, and how far ahead the clock was.
+    List {
+        /// How many of the newest clamps to show.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +199,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Device(DeviceCommand::List { json }) => device_list(&db, json).await,
         Command::Device(DeviceCommand::Revoke { device_id }) => device_revoke(&db, device_id).await,
         Command::Erase(EraseCommand::Contact { id, json }) => erase_contact(&db, &id, json).await,
+        Command::Clamps(ClampCommand::List { limit, json }) => clamps_list(&db, limit, json).await,
     }
 }
 
@@ -355,6 +372,33 @@ async fn device_list(db: &Database, json: bool) -> Result<()> {
         })
         .collect();
     print_table(&["ID", "USER", "NAME", "CREATED", "LAST SEEN", "STATUS"], &rows);
+    Ok(())
+}
+
+async fn clamps_list(db: &Database, limit: u32, json: bool) -> Result<()> {
+    let clamps = open_existing(db).await?.list_clamps(limit.max(1)).await.context("cannot list clock clamps")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&clamps)?);
+        return Ok(());
+    }
+    if clamps.is_empty() {
+        println!("No device's clock has run ahead of the server's.");
+        return Ok(());
+    }
+    let rows: Vec<[String; 5]> = clamps
+        .iter()
+        .map(|c| {
+            [
+                c.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                c.user_name.clone(),
+                format!("{} ({})", c.device_name, c.device_id),
+                c.field.clone().unwrap_or_else(|| "(delete)".to_owned()),
+                format!("{} min ahead", c.ahead_millis() / 60_000),
+            ]
+        })
+        .collect();
+    print_table(&["WHEN", "USER", "DEVICE", "FIELD", "CLOCK"], &rows);
+    println!("Ask these users to set their computer's clock automatically; their edits were kept, at the server's time.");
     Ok(())
 }
 

@@ -109,6 +109,26 @@ impl std::fmt::Debug for NewDevice {
     }
 }
 
+/// A recorded clock clamp (see [`crate::sync::MAX_CLOCK_SKEW_MILLIS`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClampRecord {
+    pub at: DateTime<Utc>,
+    pub device_id: Uuid,
+    pub device_name: String,
+    pub user_name: String,
+    /// The field whose clock was clamped, or `None` for a delete.
+    pub field: Option<String>,
+    pub original: liaison_protocol::hlc::Hlc,
+    pub clamped: liaison_protocol::hlc::Hlc,
+}
+
+impl ClampRecord {
+    /// How far ahead of the server's clock the device was, in milliseconds.
+    pub fn ahead_millis(&self) -> u64 {
+        self.original.millis.saturating_sub(u64::try_from(self.at.timestamp_millis()).unwrap_or(0))
+    }
+}
+
 /// What [`Storage::erase_contact`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct ErasureReport {
@@ -176,6 +196,9 @@ pub trait Storage: Send + Sync {
     async fn touch_device(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<(), StorageError>;
     /// All devices with their user names, oldest first.
     async fn list_devices(&self) -> Result<Vec<DeviceInfo>, StorageError>;
+    /// The newest `limit` clock clamps, newest first: which devices' clocks ran ahead (and by how
+    /// much), so an administrator can get them fixed. No field values are kept.
+    async fn list_clamps(&self, limit: u32) -> Result<Vec<ClampRecord>, StorageError>;
     /// Revoke a device (idempotent: an already revoked device keeps its first revocation time).
     async fn revoke_device(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError>;
 

@@ -237,3 +237,33 @@ async fn erase_contact_erases_and_reports_and_refuses_a_bad_id() {
     let report: serde_json::Value = serde_json::from_slice(&again.stdout).expect("--json prints JSON");
     assert_eq!(report["report"]["already_erased"], serde_json::json!(true), "{report}");
 }
+
+#[tokio::test]
+async fn clamps_list_shows_which_device_had_a_clock_ahead() {
+    use crate::support::{batch, change};
+    use liaison_server::storage::{NewDevice, SqliteStorage, Storage};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(run(&["user", "add", "ana", "--role", "staff"], dir.path(), Some("secret123")).status.success());
+    let quiet = run(&["clamps", "list"], dir.path(), None);
+    assert!(quiet.status.success(), "{}", text(&quiet.stderr));
+    assert!(text(&quiet.stdout).contains("No device's clock has run ahead"), "{}", text(&quiet.stdout));
+    {
+        let storage = SqliteStorage::open(&dir.path().join("server.db")).expect("open");
+        let user = storage.find_user_by_name("ana").await.expect("find").expect("ana").user;
+        let device = uuid::Uuid::now_v7();
+        storage
+            .register_device(NewDevice { id: device, user_id: user.id, name: "trainer-laptop".into(), token_hash: "h".into() }, chrono::Utc::now())
+            .await
+            .expect("device");
+        let two_hours_ahead = u64::try_from(chrono::Utc::now().timestamp_millis()).expect("millis") + 2 * 3_600_000;
+        let push = batch(vec![change(uuid::Uuid::now_v7(), &[("display_name", serde_json::json!("Ada"), liaison_protocol::hlc::Hlc::new(two_hours_ahead, 0))])]);
+        storage.push(&user, device, &push, chrono::Utc::now()).await.expect("push");
+    }
+    let out = run(&["clamps", "list"], dir.path(), None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.contains("ana") && table.contains("trainer-laptop") && (table.contains("119 min ahead") || table.contains("120 min ahead")), "names the user, the device and how far ahead: {table}");
+    let json: serde_json::Value = serde_json::from_slice(&run(&["clamps", "list", "--json"], dir.path(), None).stdout).expect("json");
+    assert_eq!(json[0]["field"], "display_name");
+}

@@ -282,6 +282,10 @@ impl Storage for PostgresStorage {
         sync::erase_contact(&mut self.client().await?, contact_id, now).await
     }
 
+    async fn list_clamps(&self, limit: u32) -> Result<Vec<crate::storage::ClampRecord>, StorageError> {
+        sync::list_clamps(&self.client().await?, limit).await
+    }
+
     async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
         sync::pull(&mut self.client().await?, user, since, limit).await
     }

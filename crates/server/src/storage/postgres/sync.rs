@@ -477,3 +477,30 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
     }
     Ok(PullResponse { rows, next_cursor, has_more })
 }
+
+/// The newest `limit` clock clamps with the device and user they came from.
+pub(super) async fn list_clamps(c: &Client, limit: u32) -> Result<Vec<crate::storage::ClampRecord>, StorageError> {
+    let rows = c
+        .query(
+            "SELECT c.at, c.device_id, d.name, u.name, c.field, c.original, c.clamped
+             FROM clock_clamps c JOIN devices d ON d.id = c.device_id JOIN users u ON u.id = d.user_id
+             ORDER BY c.id DESC LIMIT $1",
+            &[&i64::from(limit)],
+        )
+        .await
+        .map_err(db)?;
+    let hlc = |text: String| text.parse::<Hlc>().map_err(|e| StorageError::Backend(format!("a stored clamp clock is damaged: {e}")));
+    rows.iter()
+        .map(|r| {
+            Ok(crate::storage::ClampRecord {
+                at: r.try_get(0).map_err(db)?,
+                device_id: r.try_get(1).map_err(db)?,
+                device_name: r.try_get(2).map_err(db)?,
+                user_name: r.try_get(3).map_err(db)?,
+                field: r.try_get(4).map_err(db)?,
+                original: hlc(r.try_get(5).map_err(db)?)?,
+                clamped: hlc(r.try_get(6).map_err(db)?)?,
+            })
+        })
+        .collect()
+}

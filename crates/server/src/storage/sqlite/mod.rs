@@ -209,6 +209,10 @@ impl Storage for SqliteStorage {
         self.call(move |c| sync::erase_contact(c, contact_id, now)).await
     }
 
+    async fn list_clamps(&self, limit: u32) -> Result<Vec<crate::storage::ClampRecord>, StorageError> {
+        self.call(move |c| sync::list_clamps(c, limit)).await
+    }
+
     async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
         let user = user.clone();
         self.call(move |c| sync::pull(c, &user, since, limit)).await

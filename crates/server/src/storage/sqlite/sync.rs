@@ -440,3 +440,31 @@ pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> R
     tx.commit().map_err(db)?;
     Ok(PullResponse { rows, next_cursor, has_more })
 }
+
+/// The newest `limit` clock clamps with the device and user they came from.
+pub(super) fn list_clamps(c: &mut Connection, limit: u32) -> Result<Vec<crate::storage::ClampRecord>, StorageError> {
+    let mut stmt = c
+        .prepare(
+            "SELECT c.at, c.device_id, d.name, u.name, c.field, c.original, c.clamped
+             FROM clock_clamps c JOIN devices d ON d.id = c.device_id JOIN users u ON u.id = d.user_id
+             ORDER BY c.id DESC LIMIT ?1",
+        )
+        .map_err(db)?;
+    let hlc = |text: String, col: usize| {
+        text.parse::<Hlc>().map_err(|e| rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e)))
+    };
+    let rows = stmt
+        .query_map([i64::from(limit)], |r| {
+            Ok(crate::storage::ClampRecord {
+                at: super::parse_ts(&r.get::<_, String>(0)?)?,
+                device_id: parse_uuid(&r.get::<_, Vec<u8>>(1)?)?,
+                device_name: r.get(2)?,
+                user_name: r.get(3)?,
+                field: r.get(4)?,
+                original: hlc(r.get(5)?, 5)?,
+                clamped: hlc(r.get(6)?, 6)?,
+            })
+        })
+        .map_err(db)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db)
+}

@@ -356,6 +356,12 @@ pub async fn clocks_far_in_the_future_are_clamped(s: &dyn Storage) {
         now_millis() + MAX_CLOCK_SKEW_MILLIS,
         "clamped to the server's clock plus the allowed skew"
     );
+    let clamps = s.list_clamps(10).await.expect("list clamps");
+    assert_eq!(clamps.len(), 1, "the clamp is recorded for administrators");
+    let clamp = &clamps[0];
+    assert_eq!((clamp.device_id, clamp.field.as_deref(), clamp.user_name.as_str()), (a, Some("display_name"), u.name.as_str()));
+    assert!(clamp.ahead_millis() >= a_year - 60_000, "it says how far ahead the clock was: {}", clamp.ahead_millis());
+    assert_eq!(clamp.clamped, stored, "and what the server used instead");
 
     // An hour later another device edits with a correct clock: it must win, not lose for a year.
     let later = now() + Duration::hours(1);
@@ -368,6 +374,7 @@ pub async fn clocks_far_in_the_future_are_clamped(s: &dyn Storage) {
     let r2 = Uuid::now_v7();
     s.push(&u, a, &batch(vec![change(r2, &[("display_name", json!("Soon"), near)])]), now()).await.expect("push");
     assert_eq!(row(s, &u, r2).await.expect("row").fields["display_name"].hlc, near, "a minute ahead is normal drift");
+    assert_eq!(s.list_clamps(10).await.expect("list").len(), 1, "normal drift is not reported as a clamp");
 }
 
 /// A contact with an email, a phone and an identifier, created by device A: `(contact, children)`.
