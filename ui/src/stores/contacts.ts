@@ -6,7 +6,7 @@
  * (reload in place). Everything is dropped when the vault locks.
  */
 import { defineStore } from 'pinia';
-import { ref, watch } from 'vue';
+import { ref, watch, type Ref } from 'vue';
 import { contactsApi, type ApiError, type Contact, type ContactInput, type ContactPage } from '@/api';
 import { useVaultStore } from './vault';
 
@@ -107,12 +107,20 @@ export const useContactsStore = defineStore( 'contacts', () => {
 	const erasing = ref( false );
 	const eraseError = ref<ApiError | null>( null );
 
-	/** Right to erasure: the server erases the person everywhere; this device follows at once. */
-	async function erase( id: string ): Promise<boolean> {
-		erasing.value = true;
-		eraseError.value = null;
+	/**
+	 * Take a contact away (delete, or erase everywhere): while `busy` is set, `call` runs; on
+	 * success the contact leaves the selection and the list reloads; on failure `error` says why.
+	 */
+	async function takeAway(
+		id: string,
+		busy: Ref<boolean>,
+		error: Ref<ApiError | null>,
+		call: ( id: string ) => Promise<unknown>
+	): Promise<boolean> {
+		busy.value = true;
+		error.value = null;
 		try {
-			await contactsApi.erase( id );
+			await call( id );
 			if ( selected.value?.id === id ) {
 				selectRequest++;
 				selected.value = null;
@@ -120,30 +128,20 @@ export const useContactsStore = defineStore( 'contacts', () => {
 			invalidate();
 			return true;
 		} catch ( e ) {
-			eraseError.value = fail( e );
+			error.value = fail( e );
 			return false;
 		} finally {
-			erasing.value = false;
+			busy.value = false;
 		}
 	}
 
-	async function remove( id: string ): Promise<boolean> {
-		deleting.value = true;
-		deleteError.value = null;
-		try {
-			await contactsApi.remove( id );
-			if ( selected.value?.id === id ) {
-				selectRequest++;
-				selected.value = null;
-			}
-			invalidate();
-			return true;
-		} catch ( e ) {
-			deleteError.value = fail( e );
-			return false;
-		} finally {
-			deleting.value = false;
-		}
+	/** Right to erasure: the server erases the person everywhere; this device follows at once. */
+	function erase( id: string ): Promise<boolean> {
+		return takeAway( id, erasing, eraseError, contactsApi.erase );
+	}
+
+	function remove( id: string ): Promise<boolean> {
+		return takeAway( id, deleting, deleteError, contactsApi.remove );
 	}
 
 	function clearSaveError(): void {
