@@ -8,6 +8,7 @@
 //!   `(hlc, device)`, which is commutative, idempotent and independent of delivery order.
 //! * [`schema`]: the synced entities and their fields. The client store and the server storage
 //!   both build their tables and validation from it, so a field exists in exactly one list.
+//! * [`scope`]: the permission unit every synced row carries.
 //! * [`wire`]: request and response bodies of the versioned HTTP API (`/v1/...`).
 //! * [`error`]: the one error shape `{ code, message }` used on every wire, with a closed set of codes.
 //!
@@ -27,6 +28,7 @@
 pub mod error;
 pub mod hlc;
 pub mod schema;
+pub mod scope;
 pub mod wire;
 
 /// The protocol major version spoken by this build. Requests carry it in [`wire::PROTOCOL_HEADER`].

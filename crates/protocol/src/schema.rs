@@ -15,11 +15,18 @@ pub enum EntityKind {
     ContactEmail,
     ContactPhone,
     ContactIdentifier,
+    /// A conflict the server detected (see [`CONFLICT`]). Server-authored; clients only resolve it.
+    Conflict,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 4] =
-        [EntityKind::Contact, EntityKind::ContactEmail, EntityKind::ContactPhone, EntityKind::ContactIdentifier];
+    pub const ALL: [EntityKind; 5] = [
+        EntityKind::Contact,
+        EntityKind::ContactEmail,
+        EntityKind::ContactPhone,
+        EntityKind::ContactIdentifier,
+        EntityKind::Conflict,
+    ];
 
     pub fn def(self) -> &'static EntityDef {
         match self {
@@ -27,6 +34,7 @@ impl EntityKind {
             EntityKind::ContactEmail => &CONTACT_EMAIL,
             EntityKind::ContactPhone => &CONTACT_PHONE,
             EntityKind::ContactIdentifier => &CONTACT_IDENTIFIER,
+            EntityKind::Conflict => &CONFLICT,
         }
     }
 
@@ -48,6 +56,10 @@ pub enum FieldType {
     TextList,
     /// The id (UUID string) of a row of the given entity.
     Ref(EntityKind),
+    /// `true` or `false`; `null` is allowed unless the field is required (and reads as `false`).
+    Bool,
+    /// Any JSON value, kept as it is; `max_len` bounds its serialized length in bytes.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,11 +84,25 @@ pub struct EntityDef {
     pub fields: &'static [FieldDef],
     /// For child entities: the field that refers to the parent row.
     pub parent_field: Option<&'static str>,
+    /// Who writes rows of this entity. `None`: clients create and change them freely (subject to
+    /// permissions). `Some(fields)`: the server creates the rows; clients may only change these
+    /// fields of an existing row (e.g. mark a conflict resolved).
+    pub client_fields: Option<&'static [&'static str]>,
 }
 
 impl EntityDef {
     pub fn field(&self, name: &str) -> Option<&'static FieldDef> {
         self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Whether a client may write this field (see [`EntityDef::client_fields`]).
+    pub fn client_may_write(&self, field: &str) -> bool {
+        self.client_fields.is_none_or(|allowed| allowed.contains(&field))
+    }
+
+    /// Whether clients may create rows of this entity.
+    pub fn client_may_create(&self) -> bool {
+        self.client_fields.is_none()
     }
 
     /// Check one field value; the error says which field and why, in words a person can act on.
@@ -119,9 +145,18 @@ impl FieldDef {
             (FieldType::Ref(_), Value::String(s)) => uuid::Uuid::parse_str(s)
                 .map(|_| ())
                 .map_err(|_| format!("{name} must be a record id (UUID)")),
+            (FieldType::Bool, Value::Bool(_)) => Ok(()),
+            (FieldType::Json, v) => {
+                if v.to_string().len() > self.max_len {
+                    Err(format!("{name} is larger than {} bytes", self.max_len))
+                } else {
+                    Ok(())
+                }
+            }
             (FieldType::Text, _) => Err(format!("{name} must be text")),
             (FieldType::TextList, _) => Err(format!("{name} must be a list of strings")),
             (FieldType::Ref(_), _) => Err(format!("{name} must be a record id (UUID)")),
+            (FieldType::Bool, _) => Err(format!("{name} must be true or false")),
         }
     }
 }
@@ -136,8 +171,12 @@ pub static CONTACT: EntityDef = EntityDef {
         FieldDef { name: "tags", ty: FieldType::TextList, required: false, max_len: 100 },
         text("notes", false, 20_000),
         text("created_at", false, 40),
+        // Restricted contacts are visible only to staff, administrators and users granted access
+        // (see [`crate::scope`]). Only staff and administrators may change this field.
+        FieldDef { name: "restricted", ty: FieldType::Bool, required: false, max_len: 5 },
     ],
     parent_field: None,
+    client_fields: None,
 };
 
 pub static CONTACT_EMAIL: EntityDef = EntityDef {
@@ -149,6 +188,7 @@ pub static CONTACT_EMAIL: EntityDef = EntityDef {
         text("label", false, 50),
     ],
     parent_field: Some("contact_id"),
+    client_fields: None,
 };
 
 pub static CONTACT_PHONE: EntityDef = EntityDef {
@@ -160,6 +200,7 @@ pub static CONTACT_PHONE: EntityDef = EntityDef {
         text("label", false, 50),
     ],
     parent_field: Some("contact_id"),
+    client_fields: None,
 };
 
 /// Identifiers: `kind` is `wiki` (a wiki username), `irc` (an IRC nick) or `other`.
@@ -172,7 +213,48 @@ pub static CONTACT_IDENTIFIER: EntityDef = EntityDef {
         text("value", true, 300),
     ],
     parent_field: Some("contact_id"),
+    client_fields: None,
 };
+
+/// What the server records when two devices changed the same data concurrently (`sync.md`,
+/// "Conflicts are shown, not swallowed"). The row belongs to the contact it concerns, so it has
+/// that contact's scope and is erased with it.
+///
+/// * `kind` is [`CONFLICT_KIND_FIELD`] (two different values for one field) or
+///   [`CONFLICT_KIND_DELETE`] (one device deleted the row while another changed it; the delete
+///   won and the change is kept here instead of reviving the row).
+/// * `kept` and `lost` are [`crate::wire::ConflictSide`]s: the side the merge rule kept and the
+///   side it set aside. For a field conflict `value` is the field's value; for a delete conflict
+///   `kept.value` is `null` (the delete) and `lost.value` is an object of the changed fields.
+/// * Resolving is an ordinary edit of the row plus setting `resolution`, `resolved_by` and
+///   `resolved_at` here: the only fields a client may write.
+pub static CONFLICT: EntityDef = EntityDef {
+    kind: EntityKind::Conflict,
+    name: "conflict",
+    fields: &[
+        FieldDef { name: "contact_id", ty: FieldType::Ref(EntityKind::Contact), required: true, max_len: 36 },
+        text("entity", true, 40),
+        text("row_id", true, 36),
+        text("field", false, 64),
+        text("kind", true, 10),
+        FieldDef { name: "kept", ty: FieldType::Json, required: true, max_len: 200_000 },
+        FieldDef { name: "lost", ty: FieldType::Json, required: true, max_len: 200_000 },
+        text("detected_at", true, 40),
+        text("resolution", false, 20),
+        text("resolved_by", false, 64),
+        text("resolved_at", false, 40),
+    ],
+    parent_field: Some("contact_id"),
+    client_fields: Some(&["resolution", "resolved_by", "resolved_at"]),
+};
+
+/// [`CONFLICT`] `kind`: two devices wrote different values to one field.
+pub const CONFLICT_KIND_FIELD: &str = "field";
+/// [`CONFLICT`] `kind`: a change met a delete; the delete won.
+pub const CONFLICT_KIND_DELETE: &str = "delete";
+
+/// [`CONFLICT`] `resolution` values a client writes.
+pub const RESOLUTIONS: [&str; 3] = ["kept_mine", "kept_theirs", "edited"];
 
 #[cfg(test)]
 mod tests {
@@ -199,5 +281,17 @@ mod tests {
         assert!(c.validate("language", &Value::Null).is_ok(), "optional fields may be cleared");
         let e = EntityKind::ContactEmail.def();
         assert!(e.validate("contact_id", &json!("not-a-uuid")).is_err());
+        assert!(c.validate("restricted", &json!(true)).is_ok());
+        assert_eq!(c.validate("restricted", &json!("yes")), Err("restricted must be true or false".into()));
+    }
+
+    #[test]
+    fn conflicts_are_written_by_the_server_and_only_resolved_by_clients() {
+        let def = EntityKind::Conflict.def();
+        assert!(!def.client_may_create(), "a client must not invent conflicts");
+        assert!(def.client_may_write("resolution"));
+        assert!(!def.client_may_write("kept"), "the recorded sides are the server's record");
+        assert!(EntityKind::Contact.def().client_may_create());
+        assert!(def.validate("lost", &json!({"value": "x".repeat(300_000)})).is_err(), "Json fields are bounded");
     }
 }

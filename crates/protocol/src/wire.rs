@@ -201,16 +201,42 @@ pub struct RowState {
     /// every later change to this id with [`crate::error::ErrorCode::Erased`].
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub purged: bool,
+    /// The row's scope (see [`crate::scope`]); a device deletes every row of a scope it receives
+    /// in [`PullResponse::revoked_scopes`].
+    #[serde(default = "public_scope")]
+    pub scope: String,
     #[serde(default)]
     pub fields: BTreeMap<String, FieldState>,
+}
+
+fn public_scope() -> String {
+    crate::scope::PUBLIC.to_owned()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullResponse {
     pub rows: Vec<RowState>,
+    /// Scopes this user lost since the cursor (a contact was restricted, a grant was revoked, the
+    /// user's role was lowered). The device must physically delete every row it holds in them.
+    /// Only sent to a device whose cursor shows it may hold rows of the scope, so a revoke never
+    /// reveals a record the device never had.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_scopes: Vec<String>,
     /// Pass as `since` next time.
     pub next_cursor: u64,
     pub has_more: bool,
+}
+
+/// One side of a recorded conflict (the `kept` and `lost` fields of a `conflict` row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictSide {
+    /// The field's value; for the losing side of a delete conflict, an object of the changed
+    /// fields; `null` for a delete.
+    pub value: Value,
+    pub hlc: Hlc,
+    /// The device that wrote this side, and the name of its user.
+    pub device: Uuid,
+    pub user: String,
 }
 
 /// The answer to an erasure: what the server erased. Devices learn of it through pull.

@@ -23,6 +23,7 @@ fn remote_contact(id: Uuid, seq: u64, fields: &[(&str, serde_json::Value, u64)],
         row_id: id,
         deleted: false,
         purged: false,
+        scope: "public".into(),
         fields: fields.iter().map(|(n, v, ms)| (n.to_string(), FieldState { value: v.clone(), hlc: Hlc::new(*ms, 0), device })).collect::<BTreeMap<_, _>>(),
     }
 }
@@ -89,7 +90,7 @@ fn a_locally_deleted_row_is_not_revived_by_a_remote_update() {
 fn a_remote_tombstone_deletes_the_row_and_its_search_entry() {
     let (_d, mut store, _k) = temp_store();
     let c = contacts::create(&mut store, ContactInput { display_name: "Zed Tombstone".into(), ..Default::default() }).expect("create");
-    let tomb = RowState { seq: 9, entity: EntityKind::Contact, row_id: c.id, deleted: true, purged: false, fields: BTreeMap::new() };
+    let tomb = RowState { seq: 9, entity: EntityKind::Contact, row_id: c.id, deleted: true, purged: false, scope: "public".into(), fields: BTreeMap::new() };
     store.transaction(|tx| write::apply_remote(tx, &tomb)).expect("apply");
     assert!(contacts::get(&store, c.id).is_err());
     assert_eq!(contacts::search(&store, "tombstone", 0, 10).expect("search").total, 0);
@@ -116,7 +117,7 @@ fn an_erased_contact_leaves_nothing_behind_on_the_device() {
     store.conn().execute("UPDATE outbox SET state = 'accepted'", []).expect("the creation was synced");
     // Unsent edits made offline, one of them a new email the server never saw.
     contacts::update(&mut store, c.id, ContactPatch { notes: Some(Some(format!("offline note on {MARKER}"))), emails: Some(vec!["erase.me@example.org".into(), "second@example.org".into()]), ..Default::default() }).expect("edit");
-    let purge = RowState { seq: 50, entity: EntityKind::Contact, row_id: c.id, deleted: true, purged: true, fields: BTreeMap::new() };
+    let purge = RowState { seq: 50, entity: EntityKind::Contact, row_id: c.id, deleted: true, purged: true, scope: "public".into(), fields: BTreeMap::new() };
     store.transaction(|tx| write::apply_remote(tx, &purge)).expect("apply purge");
 
     assert!(contacts::get(&store, c.id).is_err(), "the contact is gone");

@@ -454,6 +454,7 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
                 row_id: r.try_get(2).map_err(db)?,
                 deleted: r.try_get(3).map_err(db)?,
                 purged: r.try_get(9).map_err(db)?,
+                scope: liaison_protocol::scope::PUBLIC.to_owned(),
                 fields: BTreeMap::new(),
             });
         }
@@ -475,7 +476,7 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
             rows.push(row);
         }
     }
-    Ok(PullResponse { rows, next_cursor, has_more })
+    Ok(PullResponse { rows, revoked_scopes: Vec::new(), next_cursor, has_more })
 }
 
 /// The newest `limit` clock clamps with the device and user they came from.

@@ -431,14 +431,14 @@ pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> R
             .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
         let row_id = parse_uuid(&row_id).map_err(db)?;
         let fields = if deleted { BTreeMap::new() } else { load_fields(&tx, entity, row_id)? };
-        let row = RowState { seq, entity, row_id, deleted, purged, fields };
+        let row = RowState { seq, entity, row_id, deleted, purged, scope: liaison_protocol::scope::PUBLIC.to_owned(), fields };
         // Rows the user may not read are skipped, but the cursor still moves past them.
         if permissions::may_read(user, &row) {
             rows.push(row);
         }
     }
     tx.commit().map_err(db)?;
-    Ok(PullResponse { rows, next_cursor, has_more })
+    Ok(PullResponse { rows, revoked_scopes: Vec::new(), next_cursor, has_more })
 }
 
 /// The newest `limit` clock clamps with the device and user they came from.
