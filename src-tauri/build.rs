@@ -24,6 +24,8 @@ fn main() {
         "sync_now",
         "sync_status",
         "sync_ledger",
+        "list_conflicts",
+        "resolve_conflict",
     ];
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)))
         .expect("failed to run tauri-build");

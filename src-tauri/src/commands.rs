@@ -1,7 +1,8 @@
 //! Tauri commands: each takes state and arguments, calls liaison-core, maps the error.
 //! Arguments are validated in Rust (by liaison-core) whatever the UI already checked.
 
-use crate::dto::{ApiError, Contact, ContactInput, ContactPage, LedgerEntry, ServerProbe, SyncReport, SyncStatus, UnlockMode, VaultState};
+use crate::dto::{ApiError, Conflict, Contact, ContactInput, ContactPage, Keep, LedgerEntry, ServerProbe, SyncReport, SyncStatus, UnlockMode, VaultState};
+use liaison_core::conflicts::{self, Choice};
 use crate::state::AppState;
 use liaison_core::contacts::{self, ContactPatch};
 use liaison_core::{Error, sync};
@@ -79,7 +80,10 @@ pub async fn create_contact(state: State<'_, AppState>, input: ContactInput) -> 
 pub async fn update_contact(state: State<'_, AppState>, id: String, input: ContactInput) -> Result<Contact> {
     let id = parse_id(&id)?;
     let mut profile = state.profile.lock().await;
-    let patch: ContactPatch = liaison_core::contacts::ContactInput::from(input).into();
+    let restricted = input.restricted;
+    let mut patch: ContactPatch = liaison_core::contacts::ContactInput::from(input).into();
+    // The form always says whether the contact is restricted; an unchanged value is no change.
+    patch.restricted = Some(restricted);
     let updated = blocking(|| contacts::update(profile.store()?, id, patch))?;
     state.after_local_change();
     Ok(updated.into())
@@ -138,4 +142,33 @@ pub async fn sync_ledger(state: State<'_, AppState>, limit: u32) -> Result<Vec<L
     let limit = limit.clamp(1, 500) as usize;
     let mut profile = state.profile.lock().await;
     Ok(blocking(|| sync::ledger(profile.store()?, limit))?.into_iter().map(Into::into).collect())
+}
+
+/// The conflict inbox: open conflicts (and resolved ones with `include_resolved`), oldest first.
+#[tauri::command]
+pub async fn list_conflicts(state: State<'_, AppState>, include_resolved: bool) -> Result<Vec<Conflict>> {
+    let mut profile = state.profile.lock().await;
+    Ok(blocking(|| conflicts::list(profile.store()?, include_resolved))?.into_iter().map(Into::into).collect())
+}
+
+/// Resolve a conflict: keep my side, theirs, or a typed value. An ordinary edit that syncs.
+#[tauri::command]
+pub async fn resolve_conflict(state: State<'_, AppState>, id: String, keep: Keep, value: Option<String>) -> Result<Conflict> {
+    let id = Uuid::parse_str(&id).map_err(|_| Error::invalid(format!("{id:?} is not a conflict id")))?;
+    let mut profile = state.profile.lock().await;
+    let resolved = blocking(|| -> liaison_core::Result<_> {
+        let store = profile.store()?;
+        let choice = match keep {
+            Keep::Mine => Choice::Mine,
+            Keep::Theirs => Choice::Theirs,
+            Keep::Value => {
+                let conflict = conflicts::get(store, id)?;
+                let field = conflict.field.ok_or_else(|| Error::invalid("A deleted record has no single value to edit; keep one side."))?;
+                Choice::Value(conflicts::value_from_text(conflict.entity, &field, value.as_deref().unwrap_or_default())?)
+            }
+        };
+        conflicts::resolve(store, id, choice)
+    })?;
+    state.after_local_change();
+    Ok(resolved.conflict.into())
 }

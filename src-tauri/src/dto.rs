@@ -77,6 +77,9 @@ pub struct ContactInput {
     pub organization: Option<String>,
     pub tags: Vec<String>,
     pub notes: Option<String>,
+    // Visible only to staff, administrators and people granted access.
+    #[serde(default)]
+    pub restricted: bool,
 }
 
 impl From<ContactInput> for CoreInput {
@@ -91,6 +94,7 @@ impl From<ContactInput> for CoreInput {
             organization: i.organization,
             tags: i.tags,
             notes: i.notes,
+            restricted: i.restricted,
         }
     }
 }
@@ -128,6 +132,7 @@ pub struct Contact {
     pub organization: Option<String>,
     pub tags: Vec<String>,
     pub notes: Option<String>,
+    pub restricted: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -144,6 +149,7 @@ impl From<CoreContact> for Contact {
             organization: c.organization,
             tags: c.tags,
             notes: c.notes,
+            restricted: c.restricted,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -159,6 +165,7 @@ pub struct ContactSummary {
     pub organization: Option<String>,
     pub language: Option<String>,
     pub tags: Vec<String>,
+    pub restricted: bool,
     pub updated_at: String,
 }
 
@@ -171,6 +178,7 @@ impl From<CoreSummary> for ContactSummary {
             organization: s.organization,
             language: s.language,
             tags: s.tags,
+            restricted: s.restricted,
             updated_at: s.updated_at,
         }
     }
@@ -213,6 +221,9 @@ pub struct SyncStatus {
     pub fingerprint: Option<String>,
     #[ts(type = "number")]
     pub pending: u64,
+    // Conflicts waiting in the conflict inbox.
+    #[ts(type = "number")]
+    pub conflicts: u64,
     pub last_sync_at: Option<String>,
     pub last_error: Option<ApiError>,
     // True while a sync (background or requested) is running.
@@ -228,6 +239,7 @@ impl From<CoreStatus> for SyncStatus {
             role: s.role,
             fingerprint: s.fingerprint,
             pending: s.pending,
+            conflicts: s.conflicts,
             last_sync_at: s.last_sync_at,
             last_error: s.last_error.map(Into::into),
             syncing: false,
@@ -303,6 +315,112 @@ impl From<liaison_core::sync::LedgerEntry> for LedgerEntry {
     }
 }
 
+/// One side of a conflict.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictSide {
+    // The value as a person reads it (lists joined with commas); null for a delete.
+    pub text: Option<String>,
+    // For the set-aside side of a delete conflict: the changed fields and their values.
+    pub fields: Vec<ConflictField>,
+    pub user: String,
+    pub device: String,
+    // When this side was written (RFC 3339).
+    pub written_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ConflictField {
+    pub name: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    Field,
+    Delete,
+}
+
+/// A conflict from this device's point of view.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Conflict {
+    pub id: String,
+    pub contact_id: String,
+    pub contact_name: Option<String>,
+    // contact, contact_email, contact_phone or contact_identifier
+    pub entity: String,
+    pub field: Option<String>,
+    pub kind: ConflictKind,
+    pub mine: ConflictSide,
+    pub theirs: ConflictSide,
+    pub mine_was_kept: bool,
+    // Whether "mine" was written by this device or user (else it is the value kept).
+    pub mine_is_own: bool,
+    pub detected_at: String,
+    pub resolution: Option<String>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<String>,
+}
+
+fn value_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Array(items) => Some(items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string)).collect::<Vec<_>>().join(", ")),
+        other => Some(other.to_string()),
+    }
+}
+
+impl From<liaison_protocol::wire::ConflictSide> for ConflictSide {
+    fn from(s: liaison_protocol::wire::ConflictSide) -> Self {
+        let fields = s
+            .value
+            .as_object()
+            .map(|o| o.iter().filter(|(k, _)| k.as_str() != "contact_id").map(|(k, v)| ConflictField { name: k.clone(), text: value_text(v).unwrap_or_default() }).collect())
+            .unwrap_or_default();
+        let written_at = chrono::DateTime::from_timestamp_millis(i64::try_from(s.hlc.millis).unwrap_or(0))
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        ConflictSide { text: if s.value.is_object() { None } else { value_text(&s.value) }, fields, user: s.user, device: s.device.to_string(), written_at }
+    }
+}
+
+impl From<liaison_core::conflicts::Conflict> for Conflict {
+    fn from(c: liaison_core::conflicts::Conflict) -> Self {
+        Conflict {
+            id: c.id.to_string(),
+            contact_id: c.contact_id.to_string(),
+            contact_name: c.contact_name,
+            entity: c.entity.as_str().to_string(),
+            field: c.field,
+            kind: match c.kind {
+                liaison_core::conflicts::ConflictKind::Field => ConflictKind::Field,
+                liaison_core::conflicts::ConflictKind::Delete => ConflictKind::Delete,
+            },
+            mine: c.mine.into(),
+            theirs: c.theirs.into(),
+            mine_was_kept: c.mine_was_kept,
+            mine_is_own: c.mine_is_own,
+            detected_at: c.detected_at,
+            resolution: c.resolution,
+            resolved_by: c.resolved_by,
+            resolved_at: c.resolved_at,
+        }
+    }
+}
+
+/// How a person resolves a conflict in the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Keep {
+    Mine,
+    Theirs,
+    // A new value typed by the person (field conflicts only).
+    Value,
+}
+
 /// The generated TypeScript file: every IPC type, in dependency order.
 pub fn typescript_bindings() -> String {
     let cfg = ts_rs::Config::new();
@@ -323,6 +441,11 @@ pub fn typescript_bindings() -> String {
         SyncReport::decl(&cfg),
         LedgerState::decl(&cfg),
         LedgerEntry::decl(&cfg),
+        ConflictField::decl(&cfg),
+        ConflictSide::decl(&cfg),
+        ConflictKind::decl(&cfg),
+        Conflict::decl(&cfg),
+        Keep::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in src-tauri/src/dto.rs by `cargo xtask bindings`.\n// Do not edit by hand: a test fails when this file is stale.\n\n",

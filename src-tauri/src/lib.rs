@@ -39,6 +39,8 @@ pub fn run() {
             commands::sync_now,
             commands::sync_status,
             commands::sync_ledger,
+            commands::list_conflicts,
+            commands::resolve_conflict,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -37,6 +37,9 @@ pub enum Command {
         #[arg(long, default_value_t = 100, requires = "status")]
         limit: usize,
     },
+    /// The conflict inbox: concurrent edits the server recorded, and resolving them.
+    #[command(subcommand)]
+    Conflicts(ConflictsCommand),
     /// Vault, contacts and sync state.
     Status,
     /// Fill the database with realistic generated contacts (for trying Liaison out).
@@ -99,6 +102,35 @@ pub enum ContactCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ConflictsCommand {
+    /// Conflicts waiting for a decision (oldest first).
+    List {
+        /// Also show resolved conflicts.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Both sides of one conflict.
+    Show { id: String },
+    /// Resolve a conflict: keep your side, keep theirs, or write a new value. Resolving is an
+    /// ordinary edit; it reaches the server and other devices at the next sync.
+    Resolve {
+        id: String,
+        /// Which side to keep.
+        #[arg(long, value_enum, conflicts_with = "value", required_unless_present = "value")]
+        keep: Option<KeepSide>,
+        /// A new value for the field instead (lists: comma-separated).
+        #[arg(long)]
+        value: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeepSide {
+    Mine,
+    Theirs,
+}
+
 #[derive(Debug, Args, Default)]
 pub struct ContactFields {
     #[arg(long)]
@@ -127,6 +159,10 @@ pub struct ContactFields {
     /// Free notes.
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
+    /// Restrict the contact to staff, administrators and people granted access (`--restricted`
+    /// when adding; `--restricted true|false` when editing). Staff and administrators only.
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
+    pub restricted: Option<bool>,
 }
 
 #[derive(Debug, Args)]

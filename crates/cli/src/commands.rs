@@ -1,8 +1,9 @@
 //! Each subcommand: open the profile, call liaison-core, print.
 
-use crate::args::{Cli, Command, ContactCommand, ContactFields, InitArgs, LoginArgs};
+use crate::args::{Cli, Command, ConflictsCommand, ContactCommand, ContactFields, InitArgs, KeepSide, LoginArgs};
 use crate::prompt::{self, PASSPHRASE_ENV, PASSWORD_ENV};
 use anyhow::{Context, Result, anyhow, bail};
+use liaison_core::conflicts as liaison_conflicts;
 use liaison_core::contacts::{self, Contact, ContactInput, ContactPatch, ContactSummary, Page};
 use liaison_core::sync::{self, SyncStatus};
 use liaison_core::vault::UnlockMode;
@@ -53,6 +54,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                 say!("Refused changes stay in the sync ledger with the server's reason.");
             }
             Ok(())
+        }
+        Command::Conflicts(cmd) => {
+            unlock(&mut profile)?;
+            conflicts(profile.store()?, cmd, json)
         }
         Command::Status => {
             let state = profile.state()?;
@@ -163,6 +168,7 @@ fn input_from(f: ContactFields) -> Result<ContactInput> {
         organization: f.org.and_then(blank_to_none),
         tags: f.tags,
         notes: f.note.and_then(blank_to_none),
+        restricted: f.restricted.unwrap_or(false),
     })
 }
 
@@ -180,6 +186,7 @@ fn patch_from(f: ContactFields) -> ContactPatch {
         organization: f.org.map(blank_to_none),
         tags: list(f.tags),
         notes: f.note.map(blank_to_none),
+        restricted: f.restricted,
     }
 }
 
@@ -205,7 +212,7 @@ async fn contact(profile: &mut Profile, cmd: ContactCommand, json: bool) -> Resu
         ContactCommand::Edit { id, fields } => {
             let patch = patch_from(fields);
             if patch == ContactPatch::default() {
-                bail!(Error::invalid("Nothing to change: pass at least one of --name, --email, --phone, --wiki-user, --irc, --lang, --org, --tag, --note."));
+                bail!(Error::invalid("Nothing to change: pass at least one of --name, --email, --phone, --wiki-user, --irc, --lang, --org, --tag, --note, --restricted."));
             }
             let c = contacts::update(store, parse_id(&id)?, patch)?;
             if json { emit(&c) } else { { say!("Updated {}.", c.id); Ok(()) } }
@@ -235,6 +242,85 @@ async fn erase(profile: &mut Profile, id: &str, yes: bool, json: bool) -> Result
         return emit(&serde_json::json!({ "erased": id, "sync": report }));
     }
     say!("Erased {name} ({id}) on the server; other devices delete it at their next sync.");
+    Ok(())
+}
+
+fn parse_conflict_id(id: &str) -> Result<Uuid> {
+    Uuid::parse_str(id.trim()).map_err(|_| anyhow!(Error::invalid(format!("{id:?} is not a conflict id; find ids with `liaison conflicts list`."))))
+}
+
+fn conflicts(store: &mut liaison_core::store::Store, cmd: ConflictsCommand, json: bool) -> Result<()> {
+    match cmd {
+        ConflictsCommand::List { all } => {
+            let list = liaison_conflicts::list(store, all)?;
+            if json {
+                return emit(&list);
+            }
+            if list.is_empty() {
+                say!("No conflicts{}.", if all { "" } else { " wait for a decision" });
+            }
+            for c in &list {
+                say!("{}  {}  {}", c.id, c.contact_name.as_deref().unwrap_or("(contact not on this device)"), conflict_subject(c));
+            }
+            Ok(())
+        }
+        ConflictsCommand::Show { id } => {
+            let c = liaison_conflicts::get(store, parse_conflict_id(&id)?)?;
+            if json { emit(&c) } else { print_conflict(&c) }
+        }
+        ConflictsCommand::Resolve { id, keep, value } => {
+            let id = parse_conflict_id(&id)?;
+            let choice = match (keep, value) {
+                (Some(KeepSide::Mine), _) => liaison_conflicts::Choice::Mine,
+                (Some(KeepSide::Theirs), _) => liaison_conflicts::Choice::Theirs,
+                (None, Some(text)) => {
+                    let c = liaison_conflicts::get(store, id)?;
+                    let field = c.field.as_deref().ok_or_else(|| anyhow!(Error::invalid("This conflict is about a delete: use --keep mine or --keep theirs.")))?;
+                    liaison_conflicts::Choice::Value(liaison_conflicts::value_from_text(c.entity, field, &text)?)
+                }
+                (None, None) => bail!(Error::invalid("Say how to resolve it: --keep mine, --keep theirs or --value TEXT.")),
+            };
+            let done = liaison_conflicts::resolve(store, id, choice)?;
+            if json {
+                return emit(&done);
+            }
+            match done.restored_id {
+                Some(new) => say!("Resolved: the change was kept as a new record {new}. It reaches the server at the next sync."),
+                None => say!("Resolved. The decision reaches the server and other devices at the next sync."),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn conflict_subject(c: &liaison_conflicts::Conflict) -> String {
+    let what = c.entity.as_str().replace('_', " ");
+    match (&c.kind, &c.field) {
+        (liaison_conflicts::ConflictKind::Delete, _) => format!("{what} deleted while changed"),
+        (_, Some(field)) => format!("{what} {field}: two different values"),
+        (_, None) => what,
+    }
+}
+
+fn side_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "(deleted)".into(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn print_conflict(c: &liaison_conflicts::Conflict) -> Result<()> {
+    say!("{}: {}", c.contact_name.as_deref().unwrap_or("(contact not on this device)"), conflict_subject(c));
+    say!("  id:        {}", c.id);
+    say!("  detected:  {}", c.detected_at);
+    let mine_label = if c.mine_is_own { "mine" } else { "current" };
+    say!("  {mine_label:<9}  {}   ({} on {}{})", side_text(&c.mine.value), c.mine.user, c.mine.device, if c.mine_was_kept { ", kept" } else { ", set aside" });
+    say!("  theirs:    {}   ({} on {}{})", side_text(&c.theirs.value), c.theirs.user, c.theirs.device, if c.mine_was_kept { ", set aside" } else { ", kept" });
+    match (&c.resolved_by, &c.resolved_at) {
+        (Some(by), Some(at)) => say!("  resolved:  {} by {by} at {at}", c.resolution.as_deref().unwrap_or("?")),
+        _ => say!("  Resolve with: liaison conflicts resolve {} --keep mine|theirs{}", c.id, if c.field.is_some() { " | --value TEXT" } else { "" }),
+    }
     Ok(())
 }
 
@@ -277,6 +363,9 @@ fn print_contact(c: &Contact) -> Result<()> {
     }
     if let Some(notes) = &c.notes {
         say!("  notes:        {notes}");
+    }
+    if c.restricted {
+        say!("  restricted:   yes (staff, administrators and people granted access)");
     }
     say!("  created:      {}", c.created_at);
     say!("  updated:      {}", c.updated_at);
@@ -341,6 +430,9 @@ fn print_status(profile: &Profile, status: &SyncStatus, json: bool) -> Result<()
         (None, _) => say!("Server:         not signed in"),
     }
     say!("Unsent changes: {}", status.pending);
+    if status.conflicts > 0 {
+        say!("Conflicts:      {} (see `liaison conflicts list`)", status.conflicts);
+    }
     if status.rejected > 0 {
         say!("Refused:        {}", status.rejected);
     }

@@ -34,6 +34,9 @@ pub struct ContactInput {
     pub tags: Vec<String>,
     #[serde(default)]
     pub notes: Option<String>,
+    /// Visible only to staff, administrators and people granted access (staff and admins only).
+    #[serde(default)]
+    pub restricted: bool,
 }
 
 /// A partial edit: `None` leaves a value as it is; `Some(None)` clears an optional value;
@@ -49,6 +52,7 @@ pub struct ContactPatch {
     pub organization: Option<Option<String>>,
     pub tags: Option<Vec<String>>,
     pub notes: Option<Option<String>>,
+    pub restricted: Option<bool>,
 }
 
 impl From<ContactInput> for ContactPatch {
@@ -63,6 +67,9 @@ impl From<ContactInput> for ContactPatch {
             organization: Some(i.organization),
             tags: Some(i.tags),
             notes: Some(i.notes),
+            // Only an actual restriction is written: "not restricted" is the default, and writing
+            // it would be a change of the restriction, which only staff may make.
+            restricted: i.restricted.then_some(true),
         }
     }
 }
@@ -100,6 +107,7 @@ pub struct Contact {
     pub organization: Option<String>,
     pub tags: Vec<String>,
     pub notes: Option<String>,
+    pub restricted: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -119,6 +127,7 @@ pub struct ContactSummary {
     pub organization: Option<String>,
     pub language: Option<String>,
     pub tags: Vec<String>,
+    pub restricted: bool,
     pub updated_at: String,
 }
 
@@ -320,6 +329,9 @@ fn apply_patch(conn: &Connection, id: Uuid, p: &ContactPatch, creating: bool) ->
     if let Some(v) = &p.notes {
         fields.push(("notes", opt(v)));
     }
+    if let Some(v) = p.restricted {
+        fields.push(("restricted", json!(v)));
+    }
     if creating {
         fields.push(("created_at", json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))));
     }
@@ -344,9 +356,20 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Only staff and administrators may restrict or unrestrict a contact. The server enforces it;
+/// checking here too tells the person at once instead of at the next sync.
+fn check_may_restrict(conn: &Connection, patch: &ContactPatch) -> Result<()> {
+    use liaison_protocol::wire::Role;
+    if patch.restricted.is_some() && matches!(crate::sync::signed_in_role(conn)?, Some(Role::Trainer | Role::Volunteer)) {
+        return Err(Error::new(ErrorCode::Forbidden, "Only staff and administrators may restrict or unrestrict a contact."));
+    }
+    Ok(())
+}
+
 /// Create a contact in the caller's transaction (used by bulk imports and the demo generator).
 pub fn create_in(conn: &Connection, input: ContactInput) -> Result<Uuid> {
     let patch = normalise(input.into())?;
+    check_may_restrict(conn, &patch)?;
     let id = Uuid::now_v7();
     apply_patch(conn, id, &patch, true)?;
     Ok(id)
@@ -363,6 +386,11 @@ pub fn update(store: &mut Store, id: Uuid, patch: ContactPatch) -> Result<Contac
         if !exists(tx, id)? {
             return Err(Error::not_found(format!("Contact {id}")));
         }
+        let mut patch = patch;
+        if patch.restricted.is_some() && patch.restricted == Some(is_restricted(tx, id)?) {
+            patch.restricted = None; // unchanged: not a change of the restriction
+        }
+        check_may_restrict(tx, &patch)?;
         apply_patch(tx, id, &patch, false)
     })?;
     get(store, id)
@@ -391,6 +419,10 @@ pub fn delete(store: &mut Store, id: Uuid) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Reads
 
+fn is_restricted(conn: &Connection, id: Uuid) -> Result<bool> {
+    Ok(conn.prepare_cached("SELECT restricted FROM contact WHERE id = ?1")?.query_row([blob(id)], |r| r.get::<_, i64>(0)).optional()?.unwrap_or(0) != 0)
+}
+
 fn exists(conn: &Connection, id: Uuid) -> Result<bool> {
     Ok(conn.prepare_cached("SELECT 1 FROM contact WHERE id = ?1")?.exists([blob(id)])?)
 }
@@ -402,7 +434,7 @@ fn tags_of(text: String) -> Vec<String> {
 pub fn get(store: &Store, id: Uuid) -> Result<Contact> {
     let conn = store.conn();
     let base = conn
-        .prepare_cached("SELECT display_name, language, organization, tags, notes, created_at, updated_at FROM contact WHERE id = ?1")?
+        .prepare_cached("SELECT display_name, language, organization, tags, notes, created_at, updated_at, restricted FROM contact WHERE id = ?1")?
         .query_row([blob(id)], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -412,6 +444,7 @@ pub fn get(store: &Store, id: Uuid) -> Result<Contact> {
                 r.get::<_, Option<String>>(4)?,
                 r.get::<_, Option<String>>(5)?,
                 r.get::<_, String>(6)?,
+                r.get::<_, i64>(7)? != 0,
             ))
         })
         .optional()?
@@ -428,7 +461,7 @@ pub fn get(store: &Store, id: Uuid) -> Result<Contact> {
         .prepare_cached("SELECT id, kind, value FROM contact_identifier WHERE contact_id = ?1 ORDER BY kind, rowid")?
         .query_map([blob(id)], |r| Ok(Identifier { id: uuid_from(r.get(0)?)?, kind: r.get(1)?, value: r.get(2)? }))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let (display_name, language, organization, tags, notes, created_at, updated_at) = base;
+    let (display_name, language, organization, tags, notes, created_at, updated_at, restricted) = base;
     Ok(Contact {
         id,
         display_name,
@@ -439,6 +472,7 @@ pub fn get(store: &Store, id: Uuid) -> Result<Contact> {
         organization,
         tags: tags_of(tags),
         notes,
+        restricted,
         created_at: created_at.unwrap_or_else(|| updated_at.clone()),
         updated_at,
     })
@@ -446,7 +480,7 @@ pub fn get(store: &Store, id: Uuid) -> Result<Contact> {
 
 const SUMMARY_COLUMNS: &str = "c.id, c.display_name, \
      (SELECT address FROM contact_email e WHERE e.contact_id = c.id ORDER BY e.rowid LIMIT 1), \
-     c.organization, c.language, c.tags, c.updated_at";
+     c.organization, c.language, c.tags, c.updated_at, c.restricted";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContactSummary> {
     Ok(ContactSummary {
@@ -457,6 +491,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContactSummary> {
         language: r.get(4)?,
         tags: tags_of(r.get(5)?),
         updated_at: r.get(6)?,
+        restricted: r.get::<_, i64>(7)? != 0,
     })
 }
 

@@ -7,10 +7,12 @@
 //! * [`store`]: the SQLCipher database, its checks, migrations and the one write layer that keeps
 //!   per-field clocks and the outbox in step with the rows.
 //! * [`contacts`]: the contacts domain (validation, child rows, full-text search).
+//! * [`conflicts`]: the conflict inbox (concurrent edits the server recorded) and resolving them.
 //! * [`sync`]: signing in with a pinned certificate, pushing the outbox, pulling rows.
 //! * [`profile`]: a data directory, locked or unlocked: what the front ends hold.
 //! * [`demo`]: realistic generated contacts in many languages and scripts.
 
+pub mod conflicts;
 pub mod contacts;
 pub mod demo;
 pub mod error;

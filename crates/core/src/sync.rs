@@ -55,6 +55,8 @@ pub struct SyncStatus {
     /// Local changes not yet accepted by the server (pending or sent).
     pub pending: u64,
     pub rejected: u64,
+    /// Conflicts waiting for a person in the conflict inbox.
+    pub conflicts: u64,
     pub last_sync_at: Option<String>,
     pub last_error: Option<ErrorBody>,
 }
@@ -309,6 +311,16 @@ pub fn logout(store: &mut Store) -> Result<SyncStatus> {
     status(store)
 }
 
+/// The user signed in on this device (kept after sign-out, for labelling conflicts).
+pub fn signed_in_user(conn: &rusqlite::Connection) -> Result<Option<String>> {
+    meta::get(conn, keys::USER)
+}
+
+/// The role of the signed-in user, when known.
+pub fn signed_in_role(conn: &rusqlite::Connection) -> Result<Option<liaison_protocol::wire::Role>> {
+    Ok(meta::get(conn, keys::ROLE)?.and_then(|r| liaison_protocol::wire::Role::parse(&r)))
+}
+
 pub fn status(store: &Store) -> Result<SyncStatus> {
     let conn = store.conn();
     let token = meta::get(conn, keys::TOKEN)?;
@@ -320,6 +332,7 @@ pub fn status(store: &Store) -> Result<SyncStatus> {
         fingerprint: meta::get(conn, keys::FINGERPRINT)?,
         pending: st::count(conn, OutboxState::Pending)? + st::count(conn, OutboxState::Sent)?,
         rejected: st::count(conn, OutboxState::Rejected)?,
+        conflicts: crate::conflicts::open_count(conn)?,
         last_sync_at: meta::get(conn, keys::LAST_SYNC)?,
         last_error: meta::get(conn, keys::LAST_ERROR)?.and_then(|t| serde_json::from_str(&t).ok()),
     })
@@ -489,6 +502,9 @@ fn rfc3339(hlc: Hlc) -> String {
 pub fn apply_page(store: &mut Store, page: &PullResponse) -> Result<u64> {
     store.transaction(|tx| {
         let mut changed = 0;
+        for scope in &page.revoked_scopes {
+            changed += write::revoke_scope(tx, scope)?;
+        }
         let mut roots: BTreeSet<(Uuid, Hlc)> = BTreeSet::new();
         for row in &page.rows {
             let root = root_of(tx, row)?;
@@ -523,7 +539,9 @@ async fn pull(store: &mut Store, client: &Client) -> Result<u64> {
             return Err(Error::new(ErrorCode::BadResponse, "The server moved the sync cursor backwards; refusing the page."));
         }
         changed += apply_page(store, &page)?;
-        if !page.has_more || page.rows.is_empty() {
+        // A page may hold no row this user may read and still move the cursor: keep going
+        // while the server has more and the cursor advances.
+        if !page.has_more || page.next_cursor == since {
             break;
         }
     }

@@ -49,6 +49,24 @@ END;
 ",
 };
 
+/// 2: restricted contacts (visible only to staff, administrators and users granted access).
+pub const MIGRATION_2: Migration = Migration { table: "contact", sql: "ALTER TABLE contact ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0;" };
+
+/// Conflicts the server recorded (entity `conflict`; see `liaison_protocol::schema::CONFLICT`).
+/// Column names equal the schema's field names.
+pub const MIGRATION_CONFLICTS: Migration = Migration {
+    table: "conflict",
+    sql: "
+CREATE TABLE conflict (
+    id BLOB PRIMARY KEY, contact_id BLOB, entity TEXT NOT NULL DEFAULT '', row_id TEXT NOT NULL DEFAULT '',
+    field TEXT, kind TEXT NOT NULL DEFAULT 'field', kept TEXT, lost TEXT, detected_at TEXT NOT NULL DEFAULT '',
+    resolution TEXT, resolved_by TEXT, resolved_at TEXT
+);
+CREATE INDEX conflict_open ON conflict(resolved_at, detected_at);
+CREATE INDEX conflict_by_contact ON conflict(contact_id);
+",
+};
+
 fn joined(conn: &Connection, sql: &str, contact: Uuid) -> Result<String> {
     Ok(conn.prepare_cached(sql)?.query_row([blob(contact)], |r| r.get::<_, Option<String>>(0))?.unwrap_or_default())
 }

@@ -28,7 +28,15 @@ pub struct Migration {
 }
 
 /// Every migration, in order. Append only: never edit or reorder a step that has shipped.
-pub const MIGRATIONS: &[Migration] = &[meta::MIGRATION_1, sync_tables::MIGRATION_1, contacts::MIGRATION_1, sync_tables::MIGRATION_2];
+pub const MIGRATIONS: &[Migration] = &[
+    meta::MIGRATION_1,
+    sync_tables::MIGRATION_1,
+    contacts::MIGRATION_1,
+    sync_tables::MIGRATION_2,
+    contacts::MIGRATION_2,
+    contacts::MIGRATION_CONFLICTS,
+    sync_tables::MIGRATION_3,
+];
 
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
 

@@ -49,6 +49,29 @@ CREATE INDEX outbox_state ON outbox(state, id);
 /// Looking up a row's unsent changes during every pull needs this index.
 pub const MIGRATION_2: Migration = Migration { table: "sync", sql: "CREATE INDEX outbox_by_row ON outbox(entity, row_id, state);" };
 
+/// 3: the scope each pulled row belongs to, so a revoked scope can be deleted row by row.
+pub const MIGRATION_3: Migration = Migration { table: "sync", sql: "ALTER TABLE row_seq ADD COLUMN scope TEXT; CREATE INDEX row_seq_by_scope ON row_seq(scope);" };
+
+/// Remember the scope the server gave a row.
+pub fn set_scope(conn: &Connection, entity: EntityKind, row: Uuid, scope: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE row_seq SET scope = ?3 WHERE entity = ?1 AND row_id = ?2")?.execute(params![entity.as_str(), blob(row), scope])?;
+    Ok(())
+}
+
+/// The rows this device received in `scope`.
+pub fn rows_in_scope(conn: &Connection, scope: &str) -> Result<Vec<(EntityKind, Uuid)>> {
+    let rows: Vec<(String, Vec<u8>)> =
+        conn.prepare_cached("SELECT entity, row_id FROM row_seq WHERE scope = ?1")?.query_map([scope], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    Ok(rows.into_iter().filter_map(|(e, id)| Some((EntityKind::parse(&e)?, Uuid::from_slice(&id).ok()?))).collect())
+}
+
+/// Forget everything about a row except its outbox entries: clocks and the sequence it was seen at.
+pub fn forget_row(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<()> {
+    clear_stamps(conn, entity, row)?;
+    conn.prepare_cached("DELETE FROM row_seq WHERE entity = ?1 AND row_id = ?2")?.execute(params![entity.as_str(), blob(row)])?;
+    Ok(())
+}
+
 /// The fields of a row that have local changes the server has not acknowledged yet
 /// (pending or sent), and whether a delete of the row is among them.
 pub fn unsent_fields(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<(std::collections::BTreeSet<String>, bool)> {
@@ -254,25 +277,42 @@ pub fn mark_result(conn: &Connection, change_id: Uuid, state: OutboxState, error
     Ok(())
 }
 
-const ERASED_MESSAGE: &str = "This person's data was erased at their request; the change was not sent.";
+/// Why the data of outgoing changes is being removed from the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// The person's data was erased at their request (right to erasure).
+    Erased,
+    /// This user lost access to the record (it was restricted, or a grant was revoked).
+    AccessRevoked,
+}
 
-/// Remove the personal data from every outbox entry about a row (right to erasure). Unsent
-/// entries are marked refused with the code `erased`; the entries stay, empty, in the ledger.
-pub fn erase_outbox_data(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<()> {
+impl Removal {
+    fn code_and_message(self) -> (&'static str, &'static str) {
+        match self {
+            Removal::Erased => ("erased", "This person's data was erased at their request; the change was not sent."),
+            Removal::AccessRevoked => ("forbidden", "You no longer have access to this record, so it was removed from this device; the change was not sent."),
+        }
+    }
+}
+
+/// Remove the personal data from every outbox entry about a row. Unsent entries are marked
+/// refused with the removal's code; the entries stay, empty, in the ledger.
+pub fn erase_outbox_data(conn: &Connection, entity: EntityKind, row: Uuid, why: Removal) -> Result<()> {
+    let (code, message) = why.code_and_message();
     conn.prepare_cached(
         "UPDATE outbox SET fields = '{}',
-             error_code = CASE WHEN state IN ('pending', 'sent') THEN 'erased' ELSE error_code END,
-             error_message = CASE WHEN state IN ('pending', 'sent') THEN ?3 ELSE error_message END,
+             error_code = CASE WHEN state IN ('pending', 'sent') THEN ?3 ELSE error_code END,
+             error_message = CASE WHEN state IN ('pending', 'sent') THEN ?4 ELSE error_message END,
              state = CASE WHEN state IN ('pending', 'sent') THEN 'rejected' ELSE state END
          WHERE entity = ?1 AND row_id = ?2",
     )?
-    .execute(params![entity.as_str(), blob(row), ERASED_MESSAGE])?;
+    .execute(params![entity.as_str(), blob(row), code, message])?;
     Ok(())
 }
 
-/// [`erase_outbox_data`] for every entry whose fields mention `id` (a child row created for an
-/// erased parent that the server never saw).
-pub fn erase_outbox_data_mentioning(conn: &Connection, id: Uuid) -> Result<()> {
+/// [`erase_outbox_data`] for every entry whose fields mention `id` (a child row created for a
+/// removed parent that the server never saw).
+pub fn erase_outbox_data_mentioning(conn: &Connection, id: Uuid, why: Removal) -> Result<()> {
     let pattern = format!("%\"{id}\"%");
     let rows: Vec<(String, Vec<u8>)> = conn
         .prepare_cached("SELECT entity, row_id FROM outbox WHERE fields LIKE ?1")?
@@ -280,7 +320,7 @@ pub fn erase_outbox_data_mentioning(conn: &Connection, id: Uuid) -> Result<()> {
         .collect::<rusqlite::Result<_>>()?;
     for (entity, row) in rows {
         if let (Some(entity), Ok(row)) = (EntityKind::parse(&entity), Uuid::from_slice(&row)) {
-            erase_outbox_data(conn, entity, row)?;
+            erase_outbox_data(conn, entity, row, why)?;
         }
     }
     Ok(())

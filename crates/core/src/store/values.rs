@@ -6,7 +6,8 @@ use rusqlite::types::{Value as Sql, ValueRef};
 use serde_json::Value;
 use uuid::Uuid;
 
-/// The column value for a wire value. Lists are stored as JSON text; refs as 16-byte blobs.
+/// The column value for a wire value. Lists and JSON values are stored as JSON text, refs as
+/// 16-byte blobs, booleans as 0 or 1.
 pub fn to_sql(ty: FieldType, value: &Value) -> Result<Sql> {
     Ok(match (ty, value) {
         (FieldType::TextList, Value::Null) => Sql::Text("[]".into()),
@@ -16,16 +17,21 @@ pub fn to_sql(ty: FieldType, value: &Value) -> Result<Sql> {
         (FieldType::Ref(_), Value::String(s)) => {
             Sql::Blob(Uuid::parse_str(s).map_err(|_| Error::invalid(format!("{s:?} is not a record id")))?.as_bytes().to_vec())
         }
+        (FieldType::Bool, Value::Bool(b)) => Sql::Integer(i64::from(*b)),
+        (FieldType::Json, v) => Sql::Text(v.to_string()),
         _ => return Err(Error::invalid(format!("a value of the wrong type: {value}"))),
     })
 }
 
-/// The wire value of a column. Lists normalise to arrays (never null), so "no tags" compares equal
-/// however it was written.
+/// The wire value of a column. Lists normalise to arrays and booleans to `false` (never null), so
+/// "no tags" or "not restricted" compares equal however it was written.
 pub fn from_sql(ty: FieldType, value: ValueRef<'_>) -> Value {
     match (ty, value) {
         (FieldType::TextList, ValueRef::Text(t)) => serde_json::from_slice(t).unwrap_or_else(|_| Value::Array(vec![])),
         (FieldType::TextList, _) => Value::Array(vec![]),
+        (FieldType::Bool, ValueRef::Integer(i)) => Value::Bool(i != 0),
+        (FieldType::Bool, _) => Value::Bool(false),
+        (FieldType::Json, ValueRef::Text(t)) => serde_json::from_slice(t).unwrap_or(Value::Null),
         (_, ValueRef::Null) => Value::Null,
         (FieldType::Ref(_), ValueRef::Blob(b)) => Uuid::from_slice(b).map(|u| Value::String(u.to_string())).unwrap_or(Value::Null),
         (_, ValueRef::Text(t)) => Value::String(String::from_utf8_lossy(t).into_owned()),
@@ -39,6 +45,7 @@ pub fn from_sql(ty: FieldType, value: ValueRef<'_>) -> Value {
 pub fn normalise(ty: FieldType, value: &Value) -> Value {
     match (ty, value) {
         (FieldType::TextList, Value::Null) => Value::Array(vec![]),
+        (FieldType::Bool, Value::Null) => Value::Bool(false),
         _ => value.clone(),
     }
 }

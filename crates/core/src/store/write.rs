@@ -144,21 +144,22 @@ pub struct Applied {
     pub changed: bool,
 }
 
-/// Erasure: remove the row, every child row that points at it, and the personal data of every
-/// outgoing change about any of them. Unsent changes become "refused: erased" (with no data) so
-/// the ledger still tells the person what happened.
-fn purge(conn: &Connection, row: &RowState) -> Result<bool> {
-    let def = row.entity.def();
-    let mut removed = conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", def.name))?.execute([blob(row.row_id)])? > 0;
-    let mut rows = vec![(row.entity, row.row_id)];
-    for child in EntityKind::ALL.into_iter().filter(|k| k.def().parent_field.is_some()) {
+/// Remove a row and every child row that points at it (children of a contact: its emails,
+/// phones, identifiers and conflicts), and the data of every outgoing change about any of them
+/// (unsent changes become "refused" with the reason, with no data, so the ledger still tells the
+/// person what happened). Returns whether any row was removed, and the rows concerned.
+fn remove_tree(conn: &Connection, entity: EntityKind, row: Uuid, why: st::Removal) -> Result<(bool, Vec<(EntityKind, Uuid)>)> {
+    let def = entity.def();
+    let mut removed = conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", def.name))?.execute([blob(row)])? > 0;
+    let mut rows = vec![(entity, row)];
+    for child in EntityKind::ALL {
         let Some(parent_field) = child.def().parent_field else { continue };
-        if child.def().field(parent_field).map(|f| f.ty) != Some(liaison_protocol::schema::FieldType::Ref(row.entity)) {
+        if child.def().field(parent_field).map(|f| f.ty) != Some(liaison_protocol::schema::FieldType::Ref(entity)) {
             continue;
         }
         let ids: Vec<Uuid> = conn
             .prepare_cached(&format!("SELECT id FROM {} WHERE {parent_field} = ?1", child.as_str()))?
-            .query_map([blob(row.row_id)], |r| st::uuid_from(r.get(0)?))?
+            .query_map([blob(row)], |r| st::uuid_from(r.get(0)?))?
             .collect::<rusqlite::Result<_>>()?;
         for id in ids {
             removed |= conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", child.as_str()))?.execute([blob(id)])? > 0;
@@ -166,13 +167,36 @@ fn purge(conn: &Connection, row: &RowState) -> Result<bool> {
         }
     }
     for (entity, id) in &rows {
+        st::erase_outbox_data(conn, *entity, *id, why)?;
+    }
+    // Changes not yet known to the server that mention the id (e.g. a new email for it).
+    st::erase_outbox_data_mentioning(conn, row, why)?;
+    Ok((removed, rows))
+}
+
+/// Erasure: [`remove_tree`], and tombstones so nothing about the rows can come back.
+fn purge(conn: &Connection, row: &RowState) -> Result<bool> {
+    let (removed, rows) = remove_tree(conn, row.entity, row.row_id, st::Removal::Erased)?;
+    for (entity, id) in &rows {
         st::clear_stamps(conn, *entity, *id)?;
         st::add_tombstone(conn, *entity, *id, Hlc::ZERO)?;
-        st::erase_outbox_data(conn, *entity, *id)?;
     }
-    // Changes not yet known to the server that mention the erased id (e.g. a new email for it).
-    st::erase_outbox_data_mentioning(conn, row.row_id)?;
     st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
+    Ok(removed)
+}
+
+/// This user lost access to `scope`: physically delete every row of it on this device (and what
+/// belongs to those rows), and forget their clocks and sequences, so that if access is granted
+/// again the server's rows apply as new. Returns how many rows were removed.
+pub fn revoke_scope(conn: &Connection, scope: &str) -> Result<u64> {
+    let mut removed = 0;
+    for (entity, row) in st::rows_in_scope(conn, scope)? {
+        let (any, rows) = remove_tree(conn, entity, row, st::Removal::AccessRevoked)?;
+        removed += u64::from(any);
+        for (entity, id) in rows {
+            st::forget_row(conn, entity, id)?;
+        }
+    }
     Ok(removed)
 }
 
@@ -191,6 +215,7 @@ pub fn apply_remote(conn: &Connection, row: &RowState) -> Result<Applied> {
         st::clear_stamps(conn, row.entity, row.row_id)?;
         st::add_tombstone(conn, row.entity, row.row_id, Hlc::ZERO)?;
         st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
+        st::set_scope(conn, row.entity, row.row_id, &row.scope)?;
         return Ok(Applied { changed: exists });
     }
     if st::is_tombstoned(conn, row.entity, row.row_id)? {
@@ -233,5 +258,6 @@ pub fn apply_remote(conn: &Connection, row: &RowState) -> Result<Applied> {
     }
     meta::observe(conn, max_hlc)?;
     st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
+    st::set_scope(conn, row.entity, row.row_id, &row.scope)?;
     Ok(Applied { changed: !exists || !winners.is_empty() })
 }

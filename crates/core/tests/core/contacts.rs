@@ -15,6 +15,7 @@ fn ada() -> ContactInput {
         organization: Some("Analytical Engines Ltd".into()),
         tags: vec!["press".into(), "blp".into()],
         notes: Some("Asked about her biography's infobox.".into()),
+        restricted: false,
     }
 }
 
