@@ -90,6 +90,13 @@ impl Server {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Run `liaison-server ARGS --data-dir DIR` as an administrator would; returns stdout.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let out = Command::new(bin("liaison-server")).args(args).arg("--data-dir").arg(self.dir.path()).output().expect("run liaison-server");
+        assert!(out.status.success(), "liaison-server {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Stop the server, keeping its data directory.
     pub fn stop(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();

@@ -6,7 +6,10 @@
 
 mod harness;
 mod at_rest;
+mod conflicts;
 mod convergence;
 mod crash;
+mod scopes;
+mod snapshot;
 mod sync;
 mod trouble;

@@ -24,7 +24,6 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
@@ -42,7 +41,15 @@ mod keys {
     pub const CURSOR_URL: &str = "pull_cursor_url";
     pub const LAST_SYNC: &str = "last_sync_at";
     pub const LAST_ERROR: &str = "last_sync_error";
+    /// A snapshot in progress: the server sequence it is consistent at, the sequence of the last
+    /// row stored, and whether it is a re-sync (rows it does not contain are then deleted).
+    pub const SNAPSHOT_AT: &str = "snapshot_at";
+    pub const SNAPSHOT_AFTER: &str = "snapshot_after";
+    pub const SNAPSHOT_RESYNC: &str = "snapshot_resync";
 }
+
+/// Rows of a snapshot stored per transaction: an interrupted snapshot re-downloads at most this many.
+const SNAPSHOT_CHUNK: usize = 2_000;
 
 /// What a person sees about sync.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,13 +228,20 @@ impl Client {
 
     async fn send<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
         let resp = req.send().await.map_err(|e| self.transport_error(e))?;
-        let status = resp.status();
+        let resp = self.check_status(resp).await?;
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(ErrorCode::BadResponse, format!("The server at {} sent an answer Liaison does not understand ({e}). Is it a Liaison server of a compatible version?", self.base))
+        })
+    }
+
+    /// A successful response as it is; an error response as the server's `{ code, message }`.
+    async fn check_status(&self, resp: reqwest::Response) -> Result<reqwest::Response> {
+        let status = resp.status();
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| {
-                Error::new(ErrorCode::BadResponse, format!("The server at {} sent an answer Liaison does not understand ({e}). Is it a Liaison server of a compatible version?", self.base))
-            });
+            return Ok(resp);
         }
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Err(body.into()),
             Err(_) => Err(Error::new(
@@ -498,43 +512,164 @@ fn rfc3339(hlc: Hlc) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Apply one page of pulled rows and move the cursor, in one transaction.
+/// Apply pulled rows with the merge rule and re-index the contacts they belong to, in the
+/// caller's transaction. Returns how many rows changed something here.
+fn apply_rows(tx: &rusqlite::Connection, rows: &[RowState], mark_seen: bool) -> Result<u64> {
+    let mut changed = 0;
+    let mut newest_per_root: std::collections::BTreeMap<Uuid, Hlc> = std::collections::BTreeMap::new();
+    for row in rows {
+        let root = root_of(tx, row)?;
+        if write::apply_remote(tx, row)?.changed {
+            changed += 1;
+            if let Some(root) = root {
+                let newest = row.fields.values().map(|f| f.hlc).max().unwrap_or(Hlc::ZERO);
+                let slot = newest_per_root.entry(root).or_insert(newest);
+                *slot = (*slot).max(newest);
+            }
+        }
+        if mark_seen {
+            st::mark_seen(tx, row.entity, row.row_id)?;
+        }
+    }
+    for (root, hlc) in newest_per_root {
+        let at = if hlc == Hlc::ZERO { None } else { Some(rfc3339(hlc)) };
+        reindex(tx, root, at.as_deref())?;
+    }
+    Ok(changed)
+}
+
+/// Apply one page of pulled rows (revoked scopes first) and move the cursor, in one transaction.
 pub fn apply_page(store: &mut Store, page: &PullResponse) -> Result<u64> {
     store.transaction(|tx| {
         let mut changed = 0;
         for scope in &page.revoked_scopes {
             changed += write::revoke_scope(tx, scope)?;
         }
-        let mut roots: BTreeSet<(Uuid, Hlc)> = BTreeSet::new();
-        for row in &page.rows {
-            let root = root_of(tx, row)?;
-            if write::apply_remote(tx, row)?.changed {
-                changed += 1;
-                if let Some(root) = root {
-                    let newest = row.fields.values().map(|f| f.hlc).max().unwrap_or(Hlc::ZERO);
-                    roots.insert((root, newest));
-                }
-            }
-        }
-        let mut newest_per_root: std::collections::BTreeMap<Uuid, Hlc> = std::collections::BTreeMap::new();
-        for (root, hlc) in roots {
-            let slot = newest_per_root.entry(root).or_insert(hlc);
-            *slot = (*slot).max(hlc);
-        }
-        for (root, hlc) in newest_per_root {
-            let at = if hlc == Hlc::ZERO { None } else { Some(rfc3339(hlc)) };
-            reindex(tx, root, at.as_deref())?;
-        }
+        changed += apply_rows(tx, &page.rows, false)?;
         meta::set(tx, keys::CURSOR, &page.next_cursor.to_string())?;
         Ok(changed)
     })
 }
 
+fn meta_u64(conn: &rusqlite::Connection, key: &str) -> Result<u64> {
+    Ok(meta::get(conn, key)?.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+/// Store a chunk of snapshot rows and the snapshot's progress in one transaction, so an
+/// interruption anywhere resumes after the last stored row.
+fn store_snapshot_chunk(store: &mut Store, at: u64, rows: &[RowState], resync: bool) -> Result<u64> {
+    store.transaction(|tx| {
+        let changed = apply_rows(tx, rows, resync)?;
+        meta::set(tx, keys::SNAPSHOT_AT, &at.to_string())?;
+        if let Some(last) = rows.last() {
+            meta::set(tx, keys::SNAPSHOT_AFTER, &last.seq.to_string())?;
+        }
+        Ok(changed)
+    })
+}
+
+/// Finish a snapshot: a re-sync deletes the rows the snapshot did not contain (except those
+/// with unsent changes), then incremental pulls continue from `at`.
+fn finish_snapshot(store: &mut Store, at: u64, resync: bool) -> Result<u64> {
+    store.transaction(|tx| {
+        let mut changed = 0;
+        if resync {
+            for (entity, row) in st::take_unseen(tx)? {
+                changed += u64::from(write::forget_missing(tx, entity, row)?);
+            }
+        }
+        meta::set(tx, keys::CURSOR, &at.to_string())?;
+        for key in [keys::SNAPSHOT_AT, keys::SNAPSHOT_AFTER, keys::SNAPSHOT_RESYNC] {
+            meta::remove(tx, key)?;
+        }
+        Ok(changed)
+    })
+}
+
+/// Receive a snapshot: every row this user may read as of one server sequence, streamed as one
+/// JSON line per row and stored in chunks as it arrives. If the stream breaks, the progress
+/// made is kept and the next run asks for the rest only (same `at`, after the last stored row).
+async fn snapshot(store: &mut Store, client: &Client) -> Result<u64> {
+    use liaison_protocol::wire::SnapshotLine;
+    let resync = meta::get(store.conn(), keys::SNAPSHOT_RESYNC)?.is_some();
+    let mut at = meta_u64(store.conn(), keys::SNAPSHOT_AT)?;
+    let after = meta_u64(store.conn(), keys::SNAPSHOT_AFTER)?;
+    let resp = client.request(reqwest::Method::GET, &format!("/v1/snapshot?at={at}&after={after}")).send().await.map_err(|e| client.transport_error(e))?;
+    let mut resp = client.check_status(resp).await?;
+    let bad = |what: &str| Error::new(ErrorCode::BadResponse, format!("The server's snapshot could not be read ({what}); what arrived so far is kept and the next sync continues."));
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut rows: Vec<RowState> = Vec::with_capacity(SNAPSHOT_CHUNK);
+    let mut changed = 0;
+    let mut started = false;
+    loop {
+        let Some(chunk) = resp.chunk().await.map_err(|e| client.transport_error(e))? else { break };
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<SnapshotLine>(&line).map_err(|e| bad(&e.to_string()))? {
+                SnapshotLine::Start { at: server_at } => {
+                    if at != 0 && server_at != at {
+                        return Err(bad("it is not the snapshot that was being resumed"));
+                    }
+                    at = server_at;
+                    started = true;
+                }
+                SnapshotLine::Row(row) => {
+                    if !started {
+                        return Err(bad("rows before the start line"));
+                    }
+                    rows.push(row);
+                    if rows.len() >= SNAPSHOT_CHUNK {
+                        changed += store_snapshot_chunk(store, at, &rows, resync)?;
+                        rows.clear();
+                    }
+                }
+                SnapshotLine::End { at: end_at, .. } => {
+                    if end_at != at {
+                        return Err(bad("the end line names another sequence"));
+                    }
+                    changed += store_snapshot_chunk(store, at, &rows, resync)?;
+                    changed += finish_snapshot(store, at, resync)?;
+                    return Ok(changed);
+                }
+            }
+        }
+    }
+    // The stream ended without its end line: keep what arrived, continue next time.
+    if started {
+        store_snapshot_chunk(store, at, &rows, resync)?;
+    }
+    Err(Error::new(
+        ErrorCode::ServerUnreachable,
+        "The connection to the server broke during the first download; what arrived is kept and the next sync continues from there.",
+    ))
+}
+
 async fn pull(store: &mut Store, client: &Client) -> Result<u64> {
     let mut changed = 0;
+    // A device that starts from nothing, or was away longer than the server keeps deletions,
+    // (re)starts from a snapshot; one that was interrupted during a snapshot continues it.
+    if meta_u64(store.conn(), keys::CURSOR)? == 0 || meta::get(store.conn(), keys::SNAPSHOT_AT)?.is_some() {
+        changed += snapshot(store, client).await?;
+    }
     loop {
-        let since: u64 = meta::get(store.conn(), keys::CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
-        let page: PullResponse = client.send(client.request(reqwest::Method::GET, &format!("/v1/pull?since={since}&limit={PULL_PAGE}"))).await?;
+        let since = meta_u64(store.conn(), keys::CURSOR)?;
+        let page: PullResponse = match client.send(client.request(reqwest::Method::GET, &format!("/v1/pull?since={since}&limit={PULL_PAGE}"))).await {
+            Err(e) if e.code == ErrorCode::ResyncRequired => {
+                tracing::info!(since, "the server no longer keeps deletions this old; re-syncing from a snapshot");
+                store.transaction(|tx| {
+                    meta::set(tx, keys::SNAPSHOT_RESYNC, "1")?;
+                    meta::set(tx, keys::SNAPSHOT_AT, "0")?;
+                    meta::set(tx, keys::SNAPSHOT_AFTER, "0")
+                })?;
+                changed += snapshot(store, client).await?;
+                continue;
+            }
+            other => other?,
+        };
         if page.next_cursor < since {
             return Err(Error::new(ErrorCode::BadResponse, "The server moved the sync cursor backwards; refusing the page."));
         }

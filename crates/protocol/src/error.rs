@@ -24,6 +24,10 @@ pub enum ErrorCode {
     Forbidden,
     /// The record was erased (right to erasure); no change to it is accepted any more.
     Erased,
+    /// The device's sync cursor is older than the server's tombstone horizon (it was offline
+    /// longer than deletions are kept): it must re-sync from a snapshot, keeping its unsent
+    /// changes.
+    ResyncRequired,
     /// The client speaks a protocol version the server no longer supports.
     UpgradeRequired,
     /// The request body was larger than the server accepts.
@@ -65,7 +69,7 @@ impl ErrorCode {
             ErrorCode::DeviceRevoked => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::Erased => 410,
+            ErrorCode::Erased | ErrorCode::ResyncRequired => 410,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UpgradeRequired => 426,
             ErrorCode::RateLimited => 429,
@@ -84,6 +88,7 @@ impl ErrorCode {
             ErrorCode::DeviceRevoked => "device_revoked",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::Erased => "erased",
+            ErrorCode::ResyncRequired => "resync_required",
             ErrorCode::UpgradeRequired => "upgrade_required",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::RateLimited => "rate_limited",

@@ -6,6 +6,7 @@
 //! | POST | `/v1/login` | [`LoginRequest`] | [`LoginResponse`] |
 //! | POST | `/v1/push` | [`PushRequest`] | [`PushResponse`] |
 //! | GET | `/v1/pull?since=N&limit=M` | – | [`PullResponse`] |
+//! | GET | `/v1/snapshot?at=S&after=K` | – | a stream of [`SnapshotLine`]s, one JSON per line |
 //! | POST | `/v1/contacts/{id}/erase` | – | [`EraseResponse`] (staff and admins only) |
 //!
 //! Every request carries [`PROTOCOL_HEADER`] and [`APP_HEADER`]; authenticated ones carry
@@ -225,6 +226,27 @@ pub struct PullResponse {
     /// Pass as `since` next time.
     pub next_cursor: u64,
     pub has_more: bool,
+}
+
+/// `Content-Type` of a snapshot: newline-delimited JSON, one [`SnapshotLine`] per line.
+pub const SNAPSHOT_CONTENT_TYPE: &str = "application/x-ndjson";
+
+/// One line of a snapshot (`GET /v1/snapshot`): every row the user may read, as of one server
+/// sequence `at`, for a device that starts from nothing (or must re-sync, see
+/// [`crate::error::ErrorCode::ResyncRequired`]).
+///
+/// The stream is `Start`, then the rows in sequence order, then `End`. Rows are the current
+/// versions of live rows with `seq <= at` (tombstones are left out: an empty device has nothing
+/// to delete); a row changed after `at` is not in the snapshot but comes with the incremental
+/// pull that follows (`since = at`), so snapshot + pull is one consistent state. A device that
+/// loses the connection asks again with the same `at` and `after` = the sequence of the last row
+/// it stored, and receives only the rest. A stream without `End` is incomplete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotLine {
+    Start { at: u64 },
+    Row(RowState),
+    End { at: u64, rows: u64 },
 }
 
 /// One side of a recorded conflict (the `kept` and `lost` fields of a `conflict` row).

@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     contacts::MIGRATION_2,
     contacts::MIGRATION_CONFLICTS,
     sync_tables::MIGRATION_3,
+    sync_tables::MIGRATION_4,
 ];
 
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";

@@ -52,6 +52,32 @@ pub const MIGRATION_2: Migration = Migration { table: "sync", sql: "CREATE INDEX
 /// 3: the scope each pulled row belongs to, so a revoked scope can be deleted row by row.
 pub const MIGRATION_3: Migration = Migration { table: "sync", sql: "ALTER TABLE row_seq ADD COLUMN scope TEXT; CREATE INDEX row_seq_by_scope ON row_seq(scope);" };
 
+/// 4: rows confirmed by a re-sync snapshot (see `sync::snapshot`); emptied when it ends.
+pub const MIGRATION_4: Migration = Migration { table: "sync", sql: "CREATE TABLE snapshot_seen (entity TEXT NOT NULL, row_id BLOB NOT NULL, PRIMARY KEY (entity, row_id)) WITHOUT ROWID;" };
+
+/// Record that a re-sync snapshot contained this row.
+pub fn mark_seen(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO snapshot_seen(entity, row_id) VALUES (?1, ?2)")?.execute(params![entity.as_str(), blob(row)])?;
+    Ok(())
+}
+
+/// Rows this device received from the server earlier that the re-sync snapshot did not contain
+/// (deleted, restricted or erased while the device was away), leaving out rows with unsent
+/// local changes. Empties the record of seen rows.
+pub fn take_unseen(conn: &Connection) -> Result<Vec<(EntityKind, Uuid)>> {
+    let rows: Vec<(String, Vec<u8>)> = conn
+        .prepare(
+            "SELECT r.entity, r.row_id FROM row_seq r
+             WHERE NOT EXISTS (SELECT 1 FROM snapshot_seen s WHERE s.entity = r.entity AND s.row_id = r.row_id)
+               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.entity = r.entity AND o.row_id = r.row_id AND o.state IN ('pending', 'sent'))
+               AND NOT EXISTS (SELECT 1 FROM tombstone t WHERE t.entity = r.entity AND t.row_id = r.row_id)",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    conn.execute("DELETE FROM snapshot_seen", [])?;
+    Ok(rows.into_iter().filter_map(|(e, id)| Some((EntityKind::parse(&e)?, Uuid::from_slice(&id).ok()?))).collect())
+}
+
 /// Remember the scope the server gave a row.
 pub fn set_scope(conn: &Connection, entity: EntityKind, row: Uuid, scope: &str) -> Result<()> {
     conn.prepare_cached("UPDATE row_seq SET scope = ?3 WHERE entity = ?1 AND row_id = ?2")?.execute(params![entity.as_str(), blob(row), scope])?;

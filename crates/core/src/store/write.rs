@@ -185,6 +185,16 @@ fn purge(conn: &Connection, row: &RowState) -> Result<bool> {
     Ok(removed)
 }
 
+/// A row the server no longer has for this user (found missing by a re-sync snapshot): delete it
+/// here like a revoked row, without a tombstone (if it comes back, it applies as new).
+pub fn forget_missing(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<bool> {
+    let (removed, rows) = remove_tree(conn, entity, row, st::Removal::AccessRevoked)?;
+    for (entity, id) in rows {
+        st::forget_row(conn, entity, id)?;
+    }
+    Ok(removed)
+}
+
 /// This user lost access to `scope`: physically delete every row of it on this device (and what
 /// belongs to those rows), and forget their clocks and sequences, so that if access is granted
 /// again the server's rows apply as new. Returns how many rows were removed.
