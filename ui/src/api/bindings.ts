@@ -1,7 +1,7 @@
 // Generated from the Rust types in src-tauri/src/dto.rs by `cargo xtask bindings`.
 // Do not edit by hand: a test fails when this file is stale.
 
-export type ErrorCode = "invalid_input" | "not_found" | "bad_credentials" | "unauthenticated" | "device_revoked" | "forbidden" | "erased" | "upgrade_required" | "payload_too_large" | "rate_limited" | "locked" | "wrong_passphrase" | "corrupt_database" | "no_vault" | "vault_exists" | "keychain_unavailable" | "server_unreachable" | "certificate_mismatch" | "bad_response" | "not_logged_in" | "unavailable" | "internal";
+export type ErrorCode = "invalid_input" | "not_found" | "bad_credentials" | "unauthenticated" | "device_revoked" | "forbidden" | "erased" | "resync_required" | "upgrade_required" | "payload_too_large" | "rate_limited" | "locked" | "wrong_passphrase" | "corrupt_database" | "no_vault" | "vault_exists" | "keychain_unavailable" | "server_unreachable" | "certificate_mismatch" | "bad_response" | "not_logged_in" | "unavailable" | "internal";
 export type ApiError = { code: ErrorCode, message: string, };
 export type UnlockMode = "keychain" | "passphrase";
 export type VaultState = { exists: boolean, unlocked: boolean, mode: UnlockMode | null, keychainAvailable: boolean, keychainProblem: string | null, dataDir: string, };

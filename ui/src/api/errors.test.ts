@@ -21,6 +21,7 @@ const UNION: Record<ErrorCode, true> = {
 	device_revoked: true,
 	forbidden: true,
 	erased: true,
+	resync_required: true,
 	upgrade_required: true,
 	payload_too_large: true,
 	rate_limited: true,

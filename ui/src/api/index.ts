@@ -4,9 +4,11 @@
  * `ApiError` (see `./errors.ts`).
  */
 import type {
+	Conflict,
 	Contact,
 	ContactInput,
 	ContactPage,
+	Keep,
 	LedgerEntry,
 	ServerProbe,
 	SyncReport,
@@ -63,4 +65,16 @@ export const syncApi = {
 	/** The newest `limit` outgoing changes, oldest of them first. */
 	ledger: ( limit: number ): Promise<LedgerEntry[]> => call( 'sync_ledger', { limit } ),
 	onStatus: ( handler: ( status: SyncStatus ) => void ) => subscribe( EVENTS.syncStatus, handler )
+};
+
+export const conflictsApi = {
+	/** Open conflicts (and resolved ones with `includeResolved`), oldest first. */
+	list: ( includeResolved: boolean ): Promise<Conflict[]> => call( 'list_conflicts', { includeResolved } ),
+	/**
+	 * Resolve a conflict by keeping one side, or (field conflicts only) a typed `value`; list
+	 * fields take comma-separated items. An ordinary edit that syncs. Resolves with the
+	 * resolved conflict.
+	 */
+	resolve: ( id: string, keep: Keep, value: string | null ): Promise<Conflict> =>
+		call( 'resolve_conflict', { id, keep, value } )
 };

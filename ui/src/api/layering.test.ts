@@ -47,7 +47,7 @@ describe( 'layering', () => {
 	it( 'keeps components and views away from the command wrappers', () => {
 		const offenders = sources
 			.filter( ( s ) => /^(components|views)\//.test( s.path ) )
-			.filter( ( s ) => /\b(vaultApi|contactsApi|syncApi)\b|\bcall\(/.test( s.text ) ||
+			.filter( ( s ) => /\b(vaultApi|contactsApi|syncApi|conflictsApi)\b|\bcall\(/.test( s.text ) ||
 				importsOf( s.text ).some( ( i ) => i.startsWith( '@/api/transport' ) ) )
 			.map( ( s ) => s.path );
 		expect( offenders ).toEqual( [] );

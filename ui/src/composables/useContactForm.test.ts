@@ -62,7 +62,8 @@ describe( 'contact form rules', () => {
 			language: null,
 			organization: null,
 			tags: [ 'press', 'blp' ],
-			notes: 'line one\nline two'
+			notes: 'line one\nline two',
+			restricted: false
 		} );
 	} );
 
@@ -74,6 +75,13 @@ describe( 'contact form rules', () => {
 		expect( draft.wikiUser ).toBe( 'Ada L' );
 		expect( draft.ircNick ).toBe( 'ada_l' );
 		expect( draft.language ).toBe( 'en-GB' );
+	} );
+
+	it( 'keeps a contact restricted through the form, and new contacts start unrestricted', () => {
+		expect( emptyDraft().restricted ).toBe( false );
+		const draft = draftFromContact( makeContact( { restricted: true } ) );
+		expect( draft.restricted ).toBe( true );
+		expect( draftToInput( draft ).restricted ).toBe( true );
 	} );
 
 	it( 'splits typed or pasted lists at commas and semicolons', () => {

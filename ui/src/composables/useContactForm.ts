@@ -35,6 +35,8 @@ export interface ContactDraft {
 	tags: string[];
 	tagText: string;
 	notes: string;
+	/** Visible only to staff, administrators and people granted access. */
+	restricted: boolean;
 }
 
 export interface FieldError {
@@ -65,7 +67,8 @@ export function emptyDraft(): ContactDraft {
 		organization: '',
 		tags: [],
 		tagText: '',
-		notes: ''
+		notes: '',
+		restricted: false
 	};
 }
 
@@ -82,7 +85,8 @@ export function draftFromContact( contact: Contact ): ContactDraft {
 		language: contact.language ?? '',
 		organization: contact.organization ?? '',
 		tags: [ ...contact.tags ],
-		notes: contact.notes ?? ''
+		notes: contact.notes ?? '',
+		restricted: contact.restricted
 	};
 }
 
@@ -126,7 +130,8 @@ export function draftToInput( draft: ContactDraft ): ContactInput {
 		language: orNull( draft.language ),
 		organization: orNull( draft.organization ),
 		tags: withPending( draft.tags, draft.tagText ),
-		notes: draft.notes.trim() === '' ? null : draft.notes
+		notes: draft.notes.trim() === '' ? null : draft.notes,
+		restricted: draft.restricted
 	};
 }
 

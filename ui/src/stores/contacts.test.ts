@@ -40,7 +40,7 @@ describe( 'contacts store', () => {
 		const contacts = useContactsStore();
 		const result = await contacts.save( null, {
 			displayName: 'Ada', emails: [ 'x' ], phones: [], wikiUser: null, ircNick: null,
-			language: null, organization: null, tags: [], notes: null
+			language: null, organization: null, tags: [], notes: null, restricted: false
 		} );
 		expect( result ).toBeNull();
 		expect( contacts.saveError?.code ).toBe( 'invalid_input' );

@@ -86,6 +86,30 @@ export const useContactsStore = defineStore( 'contacts', () => {
 		}
 	}
 
+	/**
+	 * The data changed behind the UI's back (e.g. a resolved conflict): reload the list in
+	 * place and fetch the selected contact again. A contact that is gone is deselected.
+	 */
+	async function reload(): Promise<void> {
+		invalidate();
+		const id = selected.value?.id;
+		if ( !id ) {
+			return;
+		}
+		const request = ++selectRequest;
+		try {
+			const contact = await contactsApi.get( id );
+			if ( request === selectRequest ) {
+				selected.value = contact;
+			}
+		} catch ( e ) {
+			if ( request === selectRequest ) {
+				selected.value = null;
+				selectedError.value = fail( e );
+			}
+		}
+	}
+
 	async function save( id: string | null, input: ContactInput ): Promise<Contact | null> {
 		saving.value = true;
 		saveError.value = null;
@@ -180,6 +204,7 @@ export const useContactsStore = defineStore( 'contacts', () => {
 		fetchPage,
 		setQuery,
 		invalidate,
+		reload,
 		erase,
 		erasing,
 		eraseError,

@@ -7,6 +7,8 @@
 import { vi } from 'vitest';
 import type {
 	ApiError,
+	Conflict,
+	ConflictSide,
 	Contact,
 	ContactInput,
 	ContactPage,
@@ -37,6 +39,7 @@ export function makeContact( overrides: Partial<Contact> = {} ): Contact {
 		organization: null,
 		tags: [],
 		notes: null,
+		restricted: false,
 		createdAt: '2024-05-01T10:00:00Z',
 		updatedAt: '2024-05-02T11:30:00Z',
 		...overrides
@@ -51,9 +54,48 @@ export function summarize( contact: Contact ): ContactSummary {
 		organization: contact.organization,
 		language: contact.language,
 		tags: contact.tags,
+		restricted: contact.restricted,
 		updatedAt: contact.updatedAt
 	};
 }
+
+function side( overrides: Partial<ConflictSide> = {} ): ConflictSide {
+	return { text: null, fields: [], user: 'someone', device: 'd-1', writtenAt: '2024-05-02T11:00:00Z', ...overrides };
+}
+
+/**
+ * A field conflict by default: this user's "Old Co" was set aside for another user's
+ * "New Co" in the organisation of contact c-1. Sides are merged with their defaults.
+ */
+export function makeConflict(
+	overrides: Omit<Partial<Conflict>, 'mine' | 'theirs'> & { mine?: Partial<ConflictSide>; theirs?: Partial<ConflictSide> } = {}
+): Conflict {
+	const { mine, theirs, ...rest } = overrides;
+	return {
+		id: `k-${ Math.random().toString( 36 ).slice( 2, 10 ) }`,
+		contactId: 'c-1',
+		contactName: 'Ada Lovelace',
+		entity: 'contact',
+		field: 'organization',
+		kind: 'field',
+		mineWasKept: false,
+		mineIsOwn: true,
+		detectedAt: '2024-05-02T12:00:00Z',
+		resolution: null,
+		resolvedBy: null,
+		resolvedAt: null,
+		...rest,
+		mine: side( { text: 'Old Co', user: 'ada', device: 'd-mine', writtenAt: '2024-05-02T10:00:00Z', ...mine } ),
+		theirs: side( { text: 'New Co', user: 'grace', device: 'd-theirs', writtenAt: '2024-05-02T10:05:00Z', ...theirs } )
+	};
+}
+
+/** Contact fields a field conflict can name, as `Contact` properties (text only). */
+const CONTACT_TEXT_FIELDS: Record<string, 'organization' | 'language' | 'notes'> = {
+	organization: 'organization',
+	language: 'language',
+	notes: 'notes'
+};
 
 function page( items: Contact[], offset: number, limit: number ): ContactPage {
 	return { items: items.slice( offset, offset + limit ).map( summarize ), total: items.length, offset };
@@ -77,6 +119,7 @@ function fromInput( id: string, input: ContactInput, createdAt: string ): Contac
 		organization: input.organization,
 		tags: input.tags,
 		notes: input.notes,
+		restricted: input.restricted,
 		createdAt,
 		updatedAt: new Date().toISOString()
 	};
@@ -89,6 +132,8 @@ class FakeBackend {
 	passphrase: string | null = null;
 	/** What `sync_ledger` answers (oldest first, as the backend does). */
 	ledger: LedgerEntry[] = [];
+	/** The conflict inbox, resolved ones included (oldest first, as the backend keeps them). */
+	conflicts: Conflict[] = [];
 	handlers: Record<string, Handler> = {};
 	listeners = new Map<string, Set<( event: { payload: unknown } ) => void>>();
 	invoke = vi.fn( async ( command: string, args?: Args ): Promise<unknown> => {
@@ -108,6 +153,7 @@ class FakeBackend {
 		this.invoke.mockClear();
 		this.listeners.clear();
 		this.ledger = [];
+		this.conflicts = [];
 		this.passphrase = null;
 		this.vault = {
 			exists: false,
@@ -125,11 +171,19 @@ class FakeBackend {
 			role: null,
 			fingerprint: null,
 			pending: 0,
+			conflicts: 0,
 			lastSyncAt: null,
 			lastError: null,
 			syncing: false
 		};
 		this.handlers = this.defaultHandlers();
+	}
+
+	/** Puts `conflicts` in the inbox; the sync status counts the open ones. */
+	withConflicts( conflicts: Conflict[] ): this {
+		this.conflicts = conflicts;
+		this.sync = { ...this.sync, conflicts: conflicts.filter( ( c ) => c.resolvedAt === null ).length };
+		return this;
 	}
 
 	/** Starts from an existing, unlocked passphrase vault holding `contacts`. */
@@ -264,7 +318,40 @@ class FakeBackend {
 				this.sync = { ...this.sync, pending: 0, lastSyncAt: new Date().toISOString(), lastError: null };
 				return { pushed: 0, rejected: 0, pulled: 0, status: { ...this.sync } };
 			},
-			sync_status: () => ( { ...this.sync } )
+			sync_status: () => ( { ...this.sync } ),
+			list_conflicts: ( { includeResolved } ) => {
+				this.requireUnlocked();
+				return this.conflicts.filter( ( c ) => includeResolved || c.resolvedAt === null );
+			},
+			resolve_conflict: ( { id, keep, value } ) => {
+				this.requireUnlocked();
+				const index = this.conflicts.findIndex( ( c ) => c.id === id );
+				if ( index < 0 ) {
+					throw apiError( 'not_found', `Conflict ${ id }` );
+				}
+				const conflict = this.conflicts[ index ]!;
+				if ( conflict.resolvedAt !== null ) {
+					throw apiError( 'invalid_input', 'This conflict was already resolved.' );
+				}
+				if ( keep === 'value' && conflict.kind === 'delete' ) {
+					throw apiError( 'invalid_input', 'A deleted record has no single value to edit; keep one side.' );
+				}
+				const resolved: Conflict = {
+					...conflict,
+					resolution: keep === 'mine' ? 'kept_mine' : keep === 'theirs' ? 'kept_theirs' : 'edited',
+					resolvedBy: this.sync.user ?? 'this device',
+					resolvedAt: new Date().toISOString()
+				};
+				// Contact text fields change as the backend would change them; other fields are not modelled.
+				const property = conflict.entity === 'contact' ? CONTACT_TEXT_FIELDS[ conflict.field ?? '' ] : undefined;
+				if ( conflict.kind === 'field' && property ) {
+					const text = keep === 'value' ? value : keep === 'mine' ? conflict.mine.text : conflict.theirs.text;
+					this.contacts = this.contacts.map( ( c ) => ( c.id === conflict.contactId ? { ...c, [ property ]: text || null } : c ) );
+				}
+				this.conflicts[ index ] = resolved;
+				this.sync = { ...this.sync, conflicts: Math.max( 0, this.sync.conflicts - 1 ), pending: this.sync.pending + 1 };
+				return resolved;
+			}
 		};
 	}
 }

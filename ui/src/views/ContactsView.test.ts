@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import App from '@/App.vue';
 import type { ContactSummary } from '@/api/bindings';
 import { PAGE_SIZE } from '@/stores/contacts';
-import { backend, makeContact } from '@/test/fakeBackend';
+import { backend, makeConflict, makeContact } from '@/test/fakeBackend';
 import { mountApp, settle } from '@/test/mount';
 
 function summaries( offset: number, limit: number, total: number ): ContactSummary[] {
@@ -13,6 +13,7 @@ function summaries( offset: number, limit: number, total: number ): ContactSumma
 		organization: null,
 		language: null,
 		tags: [],
+		restricted: false,
 		updatedAt: '2024-01-01T00:00:00Z'
 	} ) );
 }
@@ -131,5 +132,31 @@ describe( 'contacts screen', () => {
 		await router!.push( '/contacts/c-1' );
 		await settle();
 		expect( router!.currentRoute.value.name ).toBe( 'unlock' );
+	} );
+
+	it( 'marks restricted contacts in the list with a lock chip', async () => {
+		backend.unlocked( [
+			makeContact( { id: 'c-1', displayName: 'Ada Lovelace', restricted: true } ),
+			makeContact( { id: 'c-2', displayName: 'Charles Babbage' } )
+		] );
+		const { wrapper } = await mountApp( App, { route: '/contacts' } );
+		const rows = wrapper.findAll( '[data-testid="contact-row"]' );
+		expect( rows.map( ( r ) => r.find( '[data-testid="contact-restricted-chip"]' ).exists() ) ).toEqual( [ true, false ] );
+		expect( rows[ 0 ]!.find( '[data-testid="contact-restricted-chip"]' ).text() ).toBe( 'Restricted' );
+	} );
+
+	it( 'shows the kept value on the open contact after a conflict about it is resolved', async () => {
+		backend.unlocked( [ makeContact( { id: 'c-1', organization: 'New Co' } ) ] )
+			.withConflicts( [ makeConflict( { id: 'k-1', contactId: 'c-1', field: 'organization', mine: { text: 'Old Co' } } ) ] );
+		backend.sync = { ...backend.sync, loggedIn: true, serverUrl: 'https://x.org', user: 'ada' };
+		const { wrapper } = await mountApp( App, { route: '/contacts/c-1' } );
+		expect( wrapper.find( '[data-testid="contact-detail"]' ).text() ).toContain( 'New Co' );
+
+		await wrapper.find( '[data-testid="conflicts-status"]' ).trigger( 'click' );
+		await settle();
+		document.querySelector<HTMLButtonElement>( '[data-testid="conflict-keep-mine"]' )!.click();
+		await settle();
+		expect( wrapper.find( '[data-testid="contact-detail"]' ).text() ).toContain( 'Old Co' );
+		expect( wrapper.find( '[data-testid="conflicts-status"]' ).exists(), 'no conflicts left' ).toBe( false );
 	} );
 } );

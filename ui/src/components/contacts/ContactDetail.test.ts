@@ -107,4 +107,15 @@ describe( 'contact detail', () => {
 		expect( backend.calls( 'erase_contact' ) ).toEqual( [ { id: 'c-3' } ] );
 		expect( wrapper.emitted( 'deleted' ) ).toEqual( [ [ 'c-3' ] ] );
 	} );
+
+	it( 'marks a restricted contact with a lock chip beside the name, and only a restricted one', async () => {
+		const restricted = makeContact( { id: 'c-r', restricted: true } );
+		backend.unlocked( [ restricted ] );
+		const { wrapper } = await mountApp( ContactDetail, { props: { contact: restricted } } );
+		const chip = wrapper.find( '[data-testid="contact-restricted-chip"]' );
+		expect( chip.text() ).toBe( 'Restricted' );
+		expect( chip.find( '.cdx-icon' ).exists(), 'lock icon' ).toBe( true );
+		await wrapper.setProps( { contact: makeContact( { id: 'c-o' } ) } );
+		expect( wrapper.find( '[data-testid="contact-restricted-chip"]' ).exists() ).toBe( false );
+	} );
 } );

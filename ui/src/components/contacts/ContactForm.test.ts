@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { useSyncStore } from '@/stores/sync';
 import { apiError, backend, makeContact } from '@/test/fakeBackend';
 import { mountApp, settle } from '@/test/mount';
 import ContactForm from './ContactForm.vue';
@@ -61,7 +62,8 @@ describe( 'contact form', () => {
 				language: 'en-GB',
 				organization: 'Analytical Engines Ltd',
 				tags: [ 'press', 'math' ],
-				notes: 'Prefers email.'
+				notes: 'Prefers email.',
+				restricted: false
 			}
 		} ] );
 		expect( wrapper.emitted( 'saved' ) ).toHaveLength( 1 );
@@ -98,5 +100,66 @@ describe( 'contact form', () => {
 		expect( call!.id ).toBe( 'c-9' );
 		expect( call!.input.organization ).toBe( 'Royal Society' );
 		expect( call!.input.emails ).toEqual( [ 'ada@example.org' ] );
+	} );
+
+	it( 'lets staff, administrators, and anyone not signed in mark a contact restricted; others see why not', async () => {
+		for ( const [ loggedIn, role, enabled ] of [
+			[ false, null, true ], [ true, 'volunteer', false ], [ true, 'trainer', false ], [ true, 'staff', true ], [ true, 'admin', true ]
+		] as const ) {
+			backend.unlocked();
+			backend.sync = { ...backend.sync, loggedIn, role };
+			const { wrapper } = await mountApp( ContactForm );
+			await useSyncStore().refresh();
+			await settle();
+			const checkbox = wrapper.find( '[data-testid="contact-restricted"]' );
+			expect( checkbox.text() ).toContain( 'only staff, administrators and people granted access can see this contact' );
+			expect( checkbox.find( 'input' ).element.disabled, `role ${ role }, signed in: ${ loggedIn }` ).toBe( !enabled );
+			expect( checkbox.text().includes( 'Only staff and administrators can change this.' ), `hint for role ${ role }` ).toBe( !enabled );
+			wrapper.unmount();
+		}
+	} );
+
+	it( 'sends restricted in the ContactInput', async () => {
+		backend.unlocked();
+		backend.sync = { ...backend.sync, loggedIn: true, role: 'staff' };
+		const { wrapper } = await mountApp( ContactForm );
+		await useSyncStore().refresh();
+		await settle();
+		await wrapper.find( '[data-testid="contact-form-name"]' ).setValue( 'Ada Lovelace' );
+		await wrapper.find( '[data-testid="contact-restricted"] input' ).setValue( true );
+		await wrapper.find( 'form' ).trigger( 'submit' );
+		await settle();
+		expect( backend.calls( 'create_contact' )[ 0 ]!.input.restricted ).toBe( true );
+	} );
+
+	it( 'keeps a restricted contact restricted when someone who may not change it edits it', async () => {
+		const contact = makeContact( { id: 'c-5', restricted: true } );
+		backend.unlocked( [ contact ] );
+		backend.sync = { ...backend.sync, loggedIn: true, role: 'volunteer' };
+		const { wrapper } = await mountApp( ContactForm, { props: { contact } } );
+		await useSyncStore().refresh();
+		await settle();
+		const input = wrapper.find( '[data-testid="contact-restricted"] input' ).element as HTMLInputElement;
+		expect( input.checked ).toBe( true );
+		expect( input.disabled ).toBe( true );
+		await wrapper.find( 'form' ).trigger( 'submit' );
+		await settle();
+		expect( backend.calls( 'update_contact' )[ 0 ]!.input.restricted ).toBe( true );
+	} );
+
+	it( 'shows the server refusing a change to restricted like any other save error', async () => {
+		backend.unlocked();
+		backend.on( 'create_contact', () => {
+			throw apiError( 'forbidden', 'only staff and admins may restrict contacts' );
+		} );
+		const { wrapper } = await mountApp( ContactForm );
+		await wrapper.find( '[data-testid="contact-form-name"]' ).setValue( 'Ada Lovelace' );
+		await wrapper.find( '[data-testid="contact-restricted"] input' ).setValue( true );
+		await wrapper.find( 'form' ).trigger( 'submit' );
+		await settle();
+		const error = wrapper.find( '[data-testid="form-error"]' );
+		expect( error.attributes( 'data-error-code' ) ).toBe( 'forbidden' );
+		expect( error.text() ).toContain( 'Your account is not allowed to do this.' );
+		expect( ( wrapper.find( '[data-testid="contact-restricted"] input' ).element as HTMLInputElement ).checked, 'the choice is kept' ).toBe( true );
 	} );
 } );

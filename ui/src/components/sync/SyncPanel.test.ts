@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { apiError, backend } from '@/test/fakeBackend';
+import { apiError, backend, makeConflict } from '@/test/fakeBackend';
 import { mountApp, settle } from '@/test/mount';
 import SyncErrorBanner from './SyncErrorBanner.vue';
 import SyncPanel from './SyncPanel.vue';
@@ -140,5 +140,33 @@ describe( 'sync panel', () => {
 		const status = wrapper.find( '[data-testid="sync-status"]' );
 		expect( status.attributes( 'data-state' ) ).toBe( 'offline' );
 		expect( status.text() ).toContain( 'Offline: 3 changes wait for the server' );
+	} );
+
+	it( 'shows the number of open conflicts beside the status, and opens the conflict inbox from it', async () => {
+		backend.unlocked();
+		backend.sync = { ...backend.sync, loggedIn: true, serverUrl: 'https://x.org', user: 'ada' };
+		backend.withConflicts( [ makeConflict( { id: 'k-1' } ), makeConflict( { id: 'k-2' } ) ] );
+		const { wrapper } = await mountApp( SyncPanel );
+		const item = wrapper.find( '[data-testid="conflicts-status"]' );
+		expect( item.text() ).toContain( '2 conflicts' );
+		expect( wrapper.find( '[data-testid="sync-status"]' ).attributes( 'data-state' ), 'the sync state is unchanged' ).toBe( 'up-to-date' );
+		expect( backend.calls( 'list_conflicts' ), 'nothing loaded before the inbox opens' ).toEqual( [] );
+
+		await item.trigger( 'click' );
+		await settle();
+		expect( document.querySelector( '[data-testid="conflict-inbox"]' ) ).not.toBeNull();
+		expect( document.querySelectorAll( '[data-testid="conflict-item"]' ) ).toHaveLength( 2 );
+
+		document.querySelector<HTMLButtonElement>( '[data-testid="conflict-keep-mine"]' )!.click();
+		await settle();
+		expect( wrapper.find( '[data-testid="conflicts-status"]' ).text() ).toContain( '1 conflict' );
+		expect( wrapper.find( '[data-testid="conflicts-status"]' ).text() ).not.toContain( '1 conflicts' );
+	} );
+
+	it( 'shows no conflict item when there are none', async () => {
+		backend.unlocked();
+		backend.sync = { ...backend.sync, loggedIn: true, serverUrl: 'https://x.org', user: 'ada' };
+		const { wrapper } = await mountApp( SyncPanel );
+		expect( wrapper.find( '[data-testid="conflicts-status"]' ).exists() ).toBe( false );
 	} );
 } );
