@@ -48,6 +48,41 @@ enum Command {
     /// Clocks the server pulled back: devices whose clock ran more than 10 minutes ahead.
     #[command(subcommand)]
     Clamps(ClampCommand),
+    /// Let a trainer or volunteer see a restricted contact (staff and admins see them all).
+    Grant(GrantArgs),
+    /// Take back a grant: the user's devices delete the contact at their next sync.
+    Revoke(GrantArgs),
+    /// List grants.
+    #[command(subcommand)]
+    Grants(GrantsCommand),
+}
+
+#[derive(Debug, Args)]
+struct GrantArgs {
+    /// The user's name.
+    #[arg(value_name = "USER")]
+    user: String,
+    /// What to grant: a restricted contact.
+    #[arg(value_enum, value_name = "KIND")]
+    kind: ScopeKind,
+    /// The contact's id (a UUID).
+    #[arg(value_name = "ID")]
+    id: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ScopeKind {
+    Contact,
+}
+
+#[derive(Debug, Subcommand)]
+enum GrantsCommand {
+    /// List every grant with its user and when it was given.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,7 +100,7 @@ enum ClampCommand {
 
 #[derive(Debug, Subcommand)]
 enum EraseCommand {
-    /// Erase a contact and every row that belongs to it (emails, phones, identifiers). Later
+    /// Erase a contact and every row that belongs to it (emails, phones, identifiers, conflicts). Later
     /// changes to them from any device are refused. This cannot be undone.
     Contact {
         /// The contact's id (a UUID).
@@ -200,6 +235,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Device(DeviceCommand::Revoke { device_id }) => device_revoke(&db, device_id).await,
         Command::Erase(EraseCommand::Contact { id, json }) => erase_contact(&db, &id, json).await,
         Command::Clamps(ClampCommand::List { limit, json }) => clamps_list(&db, limit, json).await,
+        Command::Grant(args) => grant(&db, &args).await,
+        Command::Revoke(args) => revoke(&db, &args).await,
+        Command::Grants(GrantsCommand::List { json }) => grants_list(&db, json).await,
     }
 }
 
@@ -443,6 +481,82 @@ async fn erase_contact(db: &Database, id: &str, json: bool) -> Result<()> {
             println!("The server held no contact with this id; it is recorded as erased so no device can create it.");
         }
     }
+    Ok(())
+}
+
+/// The contact id of a `grant`/`revoke` command, with the error a person can act on.
+fn contact_arg(id: &str) -> Result<Uuid> {
+    Uuid::parse_str(id.trim()).map_err(|_| {
+        let shown: String = id.chars().take(64).collect();
+        anyhow::anyhow!(
+            "{shown:?} is not a contact id; a contact id is a UUID such as 01890a5d-ac96-774b-bcce-b302099a8057 \
+             (the app shows it in the contact's details)"
+        )
+    })
+}
+
+fn scope_of(args: &GrantArgs) -> Result<(String, Uuid)> {
+    match args.kind {
+        ScopeKind::Contact => {
+            let id = contact_arg(&args.id)?;
+            Ok((liaison_protocol::scope::contact(id), id))
+        }
+    }
+}
+
+async fn grant(db: &Database, args: &GrantArgs) -> Result<()> {
+    let (scope, id) = scope_of(args)?;
+    let report = open_existing(db)
+        .await?
+        .grant(&args.user, &scope, chrono::Utc::now())
+        .await
+        .with_context(|| format!("cannot grant {:?} access to contact {id}; nothing changed", args.user))?;
+    let user = &report.grant.user_name;
+    if !report.created {
+        println!("{user} already has access to contact {id}; nothing changed.");
+    } else if report.rows == 0 {
+        println!(
+            "Granted {user} access to contact {id}. The server holds no restricted records of it yet; \
+             they will reach {user}'s devices when it is restricted."
+        );
+    } else {
+        println!(
+            "Granted {user} access to contact {id}; its {} records will reach {user}'s devices at their next sync.",
+            report.rows
+        );
+    }
+    Ok(())
+}
+
+async fn revoke(db: &Database, args: &GrantArgs) -> Result<()> {
+    let (scope, id) = scope_of(args)?;
+    let grant = open_existing(db)
+        .await?
+        .revoke(&args.user, &scope, chrono::Utc::now())
+        .await
+        .with_context(|| format!("cannot revoke {:?}'s access to contact {id}", args.user))?;
+    println!(
+        "Revoked {}'s access to contact {id}; their devices will delete its records at their next sync.",
+        grant.user_name
+    );
+    Ok(())
+}
+
+async fn grants_list(db: &Database, json: bool) -> Result<()> {
+    let grants = open_existing(db).await?.list_grants().await.context("cannot list grants")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&grants)?);
+        return Ok(());
+    }
+    if grants.is_empty() {
+        println!("No grants: only staff and administrators see restricted contacts.");
+        return Ok(());
+    }
+    let rows: Vec<[String; 3]> = grants
+        .iter()
+        .map(|g| [g.user_name.clone(), g.scope.clone(), g.granted_at.format("%Y-%m-%d %H:%M UTC").to_string()])
+        .collect();
+    print_table(&["USER", "SCOPE", "GRANTED"], &rows);
     Ok(())
 }
 

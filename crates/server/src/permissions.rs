@@ -1,28 +1,224 @@
 //! Who may read and write which synced row: the one place that decides.
 //!
-//! For now every role may read and write every contact row. Scopes (restricted cases, queues,
-//! events) will plug in here, and because pull and push both ask these two functions, a rule added
-//! here holds on both paths.
+//! Every row has a scope (see [`liaison_protocol::scope`]), computed by the server. A backend
+//! loads the user's [`Access`] (role and granted scopes) once per pull or push, inside the same
+//! transaction as the rows, and asks the functions here; pull and push ask the same questions,
+//! so a rule added here holds on both paths.
+//!
+//! | role | reads `public` | reads `contact:<id>` | may write `restricted` |
+//! |---|---|---|---|
+//! | admin, staff | yes | always | yes |
+//! | trainer, volunteer | yes | only with a grant of that scope | no |
+//!
+//! Writing follows reading: a user may change a row (or add a row to a contact) only when they
+//! may read it.
 
 use crate::storage::User;
-use crate::sync::StoredRow;
+use liaison_protocol::error::{ErrorBody, ErrorCode};
 use liaison_protocol::schema::EntityKind;
-use liaison_protocol::wire::RowState;
-use uuid::Uuid;
+use liaison_protocol::scope;
+use liaison_protocol::wire::{Change, Role};
+use std::collections::BTreeSet;
 
-/// May `user` receive this row in a pull?
-pub fn may_read(user: &User, row: &RowState) -> bool {
-    let _ = (user, row);
-    true
+/// The contact field that makes a contact (and everything that belongs to it) restricted.
+pub const RESTRICTED_FIELD: &str = "restricted";
+
+/// The answer to a change of a row the user may not read. It must not say whether the row exists.
+pub const FORBIDDEN_RECORD: &str = "You may not change this record; ask a staff member for access.";
+
+/// The answer to a trainer or volunteer writing [`RESTRICTED_FIELD`].
+pub const FORBIDDEN_RESTRICT: &str = "Only staff and administrators may restrict or unrestrict a contact.";
+
+/// What one user may read: their role and the scopes granted to them, loaded by a backend once
+/// per pull or push in the same transaction as the rows it filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub role: Role,
+    pub grants: BTreeSet<String>,
 }
 
-/// May `user` change (or create, when `existing` is `None`) this row?
-pub fn may_write(user: &User, entity: EntityKind, row_id: Uuid, existing: Option<&StoredRow>) -> bool {
-    let _ = (user, entity, row_id, existing);
-    true
+impl Access {
+    pub fn new(role: Role, grants: impl IntoIterator<Item = String>) -> Self {
+        Self { role, grants: grants.into_iter().collect() }
+    }
+
+    /// May this user read rows of `scope`?
+    pub fn may_read(&self, scope: &str) -> bool {
+        scope == scope::PUBLIC || reads_every_scope(self.role) || self.grants.contains(scope)
+    }
+
+    /// May this user restrict or unrestrict a contact?
+    pub fn may_restrict(&self) -> bool {
+        reads_every_scope(self.role)
+    }
+}
+
+/// Admins and staff read every scope without grants.
+pub fn reads_every_scope(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::Staff)
+}
+
+/// Whether changing a role from `old` to `new` takes away the restricted scopes the role gave
+/// (admin or staff lowered to trainer or volunteer).
+pub fn role_change_loses_scopes(old: Role, new: Role) -> bool {
+    reads_every_scope(old) && !reads_every_scope(new)
+}
+
+/// Whether changing a role from `old` to `new` gives every restricted scope.
+pub fn role_change_gains_scopes(old: Role, new: Role) -> bool {
+    !reads_every_scope(old) && reads_every_scope(new)
+}
+
+/// May the change be written? `row_scope` is the scope of the row when the server holds it;
+/// `parent_scope` the scope of the contact the change points the row at (when it writes the
+/// parent field; a contact the server does not hold counts as `public`).
+pub fn check_write(
+    access: &Access,
+    change: &Change,
+    row_scope: Option<&str>,
+    parent_scope: Option<&str>,
+) -> Result<(), ErrorBody> {
+    if row_scope.into_iter().chain(parent_scope).any(|s| !access.may_read(s)) {
+        return Err(ErrorBody::new(ErrorCode::Forbidden, FORBIDDEN_RECORD));
+    }
+    if change.entity == EntityKind::Contact && change.fields.contains_key(RESTRICTED_FIELD) && !access.may_restrict() {
+        return Err(ErrorBody::new(ErrorCode::Forbidden, FORBIDDEN_RESTRICT));
+    }
+    Ok(())
+}
+
+/// Does a revocation of `scope` recorded for this user (or everyone) concern a device that pulls
+/// from cursor `since`? Only when the device may hold rows of it (its cursor is at or past
+/// `since_seq`, the point from which the rows could have reached it; a fresh device, `since` 0,
+/// holds nothing) and the user may not read the scope now (a later grant or role wins).
+pub fn revocation_applies(access: &Access, since: u64, since_seq: u64, scope: &str) -> bool {
+    since > 0 && since >= since_seq && !access.may_read(scope)
 }
 
 /// May `user` erase a person's data (right to erasure)? Staff and administrators only.
 pub fn may_erase(user: &User) -> bool {
-    matches!(user.role, liaison_protocol::wire::Role::Admin | liaison_protocol::wire::Role::Staff)
+    matches!(user.role, Role::Admin | Role::Staff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use liaison_protocol::hlc::Hlc;
+    use liaison_protocol::wire::FieldWrite;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    fn restricted_scope() -> String {
+        scope::contact(Uuid::from_u128(7))
+    }
+
+    fn access(role: Role, granted: bool) -> Access {
+        Access::new(role, granted.then(restricted_scope))
+    }
+
+    fn change(entity: EntityKind, fields: &[&str]) -> Change {
+        Change {
+            change_id: Uuid::from_u128(1),
+            entity,
+            row_id: Uuid::from_u128(2),
+            base_seq: 0,
+            fields: fields
+                .iter()
+                .map(|f| ((*f).to_owned(), FieldWrite { value: json!(true), hlc: Hlc::new(1, 0) }))
+                .collect(),
+            deleted: None,
+        }
+    }
+
+    #[test]
+    fn read_matrix() {
+        let other = scope::contact(Uuid::from_u128(8));
+        // (role, granted contact:7, scope, may read, why)
+        let cases = [
+            (Role::Admin, false, restricted_scope(), true, "admins read every scope"),
+            (Role::Staff, false, restricted_scope(), true, "staff read every scope"),
+            (Role::Trainer, false, restricted_scope(), false, "trainers need a grant"),
+            (Role::Volunteer, false, restricted_scope(), false, "volunteers need a grant"),
+            (Role::Volunteer, true, restricted_scope(), true, "a grant opens its scope"),
+            (Role::Trainer, true, restricted_scope(), true, "a grant opens its scope for trainers too"),
+            (Role::Volunteer, true, other.clone(), false, "a grant opens only its own scope"),
+            (Role::Volunteer, false, scope::PUBLIC.to_owned(), true, "everyone reads public"),
+            (Role::Trainer, false, scope::PUBLIC.to_owned(), true, "everyone reads public"),
+        ];
+        for (role, granted, scope, expected, why) in cases {
+            assert_eq!(access(role, granted).may_read(&scope), expected, "{role} {scope}: {why}");
+        }
+    }
+
+    /// (role, granted, entity, fields, row scope, parent scope, expected error message, why)
+    type WriteCase<'a> =
+        (Role, bool, EntityKind, Vec<&'a str>, Option<&'a str>, Option<&'a str>, Option<&'a str>, &'a str);
+
+    #[test]
+    fn write_matrix() {
+        let restricted = restricted_scope();
+        let public = scope::PUBLIC;
+        let cases: Vec<WriteCase<'_>> = vec![
+            (Role::Volunteer, false, EntityKind::Contact, vec!["notes"], Some(public), None, None, "public rows are writable by all"),
+            (Role::Volunteer, false, EntityKind::Contact, vec!["notes"], Some(&restricted), None, Some(FORBIDDEN_RECORD), "an unreadable row is not writable"),
+            (Role::Volunteer, true, EntityKind::Contact, vec!["notes"], Some(&restricted), None, None, "a grant lets the user edit"),
+            (Role::Staff, false, EntityKind::Contact, vec!["notes"], Some(&restricted), None, None, "staff edit restricted contacts"),
+            (Role::Volunteer, false, EntityKind::ContactEmail, vec!["address"], None, Some(&restricted), Some(FORBIDDEN_RECORD), "no new child for an unreadable contact"),
+            (Role::Volunteer, false, EntityKind::ContactEmail, vec!["address"], Some(public), Some(&restricted), Some(FORBIDDEN_RECORD), "no moving a row to an unreadable contact"),
+            (Role::Volunteer, false, EntityKind::ContactEmail, vec!["address"], None, Some(public), None, "a new child of a public contact is fine"),
+            (Role::Volunteer, false, EntityKind::Conflict, vec!["resolution"], Some(&restricted), None, Some(FORBIDDEN_RECORD), "no resolving an unreadable conflict"),
+            (Role::Volunteer, false, EntityKind::Contact, vec!["restricted"], None, None, Some(FORBIDDEN_RESTRICT), "volunteers may not create restricted contacts"),
+            (Role::Trainer, false, EntityKind::Contact, vec!["restricted"], Some(public), None, Some(FORBIDDEN_RESTRICT), "trainers may not restrict"),
+            (Role::Volunteer, true, EntityKind::Contact, vec!["restricted"], Some(&restricted), None, Some(FORBIDDEN_RESTRICT), "a grant does not allow unrestricting"),
+            (Role::Staff, false, EntityKind::Contact, vec!["restricted"], Some(public), None, None, "staff restrict"),
+            (Role::Admin, false, EntityKind::Contact, vec!["restricted"], None, None, None, "admins create restricted contacts"),
+            (Role::Volunteer, false, EntityKind::Contact, vec!["restricted"], Some(&restricted), None, Some(FORBIDDEN_RECORD), "an unreadable row says nothing more"),
+        ];
+        for (role, granted, entity, fields, row_scope, parent_scope, expected, why) in cases {
+            let result = check_write(&access(role, granted), &change(entity, &fields), row_scope, parent_scope);
+            match expected {
+                None => assert!(result.is_ok(), "{role} {entity:?} {fields:?}: {why}: {result:?}"),
+                Some(message) => {
+                    let error = result.expect_err(why);
+                    assert_eq!((error.code, error.message.as_str()), (ErrorCode::Forbidden, message), "{why}");
+                }
+            }
+        }
+        assert!(!FORBIDDEN_RECORD.contains("exist"), "the refusal must not say whether the record exists");
+    }
+
+    #[test]
+    fn revocations_reach_only_devices_that_may_hold_the_rows() {
+        let scope = restricted_scope();
+        // (role, granted, since, since_seq, applies, why)
+        let cases = [
+            (Role::Volunteer, false, 10, 5, true, "the cursor is past the point the rows became readable"),
+            (Role::Volunteer, false, 5, 5, true, "a cursor at that point may hold them"),
+            (Role::Volunteer, false, 4, 5, false, "a cursor before it never held them"),
+            (Role::Volunteer, false, 0, 0, false, "a fresh device holds nothing"),
+            (Role::Volunteer, false, 3, 0, true, "since_seq 0 (a role change) reaches every device that pulled"),
+            (Role::Volunteer, true, 10, 5, false, "a user granted the scope again keeps it"),
+            (Role::Staff, false, 10, 5, false, "staff read it anyway"),
+        ];
+        for (role, granted, since, since_seq, applies, why) in cases {
+            assert_eq!(revocation_applies(&access(role, granted), since, since_seq, &scope), applies, "{why}");
+        }
+    }
+
+    #[test]
+    fn only_crossing_the_staff_line_changes_scopes() {
+        // (old, new, loses, gains)
+        let cases = [
+            (Role::Admin, Role::Volunteer, true, false),
+            (Role::Staff, Role::Trainer, true, false),
+            (Role::Admin, Role::Staff, false, false),
+            (Role::Trainer, Role::Volunteer, false, false),
+            (Role::Volunteer, Role::Staff, false, true),
+            (Role::Staff, Role::Staff, false, false),
+        ];
+        for (old, new, loses, gains) in cases {
+            assert_eq!(role_change_loses_scopes(old, new), loses, "{old} -> {new}");
+            assert_eq!(role_change_gains_scopes(old, new), gains, "{old} -> {new}");
+        }
+    }
 }

@@ -1,29 +1,45 @@
 //! What a push does to a row, as pure functions: no I/O, so every backend applies exactly the same
 //! rules and the rules are tested with plain tables of cases.
 //!
-//! For each change of a batch, in order, a backend loads the row, calls [`plan_change`] and writes
-//! the [`Effect`] it returns:
+//! For each change of a batch, in order, a backend loads the row (and the scope of the contact
+//! the change points at), calls [`plan_change`] and writes the [`Plan`] it returns:
 //!
 //! 0. **Erasure wins** (checked first, by [`refuse_erased`] on the ids of [`erasure_ids`]): a change
 //!    to an erased (purged) id, or one that points a row at an erased contact, is rejected with
 //!    [`ErrorCode::Erased`]; the rest of the batch still applies.
 //! 1. **Validate** (never against clocks): every field must exist in the entity's schema and pass
 //!    [`EntityDef::validate`]; a change that creates a row must carry every required field unless
-//!    it is a delete. A bad change is rejected on its own; the others in the batch still apply.
-//! 2. **Permission**: [`crate::permissions::may_write`].
+//!    it is a delete. Server-authored entities (conflicts) are never created or deleted by a
+//!    client, and only their client fields may be written. A bad change is rejected on its own;
+//!    the others in the batch still apply.
+//! 2. **Permission**: [`permissions::check_write`] (the row's scope, the scope of the contact it
+//!    points at, and who may write `restricted`).
 //! 3. **Tombstones win**: a change to a deleted row is accepted (so the client stops resending it)
-//!    but not applied, so an offline edit never revives a deleted row.
+//!    but not applied, so an offline edit never revives a deleted row. When the author had not
+//!    seen the delete, the edit goes to the conflict inbox (a `delete` conflict).
 //! 4. **Clamp** clocks more than [`MAX_CLOCK_SKEW_MILLIS`] ahead of the server's clock: a laptop
 //!    whose clock is a year ahead must not win every contest for a year.
 //! 5. **Merge** each field by [`Stamp::wins_over`], with the *authenticated* device as the
 //!    stamp's device: the device is never taken from the request body.
+//! 6. **Conflicts** (`sync.md`, "Conflicts are shown, not swallowed"): a field another device
+//!    wrote after the author's `base_seq`, with a different value, is recorded as a conflict
+//!    ([`ConflictDraft`]) whichever side won; a delete that removes such fields is recorded as a
+//!    `delete` conflict. The merge result is the same as without conflicts.
+//!
+//! The scope of a row ([`scope_after`]) is computed here too: a contact with `restricted` true
+//! has scope `contact:<id>`, every other contact `public`, and a row that belongs to a contact
+//! (emails, phones, identifiers, conflicts) has its contact's scope.
 
-use crate::permissions;
+use crate::permissions::{self, Access, RESTRICTED_FIELD};
 use crate::storage::User;
+use chrono::{DateTime, SecondsFormat, Utc};
 use liaison_protocol::error::{ErrorBody, ErrorCode};
 use liaison_protocol::hlc::{Clock, Hlc, Stamp};
-use liaison_protocol::schema::{EntityDef, EntityKind, FieldType};
-use liaison_protocol::wire::{Change, ChangeResult, FieldState, Outcome};
+use liaison_protocol::schema::{CONFLICT_KIND_DELETE, CONFLICT_KIND_FIELD, EntityDef, EntityKind, FieldType, RESOLUTIONS};
+use liaison_protocol::scope;
+use liaison_protocol::wire::{Change, ChangeResult, ConflictSide, FieldState, FieldWrite, Outcome};
+use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -31,13 +47,60 @@ use uuid::Uuid;
 /// Offline laptops drift, so this is minutes, not milliseconds (see `sync.md`).
 pub const MAX_CLOCK_SKEW_MILLIS: u64 = 10 * 60 * 1000;
 
+/// The device id in the stamps of rows the server writes itself (conflicts).
+pub const SERVER_DEVICE: Uuid = Uuid::nil();
+
+/// The user name shown for a conflict side whose device the server does not know.
+pub const UNKNOWN_DEVICE_USER: &str = "unknown device";
+
 /// A row as a backend stores it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRow {
-    /// The server sequence at which the row last changed.
+    /// The server sequence at which the row last changed (written, rescoped or re-sent).
     pub seq: u64,
     pub deleted: bool,
     pub fields: BTreeMap<String, FieldState>,
+    /// The server sequence at which each field was last written; a field missing here counts
+    /// as written at `seq`.
+    pub field_seqs: BTreeMap<String, u64>,
+    /// For a tombstone: who deleted the row and when (unknown for erased rows).
+    pub deleted_by: Option<Stamp>,
+    /// For a tombstone: the sequence of the delete (`seq` when unknown).
+    pub deleted_seq: Option<u64>,
+    /// The row's scope (see [`scope_after`]).
+    pub scope: String,
+    /// The contact a child row or a conflict belongs to.
+    pub parent_id: Option<Uuid>,
+    /// For a row in the `public` scope: the sequence at which it last became public (created or
+    /// unrestricted). A device whose cursor is before it never held the row.
+    pub public_since: Option<u64>,
+}
+
+impl StoredRow {
+    /// A live row in the public scope, at `seq`, with these fields (all written at `seq`).
+    pub fn public(seq: u64, fields: BTreeMap<String, FieldState>) -> Self {
+        Self {
+            seq,
+            deleted: false,
+            fields,
+            field_seqs: BTreeMap::new(),
+            deleted_by: None,
+            deleted_seq: None,
+            scope: scope::PUBLIC.to_owned(),
+            parent_id: None,
+            public_since: Some(seq),
+        }
+    }
+
+    /// The sequence at which `field` was last written.
+    pub fn field_seq(&self, field: &str) -> u64 {
+        self.field_seqs.get(field).copied().unwrap_or(self.seq)
+    }
+
+    /// The sequence of the delete that made this row a tombstone.
+    pub fn tombstone_seq(&self) -> u64 {
+        self.deleted_seq.unwrap_or(self.seq)
+    }
 }
 
 /// What applying a change does to its row.
@@ -81,35 +144,79 @@ pub fn log_clamps(device: Uuid, clamps: &[Clamp], now_millis: u64) {
     }
 }
 
+/// One side of a conflict before the backend knows every user name: `user` is set for the
+/// author's side and looked up by `device` for stored sides (see [`conflict_fields`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Side {
+    pub value: Value,
+    pub hlc: Hlc,
+    pub device: Uuid,
+    pub user: Option<String>,
+}
+
+/// A conflict to record as a `conflict` row (see [`liaison_protocol::schema::CONFLICT`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictDraft {
+    /// [`CONFLICT_KIND_FIELD`] or [`CONFLICT_KIND_DELETE`].
+    pub kind: &'static str,
+    /// The field, for a field conflict.
+    pub field: Option<String>,
+    /// The side the merge kept (for a delete conflict: the delete).
+    pub kept: Side,
+    /// The side it set aside.
+    pub lost: Side,
+}
+
 /// The outcome of [`plan_change`] for a change that is accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub effect: Effect,
     pub clamps: Vec<Clamp>,
+    /// Conflicts to record, each as a new `conflict` row with its own sequence number.
+    pub conflicts: Vec<ConflictDraft>,
 }
 
-/// Decide what `change`, written by the authenticated `device` of `user`, does to `existing`.
+/// Who pushed a change: the authenticated user, what they may read, and their device.
+#[derive(Debug, Clone, Copy)]
+pub struct Author<'a> {
+    pub user: &'a User,
+    pub access: &'a Access,
+    pub device: Uuid,
+}
+
+/// Decide what `change`, written by `author`, does to `existing`.
 ///
+/// `parent_scope` is the scope of the contact the change points the row at, when the change
+/// writes the row's parent field (`public` for a contact the server does not hold).
 /// `clamp_clock` is the server's clock for clamped stamps. Backends persist it with the batch so
 /// that successive clamped writes keep their order (each clamped stamp is issued by
 /// [`Clock::tick`], hence strictly greater than the one before), even across restarts.
 pub fn plan_change(
-    user: &User,
+    author: &Author<'_>,
     existing: Option<&StoredRow>,
+    parent_scope: Option<&str>,
     change: &Change,
-    device: Uuid,
     now_millis: u64,
     clamp_clock: &mut Clock,
 ) -> Result<Plan, ErrorBody> {
+    let change = with_server_values(change, author.user);
+    let change = change.as_ref();
     validate(change, existing)?;
-    if !permissions::may_write(user, change.entity, change.row_id, existing) {
-        return Err(ErrorBody::new(
-            ErrorCode::Forbidden,
-            format!("You may not change this {}; ask an administrator for access.", change.entity.as_str()),
-        ));
-    }
-    if existing.is_some_and(|row| row.deleted) {
-        return Ok(Plan { effect: Effect::Unchanged, clamps: Vec::new() });
+    permissions::check_write(author.access, change, existing.map(|row| row.scope.as_str()), parent_scope)?;
+    let device = author.device;
+    // Conflicts are recorded about people's data, never about conflict records themselves.
+    let records_conflicts = change.entity.def().client_may_create();
+
+    if let Some(row) = existing.filter(|row| row.deleted) {
+        let mut conflicts = Vec::new();
+        if records_conflicts
+            && change.deleted.is_none()
+            && !change.fields.is_empty()
+            && row.tombstone_seq() > change.base_seq
+        {
+            conflicts.push(update_met_delete(row, change, author));
+        }
+        return Ok(Plan { effect: Effect::Unchanged, clamps: Vec::new(), conflicts });
     }
 
     let limit = now_millis.saturating_add(MAX_CLOCK_SKEW_MILLIS);
@@ -125,26 +232,102 @@ pub fn plan_change(
 
     if let Some(deleted) = change.deleted {
         let hlc = clamp(None, deleted);
-        return Ok(Plan { effect: Effect::Tombstone { hlc }, clamps });
+        let conflicts = match existing {
+            Some(row) if records_conflicts => delete_met_update(row, change, hlc, author).into_iter().collect(),
+            _ => Vec::new(),
+        };
+        return Ok(Plan { effect: Effect::Tombstone { hlc }, clamps, conflicts });
     }
 
     let mut winners = BTreeMap::new();
+    let mut conflicts = Vec::new();
     for (name, write) in &change.fields {
         let stamp = Stamp::new(clamp(Some(name), write.hlc), device);
-        let stored = existing.and_then(|row| row.fields.get(name)).map(FieldState::stamp);
-        if stamp.wins_over_opt(stored.as_ref()) {
+        let stored = existing.and_then(|row| row.fields.get(name));
+        let wins = stamp.wins_over_opt(stored.map(FieldState::stamp).as_ref());
+        if let (Some(row), Some(stored)) = (existing, stored)
+            && records_conflicts
+            && row.field_seq(name) > change.base_seq
+            && stored.device != device
+            && stored.value != write.value
+        {
+            let incoming =
+                Side { value: write.value.clone(), hlc: stamp.hlc, device, user: Some(author.user.name.clone()) };
+            let theirs = Side { value: stored.value.clone(), hlc: stored.hlc, device: stored.device, user: None };
+            let (kept, lost) = if wins { (incoming, theirs) } else { (theirs, incoming) };
+            conflicts.push(ConflictDraft { kind: CONFLICT_KIND_FIELD, field: Some(name.clone()), kept, lost });
+        }
+        if wins {
             winners.insert(name.clone(), FieldState { value: write.value.clone(), hlc: stamp.hlc, device });
         }
     }
     let effect = if winners.is_empty() { Effect::Unchanged } else { Effect::Write(winners) };
-    Ok(Plan { effect, clamps })
+    Ok(Plan { effect, clamps, conflicts })
+}
+
+/// An update arrived for a row deleted after the version its author saw: the delete stays, the
+/// update is kept in a `delete` conflict (`lost.value`: an object of the update's fields).
+fn update_met_delete(row: &StoredRow, change: &Change, author: &Author<'_>) -> ConflictDraft {
+    let delete = row.deleted_by.unwrap_or(Stamp::new(Hlc::ZERO, Uuid::nil()));
+    let values: serde_json::Map<String, Value> =
+        change.fields.iter().map(|(name, write)| (name.clone(), write.value.clone())).collect();
+    let newest = change.fields.values().map(|write| write.hlc).max().unwrap_or(Hlc::ZERO);
+    ConflictDraft {
+        kind: CONFLICT_KIND_DELETE,
+        field: None,
+        kept: Side { value: Value::Null, hlc: delete.hlc, device: delete.device, user: None },
+        lost: Side {
+            value: Value::Object(values),
+            hlc: newest,
+            device: author.device,
+            user: Some(author.user.name.clone()),
+        },
+    }
+}
+
+/// A delete arrived for a row with fields another device wrote after the version the deleting
+/// author saw: the delete applies, those fields are kept in a `delete` conflict.
+fn delete_met_update(row: &StoredRow, change: &Change, hlc: Hlc, author: &Author<'_>) -> Option<ConflictDraft> {
+    let newer: Vec<(&String, &FieldState)> = row
+        .fields
+        .iter()
+        .filter(|(name, field)| row.field_seq(name) > change.base_seq && field.device != author.device)
+        .collect();
+    let newest = newer.iter().map(|(_, field)| field.stamp()).max()?;
+    let values: serde_json::Map<String, Value> =
+        newer.iter().map(|(name, field)| ((*name).clone(), field.value.clone())).collect();
+    Some(ConflictDraft {
+        kind: CONFLICT_KIND_DELETE,
+        field: None,
+        kept: Side { value: Value::Null, hlc, device: author.device, user: Some(author.user.name.clone()) },
+        lost: Side { value: Value::Object(values), hlc: newest.hlc, device: newest.device, user: None },
+    })
+}
+
+/// The conflict field that names who resolved it: always the authenticated user.
+const RESOLVED_BY: &str = "resolved_by";
+const RESOLUTION: &str = "resolution";
+
+/// The change as the server applies it: for a conflict, `resolved_by` is the authenticated user's
+/// name whatever the client sent, and is set whenever `resolution` is.
+fn with_server_values<'c>(change: &'c Change, user: &User) -> Cow<'c, Change> {
+    if change.entity != EntityKind::Conflict || change.deleted.is_some() {
+        return Cow::Borrowed(change);
+    }
+    let hlc = match (change.fields.get(RESOLVED_BY), change.fields.get(RESOLUTION)) {
+        (Some(write), _) | (None, Some(write)) => write.hlc,
+        (None, None) => return Cow::Borrowed(change),
+    };
+    let mut owned = change.clone();
+    owned.fields.insert(RESOLVED_BY.to_owned(), FieldWrite { value: Value::String(user.name.clone()), hlc });
+    Cow::Owned(owned)
 }
 
 /// Check a change against the schema, independent of clocks and permissions.
 pub fn validate(change: &Change, existing: Option<&StoredRow>) -> Result<(), ErrorBody> {
     let def: &EntityDef = change.entity.def();
     let invalid = |message: String| ErrorBody::new(ErrorCode::InvalidInput, message);
-    for (name, write) in &change.fields {
+    for name in change.fields.keys() {
         if def.field(name).is_none() {
             // Echo at most a short prefix of a name we do not know: it came from the client.
             let shown: String = name.chars().take(64).collect();
@@ -153,7 +336,18 @@ pub fn validate(change: &Change, existing: Option<&StoredRow>) -> Result<(), Err
                 def.name
             )));
         }
+    }
+    if !def.client_may_create() {
+        server_authored_rules(def, change, existing)?;
+    }
+    for (name, write) in &change.fields {
         def.validate(name, &write.value).map_err(|why| invalid(format!("{}: {why}", def.name)))?;
+    }
+    if change.entity == EntityKind::Conflict
+        && let Some(write) = change.fields.get(RESOLUTION)
+        && !write.value.as_str().is_some_and(|value| RESOLUTIONS.contains(&value))
+    {
+        return Err(invalid(format!("{RESOLUTION} of a conflict must be one of {}", RESOLUTIONS.join(", "))));
     }
     if existing.is_none() && change.deleted.is_none() {
         let missing: Vec<&str> =
@@ -173,6 +367,26 @@ pub fn validate(change: &Change, existing: Option<&StoredRow>) -> Result<(), Err
     Ok(())
 }
 
+/// Rows of server-authored entities (conflicts): a client neither creates nor deletes them, and
+/// writes only the entity's client fields.
+fn server_authored_rules(def: &EntityDef, change: &Change, existing: Option<&StoredRow>) -> Result<(), ErrorBody> {
+    let invalid = |message: String| ErrorBody::new(ErrorCode::InvalidInput, message);
+    if change.deleted.is_some() {
+        return Err(invalid(format!("{}s are recorded by the server and cannot be deleted; resolve them instead", def.name)));
+    }
+    if existing.is_none() {
+        return Err(invalid(format!("{}s are recorded by the server", def.name)));
+    }
+    if let Some(name) = change.fields.keys().find(|name| !def.client_may_write(name)) {
+        let allowed = def.client_fields.unwrap_or_default().join(", ");
+        return Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            format!("{}.{name} is recorded by the server; a device may only write {allowed}", def.name),
+        ));
+    }
+    Ok(())
+}
+
 /// What an administrator is told, and a device shows, when a change touches erased data.
 pub const ERASED_MESSAGE: &str = "This person's data was erased at their request; the change was refused.";
 
@@ -181,14 +395,19 @@ pub const ERASED_MESSAGE: &str = "This person's data was erased at their request
 /// person. A parent value that is not a UUID is left to [`validate`].
 pub fn erasure_ids(change: &Change) -> Vec<Uuid> {
     let mut ids = vec![change.row_id];
-    if let Some(parent) = change.entity.def().parent_field
-        && let Some(write) = change.fields.get(parent)
-        && let Some(id) = write.value.as_str().and_then(|s| Uuid::parse_str(s).ok())
+    if let Some(id) = parent_in_change(change)
         && id != change.row_id
     {
         ids.push(id);
     }
     ids
+}
+
+/// The contact a change points its row at through the entity's parent field, when the change
+/// writes that field with a UUID (in any form [`Uuid::parse_str`] accepts).
+pub fn parent_in_change(change: &Change) -> Option<Uuid> {
+    let parent = change.entity.def().parent_field?;
+    change.fields.get(parent)?.value.as_str().and_then(|s| Uuid::parse_str(s).ok())
 }
 
 /// Refuse a change when any of its [`erasure_ids`] was erased (`touches_erased`). Checked before
@@ -201,6 +420,132 @@ pub fn refuse_erased(touches_erased: bool) -> Result<(), ErrorBody> {
 /// that field (a JSON string holding a UUID in any form [`Uuid::parse_str`] accepts).
 pub fn parent_id_from_stored(text: &str) -> Option<Uuid> {
     serde_json::from_str::<String>(text).ok().and_then(|s| Uuid::parse_str(&s).ok())
+}
+
+/// The contact a row belongs to after `effect`: none for a contact; for other rows the parent
+/// the change wrote when that write won, else the stored parent, else the parent the change names.
+pub fn parent_after(change: &Change, existing: Option<&StoredRow>, effect: &Effect) -> Option<Uuid> {
+    let parent = change.entity.def().parent_field?;
+    if let Effect::Write(fields) = effect
+        && let Some(id) = fields.get(parent).and_then(|f| f.value.as_str()).and_then(|s| Uuid::parse_str(s).ok())
+    {
+        return Some(id);
+    }
+    existing.and_then(|row| row.parent_id).or_else(|| parent_in_change(change))
+}
+
+/// The contact a conflict about this row belongs to: the row itself for a contact, else its parent.
+pub fn conflict_contact(change: &Change, existing: Option<&StoredRow>, effect: &Effect) -> Option<Uuid> {
+    match change.entity {
+        EntityKind::Contact => Some(change.row_id),
+        _ => parent_after(change, existing, effect),
+    }
+}
+
+/// Whether these contact fields make the contact restricted (`restricted` is `true`; `null` and
+/// a missing field read as `false`).
+pub fn is_restricted(fields: &BTreeMap<String, FieldState>) -> bool {
+    fields.get(RESTRICTED_FIELD).is_some_and(|f| f.value == Value::Bool(true))
+}
+
+/// The scope of a contact: its own `contact:<id>` when restricted, else `public`.
+pub fn contact_scope(contact_id: Uuid, restricted: bool) -> String {
+    if restricted { scope::contact(contact_id) } else { scope::PUBLIC.to_owned() }
+}
+
+/// The scope of the row after `effect`, computed by the server alone. A contact's scope follows
+/// its `restricted` field (a tombstone keeps the scope it had); every other row has the scope of
+/// its contact, `parent_scope` (`public` when the contact is not on the server).
+pub fn scope_after(change: &Change, existing: Option<&StoredRow>, effect: &Effect, parent_scope: Option<&str>) -> String {
+    if change.entity != EntityKind::Contact {
+        return parent_scope.unwrap_or(scope::PUBLIC).to_owned();
+    }
+    match effect {
+        Effect::Write(winners) => {
+            let restricted = match winners.get(RESTRICTED_FIELD) {
+                Some(_) => is_restricted(winners),
+                None => existing.is_some_and(|row| is_restricted(&row.fields)),
+            };
+            contact_scope(change.row_id, restricted)
+        }
+        Effect::Tombstone { .. } | Effect::Unchanged => {
+            existing.map_or_else(|| scope::PUBLIC.to_owned(), |row| row.scope.clone())
+        }
+    }
+}
+
+/// `public_since` of a row that now has `scope` at sequence `seq`: kept while the row stays
+/// public, `seq` when it becomes (or is created) public, none otherwise.
+pub fn public_since_after(previous: Option<(&str, Option<u64>)>, scope: &str, seq: u64) -> Option<u64> {
+    if scope != scope::PUBLIC {
+        return None;
+    }
+    match previous {
+        Some((old, since)) if old == scope::PUBLIC => since.or(Some(seq)),
+        _ => Some(seq),
+    }
+}
+
+/// Whether moving a row from `old` to `new` scope takes it away from users who read `public`.
+pub fn leaves_public(old: &str, new: &str) -> bool {
+    old == scope::PUBLIC && new != scope::PUBLIC
+}
+
+/// The `since_seq` of a revocation for rows leaving `public`: the earliest point from which any
+/// of them could have reached a device (rows with no recorded point count from the start).
+pub fn revocation_since(public_since: &[Option<u64>]) -> u64 {
+    public_since.iter().map(|since| since.unwrap_or(1)).min().unwrap_or(1)
+}
+
+/// The fields of a `conflict` row recording `draft` about row `row_id` of `entity`, which belongs
+/// to `contact_id`. Stored sides without a user get the name of their device's user from
+/// `names` ([`UNKNOWN_DEVICE_USER`] when the device is unknown). Every field is stamped with
+/// `hlc` and [`SERVER_DEVICE`].
+pub fn conflict_fields(
+    draft: &ConflictDraft,
+    entity: EntityKind,
+    row_id: Uuid,
+    contact_id: Uuid,
+    names: &BTreeMap<Uuid, String>,
+    detected_at: DateTime<Utc>,
+    hlc: Hlc,
+) -> BTreeMap<String, FieldState> {
+    let side = |side: &Side| {
+        let user = side
+            .user
+            .clone()
+            .or_else(|| names.get(&side.device).cloned())
+            .unwrap_or_else(|| UNKNOWN_DEVICE_USER.to_owned());
+        let side = ConflictSide { value: side.value.clone(), hlc: side.hlc, device: side.device, user };
+        serde_json::to_value(side).unwrap_or(Value::Null)
+    };
+    let values = [
+        ("contact_id", Value::String(contact_id.to_string())),
+        ("entity", Value::String(entity.as_str().to_owned())),
+        ("row_id", Value::String(row_id.to_string())),
+        ("field", draft.field.clone().map_or(Value::Null, Value::String)),
+        ("kind", Value::String(draft.kind.to_owned())),
+        ("kept", side(&draft.kept)),
+        ("lost", side(&draft.lost)),
+        ("detected_at", Value::String(detected_at.to_rfc3339_opts(SecondsFormat::Millis, true))),
+    ];
+    values
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), FieldState { value, hlc, device: SERVER_DEVICE }))
+        .collect()
+}
+
+/// The devices whose users' names a conflict needs (the sides without a user).
+pub fn devices_to_name(drafts: &[ConflictDraft]) -> Vec<Uuid> {
+    let mut devices: Vec<Uuid> = drafts
+        .iter()
+        .flat_map(|d| [&d.kept, &d.lost])
+        .filter(|side| side.user.is_none())
+        .map(|side| side.device)
+        .collect();
+    devices.sort();
+    devices.dedup();
+    devices
 }
 
 /// The entities whose rows belong to a contact, with the field that points at it.
@@ -243,6 +588,20 @@ mod tests {
         User { id: Uuid::from_u128(1), name: "ana".into(), role: Role::Volunteer, created_at: Utc::now() }
     }
 
+    fn volunteer() -> Access {
+        Access::new(Role::Volunteer, [])
+    }
+
+    fn plan_as(
+        existing: Option<&StoredRow>,
+        c: &Change,
+        device: Uuid,
+        clock: &mut Clock,
+    ) -> Result<Plan, ErrorBody> {
+        let (user, access) = (user(), volunteer());
+        plan_change(&Author { user: &user, access: &access, device }, existing, None, c, NOW, clock)
+    }
+
     fn change(fields: &[(&str, Value, Hlc)]) -> Change {
         Change {
             change_id: Uuid::now_v7(),
@@ -258,18 +617,17 @@ mod tests {
     }
 
     fn row(fields: &[(&str, &str, Hlc, Uuid)]) -> StoredRow {
-        StoredRow {
-            seq: 3,
-            deleted: false,
-            fields: fields
+        StoredRow::public(
+            3,
+            fields
                 .iter()
                 .map(|(n, v, h, d)| ((*n).to_owned(), FieldState { value: json!(v), hlc: *h, device: *d }))
                 .collect(),
-        }
+        )
     }
 
     fn plan(existing: Option<&StoredRow>, c: &Change, device: Uuid) -> Result<Plan, ErrorBody> {
-        plan_change(&user(), existing, c, device, NOW, &mut Clock::default())
+        plan_as(existing, c, device, &mut Clock::default())
     }
 
     fn written(p: &Plan) -> Vec<&str> {
@@ -350,9 +708,11 @@ mod tests {
     fn a_tombstoned_row_is_never_revived() {
         let mut tomb = row(&[]);
         tomb.deleted = true;
-        let p = plan(Some(&tomb), &change(&[("display_name", json!("Back"), Hlc::new(NOW + 1, 0))]), DEV_A)
-            .expect("accepted");
+        let mut edit = change(&[("display_name", json!("Back"), Hlc::new(NOW + 1, 0))]);
+        edit.base_seq = 3;
+        let p = plan(Some(&tomb), &edit, DEV_A).expect("accepted");
         assert_eq!(p.effect, Effect::Unchanged, "delete wins over later edits");
+        assert!(p.conflicts.is_empty(), "an author who saw the delete gets no conflict");
     }
 
     #[test]
@@ -360,14 +720,14 @@ mod tests {
         let mut clock = Clock::default();
         let far = Hlc::new(NOW + 365 * 24 * 3_600_000, 0);
         let c = change(&[("display_name", json!("A"), far), ("notes", json!("n"), Hlc::new(NOW + 1_000, 0))]);
-        let p = plan_change(&user(), None, &c, DEV_A, NOW, &mut clock).expect("valid");
+        let p = plan_as(None, &c, DEV_A, &mut clock).expect("valid");
         assert_eq!(p.clamps.len(), 1, "only the field beyond the skew is clamped");
         let first = p.clamps[0].clamped;
         assert_eq!(first.millis, NOW + MAX_CLOCK_SKEW_MILLIS, "clamped to now + the allowed skew");
         let Effect::Write(fields) = &p.effect else { panic!("a create writes") };
         assert_eq!(fields["notes"].hlc, Hlc::new(NOW + 1_000, 0), "a clock within the skew is kept");
 
-        let again = plan_change(&user(), None, &c, DEV_A, NOW, &mut clock).expect("valid");
+        let again = plan_as(None, &c, DEV_A, &mut clock).expect("valid");
         assert!(again.clamps[0].clamped > first, "a later clamped write must still beat an earlier one");
     }
 
@@ -382,7 +742,311 @@ mod tests {
         assert_eq!(err.code, ErrorCode::Erased);
         assert!(refuse_erased(false).is_ok());
         let children: Vec<EntityKind> = contact_children().map(|(k, _)| k).collect();
-        assert_eq!(children, vec![EntityKind::ContactEmail, EntityKind::ContactPhone, EntityKind::ContactIdentifier]);
+        assert_eq!(
+            children,
+            vec![EntityKind::ContactEmail, EntityKind::ContactPhone, EntityKind::ContactIdentifier, EntityKind::Conflict],
+            "conflicts belong to their contact and are erased with it"
+        );
         assert_eq!(parent_id_from_stored(&format!("{:?}", contact.to_string())), Some(contact));
+    }
+
+    fn stored_field(value: &str, hlc: Hlc, device: Uuid) -> FieldState {
+        FieldState { value: json!(value), hlc, device }
+    }
+
+    /// A contact whose `display_name` DEV_A wrote at seq 10, `notes` DEV_B wrote at seq 4; the row is at seq 10.
+    fn edited_row() -> StoredRow {
+        let mut r = StoredRow::public(
+            10,
+            BTreeMap::from([
+                ("display_name".to_owned(), stored_field("Old", Hlc::new(NOW, 5), DEV_A)),
+                ("notes".to_owned(), stored_field("n", Hlc::new(NOW, 1), DEV_B)),
+            ]),
+        );
+        r.field_seqs = BTreeMap::from([("display_name".to_owned(), 10), ("notes".to_owned(), 4)]);
+        r
+    }
+
+    #[test]
+    fn field_conflicts_are_recorded_exactly_for_concurrent_differing_edits() {
+        const DEV_C: Uuid = Uuid::from_u128(0xC);
+        let stored = edited_row();
+        // (value, hlc, device, base_seq, conflict kept value (None: no conflict), why)
+        let cases = [
+            ("New", Hlc::new(NOW, 6), DEV_C, 5, Some("New"), "another device wrote after base_seq: recorded, the winner is kept"),
+            ("New", Hlc::new(NOW, 4), DEV_C, 5, Some("Old"), "recorded even when the incoming side loses the merge"),
+            ("New", Hlc::new(NOW, 6), DEV_C, 0, Some("New"), "an author who never saw the row conflicts with what is there"),
+            ("Old", Hlc::new(NOW, 6), DEV_C, 5, None, "the same value is no conflict"),
+            ("New", Hlc::new(NOW, 6), DEV_A, 5, None, "a device never conflicts with itself"),
+            ("New", Hlc::new(NOW, 6), DEV_C, 10, None, "base_seq equal to the field's seq: the author saw that write"),
+            ("New", Hlc::new(NOW, 6), DEV_C, 11, None, "base_seq after the field's seq"),
+        ];
+        for (value, hlc, device, base_seq, kept, why) in cases {
+            let mut c = change(&[("display_name", json!(value), hlc)]);
+            c.base_seq = base_seq;
+            let p = plan(Some(&stored), &c, device).expect("valid");
+            let lww = Stamp::new(hlc, device).wins_over(&Stamp::new(Hlc::new(NOW, 5), DEV_A));
+            assert_eq!(p.effect.modifies(), lww, "{why}: LWW applies exactly as without conflicts");
+            match kept {
+                None => assert!(p.conflicts.is_empty(), "{why}: {:?}", p.conflicts),
+                Some(kept) => {
+                    assert_eq!(p.conflicts.len(), 1, "{why}");
+                    let conflict = &p.conflicts[0];
+                    assert_eq!((conflict.kind, conflict.field.as_deref()), (CONFLICT_KIND_FIELD, Some("display_name")));
+                    assert_eq!(conflict.kept.value, json!(kept), "{why}");
+                    let (mine, theirs) = if kept == value { (&conflict.kept, &conflict.lost) } else { (&conflict.lost, &conflict.kept) };
+                    assert_eq!((mine.device, mine.hlc, mine.user.as_deref()), (device, hlc, Some("ana")), "the author's side names the author");
+                    assert_eq!((&theirs.value, theirs.device, theirs.hlc, theirs.user.as_deref()), (&json!("Old"), DEV_A, Hlc::new(NOW, 5), None), "the stored side is looked up by device");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn field_conflicts_use_the_field_seq_not_the_row_seq() {
+        let stored = edited_row();
+        let mut c = change(&[("notes", json!("mine"), Hlc::new(NOW, 9))]);
+        c.base_seq = 5;
+        let p = plan(Some(&stored), &c, DEV_A).expect("valid");
+        assert!(p.conflicts.is_empty(), "notes was written at seq 4, before the author's base 5, though the row moved on");
+        c.base_seq = 3;
+        assert_eq!(plan(Some(&stored), &c, DEV_A).expect("valid").conflicts.len(), 1, "a base before seq 4 conflicts");
+    }
+
+    fn tombstone(deleted_seq: u64) -> StoredRow {
+        let mut r = StoredRow::public(deleted_seq + 2, BTreeMap::new());
+        r.deleted = true;
+        r.deleted_seq = Some(deleted_seq);
+        r.deleted_by = Some(Stamp::new(Hlc::new(NOW, 7), DEV_A));
+        r
+    }
+
+    #[test]
+    fn an_update_meeting_a_delete_it_did_not_see_goes_to_the_inbox() {
+        // (base_seq, conflict?, why)
+        let cases = [
+            (5, true, "the delete (seq 8) came after the version the author saw"),
+            (0, true, "an author who never saw the row"),
+            (8, false, "the author saw the delete"),
+            (9, false, "the author saw a later version of the tombstone"),
+        ];
+        for (base_seq, conflict, why) in cases {
+            let mut c = change(&[("notes", json!("offline"), Hlc::new(NOW, 9)), ("organization", json!("WMF"), Hlc::new(NOW, 3))]);
+            c.base_seq = base_seq;
+            let p = plan(Some(&tombstone(8)), &c, DEV_B).expect("accepted");
+            assert_eq!(p.effect, Effect::Unchanged, "{why}: the delete always wins");
+            assert_eq!(p.conflicts.len(), usize::from(conflict), "{why}");
+            if let Some(d) = p.conflicts.first() {
+                assert_eq!((d.kind, d.field.as_deref()), (CONFLICT_KIND_DELETE, None));
+                assert_eq!((&d.kept.value, d.kept.hlc, d.kept.device, &d.kept.user), (&Value::Null, Hlc::new(NOW, 7), DEV_A, &None), "kept is the delete");
+                assert_eq!(d.lost.value, json!({"notes": "offline", "organization": "WMF"}), "the update's fields are kept");
+                assert_eq!((d.lost.hlc, d.lost.device, d.lost.user.as_deref()), (Hlc::new(NOW, 9), DEV_B, Some("ana")));
+            }
+        }
+        let mut again = change(&[]);
+        again.deleted = Some(Hlc::new(NOW, 9));
+        assert!(plan(Some(&tombstone(8)), &again, DEV_B).expect("ok").conflicts.is_empty(), "deleting a tombstone is no conflict");
+    }
+
+    #[test]
+    fn a_delete_meeting_updates_it_did_not_see_applies_and_keeps_them() {
+        let stored = edited_row();
+        // (deleting device, base_seq, lost fields (None: no conflict), why)
+        let cases: [(Uuid, u64, Option<Value>, &str); 5] = [
+            (DEV_B, 5, Some(json!({"display_name": "Old"})), "A renamed the contact at seq 10, after B's base"),
+            (DEV_B, 0, Some(json!({"display_name": "Old"})), "B's own notes are never a conflict with B"),
+            (Uuid::from_u128(0xC), 3, Some(json!({"display_name": "Old", "notes": "n"})), "both fields are newer than base 3"),
+            (DEV_A, 5, None, "A's own write; B's notes (seq 4) were seen"),
+            (DEV_B, 10, None, "the author saw every field"),
+        ];
+        for (device, base_seq, lost, why) in cases {
+            let mut c = change(&[]);
+            c.deleted = Some(Hlc::new(NOW, 20));
+            c.base_seq = base_seq;
+            let p = plan(Some(&stored), &c, device).expect("accepted");
+            assert_eq!(p.effect, Effect::Tombstone { hlc: Hlc::new(NOW, 20) }, "{why}: the delete applies");
+            match lost {
+                None => assert!(p.conflicts.is_empty(), "{why}"),
+                Some(lost) => {
+                    let d = &p.conflicts[0];
+                    assert_eq!(d.kind, CONFLICT_KIND_DELETE);
+                    assert_eq!((&d.kept.value, d.kept.hlc, d.kept.device, d.kept.user.as_deref()), (&Value::Null, Hlc::new(NOW, 20), device, Some("ana")), "{why}");
+                    assert_eq!(d.lost.value, lost, "{why}");
+                    assert_eq!((d.lost.hlc, d.lost.device), (Hlc::new(NOW, 5), DEV_A), "{why}: the newest of the set-aside writes");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_far_future_delete_is_recorded_with_its_clamped_clock() {
+        let mut c = change(&[]);
+        c.deleted = Some(Hlc::new(NOW + 365 * 24 * 3_600_000, 0));
+        let p = plan(Some(&edited_row()), &c, DEV_B).expect("accepted");
+        let Effect::Tombstone { hlc } = p.effect else { panic!("a delete tombstones") };
+        assert_eq!(p.conflicts[0].kept.hlc, hlc, "the conflict shows the clock the server used");
+    }
+
+    fn conflict_row() -> StoredRow {
+        let mut r = StoredRow::public(12, BTreeMap::from([("kind".to_owned(), stored_field("field", Hlc::new(NOW, 0), SERVER_DEVICE))]));
+        r.fields.insert("resolution".into(), stored_field("kept_theirs", Hlc::new(NOW, 1), DEV_A));
+        r.parent_id = Some(Uuid::from_u128(77));
+        r
+    }
+
+    fn conflict_change(fields: &[(&str, Value)]) -> Change {
+        Change {
+            entity: EntityKind::Conflict,
+            ..change(&fields.iter().map(|(n, v)| (*n, v.clone(), Hlc::new(NOW, 5))).collect::<Vec<_>>())
+        }
+    }
+
+    #[test]
+    fn clients_only_resolve_conflicts() {
+        let mut delete = conflict_change(&[]);
+        delete.deleted = Some(Hlc::new(NOW, 5));
+        // (change, existing?, expected error (code, part of the message), why)
+        let cases = [
+            (conflict_change(&[("resolution", json!("kept_mine"))]), false, Some((ErrorCode::InvalidInput, "conflicts are recorded by the server")), "a client must not invent conflicts"),
+            (delete, true, Some((ErrorCode::InvalidInput, "cannot be deleted")), "a conflict is resolved, not deleted"),
+            (conflict_change(&[("kept", json!({}))]), true, Some((ErrorCode::Forbidden, "may only write")), "the recorded sides are the server's"),
+            (conflict_change(&[("resolution", json!("kept_mine")), ("kind", json!("delete"))]), true, Some((ErrorCode::Forbidden, "conflict.kind")), "one server field spoils the change"),
+            (conflict_change(&[("resolution", json!("ignored"))]), true, Some((ErrorCode::InvalidInput, "kept_mine, kept_theirs, edited")), "resolutions are a closed list"),
+            (conflict_change(&[("resolution", Value::Null)]), true, Some((ErrorCode::InvalidInput, "must be one of")), "a resolution is never cleared"),
+            (conflict_change(&[("resolution", json!("edited")), ("resolved_at", json!("2025-06-15T10:00:00Z"))]), true, None, "resolving is allowed"),
+        ];
+        for (c, existing, expected, why) in cases {
+            let stored = conflict_row();
+            let result = plan(existing.then_some(&stored), &c, DEV_B);
+            match expected {
+                None => assert!(result.is_ok(), "{why}: {result:?}"),
+                Some((code, part)) => {
+                    let error = result.expect_err(why);
+                    assert_eq!(error.code, code, "{why}: {}", error.message);
+                    assert!(error.message.contains(part), "{why}: {}", error.message);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_server_names_who_resolved_a_conflict() {
+        let stored = conflict_row();
+        for c in [
+            conflict_change(&[("resolution", json!("kept_mine")), ("resolved_by", json!("mallory"))]),
+            conflict_change(&[("resolution", json!("kept_mine"))]),
+            conflict_change(&[("resolved_by", json!(42))]),
+        ] {
+            let p = plan(Some(&stored), &c, DEV_B).expect("accepted");
+            let Effect::Write(fields) = &p.effect else { panic!("a resolution writes") };
+            assert_eq!(fields["resolved_by"].value, json!("ana"), "the authenticated user, whatever was sent");
+            assert!(p.conflicts.is_empty(), "conflict rows never conflict themselves");
+        }
+        let mut concurrent = conflict_change(&[("resolution", json!("edited"))]);
+        concurrent.base_seq = 0;
+        assert!(plan(Some(&stored), &concurrent, DEV_B).expect("ok").conflicts.is_empty(), "not even when two devices resolve at once");
+    }
+
+    /// (change, existing, effect, parent scope, expected scope, why)
+    type ScopeCase<'a> = (&'a Change, Option<&'a StoredRow>, Effect, Option<&'a str>, &'a str, &'a str);
+
+    #[test]
+    fn scopes_follow_the_restricted_flag_and_the_parent() {
+        let id = Uuid::from_u128(77);
+        let flag = |v: Value| Effect::Write(BTreeMap::from([("restricted".to_owned(), FieldState { value: v, hlc: Hlc::ZERO, device: DEV_A })]));
+        let name_only = Effect::Write(BTreeMap::from([("display_name".to_owned(), stored_field("A", Hlc::ZERO, DEV_A))]));
+        let mut restricted_row = row(&[]);
+        restricted_row.fields.insert("restricted".into(), FieldState { value: json!(true), hlc: Hlc::ZERO, device: DEV_A });
+        restricted_row.scope = scope::contact(id);
+        let contact = change(&[]);
+        let email = Change { entity: EntityKind::ContactEmail, ..change(&[]) };
+        let restricted = scope::contact(id);
+        let other = scope::contact(Uuid::from_u128(5));
+        let cases: Vec<ScopeCase<'_>> = vec![
+            (&contact, None, flag(json!(true)), None, &restricted, "restricted: its own scope"),
+            (&contact, None, flag(json!(false)), None, scope::PUBLIC, "not restricted: public"),
+            (&contact, None, flag(Value::Null), None, scope::PUBLIC, "null reads as false"),
+            (&contact, None, name_only.clone(), None, scope::PUBLIC, "a new contact without the flag is public"),
+            (&contact, Some(&restricted_row), name_only.clone(), None, &restricted, "an edit of other fields keeps the scope"),
+            (&contact, Some(&restricted_row), flag(json!(false)), None, scope::PUBLIC, "unrestricting makes it public"),
+            (&contact, Some(&restricted_row), Effect::Tombstone { hlc: Hlc::ZERO }, None, &restricted, "a tombstone keeps its scope"),
+            (&email, None, name_only.clone(), Some(&other), &other, "a child has its contact's scope"),
+            (&email, None, name_only, None, scope::PUBLIC, "a child of a contact not on the server yet is public"),
+        ];
+        for (c, existing, effect, parent, expected, why) in cases {
+            assert_eq!(scope_after(c, existing, &effect, parent), expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn public_since_marks_when_rows_became_readable_by_everyone() {
+        let restricted = scope::contact(Uuid::from_u128(1));
+        // (previous (scope, public_since), new scope, seq, expected, why)
+        let cases = [
+            (None, scope::PUBLIC, 9, Some(9), "created public"),
+            (None, restricted.as_str(), 9, None, "created restricted"),
+            (Some((scope::PUBLIC, Some(3))), scope::PUBLIC, 9, Some(3), "an edit keeps the point it became public"),
+            (Some((restricted.as_str(), None)), scope::PUBLIC, 9, Some(9), "unrestricted now"),
+            (Some((scope::PUBLIC, Some(3))), restricted.as_str(), 9, None, "restricted: no longer public"),
+        ];
+        for (previous, scope, seq, expected, why) in cases {
+            assert_eq!(public_since_after(previous, scope, seq), expected, "{why}");
+        }
+        assert!(leaves_public(scope::PUBLIC, &restricted) && !leaves_public(&restricted, scope::PUBLIC));
+        assert_eq!(revocation_since(&[Some(7), Some(3), Some(12)]), 3, "the earliest any of the rows became public");
+        assert_eq!(revocation_since(&[Some(7), None]), 1, "an unknown point counts from the start");
+    }
+
+    #[test]
+    fn parents_come_from_the_winning_write_then_the_stored_row() {
+        let (old, new) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let email = child_change(new);
+        let mut stored = row(&[]);
+        stored.parent_id = Some(old);
+        let moved = Effect::Write(BTreeMap::from([("contact_id".to_owned(), stored_field(&new.to_string(), Hlc::ZERO, DEV_A))]));
+        assert_eq!(parent_after(&email, Some(&stored), &moved), Some(new), "a winning parent write moves the row");
+        assert_eq!(parent_after(&email, Some(&stored), &Effect::Unchanged), Some(old), "a losing one does not");
+        assert_eq!(parent_after(&email, None, &Effect::Unchanged), Some(new), "a row not on the server: the named parent");
+        assert_eq!(conflict_contact(&change(&[]), None, &Effect::Unchanged), Some(Uuid::from_u128(77)), "a contact is its own");
+        assert_eq!(parent_in_change(&email), Some(new));
+    }
+
+    fn child_change(contact: Uuid) -> Change {
+        Change {
+            entity: EntityKind::ContactEmail,
+            ..change(&[("contact_id", json!(contact.to_string().to_uppercase()), Hlc::ZERO)])
+        }
+    }
+
+    #[test]
+    fn a_conflict_row_names_both_sides_and_is_stamped_by_the_server() {
+        const STRANGER: Uuid = Uuid::from_u128(0xEE);
+        let draft = ConflictDraft {
+            kind: CONFLICT_KIND_FIELD,
+            field: Some("notes".into()),
+            kept: Side { value: json!("mine"), hlc: Hlc::new(NOW, 2), device: DEV_B, user: Some("ana".into()) },
+            lost: Side { value: json!("theirs"), hlc: Hlc::new(NOW, 1), device: DEV_A, user: None },
+        };
+        let names = BTreeMap::from([(DEV_A, "bob".to_owned())]);
+        let at = chrono::TimeZone::timestamp_millis_opt(&Utc, 1_750_000_000_000).single().expect("time");
+        let contact = Uuid::from_u128(77);
+        let fields = conflict_fields(&draft, EntityKind::ContactEmail, Uuid::from_u128(9), contact, &names, at, Hlc::new(NOW, 40));
+        let value = |n: &str| fields[n].value.clone();
+        assert_eq!(value("contact_id"), json!(contact.to_string()));
+        assert_eq!((value("entity"), value("row_id")), (json!("contact_email"), json!(Uuid::from_u128(9).to_string())));
+        assert_eq!((value("field"), value("kind")), (json!("notes"), json!("field")));
+        assert_eq!(value("kept"), json!({"value": "mine", "hlc": format!("{NOW}-2"), "device": DEV_B, "user": "ana"}));
+        assert_eq!(value("lost")["user"], json!("bob"), "a stored side is named by its device's user");
+        assert_eq!(value("detected_at"), json!("2025-06-15T15:06:40.000Z"), "RFC 3339");
+        assert!(fields.values().all(|f| f.device == SERVER_DEVICE && f.hlc == Hlc::new(NOW, 40)), "stamped by the server");
+        for (name, field) in &fields {
+            EntityKind::Conflict.def().validate(name, &field.value).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+
+        let mut unknown = draft;
+        unknown.lost.device = STRANGER;
+        let fields = conflict_fields(&unknown, EntityKind::Contact, contact, contact, &names, at, Hlc::ZERO);
+        assert_eq!(fields["lost"].value["user"], json!(UNKNOWN_DEVICE_USER));
+        assert_eq!(devices_to_name(&[unknown]), vec![STRANGER], "only sides without a user are looked up");
     }
 }

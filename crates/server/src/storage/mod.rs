@@ -135,12 +135,44 @@ pub struct ErasureReport {
     /// Rows whose data was erased by this call and that became purged tombstones: the contact
     /// (when the server held it) and its related rows.
     pub rows: u64,
-    /// Of `rows`, how many were related rows (emails, phones, identifiers).
+    /// Of `rows`, how many were related rows (emails, phones, identifiers, conflicts).
     pub related_rows: u64,
     /// Whether the server held the contact (as a row or a tombstone) before this erasure.
     pub contact_found: bool,
     /// Whether the contact id was already recorded as erased before this call.
     pub already_erased: bool,
+}
+
+/// A user's grant of a scope (see [`Storage::grant`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GrantInfo {
+    pub user_name: String,
+    /// The granted scope, e.g. `contact:<id>`.
+    pub scope: String,
+    /// The sequence number the grant took; a revocation of it reaches devices past this point.
+    pub granted_seq: u64,
+    pub granted_at: DateTime<Utc>,
+}
+
+/// What [`Storage::grant`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GrantReport {
+    pub grant: GrantInfo,
+    /// False when the user already had this grant (nothing changed).
+    pub created: bool,
+    /// Rows of the scope re-sent so the user's devices receive them (0 for a scope with no rows).
+    pub rows: u64,
+}
+
+/// Check a scope an administrator grants: `contact:<id>` (everyone reads `public` already).
+pub fn grantable_scope(text: &str) -> Result<String, StorageError> {
+    let scope = liaison_protocol::scope::parse(text).map_err(StorageError::Invalid)?;
+    if scope == liaison_protocol::scope::PUBLIC {
+        return Err(StorageError::Invalid(
+            "everyone reads public records; a grant is for a restricted contact (contact:<id>)".into(),
+        ));
+    }
+    Ok(scope)
 }
 
 /// Why a storage operation failed. Messages say what to do; none carries contact or case content.
@@ -183,8 +215,23 @@ pub trait Storage: Send + Sync {
     async fn find_user_by_name(&self, name: &str) -> Result<Option<UserCredentials>, StorageError>;
     /// All users, ordered by name.
     async fn list_users(&self) -> Result<Vec<User>, StorageError>;
-    /// Change a user's role; [`StorageError::NotFound`] when there is no such user.
+    /// Change a user's role; [`StorageError::NotFound`] when there is no such user. Lowering an
+    /// admin or staff member to trainer or volunteer records a revocation of every restricted
+    /// scope for that user (their devices delete those rows unless a grant keeps them); raising
+    /// a trainer or volunteer to staff or admin re-sends every restricted row (new seqs) so their
+    /// devices receive them.
     async fn set_role(&self, name: &str, role: Role) -> Result<User, StorageError>;
+
+    /// Let a user read a scope (`contact:<id>`). Idempotent: a second grant changes nothing. A new
+    /// grant takes a sequence number and re-sends every row of the scope (new seqs) so the user's
+    /// devices receive them. Unknown user: [`StorageError::NotFound`]; a scope that is not
+    /// grantable: [`StorageError::Invalid`] (see [`grantable_scope`]).
+    async fn grant(&self, user_name: &str, scope: &str, now: DateTime<Utc>) -> Result<GrantReport, StorageError>;
+    /// Take a grant back and record a revocation, so the user's devices that may hold rows of the
+    /// scope delete them at their next pull. Unknown user or no such grant: [`StorageError::NotFound`].
+    async fn revoke(&self, user_name: &str, scope: &str, now: DateTime<Utc>) -> Result<GrantInfo, StorageError>;
+    /// Every grant, by user name then scope.
+    async fn list_grants(&self) -> Result<Vec<GrantInfo>, StorageError>;
 
     /// Register a device for a user, or replace the token and name of an existing device of the
     /// same user. A revoked device id is refused ([`StorageError::Revoked`]); a device id that
@@ -213,12 +260,16 @@ pub trait Storage: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<PushResponse, StorageError>;
     /// Erase a contact (right to erasure): in one transaction, delete every field value of the
-    /// contact row and of every row pointing at it (`contact_id`), turn each into a purged
+    /// contact row and of every row belonging to it (emails, phones, identifiers, conflicts), turn each into a purged
     /// tombstone with a new sequence number, and record the ids as purged so every later change
     /// to them (or a new row pointing at the contact) is refused with `erased`. An id the server
     /// never saw is recorded as purged anyway; erasing twice changes nothing more.
     async fn erase_contact(&self, contact_id: Uuid, now: DateTime<Utc>) -> Result<ErasureReport, StorageError>;
-    /// Rows the user may read that changed after `since`, in sequence order, at most `limit`.
+    /// Rows the user may read (by scope, see [`crate::permissions`]) that changed after `since`,
+    /// in sequence order, at most `limit` (rows the user may not read are skipped, but the cursor
+    /// still moves past them), with the scopes the user lost in that range and may hold rows of
+    /// (`revoked_scopes`). `next_cursor` is the last row's seq when `has_more`, else the current
+    /// sequence counter. One consistent snapshot.
     async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError>;
 }
 

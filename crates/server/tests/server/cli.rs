@@ -267,3 +267,74 @@ async fn clamps_list_shows_which_device_had_a_clock_ahead() {
     let json: serde_json::Value = serde_json::from_slice(&run(&["clamps", "list", "--json"], dir.path(), None).stdout).expect("json");
     assert_eq!(json[0]["field"], "display_name");
 }
+
+#[tokio::test]
+async fn grant_revoke_and_grants_list_manage_who_sees_a_restricted_contact() {
+    use crate::support::{batch, change, child};
+    use liaison_protocol::schema::EntityKind;
+    use liaison_server::storage::{SqliteStorage, Storage};
+    use serde_json::json;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(run(&["user", "add", "sam", "--role", "staff"], dir.path(), Some("secret123")).status.success());
+    assert!(run(&["user", "add", "vic", "--role", "volunteer"], dir.path(), Some("secret123")).status.success());
+    let contact = uuid::Uuid::now_v7();
+    let vic = {
+        let storage = SqliteStorage::open(&dir.path().join("server.db")).expect("open");
+        let sam = storage.find_user_by_name("sam").await.expect("find").expect("sam").user;
+        let hlc = liaison_protocol::hlc::Hlc::new(1_750_000_000_000, 0);
+        let push = batch(vec![
+            change(contact, &[("display_name", json!("Ada"), hlc), ("restricted", json!(true), hlc)]),
+            child(EntityKind::ContactEmail, uuid::Uuid::now_v7(), contact, &[("address", json!("a@b.c"))], hlc),
+        ]);
+        storage.push(&sam, uuid::Uuid::now_v7(), &push, chrono::Utc::now()).await.expect("push");
+        storage.find_user_by_name("vic").await.expect("find").expect("vic").user
+    };
+    let id = contact.to_string();
+
+    let empty = run(&["grants", "list"], dir.path(), None);
+    assert!(empty.status.success(), "{}", text(&empty.stderr));
+    assert!(text(&empty.stdout).contains("No grants"), "{}", text(&empty.stdout));
+
+    let granted = run(&["grant", "vic", "contact", &id], dir.path(), None);
+    assert!(granted.status.success(), "grant: {}", text(&granted.stderr));
+    assert_eq!(
+        text(&granted.stdout).trim(),
+        format!("Granted vic access to contact {id}; its 2 records will reach vic's devices at their next sync.")
+    );
+    let again = run(&["grant", "VIC", "contact", &id], dir.path(), None);
+    assert!(again.status.success(), "granting twice is harmless: {}", text(&again.stderr));
+    assert!(text(&again.stdout).contains("already has access"), "{}", text(&again.stdout));
+
+    let listed = run(&["grants", "list", "--json"], dir.path(), None);
+    let grants: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("--json prints JSON");
+    assert_eq!(grants.as_array().map(Vec::len), Some(1), "{grants}");
+    assert_eq!((grants[0]["user_name"].as_str(), grants[0]["scope"].as_str()), (Some("vic"), Some(format!("contact:{id}").as_str())));
+    let table = text(&run(&["grants", "list"], dir.path(), None).stdout);
+    assert!(table.starts_with("USER") && table.contains("vic") && table.contains(&id), "a table: {table}");
+    {
+        let storage = SqliteStorage::open(&dir.path().join("server.db")).expect("open");
+        assert_eq!(storage.pull(&vic, 0, 100).await.expect("pull").rows.len(), 2, "the grant lets vic pull the contact");
+    }
+
+    for (args, expected) in [
+        (vec!["grant", "nobody", "contact", id.as_str()], "no user named"),
+        (vec!["grant", "vic", "contact", "not-a-uuid"], "is not a contact id"),
+        (vec!["grant", "vic", "case", id.as_str()], "invalid value"),
+    ] {
+        let out = run(&args, dir.path(), None);
+        assert!(!out.status.success(), "{args:?} must fail");
+        assert!(text(&out.stderr).contains(expected), "{args:?} says why: {}", text(&out.stderr));
+    }
+
+    let revoked = run(&["revoke", "vic", "contact", &id], dir.path(), None);
+    assert!(revoked.status.success(), "revoke: {}", text(&revoked.stderr));
+    assert_eq!(
+        text(&revoked.stdout).trim(),
+        format!("Revoked vic's access to contact {id}; their devices will delete its records at their next sync.")
+    );
+    let twice = run(&["revoke", "vic", "contact", &id], dir.path(), None);
+    assert!(!twice.status.success(), "there is no grant left to revoke");
+    assert!(text(&twice.stderr).contains("no grant"), "{}", text(&twice.stderr));
+    assert!(text(&run(&["grants", "list"], dir.path(), None).stdout).contains("No grants"));
+}

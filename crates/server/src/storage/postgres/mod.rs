@@ -15,12 +15,14 @@
 //! reorder object keys). The schema is versioned in `schema_version`; migrations run at open
 //! under an advisory lock, so two servers starting together do not race.
 
+mod access;
 mod devices;
 mod sync;
 mod users;
 
 use super::{
-    Device, DeviceAuth, DeviceInfo, ErasureReport, NewDevice, NewUser, Storage, StorageError, User, UserCredentials,
+    Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, Storage, StorageError,
+    User, UserCredentials,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -40,7 +42,17 @@ const MIGRATIONS: &[&[&str]] = &[
     &[users::MIGRATION_1, devices::MIGRATION_1, sync::MIGRATION_1],
     // 2: erasure (purged tombstones and the purged ids).
     &[sync::MIGRATION_2],
+    // 3: scopes (row scope and parent, grants, revocations) and conflicts (per-field seqs).
+    &[sync::MIGRATION_3, access::MIGRATION_3],
 ];
+
+/// Steps of a migration that SQL alone cannot do, run after its SQL in the same transaction.
+async fn after_migration(tx: &deadpool_postgres::Transaction<'_>, version: usize) -> Result<(), StorageError> {
+    match version {
+        3 => sync::backfill_parents(tx).await,
+        _ => Ok(()),
+    }
+}
 
 /// Taken (per transaction) while migrating, so concurrent starts run the steps once.
 const MIGRATION_LOCK: i64 = 0x6c69_6169_736f_6e01;
@@ -181,6 +193,7 @@ async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), StorageEr
         for sql in *steps {
             tx.batch_execute(sql).await.map_err(db)?;
         }
+        after_migration(&tx, index + 1).await?;
         let version = i32::try_from(index + 1).unwrap_or(i32::MAX);
         tx.execute("UPDATE schema_version SET version = $1 WHERE id = 1", &[&version]).await.map_err(db)?;
     }
@@ -245,7 +258,19 @@ impl Storage for PostgresStorage {
     }
 
     async fn set_role(&self, name: &str, role: Role) -> Result<User, StorageError> {
-        users::set_role(&self.client().await?, name, role).await
+        users::set_role(&mut self.client().await?, name, role, Utc::now()).await
+    }
+
+    async fn grant(&self, user_name: &str, scope: &str, now: DateTime<Utc>) -> Result<GrantReport, StorageError> {
+        access::grant(&mut self.client().await?, user_name, scope, now).await
+    }
+
+    async fn revoke(&self, user_name: &str, scope: &str, now: DateTime<Utc>) -> Result<GrantInfo, StorageError> {
+        access::revoke(&mut self.client().await?, user_name, scope, now).await
+    }
+
+    async fn list_grants(&self) -> Result<Vec<GrantInfo>, StorageError> {
+        access::list_grants(&self.client().await?).await
     }
 
     async fn register_device(&self, new: NewDevice, now: DateTime<Utc>) -> Result<Device, StorageError> {

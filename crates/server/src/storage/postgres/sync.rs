@@ -1,22 +1,25 @@
 //! The synced rows (`sync_rows`, `sync_fields`), the sequence counter and the push ledger
 //! (`push_batches`, `applied_changes`, `clock_clamps`).
 //!
-//! Same layout as the SQLite backend. The merge itself is [`crate::sync::plan_change`]; this
-//! module loads, calls it and writes, in one transaction per batch.
+//! Same layout as the SQLite backend (rows with their scope and contact, fields with the seq that
+//! wrote them). The merge itself is [`crate::sync::plan_change`]; this module loads, calls it
+//! and writes, in one transaction per batch: the row, the rows rescoped with a contact, the
+//! revocation when rows leave `public`, and the conflicts the plan found.
 //!
-//! **Sequence numbers:** a push first locks the one-row `sync_state` counter (`FOR UPDATE`) and
-//! holds it until it commits, so pushes are serialised and seq order is commit order: a reader
-//! can never see seq 4 committed while seq 3 is still in flight. Reads (pulls, logins) are not
-//! blocked by the lock.
+//! **Sequence numbers:** every writer that takes seqs (push, erasure, grant, revoke, role change)
+//! first locks the one-row `sync_state` counter (`FOR UPDATE`) and holds it until it commits, so
+//! they are serialised and seq order is commit order: a reader can never see seq 4 committed
+//! while seq 3 is still in flight. Reads (pulls, logins) are not blocked by the lock; a pull
+//! reads in one REPEATABLE READ snapshot.
 
-use super::{db, ts};
-use crate::permissions;
+use super::{access, db, ts};
 use crate::storage::{ErasureReport, StorageError, User};
-use crate::sync::{self, Effect, StoredRow};
+use crate::sync::{self, Author, ConflictDraft, Effect, StoredRow};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, Transaction};
-use liaison_protocol::hlc::{Clock, Hlc};
+use liaison_protocol::hlc::{Clock, Hlc, Stamp};
 use liaison_protocol::schema::EntityKind;
+use liaison_protocol::scope;
 use liaison_protocol::wire::{Change, FieldState, MAX_PULL_LIMIT, PullResponse, PushRequest, PushResponse, RowState};
 use std::collections::BTreeMap;
 use tokio_postgres::IsolationLevel;
@@ -92,20 +95,118 @@ CREATE TABLE purged_ids (
 );
 ";
 
+/// 3: scopes and conflicts. Every row gets its `scope` and the contact it belongs to
+/// (`parent_id`, filled in by [`backfill_parents`]); `public_since` is the seq at which a public
+/// row last became public (unknown for older rows: 1); `deleted_seq` the seq of a tombstone's
+/// delete; each field the seq that last wrote it (`sync_fields.seq`, from its row's seq).
+pub(super) const MIGRATION_3: &str = "
+ALTER TABLE sync_rows ADD COLUMN scope text NOT NULL DEFAULT 'public';
+ALTER TABLE sync_rows ADD COLUMN parent_id uuid;
+ALTER TABLE sync_rows ADD COLUMN public_since bigint;
+ALTER TABLE sync_rows ADD COLUMN deleted_seq bigint;
+UPDATE sync_rows SET public_since = 1;
+UPDATE sync_rows SET deleted_seq = seq WHERE deleted;
+CREATE INDEX sync_rows_parent ON sync_rows (parent_id);
+CREATE INDEX sync_rows_scope ON sync_rows (scope);
+
+ALTER TABLE sync_fields ADD COLUMN seq bigint NOT NULL DEFAULT 0;
+UPDATE sync_fields f SET seq = r.seq FROM sync_rows r WHERE r.entity = f.entity AND r.row_id = f.row_id;
+";
+
+/// Part of migration 3: `parent_id` of every row that belongs to a contact, from its stored parent
+/// field (any UUID spelling a client sent, so this is done here rather than in SQL).
+pub(super) async fn backfill_parents(tx: &Transaction<'_>) -> Result<(), StorageError> {
+    for (kind, parent) in sync::contact_children() {
+        let found = tx
+            .query("SELECT row_id, value FROM sync_fields WHERE entity = $1 AND name = $2", &[&kind.as_str(), &parent])
+            .await
+            .map_err(db)?;
+        for r in found {
+            let row_id: Uuid = r.try_get(0).map_err(db)?;
+            let value: String = r.try_get(1).map_err(db)?;
+            if let Some(contact) = sync::parent_id_from_stored(&value) {
+                tx.execute(
+                    "UPDATE sync_rows SET parent_id = $1 WHERE entity = $2 AND row_id = $3",
+                    &[&contact, &kind.as_str(), &row_id],
+                )
+                .await
+                .map_err(db)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn backend(e: impl std::fmt::Display) -> StorageError {
     StorageError::Backend(e.to_string())
 }
 
-fn to_i64(n: u64) -> i64 {
+pub(super) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn to_u64(n: i64) -> Result<u64, StorageError> {
+pub(super) fn to_u64(n: i64) -> Result<u64, StorageError> {
     u64::try_from(n).map_err(backend)
 }
 
 fn hlc_from(millis: i64, counter: i64) -> Result<Hlc, StorageError> {
     Ok(Hlc::new(to_u64(millis)?, u32::try_from(counter).map_err(backend)?))
+}
+
+/// Lock the sequence counter until the transaction ends (the serialised section) and read it.
+pub(super) async fn lock_seq(tx: &Transaction<'_>) -> Result<u64, StorageError> {
+    let state = tx.query_one("SELECT seq FROM sync_state WHERE id = 1 FOR UPDATE", &[]).await.map_err(db)?;
+    to_u64(state.try_get(0).map_err(db)?)
+}
+
+pub(super) async fn store_seq(tx: &Transaction<'_>, seq: u64) -> Result<(), StorageError> {
+    tx.execute("UPDATE sync_state SET seq = $1 WHERE id = 1", &[&to_i64(seq)]).await.map_err(db)?;
+    Ok(())
+}
+
+/// Give a row a new seq (so devices that may read it receive it again).
+pub(super) async fn bump_row(tx: &Transaction<'_>, seq: &mut u64, entity: &str, row_id: Uuid) -> Result<(), StorageError> {
+    *seq += 1;
+    tx.execute("UPDATE sync_rows SET seq = $1 WHERE entity = $2 AND row_id = $3", &[&to_i64(*seq), &entity, &row_id])
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Record that `scope` was taken from `user` (`None`: from everyone) at a new seq; devices whose
+/// cursor is at or past `since_seq` may hold rows of it.
+pub(super) async fn record_revocation(
+    tx: &Transaction<'_>,
+    seq: &mut u64,
+    user: Option<Uuid>,
+    scope: &str,
+    since_seq: u64,
+    now: DateTime<Utc>,
+) -> Result<(), StorageError> {
+    *seq += 1;
+    tx.execute(
+        "INSERT INTO revocations (seq, user_id, scope, since_seq, at) VALUES ($1, $2, $3, $4, $5)",
+        &[&to_i64(*seq), &user, &scope, &to_i64(since_seq), &ts(now)],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Where a written row stands: its scope, its contact and since when it is public.
+struct Placement {
+    scope: String,
+    parent_id: Option<Uuid>,
+    public_since: Option<u64>,
+}
+
+/// The state of one push while its changes are applied.
+struct Pushing<'a, 'b> {
+    tx: &'a Transaction<'b>,
+    seq: u64,
+    clock: Clock,
+    now: DateTime<Utc>,
+    now_millis: u64,
 }
 
 pub(super) async fn push(
@@ -126,9 +227,11 @@ pub(super) async fn push(
     if let Some(stored) = stored_response(&tx, request.batch_id, device).await? {
         return Ok(stored);
     }
-    let mut seq = to_u64(state.try_get(0).map_err(db)?)?;
-    let mut clamp_clock = Clock::resume(hlc_from(state.try_get(1).map_err(db)?, state.try_get(2).map_err(db)?)?);
-    let now_millis = sync::unix_millis(now);
+    let seq = to_u64(state.try_get(0).map_err(db)?)?;
+    let clock = Clock::resume(hlc_from(state.try_get(1).map_err(db)?, state.try_get(2).map_err(db)?)?);
+    let access = access::load(&tx, user).await?;
+    let author = Author { user, access: &access, device };
+    let mut pushing = Pushing { tx: &tx, seq, clock, now, now_millis: sync::unix_millis(now) };
 
     let applied = tx.prepare_cached("SELECT seq FROM applied_changes WHERE change_id = $1").await.map_err(db)?;
     let insert_clamp = tx
@@ -152,9 +255,21 @@ pub(super) async fn push(
 
         let touches_erased = any_purged(&tx, &sync::erasure_ids(change)).await?;
         let existing = load_row(&tx, change.entity, change.row_id).await?;
-        let plan = match sync::refuse_erased(touches_erased)
-            .and_then(|()| sync::plan_change(user, existing.as_ref(), change, device, now_millis, &mut clamp_clock))
-        {
+        let named_parent = sync::parent_in_change(change);
+        let named_scope = match named_parent {
+            Some(p) => Some(contact_scope(&tx, p).await?),
+            None => None,
+        };
+        let plan = match sync::refuse_erased(touches_erased).and_then(|()| {
+            sync::plan_change(
+                &author,
+                existing.as_ref(),
+                named_scope.as_deref(),
+                change,
+                pushing.now_millis,
+                &mut pushing.clock,
+            )
+        }) {
             Ok(plan) => plan,
             Err(error) => {
                 results.push(sync::rejected(change.change_id, error));
@@ -177,25 +292,28 @@ pub(super) async fn push(
             .await
             .map_err(db)?;
         }
-        crate::sync::log_clamps(device, &plan.clamps, now_millis);
+        crate::sync::log_clamps(device, &plan.clamps, pushing.now_millis);
 
         let row_seq = if plan.effect.modifies() {
-            seq += 1;
-            write_effect(&tx, change, &plan.effect, device, seq).await?;
-            Some(seq)
+            Some(pushing.apply(change, existing.as_ref(), &plan.effect, device, named_parent, named_scope).await?)
         } else {
             existing.as_ref().map(|row| row.seq)
         };
+        if let Some(contact) = sync::conflict_contact(change, existing.as_ref(), &plan.effect) {
+            for draft in &plan.conflicts {
+                pushing.record_conflict(change, contact, draft).await?;
+            }
+        }
         tx.execute(&insert_applied, &[&change.change_id, &request.batch_id, &device, &row_seq.map(to_i64)])
             .await
             .map_err(db)?;
         results.push(sync::accepted(change.change_id, row_seq));
     }
 
-    let last = clamp_clock.last();
+    let last = pushing.clock.last();
     tx.execute(
         "UPDATE sync_state SET seq = $1, clamp_millis = $2, clamp_counter = $3 WHERE id = 1",
-        &[&to_i64(seq), &to_i64(last.millis), &i64::from(last.counter)],
+        &[&to_i64(pushing.seq), &to_i64(last.millis), &i64::from(last.counter)],
     )
     .await
     .map_err(db)?;
@@ -209,6 +327,118 @@ pub(super) async fn push(
     .map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(response)
+}
+
+impl Pushing<'_, '_> {
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Write an effect that modifies the row at a new seq, rescope the rows of a contact whose
+    /// scope changed, and record a revocation when rows left `public`. Returns the row's seq.
+    async fn apply(
+        &mut self,
+        change: &Change,
+        existing: Option<&StoredRow>,
+        effect: &Effect,
+        device: Uuid,
+        named_parent: Option<Uuid>,
+        named_scope: Option<String>,
+    ) -> Result<u64, StorageError> {
+        let row_seq = self.next_seq();
+        let parent_id = sync::parent_after(change, existing, effect);
+        let parent_scope = match parent_id {
+            Some(p) if Some(p) == named_parent => named_scope,
+            Some(p) => Some(contact_scope(self.tx, p).await?),
+            None => None,
+        };
+        let scope = sync::scope_after(change, existing, effect, parent_scope.as_deref());
+        let previous = existing.map(|row| (row.scope.as_str(), row.public_since));
+        let public_since = sync::public_since_after(previous, &scope, row_seq);
+        let mut leaving: Vec<Option<u64>> = Vec::new();
+        if let Some(row) = existing
+            && sync::leaves_public(&row.scope, &scope)
+        {
+            leaving.push(row.public_since);
+        }
+        let placement = Placement { scope, parent_id, public_since };
+        write_effect(self.tx, change.entity, change.row_id, effect, device, row_seq, &placement).await?;
+
+        if change.entity == EntityKind::Contact && existing.is_none_or(|row| row.scope != placement.scope) {
+            leaving.extend(self.rescope_rows_of(change.row_id, &placement.scope).await?);
+        }
+        if !leaving.is_empty() {
+            let since = sync::revocation_since(&leaving);
+            record_revocation(self.tx, &mut self.seq, None, &placement.scope, since, self.now).await?;
+        }
+        Ok(row_seq)
+    }
+
+    /// Give every row of `contact` whose scope differs the contact's `scope`, each at a new seq.
+    /// Returns the `public_since` of the rows that left `public`.
+    async fn rescope_rows_of(&mut self, contact: Uuid, scope: &str) -> Result<Vec<Option<u64>>, StorageError> {
+        let rows = self
+            .tx
+            .query(
+                "SELECT entity, row_id, scope, public_since FROM sync_rows
+                 WHERE parent_id = $1 AND scope <> $2 ORDER BY seq",
+                &[&contact, &scope],
+            )
+            .await
+            .map_err(db)?;
+        let mut leaving = Vec::new();
+        for r in rows {
+            let entity: String = r.try_get(0).map_err(db)?;
+            let row_id: Uuid = r.try_get(1).map_err(db)?;
+            let old: String = r.try_get(2).map_err(db)?;
+            let public_since = r.try_get::<_, Option<i64>>(3).map_err(db)?.map(to_u64).transpose()?;
+            if sync::leaves_public(&old, scope) {
+                leaving.push(public_since);
+            }
+            let seq = self.next_seq();
+            let since = sync::public_since_after(Some((&old, public_since)), scope, seq);
+            self.tx
+                .execute(
+                    "UPDATE sync_rows SET seq = $1, scope = $2, public_since = $3 WHERE entity = $4 AND row_id = $5",
+                    &[&to_i64(seq), &scope, &since.map(to_i64), &entity, &row_id],
+                )
+                .await
+                .map_err(db)?;
+        }
+        Ok(leaving)
+    }
+
+    /// Write a `conflict` row about `change`'s row, in its contact's scope, at a new seq.
+    async fn record_conflict(&mut self, change: &Change, contact: Uuid, draft: &ConflictDraft) -> Result<(), StorageError> {
+        let names = device_users(self.tx, &sync::devices_to_name(std::slice::from_ref(draft))).await?;
+        let hlc = self.clock.tick(self.now_millis);
+        let fields = sync::conflict_fields(draft, change.entity, change.row_id, contact, &names, self.now, hlc);
+        let scope = contact_scope(self.tx, contact).await?;
+        let seq = self.next_seq();
+        let public_since = sync::public_since_after(None, &scope, seq);
+        let placement = Placement { scope, parent_id: Some(contact), public_since };
+        write_effect(self.tx, EntityKind::Conflict, Uuid::now_v7(), &Effect::Write(fields), sync::SERVER_DEVICE, seq, &placement)
+            .await
+    }
+}
+
+/// The names of the users of these devices (devices the server does not know are left out).
+async fn device_users(tx: &Transaction<'_>, devices: &[Uuid]) -> Result<BTreeMap<Uuid, String>, StorageError> {
+    let rows = tx
+        .query("SELECT d.id, u.name FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = ANY($1)", &[&devices])
+        .await
+        .map_err(db)?;
+    rows.iter().map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?))).collect()
+}
+
+/// The scope of a contact; `public` when the server does not hold it.
+async fn contact_scope(tx: &Transaction<'_>, contact: Uuid) -> Result<String, StorageError> {
+    let stmt = tx.prepare_cached("SELECT scope FROM sync_rows WHERE entity = $1 AND row_id = $2").await.map_err(db)?;
+    match tx.query_opt(&stmt, &[&EntityKind::Contact.as_str(), &contact]).await.map_err(db)? {
+        Some(r) => r.try_get(0).map_err(db),
+        None => Ok(scope::PUBLIC.to_owned()),
+    }
 }
 
 async fn any_purged(tx: &Transaction<'_>, ids: &[Uuid]) -> Result<bool, StorageError> {
@@ -226,8 +456,7 @@ pub(super) async fn erase_contact(
 ) -> Result<ErasureReport, StorageError> {
     let at = ts(now);
     let tx = c.transaction().await.map_err(db)?;
-    let state = tx.query_one("SELECT seq FROM sync_state WHERE id = 1 FOR UPDATE", &[]).await.map_err(db)?;
-    let mut seq = to_u64(state.try_get(0).map_err(db)?)?;
+    let mut seq = lock_seq(&tx).await?;
     let already_erased = any_purged(&tx, &[contact_id]).await?;
     let contact = EntityKind::Contact.as_str();
     let head: Option<bool> = match tx
@@ -239,22 +468,21 @@ pub(super) async fn erase_contact(
         None => None,
     };
 
-    // Rows still holding data: the contact (unless already purged) and every row pointing at it.
+    // Rows not purged yet: the contact and every row that belongs to it (emails, phones,
+    // identifiers, conflicts; tombstones too, so their ids are refused from now on).
     let mut targets: Vec<(EntityKind, Uuid)> = Vec::new();
     if head == Some(false) {
         targets.push((EntityKind::Contact, contact_id));
     }
-    for (kind, parent) in sync::contact_children() {
-        let found = tx
-            .query("SELECT row_id, value FROM sync_fields WHERE entity = $1 AND name = $2", &[&kind.as_str(), &parent])
-            .await
-            .map_err(db)?;
-        for r in found {
-            let value: String = r.try_get(1).map_err(db)?;
-            if sync::parent_id_from_stored(&value) == Some(contact_id) {
-                targets.push((kind, r.try_get(0).map_err(db)?));
-            }
-        }
+    let found = tx
+        .query("SELECT entity, row_id FROM sync_rows WHERE parent_id = $1 AND NOT purged ORDER BY seq", &[&contact_id])
+        .await
+        .map_err(db)?;
+    for r in found {
+        let entity: String = r.try_get(0).map_err(db)?;
+        let kind = EntityKind::parse(&entity)
+            .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
+        targets.push((kind, r.try_get(1).map_err(db)?));
     }
 
     for (kind, row_id) in &targets {
@@ -273,7 +501,8 @@ pub(super) async fn erase_contact(
         // Never seen here: a purged tombstone still tells a device that created it offline to drop it.
         seq += 1;
         tx.execute(
-            "INSERT INTO sync_rows (entity, row_id, seq, deleted, purged) VALUES ($1, $2, $3, true, true)",
+            "INSERT INTO sync_rows (entity, row_id, seq, deleted, purged, deleted_seq, public_since)
+             VALUES ($1, $2, $3, true, true, $3, $3)",
             &[&contact, &contact_id, &to_i64(seq)],
         )
         .await
@@ -289,7 +518,7 @@ pub(super) async fn erase_contact(
     for (kind, row_id) in targets.iter().chain([(EntityKind::Contact, contact_id)].iter()) {
         tx.execute(&record, &[row_id, &kind.as_str(), &contact_id, &at]).await.map_err(db)?;
     }
-    tx.execute("UPDATE sync_state SET seq = $1 WHERE id = 1", &[&to_i64(seq)]).await.map_err(db)?;
+    store_seq(&tx, seq).await?;
     tx.commit().await.map_err(db)?;
     let rows = u64::try_from(targets.len()).unwrap_or(u64::MAX);
     let related_rows = rows - u64::from(head == Some(false));
@@ -321,23 +550,51 @@ async fn stored_response(
 }
 
 async fn load_row(tx: &Transaction<'_>, entity: EntityKind, row_id: Uuid) -> Result<Option<StoredRow>, StorageError> {
-    let stmt =
-        tx.prepare_cached("SELECT seq, deleted FROM sync_rows WHERE entity = $1 AND row_id = $2").await.map_err(db)?;
+    let stmt = tx
+        .prepare_cached(
+            "SELECT seq, deleted, deleted_millis, deleted_counter, deleted_device, deleted_seq, scope, parent_id,
+                    public_since
+             FROM sync_rows WHERE entity = $1 AND row_id = $2",
+        )
+        .await
+        .map_err(db)?;
     let Some(head) = tx.query_opt(&stmt, &[&entity.as_str(), &row_id]).await.map_err(db)? else {
         return Ok(None);
     };
     let stmt = tx
         .prepare_cached(
-            "SELECT name, value, hlc_millis, hlc_counter, device FROM sync_fields WHERE entity = $1 AND row_id = $2",
+            "SELECT name, value, hlc_millis, hlc_counter, device, seq FROM sync_fields WHERE entity = $1 AND row_id = $2",
         )
         .await
         .map_err(db)?;
     let mut fields = BTreeMap::new();
+    let mut field_seqs = BTreeMap::new();
     for r in tx.query(&stmt, &[&entity.as_str(), &row_id]).await.map_err(db)? {
         let (name, state) = field_from(&r, 0)?;
+        field_seqs.insert(name.clone(), to_u64(r.try_get(5).map_err(db)?)?);
         fields.insert(name, state);
     }
-    Ok(Some(StoredRow { seq: to_u64(head.try_get(0).map_err(db)?)?, deleted: head.try_get(1).map_err(db)?, fields }))
+    let millis: Option<i64> = head.try_get(2).map_err(db)?;
+    let counter: Option<i64> = head.try_get(3).map_err(db)?;
+    let device: Option<Uuid> = head.try_get(4).map_err(db)?;
+    let deleted_by = match (millis, counter, device) {
+        (Some(millis), Some(counter), Some(device)) => Some(Stamp::new(hlc_from(millis, counter)?, device)),
+        _ => None,
+    };
+    let optional_seq = |i: usize| -> Result<Option<u64>, StorageError> {
+        head.try_get::<_, Option<i64>>(i).map_err(db)?.map(to_u64).transpose()
+    };
+    Ok(Some(StoredRow {
+        seq: to_u64(head.try_get(0).map_err(db)?)?,
+        deleted: head.try_get(1).map_err(db)?,
+        fields,
+        field_seqs,
+        deleted_by,
+        deleted_seq: optional_seq(5)?,
+        scope: head.try_get(6).map_err(db)?,
+        parent_id: head.try_get(7).map_err(db)?,
+        public_since: optional_seq(8)?,
+    }))
 }
 
 /// `(name, state)` from the columns `name, value, hlc_millis, hlc_counter, device` at `first`.
@@ -355,22 +612,37 @@ fn field_from(r: &tokio_postgres::Row, first: usize) -> Result<(String, FieldSta
 
 async fn write_effect(
     tx: &Transaction<'_>,
-    change: &Change,
+    entity: EntityKind,
+    row_id: Uuid,
     effect: &Effect,
     device: Uuid,
     seq: u64,
+    placement: &Placement,
 ) -> Result<(), StorageError> {
-    let (entity, row_id) = (change.entity.as_str(), change.row_id);
+    let entity = entity.as_str();
+    let public_since = placement.public_since.map(to_i64);
     match effect {
         Effect::Unchanged => {}
         Effect::Tombstone { hlc } => {
             tx.execute(
-                "INSERT INTO sync_rows (entity, row_id, seq, deleted, deleted_millis, deleted_counter, deleted_device)
-                 VALUES ($1, $2, $3, true, $4, $5, $6)
+                "INSERT INTO sync_rows (entity, row_id, seq, deleted, deleted_millis, deleted_counter, deleted_device,
+                                        deleted_seq, scope, parent_id, public_since)
+                 VALUES ($1, $2, $3, true, $4, $5, $6, $3, $7, $8, $9)
                  ON CONFLICT (entity, row_id) DO UPDATE SET seq = excluded.seq, deleted = true,
                      deleted_millis = excluded.deleted_millis, deleted_counter = excluded.deleted_counter,
-                     deleted_device = excluded.deleted_device",
-                &[&entity, &row_id, &to_i64(seq), &to_i64(hlc.millis), &i64::from(hlc.counter), &device],
+                     deleted_device = excluded.deleted_device, deleted_seq = excluded.deleted_seq,
+                     scope = excluded.scope, parent_id = excluded.parent_id, public_since = excluded.public_since",
+                &[
+                    &entity,
+                    &row_id,
+                    &to_i64(seq),
+                    &to_i64(hlc.millis),
+                    &i64::from(hlc.counter),
+                    &device,
+                    &placement.scope,
+                    &placement.parent_id,
+                    &public_since,
+                ],
             )
             .await
             .map_err(db)?;
@@ -381,18 +653,26 @@ async fn write_effect(
         Effect::Write(fields) => {
             let upsert_row = tx
                 .prepare_cached(
-                    "INSERT INTO sync_rows (entity, row_id, seq) VALUES ($1, $2, $3)
-                     ON CONFLICT (entity, row_id) DO UPDATE SET seq = excluded.seq",
+                    "INSERT INTO sync_rows (entity, row_id, seq, scope, parent_id, public_since)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (entity, row_id) DO UPDATE SET seq = excluded.seq, scope = excluded.scope,
+                         parent_id = excluded.parent_id, public_since = excluded.public_since",
                 )
                 .await
                 .map_err(db)?;
-            tx.execute(&upsert_row, &[&entity, &row_id, &to_i64(seq)]).await.map_err(db)?;
+            tx.execute(
+                &upsert_row,
+                &[&entity, &row_id, &to_i64(seq), &placement.scope, &placement.parent_id, &public_since],
+            )
+            .await
+            .map_err(db)?;
             let upsert_field = tx
                 .prepare_cached(
-                    "INSERT INTO sync_fields (entity, row_id, name, value, hlc_millis, hlc_counter, device)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    "INSERT INTO sync_fields (entity, row_id, name, value, hlc_millis, hlc_counter, device, seq)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                      ON CONFLICT (entity, row_id, name) DO UPDATE SET value = excluded.value,
-                         hlc_millis = excluded.hlc_millis, hlc_counter = excluded.hlc_counter, device = excluded.device",
+                         hlc_millis = excluded.hlc_millis, hlc_counter = excluded.hlc_counter,
+                         device = excluded.device, seq = excluded.seq",
                 )
                 .await
                 .map_err(db)?;
@@ -408,6 +688,7 @@ async fn write_effect(
                         &to_i64(state.hlc.millis),
                         &i64::from(state.hlc.counter),
                         &state.device,
+                        &to_i64(seq),
                     ],
                 )
                 .await
@@ -420,7 +701,8 @@ async fn write_effect(
 
 pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
     let limit = limit.clamp(1, MAX_PULL_LIMIT);
-    // One snapshot, so the rows and their fields are one consistent version.
+    // One snapshot: the access, the rows and their fields, the counter and the revocations are
+    // one consistent version.
     let tx = c
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
@@ -428,18 +710,20 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
         .start()
         .await
         .map_err(db)?;
+    let access = access::load(&tx, user).await?;
     // The page of rows (one more than asked, to tell has_more) with their fields, in one query.
     let stmt = tx
         .prepare_cached(
-            "SELECT r.seq, r.entity, r.row_id, r.deleted, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device, r.purged
-             FROM (SELECT seq, entity, row_id, deleted, purged FROM sync_rows WHERE seq > $1 ORDER BY seq LIMIT $2) r
+            "SELECT r.seq, r.entity, r.row_id, r.deleted, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device, r.purged,
+                    r.scope
+             FROM (SELECT seq, entity, row_id, deleted, purged, scope FROM sync_rows WHERE seq > $1 ORDER BY seq LIMIT $2) r
              LEFT JOIN sync_fields f ON NOT r.deleted AND f.entity = r.entity AND f.row_id = r.row_id
              ORDER BY r.seq",
         )
         .await
         .map_err(db)?;
     let found = tx.query(&stmt, &[&to_i64(since), &(i64::from(limit) + 1)]).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    let counter: i64 = tx.query_one("SELECT seq FROM sync_state WHERE id = 1", &[]).await.map_err(db)?.try_get(0).map_err(db)?;
 
     let mut heads: Vec<RowState> = Vec::new();
     for r in &found {
@@ -454,7 +738,7 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
                 row_id: r.try_get(2).map_err(db)?,
                 deleted: r.try_get(3).map_err(db)?,
                 purged: r.try_get(9).map_err(db)?,
-                scope: liaison_protocol::scope::PUBLIC.to_owned(),
+                scope: r.try_get(10).map_err(db)?,
                 fields: BTreeMap::new(),
             });
         }
@@ -468,15 +752,18 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
     let has_more = heads.len() > limit as usize;
 
     let mut rows = Vec::new();
-    let mut next_cursor = since;
+    let mut last_seq = since;
     for row in heads.into_iter().take(limit as usize) {
-        next_cursor = row.seq;
+        last_seq = row.seq;
         // Rows the user may not read are skipped, but the cursor still moves past them.
-        if permissions::may_read(user, &row) {
+        if access.may_read(&row.scope) {
             rows.push(row);
         }
     }
-    Ok(PullResponse { rows, revoked_scopes: Vec::new(), next_cursor, has_more })
+    let next_cursor = if has_more { last_seq } else { to_u64(counter)?.max(since) };
+    let revoked_scopes = access::revoked_scopes(&tx, user, &access, since, next_cursor).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(PullResponse { rows, revoked_scopes, next_cursor, has_more })
 }
 
 /// The newest `limit` clock clamps with the device and user they came from.

@@ -67,16 +67,19 @@ pub(super) async fn list(c: &Client) -> Result<Vec<User>, StorageError> {
     rows.iter().map(|r| from_row(r, 0)).collect()
 }
 
-pub(super) async fn set_role(c: &Client, name: &str, role: Role) -> Result<User, StorageError> {
-    let row = c
-        .query_opt(
-            &format!("UPDATE users SET role = $1 WHERE name_key = $2 RETURNING {COLUMNS}"),
-            &[&role.as_str(), &name_key(name)],
-        )
+pub(super) async fn set_role(c: &mut Client, name: &str, role: Role, now: DateTime<Utc>) -> Result<User, StorageError> {
+    let tx = c.transaction().await.map_err(db)?;
+    // The serialised section: a downgrade records revocations at seqs from the shared counter.
+    let seq = super::sync::lock_seq(&tx).await?;
+    let before = tx
+        .query_opt(&format!("SELECT {COLUMNS} FROM users WHERE name_key = $1 FOR UPDATE"), &[&name_key(name)])
         .await
         .map_err(db)?;
-    match row {
-        Some(r) => from_row(&r, 0),
-        None => Err(StorageError::NotFound(format!("there is no user named {name:?}"))),
-    }
+    let Some(before) = before.as_ref().map(|r| from_row(r, 0)).transpose()? else {
+        return Err(StorageError::NotFound(format!("there is no user named {name:?}")));
+    };
+    tx.execute("UPDATE users SET role = $1 WHERE id = $2", &[&role.as_str(), &before.id]).await.map_err(db)?;
+    super::access::after_role_change(&tx, seq, before.id, before.role, role, now).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(User { role, ..before })
 }

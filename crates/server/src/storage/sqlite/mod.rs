@@ -7,12 +7,14 @@
 //! The workspace builds rusqlite with SQLCipher for the client; without a key it is plain SQLite.
 //! Each table group lives in its own module with its migration steps and its queries.
 
+mod access;
 mod devices;
 mod sync;
 mod users;
 
 use super::{
-    Device, DeviceAuth, DeviceInfo, ErasureReport, NewDevice, NewUser, Storage, StorageError, User, UserCredentials,
+    Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, Storage, StorageError,
+    User, UserCredentials,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -30,7 +32,17 @@ const MIGRATIONS: &[&[&str]] = &[
     &[users::MIGRATION_1, devices::MIGRATION_1, sync::MIGRATION_1],
     // 2: erasure (purged tombstones and the purged ids).
     &[sync::MIGRATION_2],
+    // 3: scopes (row scope and parent, grants, revocations) and conflicts (per-field seqs).
+    &[sync::MIGRATION_3, access::MIGRATION_3],
 ];
+
+/// Steps of a migration that SQL alone cannot do, run after its SQL in the same transaction.
+fn after_migration(conn: &Connection, version: usize) -> Result<(), StorageError> {
+    match version {
+        3 => sync::backfill_parents(conn),
+        _ => Ok(()),
+    }
+}
 
 /// The SQLite implementation of [`Storage`].
 #[derive(Clone)]
@@ -108,6 +120,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
         for sql in *steps {
             tx.execute_batch(sql).map_err(db)?;
         }
+        after_migration(&tx, index + 1)?;
         tx.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX)).map_err(db)?;
         tx.commit().map_err(db)?;
     }
@@ -170,7 +183,21 @@ impl Storage for SqliteStorage {
 
     async fn set_role(&self, name: &str, role: Role) -> Result<User, StorageError> {
         let name = name.to_owned();
-        self.call(move |c| users::set_role(c, &name, role)).await
+        self.call(move |c| users::set_role(c, &name, role, Utc::now())).await
+    }
+
+    async fn grant(&self, user_name: &str, scope: &str, now: DateTime<Utc>) -> Result<GrantReport, StorageError> {
+        let (name, scope) = (user_name.to_owned(), scope.to_owned());
+        self.call(move |c| access::grant(c, &name, &scope, now)).await
+    }
+
+    async fn revoke(&self, user_name: &str, scope: &str, now: DateTime<Utc>) -> Result<GrantInfo, StorageError> {
+        let (name, scope) = (user_name.to_owned(), scope.to_owned());
+        self.call(move |c| access::revoke(c, &name, &scope, now)).await
+    }
+
+    async fn list_grants(&self) -> Result<Vec<GrantInfo>, StorageError> {
+        self.call(access::list_grants).await
     }
 
     async fn register_device(&self, new: NewDevice, now: DateTime<Utc>) -> Result<Device, StorageError> {
@@ -241,6 +268,48 @@ mod tests {
         assert_eq!(v as usize, MIGRATIONS.len());
         let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
         assert_eq!(mode, "wal", "WAL keeps readers and the writer apart");
+    }
+
+    #[tokio::test]
+    async fn migration_3_gives_existing_rows_their_parent_scope_and_field_seqs() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        for steps in &MIGRATIONS[..2] {
+            for sql in *steps {
+                conn.execute_batch(sql).expect("old schema");
+            }
+        }
+        conn.pragma_update(None, "user_version", 2).expect("version 2");
+        let (contact, email) = (Uuid::from_u128(0xC0), Uuid::from_u128(0xE0));
+        // A client may spell the parent id in any form Uuid::parse_str accepts.
+        let shouted = format!("{:?}", contact.simple().to_string().to_uppercase());
+        conn.execute_batch(&format!(
+            "UPDATE sync_state SET seq = 2;
+             INSERT INTO sync_rows (entity, row_id, seq) VALUES ('contact', x'{c}', 1), ('contact_email', x'{e}', 2);
+             INSERT INTO sync_fields (entity, row_id, name, value, hlc_millis, hlc_counter, device) VALUES
+                 ('contact', x'{c}', 'display_name', '\"Ada\"', 1, 0, x'00'),
+                 ('contact_email', x'{e}', 'contact_id', '{shouted}', 1, 0, x'00');",
+            c = contact.simple(),
+            e = email.simple(),
+        ))
+        .expect("rows written by the old server");
+        migrate(&mut conn).expect("migrate");
+
+        let (parent, scope, since): (Vec<u8>, String, i64) = conn
+            .query_row("SELECT parent_id, scope, public_since FROM sync_rows WHERE row_id = ?1", [email.as_bytes()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .expect("email row");
+        assert_eq!((parent.as_slice(), scope.as_str()), (contact.as_bytes().as_slice(), "public"), "parent backfilled from the field");
+        assert_eq!(since, 1, "old rows may have reached any device that pulled");
+        let seqs: Vec<i64> = conn
+            .prepare("SELECT seq FROM sync_fields ORDER BY seq")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("field seqs");
+        assert_eq!(seqs, vec![1, 2], "each field takes its row's seq");
+
+        let storage = SqliteStorage { conn: Arc::new(Mutex::new(conn)) };
+        let report = storage.erase_contact(contact, Utc::now()).await.expect("erase");
+        assert_eq!((report.rows, report.related_rows), (2, 1), "erasure finds the old child by parent_id");
     }
 
     #[test]

@@ -1,17 +1,20 @@
 //! The synced rows (`sync_rows`, `sync_fields`), the sequence counter and the push ledger
 //! (`push_batches`, `applied_changes`, `clock_clamps`).
 //!
-//! Rows are stored generically (one row per entity row, one per field with its stamp) so the
-//! server needs no schema change when an entity gains a field. The merge itself is
-//! [`crate::sync::plan_change`]; this module loads, calls it and writes, in one transaction.
+//! Rows are stored generically (one row per entity row, one per field with its stamp and the seq
+//! that wrote it) so the server needs no schema change when an entity gains a field. Each row
+//! carries its scope and the contact it belongs to (`parent_id`). The merge itself is
+//! [`crate::sync::plan_change`]; this module loads, calls it and writes, in one transaction:
+//! the row, the rows rescoped with a contact, the revocation when rows leave `public`, and the
+//! conflicts the plan found.
 
-use super::{db, parse_uuid, ts};
-use crate::permissions;
+use super::{access, db, parse_uuid, ts};
 use crate::storage::{ErasureReport, StorageError, User};
-use crate::sync::{self, Effect, StoredRow};
+use crate::sync::{self, Author, ConflictDraft, Effect, StoredRow};
 use chrono::{DateTime, Utc};
-use liaison_protocol::hlc::{Clock, Hlc};
+use liaison_protocol::hlc::{Clock, Hlc, Stamp};
 use liaison_protocol::schema::EntityKind;
+use liaison_protocol::scope;
 use liaison_protocol::wire::{Change, FieldState, MAX_PULL_LIMIT, PullResponse, PushRequest, PushResponse, RowState};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::collections::BTreeMap;
@@ -87,16 +90,119 @@ CREATE TABLE purged_ids (
 );
 ";
 
-fn to_i64(n: u64) -> i64 {
+/// 3: scopes and conflicts. Every row gets its `scope` and the contact it belongs to
+/// (`parent_id`, filled in by [`backfill_parents`]); `public_since` is the seq at which a public
+/// row last became public (unknown for older rows: 1); `deleted_seq` the seq of a tombstone's
+/// delete; each field the seq that last wrote it (`sync_fields.seq`, from its row's seq).
+pub(super) const MIGRATION_3: &str = "
+ALTER TABLE sync_rows ADD COLUMN scope TEXT NOT NULL DEFAULT 'public';
+ALTER TABLE sync_rows ADD COLUMN parent_id BLOB;
+ALTER TABLE sync_rows ADD COLUMN public_since INTEGER;
+ALTER TABLE sync_rows ADD COLUMN deleted_seq INTEGER;
+UPDATE sync_rows SET public_since = 1;
+UPDATE sync_rows SET deleted_seq = seq WHERE deleted = 1;
+CREATE INDEX sync_rows_parent ON sync_rows (parent_id);
+CREATE INDEX sync_rows_scope ON sync_rows (scope);
+
+ALTER TABLE sync_fields ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+UPDATE sync_fields SET seq = (
+    SELECT r.seq FROM sync_rows r WHERE r.entity = sync_fields.entity AND r.row_id = sync_fields.row_id
+);
+";
+
+/// Part of migration 3: `parent_id` of every row that belongs to a contact, from its stored parent
+/// field (any UUID spelling a client sent, so this is done here rather than in SQL).
+pub(super) fn backfill_parents(c: &Connection) -> Result<(), StorageError> {
+    for (kind, parent) in sync::contact_children() {
+        let found: Vec<(Vec<u8>, String)> = {
+            let mut stmt = c.prepare("SELECT row_id, value FROM sync_fields WHERE entity = ?1 AND name = ?2").map_err(db)?;
+            let rows = stmt.query_map(params![kind.as_str(), parent], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db)?
+        };
+        for (row_id, value) in found {
+            if let Some(contact) = sync::parent_id_from_stored(&value) {
+                c.execute(
+                    "UPDATE sync_rows SET parent_id = ?1 WHERE entity = ?2 AND row_id = ?3",
+                    params![contact.as_bytes(), kind.as_str(), row_id],
+                )
+                .map_err(db)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+pub(super) fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
+}
+
+pub(super) fn to_u64(n: i64) -> Result<u64, StorageError> {
+    u64::try_from(n).map_err(|e| StorageError::Backend(e.to_string()))
 }
 
 fn hlc_from(millis: i64, counter: i64) -> rusqlite::Result<Hlc> {
     Ok(Hlc::new(u64::try_from(millis).map_err(conversion)?, u32::try_from(counter).map_err(conversion)?))
+}
+
+/// The sequence counter, read inside a transaction that holds the write lock.
+pub(super) fn current_seq(c: &Connection) -> Result<u64, StorageError> {
+    c.query_row("SELECT seq FROM sync_state WHERE id = 1", [], |r| u64::try_from(r.get::<_, i64>(0)?).map_err(conversion))
+        .map_err(db)
+}
+
+pub(super) fn store_seq(c: &Connection, seq: u64) -> Result<(), StorageError> {
+    c.execute("UPDATE sync_state SET seq = ?1 WHERE id = 1", [to_i64(seq)]).map_err(db)?;
+    Ok(())
+}
+
+/// Give a row a new seq (so devices that may read it receive it again).
+pub(super) fn bump_row(c: &Connection, seq: &mut u64, entity: &str, row_id: &[u8]) -> Result<(), StorageError> {
+    *seq += 1;
+    c.execute(
+        "UPDATE sync_rows SET seq = ?1 WHERE entity = ?2 AND row_id = ?3",
+        params![to_i64(*seq), entity, row_id],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Record that `scope` was taken from `user` (`None`: from everyone) at a new seq; devices whose
+/// cursor is at or past `since_seq` may hold rows of it.
+pub(super) fn record_revocation(
+    c: &Connection,
+    seq: &mut u64,
+    user: Option<Uuid>,
+    scope: &str,
+    since_seq: u64,
+    now: DateTime<Utc>,
+) -> Result<(), StorageError> {
+    *seq += 1;
+    c.execute(
+        "INSERT INTO revocations (seq, user_id, scope, since_seq, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![to_i64(*seq), user.as_ref().map(Uuid::as_bytes), scope, to_i64(since_seq), ts(now)],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Where a written row stands: its scope, its contact and since when it is public.
+struct Placement {
+    scope: String,
+    parent_id: Option<Uuid>,
+    public_since: Option<u64>,
+}
+
+/// The state of one push while its changes are applied.
+struct Pushing<'t> {
+    tx: &'t Transaction<'t>,
+    seq: u64,
+    clock: Clock,
+    now: DateTime<Utc>,
+    now_millis: u64,
 }
 
 pub(super) fn push(
@@ -106,12 +212,12 @@ pub(super) fn push(
     request: &PushRequest,
     now: DateTime<Utc>,
 ) -> Result<PushResponse, StorageError> {
-    let tx = c.transaction().map_err(db)?;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
     if let Some(stored) = stored_response(&tx, request.batch_id, device)? {
         return Ok(stored);
     }
 
-    let (mut seq, mut clamp_clock) = tx
+    let (seq, clock) = tx
         .query_row("SELECT seq, clamp_millis, clamp_counter FROM sync_state WHERE id = 1", [], |r| {
             Ok((
                 u64::try_from(r.get::<_, i64>(0)?).map_err(conversion)?,
@@ -119,7 +225,9 @@ pub(super) fn push(
             ))
         })
         .map_err(db)?;
-    let now_millis = sync::unix_millis(now);
+    let access = access::load(&tx, user)?;
+    let author = Author { user, access: &access, device };
+    let mut state = Pushing { tx: &tx, seq, clock, now, now_millis: sync::unix_millis(now) };
 
     let mut results = Vec::with_capacity(request.changes.len());
     for change in &request.changes {
@@ -136,9 +244,11 @@ pub(super) fn push(
 
         let touches_erased = any_purged(&tx, &sync::erasure_ids(change))?;
         let existing = load_row(&tx, change.entity, change.row_id)?;
-        let plan = match sync::refuse_erased(touches_erased)
-            .and_then(|()| sync::plan_change(user, existing.as_ref(), change, device, now_millis, &mut clamp_clock))
-        {
+        let named_parent = sync::parent_in_change(change);
+        let named_scope = named_parent.map(|p| contact_scope(&tx, p)).transpose()?;
+        let plan = match sync::refuse_erased(touches_erased).and_then(|()| {
+            sync::plan_change(&author, existing.as_ref(), named_scope.as_deref(), change, state.now_millis, &mut state.clock)
+        }) {
             Ok(plan) => plan,
             Err(error) => {
                 results.push(sync::rejected(change.change_id, error));
@@ -160,15 +270,18 @@ pub(super) fn push(
             )
             .map_err(db)?;
         }
-        crate::sync::log_clamps(device, &plan.clamps, now_millis);
+        crate::sync::log_clamps(device, &plan.clamps, state.now_millis);
 
         let row_seq = if plan.effect.modifies() {
-            seq += 1;
-            write_effect(&tx, change, &plan.effect, device, seq)?;
-            Some(seq)
+            Some(state.apply(change, existing.as_ref(), &plan.effect, device, named_parent, named_scope)?)
         } else {
             existing.as_ref().map(|row| row.seq)
         };
+        if let Some(contact) = sync::conflict_contact(change, existing.as_ref(), &plan.effect) {
+            for draft in &plan.conflicts {
+                state.record_conflict(change, contact, draft)?;
+            }
+        }
         tx.execute(
             "INSERT INTO applied_changes (change_id, batch_id, device_id, seq) VALUES (?1, ?2, ?3, ?4)",
             params![change.change_id.as_bytes(), request.batch_id.as_bytes(), device.as_bytes(), row_seq.map(to_i64)],
@@ -177,10 +290,10 @@ pub(super) fn push(
         results.push(sync::accepted(change.change_id, row_seq));
     }
 
-    let last = clamp_clock.last();
+    let last = state.clock.last();
     tx.execute(
         "UPDATE sync_state SET seq = ?1, clamp_millis = ?2, clamp_counter = ?3 WHERE id = 1",
-        params![to_i64(seq), to_i64(last.millis), last.counter],
+        params![to_i64(state.seq), to_i64(last.millis), last.counter],
     )
     .map_err(db)?;
     let response = PushResponse { results };
@@ -192,6 +305,124 @@ pub(super) fn push(
     .map_err(db)?;
     tx.commit().map_err(db)?;
     Ok(response)
+}
+
+impl Pushing<'_> {
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Write an effect that modifies the row at a new seq, rescope the rows of a contact whose
+    /// scope changed, and record a revocation when rows left `public`. Returns the row's seq.
+    fn apply(
+        &mut self,
+        change: &Change,
+        existing: Option<&StoredRow>,
+        effect: &Effect,
+        device: Uuid,
+        named_parent: Option<Uuid>,
+        named_scope: Option<String>,
+    ) -> Result<u64, StorageError> {
+        let row_seq = self.next_seq();
+        let parent_id = sync::parent_after(change, existing, effect);
+        let parent_scope = match parent_id {
+            Some(p) if Some(p) == named_parent => named_scope,
+            Some(p) => Some(contact_scope(self.tx, p)?),
+            None => None,
+        };
+        let scope = sync::scope_after(change, existing, effect, parent_scope.as_deref());
+        let previous = existing.map(|row| (row.scope.as_str(), row.public_since));
+        let public_since = sync::public_since_after(previous, &scope, row_seq);
+        let mut leaving: Vec<Option<u64>> = Vec::new();
+        if let Some(row) = existing
+            && sync::leaves_public(&row.scope, &scope)
+        {
+            leaving.push(row.public_since);
+        }
+        let placement = Placement { scope, parent_id, public_since };
+        write_effect(self.tx, change.entity, change.row_id, effect, device, row_seq, &placement)?;
+
+        if change.entity == EntityKind::Contact && existing.is_none_or(|row| row.scope != placement.scope) {
+            leaving.extend(self.rescope_rows_of(change.row_id, &placement.scope)?);
+        }
+        if !leaving.is_empty() {
+            let since = sync::revocation_since(&leaving);
+            record_revocation(self.tx, &mut self.seq, None, &placement.scope, since, self.now)?;
+        }
+        Ok(row_seq)
+    }
+
+    /// Give every row of `contact` whose scope differs the contact's `scope`, each at a new seq.
+    /// Returns the `public_since` of the rows that left `public`.
+    fn rescope_rows_of(&mut self, contact: Uuid, scope: &str) -> Result<Vec<Option<u64>>, StorageError> {
+        let rows: Vec<(String, Vec<u8>, String, Option<i64>)> = {
+            let mut stmt = self
+                .tx
+                .prepare_cached(
+                    "SELECT entity, row_id, scope, public_since FROM sync_rows
+                     WHERE parent_id = ?1 AND scope <> ?2 ORDER BY seq",
+                )
+                .map_err(db)?;
+            let found = stmt
+                .query_map(params![contact.as_bytes(), scope], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .map_err(db)?;
+            found.collect::<rusqlite::Result<_>>().map_err(db)?
+        };
+        let mut leaving = Vec::new();
+        for (entity, row_id, old, public_since) in rows {
+            let public_since = public_since.map(to_u64).transpose()?;
+            if sync::leaves_public(&old, scope) {
+                leaving.push(public_since);
+            }
+            let seq = self.next_seq();
+            let since = sync::public_since_after(Some((&old, public_since)), scope, seq);
+            self.tx
+                .execute(
+                    "UPDATE sync_rows SET seq = ?1, scope = ?2, public_since = ?3 WHERE entity = ?4 AND row_id = ?5",
+                    params![to_i64(seq), scope, since.map(to_i64), entity, row_id],
+                )
+                .map_err(db)?;
+        }
+        Ok(leaving)
+    }
+
+    /// Write a `conflict` row about `change`'s row, in its contact's scope, at a new seq.
+    fn record_conflict(&mut self, change: &Change, contact: Uuid, draft: &ConflictDraft) -> Result<(), StorageError> {
+        let names = device_users(self.tx, &sync::devices_to_name(std::slice::from_ref(draft)))?;
+        let hlc = self.clock.tick(self.now_millis);
+        let fields = sync::conflict_fields(draft, change.entity, change.row_id, contact, &names, self.now, hlc);
+        let scope = contact_scope(self.tx, contact)?;
+        let seq = self.next_seq();
+        let public_since = sync::public_since_after(None, &scope, seq);
+        let placement = Placement { scope, parent_id: Some(contact), public_since };
+        write_effect(self.tx, EntityKind::Conflict, Uuid::now_v7(), &Effect::Write(fields), sync::SERVER_DEVICE, seq, &placement)
+    }
+}
+
+/// The names of the users of these devices (devices the server does not know are left out).
+fn device_users(c: &Connection, devices: &[Uuid]) -> Result<BTreeMap<Uuid, String>, StorageError> {
+    let mut stmt = c
+        .prepare_cached("SELECT u.name FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = ?1")
+        .map_err(db)?;
+    let mut names = BTreeMap::new();
+    for device in devices {
+        if let Some(name) = stmt.query_row([device.as_bytes()], |r| r.get::<_, String>(0)).optional().map_err(db)? {
+            names.insert(*device, name);
+        }
+    }
+    Ok(names)
+}
+
+/// The scope of a contact; `public` when the server does not hold it.
+fn contact_scope(c: &Connection, contact: Uuid) -> Result<String, StorageError> {
+    let found: Option<String> = c
+        .prepare_cached("SELECT scope FROM sync_rows WHERE entity = ?1 AND row_id = ?2")
+        .map_err(db)?
+        .query_row(params![EntityKind::Contact.as_str(), contact.as_bytes()], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
+    Ok(found.unwrap_or_else(|| scope::PUBLIC.to_owned()))
 }
 
 fn any_purged(tx: &Transaction<'_>, ids: &[Uuid]) -> Result<bool, StorageError> {
@@ -213,11 +444,7 @@ pub(super) fn erase_contact(
 ) -> Result<ErasureReport, StorageError> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
     let already_erased = any_purged(&tx, &[contact_id])?;
-    let mut seq: u64 = tx
-        .query_row("SELECT seq FROM sync_state WHERE id = 1", [], |r| {
-            u64::try_from(r.get::<_, i64>(0)?).map_err(conversion)
-        })
-        .map_err(db)?;
+    let mut seq = current_seq(&tx)?;
     let contact = EntityKind::Contact.as_str();
     let head: Option<bool> = tx
         .query_row(
@@ -228,22 +455,24 @@ pub(super) fn erase_contact(
         .optional()
         .map_err(db)?;
 
-    // Rows still holding data: the contact (unless already purged) and every row pointing at it.
+    // Rows not purged yet: the contact and every row that belongs to it (emails, phones,
+    // identifiers, conflicts; tombstones too, so their ids are refused from now on).
     let mut targets: Vec<(EntityKind, Uuid)> = Vec::new();
     if head == Some(false) {
         targets.push((EntityKind::Contact, contact_id));
     }
-    for (kind, parent) in sync::contact_children() {
-        let mut stmt =
-            tx.prepare_cached("SELECT row_id, value FROM sync_fields WHERE entity = ?1 AND name = ?2").map_err(db)?;
+    {
+        let mut stmt = tx
+            .prepare_cached("SELECT entity, row_id FROM sync_rows WHERE parent_id = ?1 AND purged = 0 ORDER BY seq")
+            .map_err(db)?;
         let rows = stmt
-            .query_map(params![kind.as_str(), parent], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)))
+            .query_map([contact_id.as_bytes()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
             .map_err(db)?;
         for found in rows {
-            let (row_id, value) = found.map_err(db)?;
-            if sync::parent_id_from_stored(&value) == Some(contact_id) {
-                targets.push((kind, parse_uuid(&row_id).map_err(db)?));
-            }
+            let (entity, row_id) = found.map_err(db)?;
+            let kind = EntityKind::parse(&entity)
+                .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
+            targets.push((kind, parse_uuid(&row_id).map_err(db)?));
         }
     }
 
@@ -264,7 +493,8 @@ pub(super) fn erase_contact(
         // Never seen here: a purged tombstone still tells a device that created it offline to drop it.
         seq += 1;
         tx.execute(
-            "INSERT INTO sync_rows (entity, row_id, seq, deleted, purged) VALUES (?1, ?2, ?3, 1, 1)",
+            "INSERT INTO sync_rows (entity, row_id, seq, deleted, purged, deleted_seq, public_since)
+             VALUES (?1, ?2, ?3, 1, 1, ?3, ?3)",
             params![contact, contact_id.as_bytes(), to_i64(seq)],
         )
         .map_err(db)?;
@@ -279,7 +509,7 @@ pub(super) fn erase_contact(
         record.execute(params![row_id.as_bytes(), kind.as_str(), contact_id.as_bytes(), ts(now)]).map_err(db)?;
     }
     drop(record);
-    tx.execute("UPDATE sync_state SET seq = ?1 WHERE id = 1", [to_i64(seq)]).map_err(db)?;
+    store_seq(&tx, seq)?;
     tx.commit().map_err(db)?;
     let rows = u64::try_from(targets.len()).unwrap_or(u64::MAX);
     let related_rows = rows - u64::from(head == Some(false));
@@ -306,29 +536,51 @@ fn stored_response(tx: &Transaction<'_>, batch_id: Uuid, device: Uuid) -> Result
         .map_err(|e| StorageError::Backend(format!("a stored push response is unreadable: {e}")))
 }
 
+type Head = (i64, bool, Option<i64>, Option<i64>, Option<Vec<u8>>, Option<i64>, String, Option<Vec<u8>>, Option<i64>);
+
 fn load_row(tx: &Transaction<'_>, entity: EntityKind, row_id: Uuid) -> Result<Option<StoredRow>, StorageError> {
-    let head: Option<(i64, bool)> = tx
-        .query_row(
-            "SELECT seq, deleted FROM sync_rows WHERE entity = ?1 AND row_id = ?2",
-            params![entity.as_str(), row_id.as_bytes()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+    let head: Option<Head> = tx
+        .prepare_cached(
+            "SELECT seq, deleted, deleted_millis, deleted_counter, deleted_device, deleted_seq, scope, parent_id,
+                    public_since
+             FROM sync_rows WHERE entity = ?1 AND row_id = ?2",
         )
+        .map_err(db)?
+        .query_row(params![entity.as_str(), row_id.as_bytes()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+        })
         .optional()
         .map_err(db)?;
-    let Some((seq, deleted)) = head else {
+    let Some((seq, deleted, del_millis, del_counter, del_device, deleted_seq, scope, parent_id, public_since)) = head
+    else {
         return Ok(None);
     };
+    let deleted_by = match (del_millis, del_counter, del_device) {
+        (Some(millis), Some(counter), Some(device)) => {
+            Some(Stamp::new(hlc_from(millis, counter).map_err(db)?, parse_uuid(&device).map_err(db)?))
+        }
+        _ => None,
+    };
+    let (fields, field_seqs) = load_fields(tx, entity, row_id)?;
     Ok(Some(StoredRow {
-        seq: u64::try_from(seq).map_err(|e| StorageError::Backend(e.to_string()))?,
+        seq: to_u64(seq)?,
         deleted,
-        fields: load_fields(tx, entity, row_id)?,
+        fields,
+        field_seqs,
+        deleted_by,
+        deleted_seq: deleted_seq.map(to_u64).transpose()?,
+        scope,
+        parent_id: parent_id.as_deref().map(parse_uuid).transpose().map_err(db)?,
+        public_since: public_since.map(to_u64).transpose()?,
     }))
 }
 
-fn load_fields(c: &Connection, entity: EntityKind, row_id: Uuid) -> Result<BTreeMap<String, FieldState>, StorageError> {
+type Fields = (BTreeMap<String, FieldState>, BTreeMap<String, u64>);
+
+fn load_fields(c: &Connection, entity: EntityKind, row_id: Uuid) -> Result<Fields, StorageError> {
     let mut stmt = c
         .prepare_cached(
-            "SELECT name, value, hlc_millis, hlc_counter, device FROM sync_fields WHERE entity = ?1 AND row_id = ?2",
+            "SELECT name, value, hlc_millis, hlc_counter, device, seq FROM sync_fields WHERE entity = ?1 AND row_id = ?2",
         )
         .map_err(db)?;
     let rows = stmt
@@ -341,30 +593,54 @@ fn load_fields(c: &Connection, entity: EntityKind, row_id: Uuid) -> Result<BTree
                 hlc: hlc_from(r.get(2)?, r.get(3)?)?,
                 device: parse_uuid(&r.get::<_, Vec<u8>>(4)?)?,
             };
-            Ok((r.get::<_, String>(0)?, state))
+            let seq = u64::try_from(r.get::<_, i64>(5)?).map_err(conversion)?;
+            Ok((r.get::<_, String>(0)?, state, seq))
         })
         .map_err(db)?;
-    rows.collect::<rusqlite::Result<BTreeMap<_, _>>>().map_err(db)
+    let mut fields = BTreeMap::new();
+    let mut seqs = BTreeMap::new();
+    for row in rows {
+        let (name, state, seq) = row.map_err(db)?;
+        seqs.insert(name.clone(), seq);
+        fields.insert(name, state);
+    }
+    Ok((fields, seqs))
 }
 
 fn write_effect(
     tx: &Transaction<'_>,
-    change: &Change,
+    entity: EntityKind,
+    row_id: Uuid,
     effect: &Effect,
     device: Uuid,
     seq: u64,
+    placement: &Placement,
 ) -> Result<(), StorageError> {
-    let (entity, row_id) = (change.entity.as_str(), change.row_id.as_bytes());
+    let (entity, row_id) = (entity.as_str(), row_id.as_bytes());
+    let parent = placement.parent_id.as_ref().map(Uuid::as_bytes);
+    let public_since = placement.public_since.map(to_i64);
     match effect {
         Effect::Unchanged => {}
         Effect::Tombstone { hlc } => {
             tx.execute(
-                "INSERT INTO sync_rows (entity, row_id, seq, deleted, deleted_millis, deleted_counter, deleted_device)
-                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6)
+                "INSERT INTO sync_rows (entity, row_id, seq, deleted, deleted_millis, deleted_counter, deleted_device,
+                                        deleted_seq, scope, parent_id, public_since)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?3, ?7, ?8, ?9)
                  ON CONFLICT (entity, row_id) DO UPDATE SET seq = excluded.seq, deleted = 1,
                      deleted_millis = excluded.deleted_millis, deleted_counter = excluded.deleted_counter,
-                     deleted_device = excluded.deleted_device",
-                params![entity, row_id, to_i64(seq), to_i64(hlc.millis), hlc.counter, device.as_bytes()],
+                     deleted_device = excluded.deleted_device, deleted_seq = excluded.deleted_seq,
+                     scope = excluded.scope, parent_id = excluded.parent_id, public_since = excluded.public_since",
+                params![
+                    entity,
+                    row_id,
+                    to_i64(seq),
+                    to_i64(hlc.millis),
+                    hlc.counter,
+                    device.as_bytes(),
+                    placement.scope,
+                    parent,
+                    public_since
+                ],
             )
             .map_err(db)?;
             tx.execute("DELETE FROM sync_fields WHERE entity = ?1 AND row_id = ?2", params![entity, row_id])
@@ -372,17 +648,19 @@ fn write_effect(
         }
         Effect::Write(fields) => {
             tx.execute(
-                "INSERT INTO sync_rows (entity, row_id, seq) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (entity, row_id) DO UPDATE SET seq = excluded.seq",
-                params![entity, row_id, to_i64(seq)],
+                "INSERT INTO sync_rows (entity, row_id, seq, scope, parent_id, public_since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (entity, row_id) DO UPDATE SET seq = excluded.seq, scope = excluded.scope,
+                     parent_id = excluded.parent_id, public_since = excluded.public_since",
+                params![entity, row_id, to_i64(seq), placement.scope, parent, public_since],
             )
             .map_err(db)?;
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO sync_fields (entity, row_id, name, value, hlc_millis, hlc_counter, device)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    "INSERT INTO sync_fields (entity, row_id, name, value, hlc_millis, hlc_counter, device, seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (entity, row_id, name) DO UPDATE SET value = excluded.value,
-                         hlc_millis = excluded.hlc_millis, hlc_counter = excluded.hlc_counter, device = excluded.device",
+                         hlc_millis = excluded.hlc_millis, hlc_counter = excluded.hlc_counter,
+                         device = excluded.device, seq = excluded.seq",
                 )
                 .map_err(db)?;
             for (name, state) in fields {
@@ -394,7 +672,8 @@ fn write_effect(
                     value,
                     to_i64(state.hlc.millis),
                     state.hlc.counter,
-                    state.device.as_bytes()
+                    state.device.as_bytes(),
+                    to_i64(seq)
                 ])
                 .map_err(db)?;
             }
@@ -405,17 +684,19 @@ fn write_effect(
 
 pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
     let limit = limit.clamp(1, MAX_PULL_LIMIT);
-    // One read transaction, so the rows and their fields are one consistent version.
+    // One read transaction: the access, the rows and their fields, the counter and the
+    // revocations are one consistent version.
     let tx = c.transaction().map_err(db)?;
-    let heads: Vec<(i64, String, Vec<u8>, bool, bool)> = {
+    let access = access::load(&tx, user)?;
+    let heads: Vec<(i64, String, Vec<u8>, bool, bool, String)> = {
         let mut stmt = tx
             .prepare_cached(
-                "SELECT seq, entity, row_id, deleted, purged FROM sync_rows WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                "SELECT seq, entity, row_id, deleted, purged, scope FROM sync_rows WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )
             .map_err(db)?;
         let rows = stmt
             .query_map(params![to_i64(since), i64::from(limit) + 1], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
             })
             .map_err(db)?;
         rows.collect::<rusqlite::Result<_>>().map_err(db)?
@@ -423,22 +704,24 @@ pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> R
     let has_more = heads.len() > limit as usize;
 
     let mut rows = Vec::new();
-    let mut next_cursor = since;
-    for (seq, entity, row_id, deleted, purged) in heads.into_iter().take(limit as usize) {
-        let seq = u64::try_from(seq).map_err(|e| StorageError::Backend(e.to_string()))?;
-        next_cursor = seq;
+    let mut last_seq = since;
+    for (seq, entity, row_id, deleted, purged, scope) in heads.into_iter().take(limit as usize) {
+        let seq = to_u64(seq)?;
+        last_seq = seq;
+        // Rows the user may not read are skipped, but the cursor still moves past them.
+        if !access.may_read(&scope) {
+            continue;
+        }
         let entity = EntityKind::parse(&entity)
             .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
         let row_id = parse_uuid(&row_id).map_err(db)?;
-        let fields = if deleted { BTreeMap::new() } else { load_fields(&tx, entity, row_id)? };
-        let row = RowState { seq, entity, row_id, deleted, purged, scope: liaison_protocol::scope::PUBLIC.to_owned(), fields };
-        // Rows the user may not read are skipped, but the cursor still moves past them.
-        if permissions::may_read(user, &row) {
-            rows.push(row);
-        }
+        let fields = if deleted { BTreeMap::new() } else { load_fields(&tx, entity, row_id)?.0 };
+        rows.push(RowState { seq, entity, row_id, deleted, purged, scope, fields });
     }
+    let next_cursor = if has_more { last_seq } else { current_seq(&tx)?.max(since) };
+    let revoked_scopes = access::revoked_scopes(&tx, user, &access, since, next_cursor)?;
     tx.commit().map_err(db)?;
-    Ok(PullResponse { rows, revoked_scopes: Vec::new(), next_cursor, has_more })
+    Ok(PullResponse { rows, revoked_scopes, next_cursor, has_more })
 }
 
 /// The newest `limit` clock clamps with the device and user they came from.

@@ -4,7 +4,7 @@ use super::{db, is_unique_violation, parse_role, parse_ts, parse_uuid, ts};
 use crate::storage::{NewUser, StorageError, User, UserCredentials, name_key, validate_user_name};
 use chrono::{DateTime, SubsecRound, Utc};
 use liaison_protocol::wire::Role;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use uuid::Uuid;
 
 /// `name_key` is the lower-cased name: "Ana" and "ana" are one person, so they are one account.
@@ -52,7 +52,7 @@ pub(super) fn create(c: &mut Connection, new: &NewUser, now: DateTime<Utc>) -> R
     Ok(user)
 }
 
-pub(super) fn find_by_name(c: &mut Connection, name: &str) -> Result<Option<UserCredentials>, StorageError> {
+pub(super) fn find_by_name(c: &Connection, name: &str) -> Result<Option<UserCredentials>, StorageError> {
     c.query_row(&format!("SELECT {COLUMNS}, password_hash FROM users WHERE name_key = ?1"), [name_key(name)], |r| {
         Ok(UserCredentials { user: from_row(r, 0)?, password_hash: r.get(4)? })
     })
@@ -66,14 +66,14 @@ pub(super) fn list(c: &mut Connection) -> Result<Vec<User>, StorageError> {
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db)
 }
 
-pub(super) fn set_role(c: &mut Connection, name: &str, role: Role) -> Result<User, StorageError> {
-    let changed = c
-        .execute("UPDATE users SET role = ?1 WHERE name_key = ?2", params![role.as_str(), name_key(name)])
-        .map_err(db)?;
-    if changed == 0 {
+pub(super) fn set_role(c: &mut Connection, name: &str, role: Role, now: DateTime<Utc>) -> Result<User, StorageError> {
+    // Immediate: a downgrade records revocations at seqs from the shared counter.
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+    let Some(before) = find_by_name(&tx, name)?.map(|creds| creds.user) else {
         return Err(StorageError::NotFound(format!("there is no user named {name:?}")));
-    }
-    find_by_name(c, name)?
-        .map(|creds| creds.user)
-        .ok_or_else(|| StorageError::NotFound(format!("there is no user named {name:?}")))
+    };
+    tx.execute("UPDATE users SET role = ?1 WHERE id = ?2", params![role.as_str(), before.id.as_bytes()]).map_err(db)?;
+    super::access::after_role_change(&tx, before.id, before.role, role, now)?;
+    tx.commit().map_err(db)?;
+    Ok(User { role, ..before })
 }

@@ -5,10 +5,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use liaison_protocol::error::ErrorCode;
 use liaison_protocol::hlc::Hlc;
 use liaison_protocol::schema::EntityKind;
-use liaison_protocol::wire::{Outcome, PullResponse, PushResponse, Role, RowState};
+use liaison_protocol::scope;
+use liaison_protocol::wire::{Change, ConflictSide, Outcome, PullResponse, PushResponse, Role, RowState};
 use liaison_server::storage::{NewDevice, NewUser, Storage, StorageError, User};
 use liaison_server::sync::MAX_CLOCK_SKEW_MILLIS;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 fn now() -> DateTime<Utc> {
@@ -559,4 +560,492 @@ pub async fn seed_contact_with_marker(s: &dyn Storage) -> (String, Uuid) {
         assert_eq!(outcomes(&resp), vec![Outcome::Accepted; 2], "{resp:?}");
     }
     (marker.to_owned(), contact)
+}
+
+// --- Conflicts, scopes, grants and revocations ---
+
+/// A user with `role` and one device.
+async fn member(s: &dyn Storage, name: &str, role: Role) -> (User, Uuid) {
+    let u = s
+        .create_user(NewUser { name: name.into(), role, password_hash: "$argon2id$fake".into() })
+        .await
+        .expect("create user");
+    let d = device(s, &u, &format!("hash-{name}")).await;
+    (u, d)
+}
+
+fn based(mut c: Change, base_seq: u64) -> Change {
+    c.base_seq = base_seq;
+    c
+}
+
+fn conflicts(resp: &PullResponse) -> Vec<&RowState> {
+    resp.rows.iter().filter(|r| r.entity == EntityKind::Conflict && !r.deleted).collect()
+}
+
+fn side(row: &RowState, name: &str) -> ConflictSide {
+    serde_json::from_value(row.fields[name].value.clone()).expect("a conflict side")
+}
+
+fn ids(resp: &PullResponse) -> Vec<Uuid> {
+    resp.rows.iter().map(|r| r.row_id).collect()
+}
+
+async fn push_ok(s: &dyn Storage, u: &User, d: Uuid, changes: Vec<Change>) -> PushResponse {
+    let n = changes.len();
+    let resp = s.push(u, d, &batch(changes), now()).await.expect("push");
+    assert_eq!(outcomes(&resp), vec![Outcome::Accepted; n], "{resp:?}");
+    resp
+}
+
+/// Pull every page from `since` with pages of `limit`; returns the rows, the revoked scopes of
+/// every page, and the final cursor.
+async fn pull_pages(s: &dyn Storage, u: &User, since: u64, limit: u32) -> (Vec<RowState>, Vec<String>, u64) {
+    let (mut rows, mut revoked, mut cursor) = (Vec::new(), Vec::new(), since);
+    loop {
+        let page = s.pull(u, cursor, limit).await.expect("pull");
+        assert!(page.next_cursor >= cursor, "the cursor never goes back");
+        rows.extend(page.rows);
+        revoked.extend(page.revoked_scopes);
+        cursor = page.next_cursor;
+        if !page.has_more {
+            return (rows, revoked, cursor);
+        }
+    }
+}
+
+/// A restricted contact with an email, created by staff device `d`: `(contact, email)`.
+async fn restricted_person(s: &dyn Storage, staff: &User, d: Uuid, name: &str) -> (Uuid, Uuid) {
+    let (contact, email) = (Uuid::now_v7(), Uuid::now_v7());
+    push_ok(
+        s,
+        staff,
+        d,
+        vec![
+            change(contact, &[("display_name", json!(name), hlc(0, 0)), ("restricted", json!(true), hlc(0, 0))]),
+            child(EntityKind::ContactEmail, email, contact, &[("address", json!("x@example.org"))], hlc(0, 0)),
+        ],
+    )
+    .await;
+    (contact, email)
+}
+
+pub async fn concurrent_differing_edits_are_recorded_as_conflicts_and_pulled(s: &dyn Storage) {
+    let (u, a, b) = setup(s).await;
+    let r = Uuid::now_v7();
+    let created = push_ok(s, &u, a, vec![change(r, &[("display_name", json!("Ada"), hlc(0, 0))])]).await;
+    let seen = created.results[0].seq.expect("seq");
+
+    // B saw the created row and renames it: nothing concurrent, no conflict.
+    push_ok(s, &u, b, vec![based(change(r, &[("display_name", json!("Ada B"), hlc(1, 0))]), seen)]).await;
+    assert!(conflicts(&pull_all(s, &u).await).is_empty(), "an edit of the version its author saw is no conflict");
+
+    // A, still on the created version, renames it too, later: LWW keeps A's, the conflict shows both.
+    push_ok(s, &u, a, vec![based(change(r, &[("display_name", json!("Ada A"), hlc(2, 0))]), seen)]).await;
+    // Not conflicts: the same value again from B, and A editing after its own write.
+    push_ok(s, &u, b, vec![based(change(r, &[("display_name", json!("Ada A"), hlc(3, 0))]), seen)]).await;
+    push_ok(s, &u, a, vec![based(change(r, &[("notes", json!("n"), hlc(4, 0))]), 0)]).await;
+    // B, on an old version, writes an older value: it loses and is still recorded.
+    push_ok(s, &u, b, vec![based(change(r, &[("notes", json!("m"), hlc(1, 0))]), seen)]).await;
+
+    let all = pull_all(s, &u).await;
+    let found = conflicts(&all);
+    assert_eq!(found.len(), 2, "exactly the two concurrent differing edits: {found:?}");
+    let contact = all.rows.iter().find(|row| row.row_id == r).expect("contact");
+    assert_eq!(contact.fields["display_name"].value, json!("Ada A"), "LWW still applies");
+    assert_eq!(contact.fields["notes"].value, json!("n"), "the older write lost");
+
+    let name = found.iter().find(|c| c.fields["field"].value == json!("display_name")).expect("name conflict");
+    for (field, expected) in [("contact_id", json!(r.to_string())), ("entity", json!("contact")), ("row_id", json!(r.to_string())), ("kind", json!("field"))] {
+        assert_eq!(name.fields[field].value, expected, "{field}");
+    }
+    let (kept, lost) = (side(name, "kept"), side(name, "lost"));
+    assert_eq!((kept.value, kept.device, kept.hlc, kept.user.as_str()), (json!("Ada A"), a, hlc(2, 0), "ana"), "kept: the winner");
+    assert_eq!((lost.value, lost.device, lost.hlc, lost.user.as_str()), (json!("Ada B"), b, hlc(1, 0), "ana"), "lost: the other side");
+    assert!(name.fields["detected_at"].value.as_str().is_some_and(|t| DateTime::parse_from_rfc3339(t).is_ok()), "RFC 3339");
+    assert_eq!(name.scope, "public", "a conflict has its contact's scope");
+    assert_ne!(name.seq, contact.seq, "a conflict is a row with its own seq");
+
+    let notes = found.iter().find(|c| c.fields["field"].value == json!("notes")).expect("notes conflict");
+    assert_eq!((side(notes, "kept").value, side(notes, "lost").value), (json!("n"), json!("m")), "recorded though it lost");
+    assert!(notes.fields.values().all(|f| f.device == Uuid::nil()), "stamped by the server");
+}
+
+pub async fn a_delete_wins_over_a_concurrent_update_which_goes_to_the_inbox(s: &dyn Storage) {
+    let (u, a, b) = setup(s).await;
+    // Delete arriving after an update it had not seen.
+    let r1 = Uuid::now_v7();
+    let seen = push_ok(s, &u, a, vec![change(r1, &[("display_name", json!("Ada"), hlc(0, 0))])]).await.results[0].seq;
+    let seen = seen.expect("seq");
+    push_ok(s, &u, b, vec![based(change(r1, &[("notes", json!("from B"), hlc(1, 0))]), seen)]).await;
+    push_ok(s, &u, a, vec![based(delete(r1, hlc(2, 0)), seen)]).await;
+
+    // Update arriving after a delete it had not seen.
+    let r2 = Uuid::now_v7();
+    let seen2 = push_ok(s, &u, a, vec![change(r2, &[("display_name", json!("Bo"), hlc(0, 0))])]).await.results[0].seq;
+    let seen2 = seen2.expect("seq");
+    push_ok(s, &u, a, vec![based(delete(r2, hlc(1, 0)), seen2)]).await;
+    let late = push_ok(s, &u, b, vec![based(change(r2, &[("notes", json!("offline"), hlc(5, 0))]), seen2)]).await;
+
+    let all = pull_all(s, &u).await;
+    for r in [r1, r2] {
+        let row = all.rows.iter().find(|row| row.row_id == r).expect("tombstone");
+        assert!(row.deleted && row.fields.is_empty(), "the delete wins in both orders");
+    }
+    assert_eq!(late.results[0].seq, all.rows.iter().find(|row| row.row_id == r2).map(|row| row.seq), "not applied");
+    let found = conflicts(&all);
+    assert_eq!(found.len(), 2, "{found:?}");
+    let first = found.iter().find(|c| c.fields["row_id"].value == json!(r1.to_string())).expect("r1 conflict");
+    assert_eq!((first.fields["kind"].value.clone(), first.fields["field"].value.clone()), (json!("delete"), Value::Null));
+    let (kept, lost) = (side(first, "kept"), side(first, "lost"));
+    assert_eq!((kept.value, kept.device, kept.hlc), (Value::Null, a, hlc(2, 0)), "kept: the delete");
+    assert_eq!((lost.value, lost.device), (json!({"notes": "from B"}), b), "lost: B's unseen update");
+    let second = found.iter().find(|c| c.fields["row_id"].value == json!(r2.to_string())).expect("r2 conflict");
+    let (kept, lost) = (side(second, "kept"), side(second, "lost"));
+    assert_eq!((kept.value, kept.device, kept.hlc, kept.user.as_str()), (Value::Null, a, hlc(1, 0), "ana"), "kept: the delete");
+    assert_eq!((lost.value, lost.device), (json!({"notes": "offline"}), b), "lost: the update, not revived");
+
+    // An author who saw the delete gets no second conflict.
+    let tomb_seq = all.rows.iter().find(|row| row.row_id == r2).expect("r2").seq;
+    push_ok(s, &u, b, vec![based(change(r2, &[("notes", json!("again"), hlc(6, 0))]), tomb_seq)]).await;
+    assert_eq!(conflicts(&pull_all(s, &u).await).len(), 2);
+}
+
+pub async fn devices_resolve_conflicts_but_never_invent_or_delete_them(s: &dyn Storage) {
+    let (u, a, b) = setup(s).await;
+    let r = Uuid::now_v7();
+    push_ok(s, &u, a, vec![change(r, &[("display_name", json!("Ada"), hlc(0, 0))])]).await;
+    push_ok(s, &u, b, vec![change(r, &[("display_name", json!("Ada B"), hlc(1, 0))])]).await;
+    let conflict = conflicts(&pull_all(s, &u).await).first().map(|c| c.row_id).expect("a conflict");
+    let as_conflict = |c: Change| Change { entity: EntityKind::Conflict, ..c };
+
+    let resp = s
+        .push(
+            &u,
+            a,
+            &batch(vec![
+                as_conflict(change(Uuid::now_v7(), &[("resolution", json!("kept_mine"), hlc(2, 0))])),
+                as_conflict(delete(conflict, hlc(2, 0))),
+                as_conflict(change(conflict, &[("kept", json!({}), hlc(2, 0))])),
+                as_conflict(change(conflict, &[("resolution", json!("whatever"), hlc(2, 0))])),
+                as_conflict(change(
+                    conflict,
+                    &[("resolution", json!("kept_theirs"), hlc(2, 0)), ("resolved_by", json!("someone else"), hlc(2, 0))],
+                )),
+            ]),
+            now(),
+        )
+        .await
+        .expect("push");
+    let codes: Vec<Option<ErrorCode>> = resp.results.iter().map(|r| r.error.as_ref().map(|e| e.code)).collect();
+    assert_eq!(
+        codes,
+        vec![Some(ErrorCode::InvalidInput), Some(ErrorCode::InvalidInput), Some(ErrorCode::Forbidden), Some(ErrorCode::InvalidInput), None],
+        "{resp:?}"
+    );
+    assert!(resp.results[0].error.as_ref().is_some_and(|e| e.message.contains("conflicts are recorded by the server")));
+    let row = row(s, &u, conflict).await.expect("conflict");
+    assert!(!row.deleted, "a conflict cannot be deleted");
+    assert_eq!(row.fields["resolution"].value, json!("kept_theirs"));
+    assert_eq!(row.fields["resolved_by"].value, json!("ana"), "the server names the authenticated user");
+    assert_eq!(conflicts(&pull_all(s, &u).await).len(), 1, "resolving records no new conflict");
+}
+
+pub async fn restricted_contacts_reach_only_staff_and_granted_users(s: &dyn Storage) {
+    let (staff, sa) = member(s, "sam", Role::Staff).await;
+    let sb = device(s, &staff, "hash-sam-2").await;
+    let (vol, _) = member(s, "vic", Role::Volunteer).await;
+    let (trainer, _) = member(s, "tia", Role::Trainer).await;
+    let (granted, _) = member(s, "gus", Role::Volunteer).await;
+    let (admin, _) = member(s, "ada", Role::Admin).await;
+    let public = Uuid::now_v7();
+    push_ok(s, &staff, sa, vec![change(public, &[("display_name", json!("Open"), hlc(0, 0))])]).await;
+    let (secret, email) = restricted_person(s, &staff, sa, "Hidden").await;
+    // A conflict about the restricted contact.
+    push_ok(s, &staff, sb, vec![change(secret, &[("notes", json!("b"), hlc(1, 0))])]).await;
+    push_ok(s, &staff, sa, vec![change(secret, &[("notes", json!("a"), hlc(2, 0))])]).await;
+    let granted_cursor = pull_all(s, &granted).await.next_cursor;
+
+    let all = pull_all(s, &staff).await;
+    let secret_rows: Vec<Uuid> = all.rows.iter().filter(|r| r.scope == scope::contact(secret)).map(|r| r.row_id).collect();
+    let conflict = conflicts(&all).first().map(|c| c.row_id).expect("a conflict");
+    for id in [secret, email, conflict] {
+        assert!(secret_rows.contains(&id), "the contact, its email and its conflict have its scope: {all:?}");
+    }
+    assert!(all.rows.iter().find(|r| r.row_id == public).is_some_and(|r| r.scope == "public"));
+    assert_eq!(pull_all(s, &admin).await.rows.len(), all.rows.len(), "admins see what staff see");
+
+    for reader in [&vol, &trainer, &granted] {
+        let fresh = pull_all(s, reader).await;
+        assert_eq!(ids(&fresh), vec![public], "{}: only the public contact, from 0", reader.name);
+        assert!(fresh.revoked_scopes.is_empty());
+        let (paged, revoked, _) = pull_pages(s, reader, 0, 1).await;
+        assert_eq!(paged.iter().map(|r| r.row_id).collect::<Vec<_>>(), vec![public], "{}: nor page by page", reader.name);
+        assert!(revoked.is_empty(), "nothing to revoke from a device that never held it");
+    }
+
+    let report = s.grant("GUS", &format!("contact:{secret}"), now()).await.expect("grant");
+    assert!(report.created && report.rows == 3, "the contact, its email and its conflict are re-sent: {report:?}");
+    let after = s.pull(&granted, granted_cursor, 5_000).await.expect("pull");
+    let mut got = ids(&after);
+    got.sort();
+    let mut expected = vec![secret, email, conflict];
+    expected.sort();
+    assert_eq!(got, expected, "a granted volunteer receives the rows though they changed before the cursor");
+    assert!(after.rows.iter().all(|r| r.scope == scope::contact(secret)));
+    assert_eq!(pull_all(s, &granted).await.rows.len(), 4, "and from 0 as well");
+    assert_eq!(ids(&pull_all(s, &vol).await), vec![public], "other volunteers still do not");
+}
+
+pub async fn restricting_a_public_contact_revokes_it_only_from_devices_that_may_hold_it(s: &dyn Storage) {
+    let (staff, sd) = member(s, "sam", Role::Staff).await;
+    let (vol, _) = member(s, "vic", Role::Volunteer).await;
+    let other = Uuid::now_v7();
+    push_ok(s, &staff, sd, vec![change(other, &[("display_name", json!("Other"), hlc(0, 0))])]).await;
+    let before = pull_all(s, &vol).await.next_cursor;
+    let (contact, kids) = person(s, &staff, sd, "Ada").await;
+    let holding = pull_all(s, &vol).await;
+    assert!(ids(&holding).contains(&contact), "public: the volunteer's device holds it");
+
+    push_ok(s, &staff, sd, vec![change(contact, &[("restricted", json!(true), hlc(5, 0))])]).await;
+    let scope = scope::contact(contact);
+
+    let since = s.pull(&vol, holding.next_cursor, 5_000).await.expect("pull");
+    assert_eq!(since.revoked_scopes, vec![scope.clone()], "a device that held the contact is told to delete it");
+    assert!(since.rows.is_empty(), "and receives none of its rows: {since:?}");
+    assert!(since.next_cursor > holding.next_cursor, "the cursor moves past the invisible rows and the revocation");
+    let (_, paged, _) = pull_pages(s, &vol, holding.next_cursor, 1).await;
+    assert_eq!(paged, vec![scope.clone()], "page by page, the revocation comes exactly once");
+
+    let fresh = pull_all(s, &vol).await;
+    assert!(fresh.revoked_scopes.is_empty(), "a fresh device never held it: no revoke to reveal it");
+    assert_eq!(ids(&fresh), vec![other]);
+    let early = s.pull(&vol, before, 5_000).await.expect("pull");
+    assert!(early.revoked_scopes.is_empty(), "a cursor from before the contact existed never held it");
+    assert!(early.rows.is_empty());
+
+    let staff_view = s.pull(&staff, holding.next_cursor, 5_000).await.expect("pull");
+    assert!(staff_view.revoked_scopes.is_empty(), "staff keep reading it");
+    let mut rescoped: Vec<Uuid> = staff_view.rows.iter().filter(|r| r.scope == scope).map(|r| r.row_id).collect();
+    rescoped.sort();
+    let mut expected = kids.clone();
+    expected.push(contact);
+    expected.sort();
+    assert_eq!(rescoped, expected, "the contact and its rows are re-sent with their new scope");
+}
+
+pub async fn a_contact_arriving_after_its_children_rescopes_them(s: &dyn Storage) {
+    let (staff, sd) = member(s, "sam", Role::Staff).await;
+    let (vol, vd) = member(s, "vic", Role::Volunteer).await;
+    let (contact, email) = (Uuid::now_v7(), Uuid::now_v7());
+    push_ok(s, &vol, vd, vec![child(EntityKind::ContactEmail, email, contact, &[("address", json!("a@b.c"))], hlc(0, 0))]).await;
+    let holding = pull_all(s, &vol).await;
+    assert_eq!(holding.rows[0].scope, "public", "a contact not on the server yet counts as public");
+
+    push_ok(s, &staff, sd, vec![change(contact, &[("display_name", json!("Ada"), hlc(1, 0)), ("restricted", json!(true), hlc(1, 0))])]).await;
+    let since = s.pull(&vol, holding.next_cursor, 5_000).await.expect("pull");
+    assert_eq!(since.revoked_scopes, vec![scope::contact(contact)], "the email the volunteer held is taken back");
+    assert!(since.rows.is_empty());
+    let email_row = row(s, &staff, email).await.expect("email");
+    assert_eq!(email_row.scope, scope::contact(contact), "the child now has its contact's scope");
+}
+
+pub async fn unrestricting_a_contact_sends_its_rows_to_volunteers(s: &dyn Storage) {
+    let (staff, sd) = member(s, "sam", Role::Staff).await;
+    let (vol, _) = member(s, "vic", Role::Volunteer).await;
+    let (contact, email) = restricted_person(s, &staff, sd, "Ada").await;
+    let cursor = pull_all(s, &vol).await.next_cursor;
+    push_ok(s, &staff, sd, vec![change(contact, &[("restricted", json!(false), hlc(1, 0))])]).await;
+    let since = s.pull(&vol, cursor, 5_000).await.expect("pull");
+    let mut got = ids(&since);
+    got.sort();
+    let mut expected = vec![contact, email];
+    expected.sort();
+    assert_eq!(got, expected, "the rows reach the volunteer though they were created before the cursor");
+    assert!(since.rows.iter().all(|r| r.scope == "public"));
+    assert!(since.revoked_scopes.is_empty());
+}
+
+pub async fn a_grant_can_be_revoked_and_devices_are_told(s: &dyn Storage) {
+    let (staff, sd) = member(s, "sam", Role::Staff).await;
+    let (vol, vd) = member(s, "vic", Role::Volunteer).await;
+    let (contact, _) = restricted_person(s, &staff, sd, "Ada").await;
+    let scope = scope::contact(contact);
+    let before_grant = pull_all(s, &vol).await.next_cursor;
+
+    let first = s.grant("vic", &scope, now()).await.expect("grant");
+    assert!(first.created);
+    let again = s.grant("Vic", &scope, now() + Duration::minutes(1)).await.expect("grant twice");
+    assert_eq!((again.created, again.rows, again.grant.granted_seq), (false, 0, first.grant.granted_seq), "idempotent");
+    let listed = s.list_grants().await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].user_name.as_str(), listed[0].scope.as_str(), listed[0].granted_at), ("vic", scope.as_str(), now()));
+    let holding = pull_all(s, &vol).await;
+    assert_eq!(holding.rows.len(), 2, "the granted volunteer holds the contact and its email");
+    // The granted volunteer edits it, so its device has pushed too.
+    push_ok(s, &vol, vd, vec![change(contact, &[("notes", json!("met"), hlc(3, 0))])]).await;
+
+    let revoked = s.revoke("vic", &scope, now()).await.expect("revoke");
+    assert_eq!(revoked.granted_seq, first.grant.granted_seq);
+    assert!(s.list_grants().await.expect("list").is_empty());
+    let since = s.pull(&vol, holding.next_cursor, 5_000).await.expect("pull");
+    assert_eq!(since.revoked_scopes, vec![scope.clone()], "the device that held it deletes it");
+    assert!(since.rows.is_empty());
+    let stale = s.pull(&vol, before_grant, 5_000).await.expect("pull");
+    assert!(stale.revoked_scopes.is_empty() && stale.rows.is_empty(), "a device that never pulled after the grant holds nothing");
+    assert!(pull_all(s, &vol).await.rows.is_empty(), "a fresh device gets nothing and no revoke");
+
+    let err = s.revoke("vic", &scope, now()).await.expect_err("no such grant");
+    assert!(matches!(&err, StorageError::NotFound(m) if m.contains("no grant")), "{err:?}");
+    let err = s.grant("nobody", &scope, now()).await.expect_err("unknown user");
+    assert!(matches!(&err, StorageError::NotFound(m) if m.contains("nobody")), "{err:?}");
+    let err = s.revoke("nobody", &scope, now()).await.expect_err("unknown user");
+    assert!(matches!(err, StorageError::NotFound(_)), "{err:?}");
+    let err = s.grant("vic", "public", now()).await.expect_err("public");
+    assert!(matches!(err, StorageError::Invalid(_)), "{err:?}");
+    let err = s.grant("vic", "contact:nope", now()).await.expect_err("bad scope");
+    assert!(matches!(err, StorageError::Invalid(_)), "{err:?}");
+}
+
+pub async fn lowering_a_role_revokes_every_restricted_scope_and_raising_it_resends_them(s: &dyn Storage) {
+    let (staff, sd) = member(s, "sam", Role::Staff).await;
+    let (tom, _) = member(s, "tom", Role::Staff).await;
+    let (one, _) = restricted_person(s, &staff, sd, "One").await;
+    let (two, _) = restricted_person(s, &staff, sd, "Two").await;
+    s.grant("tom", &scope::contact(two), now()).await.expect("grant");
+    let holding = pull_all(s, &tom).await;
+    assert_eq!(holding.rows.len(), 4, "staff hold every restricted row");
+
+    let lowered = s.set_role("tom", Role::Volunteer).await.expect("lower");
+    assert_eq!(lowered.role, Role::Volunteer);
+    // `tom` still says staff: the pull must use the role in the database.
+    let since = s.pull(&tom, holding.next_cursor, 5_000).await.expect("pull");
+    assert_eq!(since.revoked_scopes, vec![scope::contact(one)], "every restricted scope but the granted one is revoked");
+    assert!(since.rows.is_empty());
+    assert!(pull_all(s, &tom).await.revoked_scopes.is_empty(), "a fresh device holds nothing");
+
+    s.set_role("tom", Role::Trainer).await.expect("sideways");
+    let sideways = s.pull(&tom, since.next_cursor, 5_000).await.expect("pull");
+    assert!(sideways.rows.is_empty() && sideways.revoked_scopes.is_empty(), "volunteer to trainer changes nothing");
+
+    s.set_role("tom", Role::Admin).await.expect("raise");
+    let raised = s.pull(&tom, sideways.next_cursor, 5_000).await.expect("pull");
+    assert_eq!(raised.rows.len(), 4, "every restricted row is re-sent to the raised user: {raised:?}");
+}
+
+pub async fn pushes_to_records_a_user_may_not_read_are_refused_without_saying_whether_they_exist(s: &dyn Storage) {
+    let (staff, sd) = member(s, "sam", Role::Staff).await;
+    let sb = device(s, &staff, "hash-sam-2").await;
+    let (vol, vd) = member(s, "vic", Role::Volunteer).await;
+    let (trainer, td) = member(s, "tia", Role::Trainer).await;
+    let (contact, email) = restricted_person(s, &staff, sd, "Ada").await;
+    push_ok(s, &staff, sb, vec![change(contact, &[("display_name", json!("Ada B"), hlc(1, 0))])]).await;
+    let conflict = conflicts(&pull_all(s, &staff).await).first().map(|c| c.row_id).expect("a conflict");
+    let public = Uuid::now_v7();
+    let mut email_edit = change(email, &[("label", json!("work"), hlc(2, 0))]);
+    email_edit.entity = EntityKind::ContactEmail;
+
+    let req = batch(vec![
+        change(contact, &[("notes", json!("mine"), hlc(2, 0))]),
+        email_edit,
+        child(EntityKind::ContactPhone, Uuid::now_v7(), contact, &[("number", json!("123"))], hlc(2, 0)),
+        Change { entity: EntityKind::Conflict, ..change(conflict, &[("resolution", json!("edited"), hlc(2, 0))]) },
+        delete(contact, hlc(2, 0)),
+        change(public, &[("display_name", json!("Open"), hlc(2, 0))]),
+        change(Uuid::now_v7(), &[("display_name", json!("Secret"), hlc(2, 0)), ("restricted", json!(true), hlc(2, 0))]),
+        change(public, &[("restricted", json!(false), hlc(3, 0))]),
+    ]);
+    let resp = s.push(&vol, vd, &req, now()).await.expect("push");
+    let record = "You may not change this record; ask a staff member for access.";
+    let restrict = "Only staff and administrators may restrict or unrestrict a contact.";
+    let expected = [Some(record), Some(record), Some(record), Some(record), Some(record), None, Some(restrict), Some(restrict)];
+    for (i, (result, expected)) in resp.results.iter().zip(expected).enumerate() {
+        match expected {
+            None => assert_eq!(result.outcome, Outcome::Accepted, "change {i}: one refusal never blocks the batch"),
+            Some(message) => {
+                let error = result.error.as_ref().unwrap_or_else(|| panic!("change {i} is refused: {resp:?}"));
+                assert_eq!((error.code, error.message.as_str()), (ErrorCode::Forbidden, message), "change {i}");
+            }
+        }
+    }
+    let trainer_resp = s
+        .push(&trainer, td, &batch(vec![change(public, &[("restricted", json!(true), hlc(4, 0))])]), now())
+        .await
+        .expect("push");
+    assert_eq!(trainer_resp.results[0].error.as_ref().map(|e| e.message.as_str()), Some(restrict), "trainers may not restrict either");
+    let kept = row(s, &staff, contact).await.expect("contact");
+    assert!(!kept.deleted && !kept.fields.contains_key("notes"), "nothing of the refused changes applied: {kept:?}");
+
+    // A granted volunteer may edit the contact, but not unrestrict it.
+    s.grant("vic", &scope::contact(contact), now()).await.expect("grant");
+    let granted = s
+        .push(
+            &vol,
+            vd,
+            &batch(vec![
+                change(contact, &[("notes", json!("granted edit"), hlc(5, 0))]),
+                change(contact, &[("restricted", json!(false), hlc(5, 0))]),
+            ]),
+            now(),
+        )
+        .await
+        .expect("push");
+    assert_eq!(outcomes(&granted), vec![Outcome::Accepted, Outcome::Rejected], "{granted:?}");
+    // Staff may restrict and unrestrict.
+    push_ok(s, &staff, sd, vec![change(public, &[("restricted", json!(true), hlc(6, 0))])]).await;
+}
+
+pub async fn erasure_purges_conflicts_and_rows_found_by_parent(s: &dyn Storage) {
+    let (u, a, b) = setup(s).await;
+    let (contact, kids) = person(s, &u, a, "Ada").await;
+    // A child naming its contact in another UUID spelling, and a conflict about the contact.
+    let upper = Uuid::now_v7();
+    let mut shouting = child(EntityKind::ContactPhone, upper, contact, &[("number", json!("1"))], hlc(0, 2));
+    shouting.fields.get_mut("contact_id").expect("parent").value = json!(contact.simple().to_string().to_uppercase());
+    push_ok(s, &u, a, vec![shouting]).await;
+    push_ok(s, &u, b, vec![change(contact, &[("notes", json!("changed"), hlc(1, 0))])]).await;
+    let conflict = conflicts(&pull_all(s, &u).await).first().map(|c| c.row_id).expect("a conflict");
+    let other = person(s, &u, a, "Grace").await.0;
+
+    let report = s.erase_contact(contact, now()).await.expect("erase");
+    assert_eq!((report.rows, report.related_rows), (6, 5), "contact, 3 children, the phone and the conflict: {report:?}");
+    let all = pull_all(s, &u).await;
+    for id in kids.iter().chain([upper, conflict, contact].iter()) {
+        assert_purged(all.rows.iter().find(|r| r.row_id == *id).expect("a purged tombstone"));
+    }
+    assert!(!all.rows.iter().find(|r| r.row_id == other).expect("other").purged, "others are untouched");
+    let retry = s
+        .push(&u, b, &batch(vec![Change { entity: EntityKind::Conflict, ..change(conflict, &[("resolution", json!("edited"), hlc(9, 0))]) }]), now())
+        .await
+        .expect("push");
+    assert_erased(&retry, 0);
+}
+
+pub async fn a_page_of_rows_the_user_may_not_read_still_moves_the_cursor(s: &dyn Storage) {
+    let (staff, sd) = member(s, "sam", Role::Staff).await;
+    let (vol, _) = member(s, "vic", Role::Volunteer).await;
+    let secret: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+    for id in &secret {
+        push_ok(s, &staff, sd, vec![change(*id, &[("display_name", json!("S"), hlc(0, 0)), ("restricted", json!(true), hlc(0, 0))])]).await;
+    }
+    let open: Vec<Uuid> = (0..2).map(|_| Uuid::now_v7()).collect();
+    for id in &open {
+        push_ok(s, &staff, sd, vec![change(*id, &[("display_name", json!("O"), hlc(0, 0))])]).await;
+    }
+
+    let first = s.pull(&vol, 0, 2).await.expect("pull");
+    assert!(first.rows.is_empty(), "the first page holds only restricted rows");
+    assert!(first.has_more && first.next_cursor > 0, "yet the cursor moves and says there is more: {first:?}");
+    let (rows, revoked, cursor) = pull_pages(s, &vol, 0, 2).await;
+    assert_eq!(rows.iter().map(|r| r.row_id).collect::<Vec<_>>(), open, "every readable row once, in order");
+    assert!(revoked.is_empty());
+    assert_eq!(cursor, pull_all(s, &staff).await.next_cursor, "the last page ends at the server's counter");
+
+    // A revocation after the last row is still covered by the cursor.
+    push_ok(s, &staff, sd, vec![change(open[0], &[("restricted", json!(true), hlc(1, 0))])]).await;
+    let after = s.pull(&vol, cursor, 2).await.expect("pull");
+    assert!(after.rows.is_empty() && !after.has_more, "{after:?}");
+    assert_eq!(after.revoked_scopes, vec![scope::contact(open[0])]);
+    let end = s.pull(&vol, after.next_cursor, 2).await.expect("pull");
+    assert!(end.revoked_scopes.is_empty() && end.next_cursor == after.next_cursor, "reported once; the cursor stays");
 }

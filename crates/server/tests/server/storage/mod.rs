@@ -36,6 +36,18 @@ macro_rules! contract_tests {
                 changes_to_erased_data_are_refused_while_others_apply,
                 erasing_an_unknown_id_refuses_a_later_create,
                 erasing_twice_is_harmless,
+                concurrent_differing_edits_are_recorded_as_conflicts_and_pulled,
+                a_delete_wins_over_a_concurrent_update_which_goes_to_the_inbox,
+                devices_resolve_conflicts_but_never_invent_or_delete_them,
+                restricted_contacts_reach_only_staff_and_granted_users,
+                restricting_a_public_contact_revokes_it_only_from_devices_that_may_hold_it,
+                a_contact_arriving_after_its_children_rescopes_them,
+                unrestricting_a_contact_sends_its_rows_to_volunteers,
+                a_grant_can_be_revoked_and_devices_are_told,
+                lowering_a_role_revokes_every_restricted_scope_and_raising_it_resends_them,
+                pushes_to_records_a_user_may_not_read_are_refused_without_saying_whether_they_exist,
+                erasure_purges_conflicts_and_rows_found_by_parent,
+                a_page_of_rows_the_user_may_not_read_still_moves_the_cursor,
             ]
         );
     };
