@@ -1,17 +1,24 @@
 //! Convergence, as a property: a real server (in process, over HTTPS on loopback) and several
-//! devices (real encrypted stores) do random creates, field edits, email-list edits and deletes,
-//! and sync in random order — with one device's clock two hours fast (the server clamps it),
-//! answers "lost" after the server committed them, and cursors rewound so pulls repeat. After
-//! everyone has synced twice, every device holds exactly the same rows, and a brand-new device
-//! that syncs from nothing gets the same rows too.
+//! devices (real encrypted stores: three staff, one volunteer) do random creates, field edits,
+//! email-list edits, deletes, restrict/unrestrict and conflict resolutions, while an
+//! administrator erases contacts and grants or revokes the volunteer's access to restricted
+//! ones; devices sync in random order — with one device's clock two hours fast (the server
+//! clamps it), answers "lost" after the server committed them, and cursors rewound so pulls
+//! repeat. After everyone has synced, every staff device holds exactly the same rows (conflicts
+//! included); the volunteer holds exactly that minus the restricted contacts not granted to
+//! them; brand-new devices of both users that sync from nothing (by snapshot) get the same;
+//! no erased id is anywhere; and every recorded conflict is between two devices that wrote
+//! different values.
 //!
 //! `LIAISON_CONVERGENCE_SEEDS=N` runs N seeds (default 8, plus the regression seeds); a failure
 //! names its seed, which then belongs in `REGRESSION_SEEDS`.
 
+use liaison_core::conflicts::{self, Choice};
 use liaison_core::contacts::{self, ContactInput, ContactPatch};
 use liaison_core::store::{Store, meta};
 use liaison_core::sync;
 use liaison_core::vault::DataKey;
+use liaison_protocol::scope;
 use liaison_protocol::wire::Role;
 use liaison_server::storage::{NewUser, SqliteStorage, Storage};
 use liaison_server::{AppState, Server, ServerConfig, TlsSource};
@@ -24,6 +31,8 @@ use uuid::Uuid;
 /// Seeds that once failed, kept so the failure stays fixed.
 const REGRESSION_SEEDS: &[u64] = &[];
 const DEVICES: usize = 4;
+/// The last device belongs to a volunteer; the others to staff.
+const VOLUNTEER: usize = DEVICES - 1;
 const OPS: usize = 70;
 const PASSWORD: &str = "convergence-password";
 
@@ -52,11 +61,16 @@ impl Device {
             let c = contacts::get(&self.store, id).expect("get");
             out.insert(
                 format!("contact {id}"),
-                format!("{}|{:?}|{:?}|{:?}|{:?}|{}", c.display_name, c.language, c.organization, c.tags, c.notes, c.created_at),
+                format!("{}|{:?}|{:?}|{:?}|{:?}|{}|{}", c.display_name, c.language, c.organization, c.tags, c.notes, c.created_at, c.restricted),
             );
         }
+        for c in conflicts::list(&self.store, true).expect("conflicts") {
+            // Sides as the server recorded them (kept, lost), not as "mine"/"theirs" per device.
+            let (kept, lost) = if c.mine_was_kept { (&c.mine, &c.theirs) } else { (&c.theirs, &c.mine) };
+            out.insert(format!("conflict {}", c.id), format!("{}|{:?}|{:?}|{}|{}|{:?}", c.contact_id.as_simple(), c.field, c.kind, kept.value, lost.value, c.resolution));
+        }
         for (table, value) in [("contact_email", "address"), ("contact_phone", "number"), ("contact_identifier", "value")] {
-            let sql = format!("SELECT hex(id), hex(contact_id), {value} FROM {table}");
+            let sql = format!("SELECT lower(hex(id)), lower(hex(contact_id)), {value} FROM {table}");
             let mut stmt = self.store.conn().prepare(&sql).expect("prepare");
             let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))).expect("query");
             for row in rows {
@@ -72,10 +86,38 @@ const NAMES: &[&str] = &["Ada Lovelace", "Grace Hopper", "محمد الحسن", 
 const ORGS: &[&str] = &["Wikimedia UK", "Wikimedia Deutschland", "Reuters"];
 const LANGS: &[&str] = &["en", "de", "ar", "ja", "sw"];
 
-async fn random_op(rng: &mut StdRng, device: &mut Device) {
+/// What the administrator did, to check the end state against.
+#[derive(Default)]
+struct AdminLog {
+    erased: Vec<Uuid>,
+}
+
+async fn admin_op(rng: &mut StdRng, storage: &Arc<dyn Storage>, staff: &Device, log: &mut AdminLog) {
+    let ids = staff.contact_ids();
+    if ids.is_empty() {
+        return;
+    }
+    let id = ids[rng.gen_range(0..ids.len())];
+    let now = chrono::Utc::now();
+    match rng.gen_range(0..4) {
+        0 => {
+            storage.erase_contact(id, now).await.expect("erase");
+            log.erased.push(id);
+        }
+        1 | 2 => {
+            storage.grant("u3", &scope::contact(id), now).await.expect("grant");
+        }
+        _ => {
+            // Revoking a grant that does not exist is refused; that is fine here.
+            let _ = storage.revoke("u3", &scope::contact(id), now).await;
+        }
+    }
+}
+
+async fn random_op(rng: &mut StdRng, device: &mut Device, staff: bool) {
     let ids = device.contact_ids();
     let pick = |rng: &mut StdRng| (!ids.is_empty()).then(|| ids[rng.gen_range(0..ids.len())]);
-    match rng.gen_range(0..10) {
+    match rng.gen_range(0..12) {
         0..=2 => {
             let name = NAMES[rng.gen_range(0..NAMES.len())];
             let emails = if rng.gen_bool(0.5) { vec![format!("p{}@example.org", rng.gen_range(0..5))] } else { vec![] };
@@ -99,6 +141,22 @@ async fn random_op(rng: &mut StdRng, device: &mut Device) {
                 contacts::delete(&mut device.store, id).expect("delete");
             }
         }
+        8 => {
+            if let Some(id) = pick(rng).filter(|_| staff) {
+                let restricted = rng.gen_bool(0.6);
+                contacts::update(&mut device.store, id, ContactPatch { restricted: Some(restricted), ..Default::default() }).expect("restrict");
+            }
+        }
+        9 => {
+            let open = conflicts::list(&device.store, false).expect("conflicts");
+            if !open.is_empty() {
+                let c = &open[rng.gen_range(0..open.len())];
+                let choice = if rng.gen_bool(0.5) { Choice::Mine } else { Choice::Theirs };
+                // The record may be gone here (deleted, or a delete conflict without enough to
+                // restore): then the resolution is refused with a reason, which is fine.
+                let _ = conflicts::resolve(&mut device.store, c.id, choice);
+            }
+        }
         _ => {
             // Trouble on the line: sometimes the last push's answer is lost after the server
             // committed it, sometimes a pull repeats from the start.
@@ -115,13 +173,14 @@ async fn random_op(rng: &mut StdRng, device: &mut Device) {
 
 async fn run_seed(seed: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let storage = SqliteStorage::open(&liaison_server::server::database_path(dir.path())).expect("server storage");
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&liaison_server::server::database_path(dir.path())).expect("server storage"));
     let hash = liaison_server::auth::hash_password(PASSWORD).expect("hash");
-    for i in 0..DEVICES + 1 {
-        storage.create_user(NewUser { name: format!("u{i}"), role: Role::Staff, password_hash: hash.clone() }).await.expect("user");
+    for i in 0..DEVICES {
+        let role = if i == VOLUNTEER { Role::Volunteer } else { Role::Staff };
+        storage.create_user(NewUser { name: format!("u{i}"), role, password_hash: hash.clone() }).await.expect("user");
     }
     let config = ServerConfig { data_dir: dir.path().to_path_buf(), listen: "127.0.0.1:0".into(), tls: TlsSource::SelfSigned };
-    let server = Server::bind_with_state(&config, AppState::new(Arc::new(storage))).await.expect("bind");
+    let server = Server::bind_with_state(&config, AppState::new(storage.clone())).await.expect("bind");
     let (url, fingerprint) = (server.url(), server.certificate_fingerprint().to_string());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(server.run(async move {
@@ -137,23 +196,62 @@ async fn run_seed(seed: u64) {
     meta::set(devices[1].store.conn(), "hlc", &format!("{fast}-0")).expect("skew");
 
     let mut rng = StdRng::seed_from_u64(seed);
+    let mut log = AdminLog::default();
     for _ in 0..OPS {
         let d = rng.gen_range(0..DEVICES);
-        random_op(&mut rng, &mut devices[d]).await;
+        if rng.gen_bool(0.08) {
+            admin_op(&mut rng, &storage, &devices[0], &mut log).await;
+        } else {
+            random_op(&mut rng, &mut devices[d], d != VOLUNTEER).await;
+        }
     }
-    for _round in 0..2 {
+    // Quiescence: three rounds, so a resolution made in one round and the conflicts it
+    // answers have reached everyone.
+    for _round in 0..3 {
         for device in devices.iter_mut() {
             sync::sync(&mut device.store).await.unwrap_or_else(|e| panic!("seed {seed}: quiescence sync failed: {e}"));
         }
     }
     let reference = devices[0].dump();
-    for (i, device) in devices.iter().enumerate().skip(1) {
-        assert_eq!(device.dump(), reference, "seed {seed}: device {i} differs from device 0 after quiescence");
+    for (i, device) in devices.iter().enumerate() {
+        if i != VOLUNTEER && i != 0 {
+            assert_eq!(device.dump(), reference, "seed {seed}: staff device {i} differs from device 0 after quiescence");
+        }
         assert_eq!(sync::status(&device.store).expect("status").pending, 0, "seed {seed}: device {i} still has unsent changes");
+        let held = device.dump();
+        for erased in &log.erased {
+            let (dashed, simple) = (erased.to_string(), erased.simple().to_string());
+            assert!(
+                !held.iter().any(|(k, v)| k.contains(&dashed) || k.contains(&simple) || v.starts_with(&simple)),
+                "seed {seed}: erased {erased} (or something of it) is still on device {i}"
+            );
+        }
     }
-    let mut fresh = Device::new(&url, &fingerprint, &format!("u{DEVICES}")).await;
+    // The volunteer's view: the staff view minus restricted contacts not granted to u3, with
+    // everything that belongs to them.
+    let granted: Vec<String> = storage.list_grants().await.expect("grants").into_iter().filter(|g| g.user_name == "u3").map(|g| g.scope).collect();
+    let hidden: Vec<String> = devices[0]
+        .contact_ids()
+        .into_iter()
+        .filter(|id| contacts::get(&devices[0].store, *id).expect("get").restricted && !granted.contains(&scope::contact(*id)))
+        .map(|id| id.simple().to_string())
+        .collect();
+    let expected_volunteer: BTreeMap<String, String> = reference
+        .iter()
+        .filter(|(k, v)| !hidden.iter().any(|h| k.replace('-', "").contains(h.as_str()) || v.starts_with(h.as_str())))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(devices[VOLUNTEER].dump(), expected_volunteer, "seed {seed}: the volunteer holds exactly what they may see");
+    for c in conflicts::list(&devices[0].store, true).expect("conflicts") {
+        assert_ne!(c.mine.value, c.theirs.value, "seed {seed}: a conflict is recorded only for different values");
+        assert_ne!(c.mine.device, c.theirs.device, "seed {seed}: and only between two devices");
+    }
+    let mut fresh = Device::new(&url, &fingerprint, "u0").await;
     sync::sync(&mut fresh.store).await.expect("fresh sync");
-    assert_eq!(fresh.dump(), reference, "seed {seed}: a new device syncing from nothing differs from the others");
+    assert_eq!(fresh.dump(), reference, "seed {seed}: a new staff device syncing from nothing differs from the others");
+    let mut fresh_volunteer = Device::new(&url, &fingerprint, "u3").await;
+    sync::sync(&mut fresh_volunteer.store).await.expect("fresh sync");
+    assert_eq!(fresh_volunteer.dump(), expected_volunteer, "seed {seed}: a new volunteer device differs from the volunteer's view");
     let _ = stop.send(());
     let _ = running.await;
 }
