@@ -19,7 +19,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { remote } from 'webdriverio';
@@ -204,15 +205,20 @@ step( 'unlocks with the passphrase and the contact is still there', async () => 
 	await waitForRow( NAME, 'after unlocking' );
 } );
 
-/** Runs the `liaison` CLI as a second device; returns stdout. */
-function cli( ...args ) {
+/** Runs the `liaison` CLI as the device whose data directory is `dir`; returns stdout. */
+function cliAt( dir, ...args ) {
 	const env = {
 		...process.env,
 		LIAISON_PASSPHRASE: 'second device passphrase',
 		LIAISON_PASSWORD: process.env.LIAISON_E2E_PASSWORD,
-		LIAISON_DATA_DIR: process.env.LIAISON_E2E_SCRATCH
+		LIAISON_DATA_DIR: dir
 	};
 	return execFileSync( process.env.LIAISON_CLI_BINARY, args, { env, encoding: 'utf8', stdio: [ 'ignore', 'pipe', 'pipe' ] } );
+}
+
+/** Runs the `liaison` CLI as a second device; returns stdout. */
+function cli( ...args ) {
+	return cliAt( process.env.LIAISON_E2E_SCRATCH, ...args );
 }
 
 const normalised = ( fingerprint ) => fingerprint.replace( /[^0-9a-f]/gi, '' ).toLowerCase();
@@ -295,4 +301,38 @@ step( 'a staff member erases the contact from the app, and it leaves every devic
 		found = JSON.parse( cli( 'contact', 'search', 'lovelace', '--json' ) );
 		return found.length === 0;
 	}, { timeout: 30_000, interval: 1_000, timeoutMsg: 'the second device still has the erased contact' } );
+} );
+
+step( 'a conflict between two other devices reaches the app\'s inbox and is resolved there', async () => {
+	// A third device (CLI) joins; it and the second device edit one field offline.
+	const third = mkdtempSync( join( tmpdir(), 'liaison-third-' ) );
+	cliAt( third, 'init', '--passphrase' );
+	cliAt( third, 'login', process.env.LIAISON_E2E_SERVER_URL, '--user', process.env.LIAISON_E2E_USER, '--fingerprint', process.env.LIAISON_E2E_FINGERPRINT );
+	const id = cli( 'contact', 'add', '--name', 'Grace Hopper', '--org', 'Navy' ).trim();
+	cli( 'sync' );
+	cliAt( third, 'sync' );
+	cliAt( third, 'contact', 'edit', id, '--org', 'Harvard' );
+	cli( 'contact', 'edit', id, '--org', 'Yale' );
+	cli( 'sync' ); // Yale, the newer edit, wins
+	cliAt( third, 'sync' ); // Harvard loses: the server records a conflict
+	const onThird = JSON.parse( cliAt( third, 'conflicts', 'list', '--json' ) );
+	assert.equal( onThird.length, 1, 'the CLI device sees the conflict' );
+
+	await click( 'sync-button' );
+	await click( 'conflicts-status' );
+	const item = await shown( 'conflict-item' );
+	await browser.waitUntil( async () => {
+		const text = await browser.execute( ( el ) => el.textContent, item );
+		return text.includes( 'Yale' ) && text.includes( 'Harvard' ) && text.includes( 'Grace Hopper' );
+	}, { timeout: TIMEOUT, timeoutMsg: 'the inbox does not show both values side by side with the contact' } );
+	// The app's user is a third party here: "mine" is the current value (Yale); keep the other.
+	await click( 'conflict-keep-theirs' );
+	await shown( 'conflicts-empty' );
+	let org = '';
+	await browser.waitUntil( async () => {
+		cli( 'sync' );
+		org = JSON.parse( cli( 'contact', 'show', id, '--json' ) ).organization;
+		return org === 'Harvard';
+	}, { timeout: 30_000, interval: 1_000, timeoutMsg: `the resolution did not reach the other device (organisation is ${ org })` } );
+	assert.deepEqual( JSON.parse( cli( 'conflicts', 'list', '--json' ) ), [], 'and the conflict is closed there too' );
 } );
