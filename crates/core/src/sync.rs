@@ -652,7 +652,16 @@ async fn pull(store: &mut Store, client: &Client) -> Result<u64> {
     let mut changed = 0;
     // A device that starts from nothing, or was away longer than the server keeps deletions,
     // (re)starts from a snapshot; one that was interrupted during a snapshot continues it.
-    if meta_u64(store.conn(), keys::CURSOR)? == 0 || meta::get(store.conn(), keys::SNAPSHOT_AT)?.is_some() {
+    if meta::get(store.conn(), keys::SNAPSHOT_AT)?.is_some() {
+        changed += snapshot(store, client).await?;
+    } else if meta_u64(store.conn(), keys::CURSOR)? == 0 {
+        // A device that already holds rows from the server (its cursor was reset, e.g. by
+        // signing in again) must also drop the rows the snapshot no longer has: snapshots
+        // carry no tombstones.
+        let holds_rows = store.conn().query_row("SELECT EXISTS (SELECT 1 FROM row_seq)", [], |r| r.get::<_, bool>(0))?;
+        if holds_rows {
+            store.transaction(|tx| meta::set(tx, keys::SNAPSHOT_RESYNC, "1"))?;
+        }
         changed += snapshot(store, client).await?;
     }
     loop {
