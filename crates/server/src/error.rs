@@ -77,6 +77,14 @@ impl From<StorageError> for ApiError {
                 ErrorCode::DeviceRevoked,
                 "This device was revoked by an administrator; its local data must be wiped",
             ),
+            StorageError::ResyncRequired { since, horizon } => ApiError::new(
+                ErrorCode::ResyncRequired,
+                format!(
+                    "This device was away longer than the server keeps deletions (it last synced at sequence {since}, \
+                     the server keeps them from sequence {horizon} on); it will download everything again and keep \
+                     its unsent changes."
+                ),
+            ),
             StorageError::Busy => {
                 ApiError::new(ErrorCode::Unavailable, "The server's database is busy; try again in a moment.")
             }

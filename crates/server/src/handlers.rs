@@ -6,16 +6,25 @@ use crate::auth::{self, Authed};
 use crate::error::ApiError;
 use crate::router::{ApiJson, ApiQuery, PROTOCOL_MAX, PROTOCOL_MIN};
 use crate::storage::{MAX_USER_NAME_CHARS, NewDevice, StorageError};
+use crate::storage::{Storage, User};
 use axum::Json;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use liaison_protocol::error::ErrorCode;
 use liaison_protocol::wire::{
     DEFAULT_PULL_LIMIT, LoginRequest, LoginResponse, MAX_PULL_LIMIT, MAX_PUSH_CHANGES, PullResponse, PushRequest,
-    PushResponse, ServerInfo,
+    PushResponse, SNAPSHOT_CONTENT_TYPE, ServerInfo, SnapshotLine,
 };
 use serde::Deserialize;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
+use tokio::sync::mpsc;
 
 /// Longest device name kept; longer names are cut.
 const MAX_DEVICE_NAME_CHARS: usize = 200;
@@ -134,6 +143,114 @@ pub async fn pull(
         Some(n) => n.min(MAX_PULL_LIMIT),
     };
     Ok(Json(state.storage.pull(&authed.user, query.since, limit).await?))
+}
+
+/// Rows read per storage round trip while streaming a snapshot.
+pub const SNAPSHOT_CHUNK_ROWS: u32 = 2_000;
+/// Chunks serialised ahead of the network: the database is read while the previous chunk is
+/// compressed and sent, and a slow client holds at most this many in memory.
+const SNAPSHOT_CHUNKS_AHEAD: usize = 2;
+
+/// Query of `GET /v1/snapshot`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct SnapshotQuery {
+    /// The sequence the snapshot is consistent at; absent or 0: the current counter.
+    #[serde(default)]
+    pub at: u64,
+    /// Resume after this sequence (the last row the device stored).
+    #[serde(default)]
+    pub after: u64,
+}
+
+/// `GET /v1/snapshot?at=S&after=K`: every live row the user may read as of `S`, after `K`, as
+/// newline-delimited [`SnapshotLine`]s, streamed in chunks (see [`Storage::snapshot_chunk`]).
+/// A failure mid-stream ends the stream without its `end` line; the device resumes.
+pub async fn snapshot(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiQuery(query): ApiQuery<SnapshotQuery>,
+) -> Result<Response, ApiError> {
+    let current = state.storage.current_seq().await?;
+    let at = match query.at {
+        0 => current,
+        at if at > current => {
+            return Err(ApiError::invalid_input(format!(
+                "at={at} is past this server's latest change ({current}); start the snapshot again without at."
+            )));
+        }
+        at => at,
+    };
+    if query.after > at {
+        return Err(ApiError::invalid_input(format!("after={} must not be greater than at={at}.", query.after)));
+    }
+    let (sender, receiver) = mpsc::channel(SNAPSHOT_CHUNKS_AHEAD);
+    tokio::spawn(stream_snapshot(Arc::clone(&state.storage), authed.user, at, query.after, sender));
+    Ok((
+        [(CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE), (CACHE_CONTROL, "no-store")],
+        Body::from_stream(ChunkStream(receiver)),
+    )
+        .into_response())
+}
+
+/// Append one line to `buf`.
+fn write_line(buf: &mut Vec<u8>, line: &SnapshotLine) -> Result<(), serde_json::Error> {
+    serde_json::to_writer(&mut *buf, line)?;
+    buf.push(b'\n');
+    Ok(())
+}
+
+/// Read the snapshot chunk by chunk and send each as bytes; stop without the `end` line on an
+/// error, and quietly when the client has gone.
+async fn stream_snapshot(storage: Arc<dyn Storage>, user: User, at: u64, mut after: u64, sender: mpsc::Sender<Bytes>) {
+    let mut buf = Vec::new();
+    let mut sent: u64 = 0;
+    if let Err(e) = write_line(&mut buf, &SnapshotLine::Start { at }) {
+        tracing::error!(error = %e, "cannot write a snapshot line");
+        return;
+    }
+    loop {
+        let chunk = match storage.snapshot_chunk(&user, at, after, SNAPSHOT_CHUNK_ROWS).await {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                tracing::warn!(error = %e, at, after, "a snapshot stopped early; the device will resume it");
+                return;
+            }
+        };
+        if !chunk.done && chunk.last_seq <= after {
+            tracing::error!(at, after, "a snapshot chunk did not advance; stopping the stream");
+            return;
+        }
+        after = chunk.last_seq;
+        sent += u64::try_from(chunk.rows.len()).unwrap_or(u64::MAX);
+        let mut written = chunk.rows.into_iter().try_for_each(|row| write_line(&mut buf, &SnapshotLine::Row(row)));
+        if chunk.done {
+            written = written.and_then(|()| write_line(&mut buf, &SnapshotLine::End { at, rows: sent }));
+        }
+        if let Err(e) = written {
+            tracing::error!(error = %e, "cannot write a snapshot line");
+            return;
+        }
+        let capacity = buf.capacity();
+        if sender.send(Bytes::from(std::mem::replace(&mut buf, Vec::with_capacity(capacity)))).await.is_err() {
+            tracing::debug!(at, after, "the client left during a snapshot");
+            return;
+        }
+        if chunk.done {
+            tracing::info!(user = %user.id, at, rows = sent, "sent a snapshot");
+            return;
+        }
+    }
+}
+
+/// The receiving end of a snapshot's chunks as a body stream.
+struct ChunkStream(mpsc::Receiver<Bytes>);
+
+impl futures_core::Stream for ChunkStream {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|chunk| chunk.map(Ok))
+    }
 }
 
 /// `POST /v1/contacts/{id}/erase`: erase a person's data everywhere (staff and admins only).

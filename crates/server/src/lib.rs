@@ -4,14 +4,16 @@
 //! admin commands.
 //!
 //! * [`router`] builds the versioned HTTP API (`/v1/info`, `/v1/login`, `/v1/push`, `/v1/pull`,
-//!   see [`liaison_protocol::wire`]) as an axum [`Router`](axum::Router), so tests call it with
-//!   `tower::ServiceExt::oneshot` and no socket.
+//!   `/v1/snapshot`, see [`liaison_protocol::wire`]) as an axum [`Router`](axum::Router), so
+//!   tests call it with `tower::ServiceExt::oneshot` and no socket.
 //! * [`Server`] / [`serve`] run it over HTTPS (rustls with the ring provider), with a certificate
 //!   from files or a self-signed one generated on first start.
 //! * [`storage::Storage`] is the one trait handlers see; [`storage::SqliteStorage`] is the embedded
 //!   default and [`storage::PostgresStorage`] the server-grade alternative (`serve --database`).
 //!   The sync rules (merge, clamping, tombstones) are pure functions in [`sync`], and
 //!   who may read or write a row is decided in [`permissions`] alone.
+//! * [`retention`] prunes tombstones older than the retention period and sets the horizon below
+//!   which devices re-sync from a snapshot.
 //! * Every error on the wire is `{ code, message }` ([`error::ApiError`]).
 //!
 //! ```no_run
@@ -27,10 +29,13 @@ pub mod auth;
 pub mod error;
 pub mod handlers;
 pub mod permissions;
+pub mod retention;
 pub mod router;
 pub mod server;
 pub mod storage;
 pub mod sync;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod tls;
 
 pub use error::ApiError;

@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use liaison_protocol::wire::Role;
 use liaison_server::auth::{self, MIN_PASSWORD_CHARS};
+use liaison_server::retention::{self, DEFAULT_TOMBSTONE_DAYS};
 use liaison_server::server::database_path;
 use liaison_server::storage::{DeviceInfo, NewUser, PostgresStorage, SqliteStorage, Storage, User, is_postgres_url};
 use liaison_server::{AppState, DEFAULT_LISTEN, ServerConfig, TlsSource};
@@ -55,6 +56,19 @@ enum Command {
     /// List grants.
     #[command(subcommand)]
     Grants(GrantsCommand),
+    /// Remove deletions (tombstones) and revocations older than N days. Devices that last synced
+    /// before them re-sync from a snapshot, keeping their unsent changes.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+struct PruneArgs {
+    /// Keep tombstones of the last N days (0: remove every tombstone).
+    #[arg(long, value_name = "N")]
+    older_than_days: u32,
+    /// Print JSON instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +137,10 @@ struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Keep deletions (tombstones) this many days: longer than any device stays offline. Older
+    /// ones are removed at start and once a day; devices away longer re-sync from a snapshot.
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_TOMBSTONE_DAYS)]
+    tombstone_days: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +256,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Grant(args) => grant(&db, &args).await,
         Command::Revoke(args) => revoke(&db, &args).await,
         Command::Grants(GrantsCommand::List { json }) => grants_list(&db, json).await,
+        Command::Prune(args) => prune(&db, &args).await,
     }
 }
 
@@ -263,14 +282,29 @@ async fn serve(data_dir: PathBuf, db: &Database, args: ServeArgs) -> Result<()> 
     // announcement shuts down gracefully instead of killing the process.
     let shutdown = shutdown_signal().context("cannot listen for Ctrl-C and SIGTERM")?;
     let config = ServerConfig { data_dir: data_dir.clone(), listen: args.listen.clone(), tls };
-    let result = match db {
-        Database::Sqlite(_) => liaison_server::serve(config, shutdown).await,
+    let storage: Arc<dyn Storage> = match db {
+        Database::Sqlite(_) => {
+            liaison_server::tls::create_private_dir(&data_dir).with_context(|| {
+                format!("cannot create the data directory {}; choose another with --data-dir", data_dir.display())
+            })?;
+            let path = database_path(&data_dir);
+            let open = path.clone();
+            let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&open))
+                .await
+                .context("opening the database failed")?
+                .with_context(|| format!("cannot open the database {}", path.display()))?;
+            Arc::new(storage)
+        }
         Database::Postgres(url) => {
             let storage = PostgresStorage::connect(url).await.context("cannot open the PostgreSQL database")?;
             tracing::info!(database = storage.target(), "using PostgreSQL");
-            liaison_server::serve_with_state(config, AppState::new(Arc::new(storage)), shutdown).await
+            Arc::new(storage)
         }
     };
+    // Prunes once now (in the background, so a large first prune does not delay the start) and
+    // then daily.
+    retention::spawn_daily(Arc::clone(&storage), args.tombstone_days);
+    let result = liaison_server::serve_with_state(config, AppState::new(storage), shutdown).await;
     result.with_context(|| format!("the server on {} with data in {} failed", args.listen, data_dir.display()))
 }
 
@@ -557,6 +591,19 @@ async fn grants_list(db: &Database, json: bool) -> Result<()> {
         .map(|g| [g.user_name.clone(), g.scope.clone(), g.granted_at.format("%Y-%m-%d %H:%M UTC").to_string()])
         .collect();
     print_table(&["USER", "SCOPE", "GRANTED"], &rows);
+    Ok(())
+}
+
+async fn prune(db: &Database, args: &PruneArgs) -> Result<()> {
+    let days = args.older_than_days;
+    let report = retention::prune(&*open_existing(db).await?, days, chrono::Utc::now())
+        .await
+        .context("cannot prune old tombstones; nothing was removed")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", retention::describe(&report, days));
+    }
     Ok(())
 }
 

@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/login", post(handlers::login))
         .route("/v1/push", post(handlers::push))
         .route("/v1/pull", get(handlers::pull))
+        .route("/v1/snapshot", get(handlers::snapshot))
         .route("/v1/contacts/{id}/erase", post(handlers::erase_contact))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

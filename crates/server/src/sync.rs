@@ -92,6 +92,22 @@ impl StoredRow {
         }
     }
 
+    /// A tombstone the server no longer keeps (pruned), for a change based on `base_seq`: the
+    /// delete came after that version, by an unknown device.
+    pub fn forgotten_tombstone(base_seq: u64) -> Self {
+        Self {
+            seq: base_seq.saturating_add(1),
+            deleted: true,
+            fields: BTreeMap::new(),
+            field_seqs: BTreeMap::new(),
+            deleted_by: None,
+            deleted_seq: Some(base_seq.saturating_add(1)),
+            scope: scope::PUBLIC.to_owned(),
+            parent_id: None,
+            public_since: None,
+        }
+    }
+
     /// The sequence at which `field` was last written.
     pub fn field_seq(&self, field: &str) -> u64 {
         self.field_seqs.get(field).copied().unwrap_or(self.seq)
@@ -201,6 +217,17 @@ pub fn plan_change(
 ) -> Result<Plan, ErrorBody> {
     let change = with_server_values(change, author.user);
     let change = change.as_ref();
+    // A change based on a version the server sent (base_seq > 0) to a row the server no longer
+    // holds: the row was deleted and its tombstone pruned after the retention period (nothing
+    // else removes rows). The delete still wins, so the change must not re-create the row.
+    let forgotten;
+    let existing = match existing {
+        None if change.base_seq > 0 && change.deleted.is_none() => {
+            forgotten = StoredRow::forgotten_tombstone(change.base_seq);
+            Some(&forgotten)
+        }
+        other => other,
+    };
     validate(change, existing)?;
     permissions::check_write(author.access, change, existing.map(|row| row.scope.as_str()), parent_scope)?;
     let device = author.device;
@@ -846,6 +873,22 @@ mod tests {
         let mut again = change(&[]);
         again.deleted = Some(Hlc::new(NOW, 9));
         assert!(plan(Some(&tombstone(8)), &again, DEV_B).expect("ok").conflicts.is_empty(), "deleting a tombstone is no conflict");
+    }
+
+    #[test]
+    fn an_edit_of_a_row_whose_tombstone_was_pruned_never_recreates_it() {
+        // Only the notes: were this a create, it would be refused for lacking a name; a full
+        // set of fields would re-create the person the delete removed.
+        for fields in [vec![("notes", json!("offline"), Hlc::new(NOW, 9))], vec![("display_name", json!("Back"), Hlc::new(NOW, 9))]] {
+            let mut c = change(&fields);
+            c.base_seq = 12;
+            let p = plan(None, &c, DEV_B).expect("accepted, so the device stops resending it");
+            assert_eq!(p.effect, Effect::Unchanged, "the pruned delete still wins");
+            assert_eq!(p.conflicts.len(), 1, "and the edit goes to the inbox");
+            assert_eq!(p.conflicts[0].kind, CONFLICT_KIND_DELETE);
+        }
+        let fresh = change(&[("display_name", json!("New"), Hlc::new(NOW, 9))]);
+        assert!(plan(None, &fresh, DEV_B).expect("create").effect.modifies(), "a new row (base_seq 0) is created as before");
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub use sqlite::SqliteStorage;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use liaison_protocol::wire::{PullResponse, PushRequest, PushResponse, Role};
+use liaison_protocol::wire::{PullResponse, PushRequest, PushResponse, Role, RowState};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -164,6 +164,30 @@ pub struct GrantReport {
     pub rows: u64,
 }
 
+/// One chunk of a snapshot (see [`Storage::snapshot_chunk`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SnapshotChunk {
+    /// Live rows the user may read with `after < seq <= at`, in seq order.
+    pub rows: Vec<RowState>,
+    /// The highest seq this chunk looked at (rows the user may not read included): the next
+    /// chunk starts after it. Equals `after` when nothing was left.
+    pub last_seq: u64,
+    /// No live row is left in `(last_seq, at]`.
+    pub done: bool,
+}
+
+/// What [`Storage::prune_tombstones`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct PruneReport {
+    /// Tombstones (purged ones included) removed.
+    pub rows: u64,
+    /// Revocations removed.
+    pub revocations: u64,
+    /// The server's horizon after pruning: the highest seq of anything ever pruned. A device
+    /// whose cursor is below it (and not 0) must re-sync from a snapshot.
+    pub horizon_seq: u64,
+}
+
 /// Check a scope an administrator grants: `contact:<id>` (everyone reads `public` already).
 pub fn grantable_scope(text: &str) -> Result<String, StorageError> {
     let scope = liaison_protocol::scope::parse(text).map_err(StorageError::Invalid)?;
@@ -193,6 +217,10 @@ pub enum StorageError {
     /// The database is busy or locked by another process; retrying later may work.
     #[error("the database is busy; try again in a moment")]
     Busy,
+    /// A pull from a cursor below the tombstone horizon: the device may have missed deletions
+    /// that are no longer kept, so it must re-sync from a snapshot.
+    #[error("cursor {since} is older than the oldest change this server keeps (sequence {horizon}); re-sync from a snapshot")]
+    ResyncRequired { since: u64, horizon: u64 },
     /// The database file was written by a newer server.
     #[error(
         "the database has schema version {found}, but this liaison-server only knows up to {known}; run a newer liaison-server"
@@ -269,8 +297,24 @@ pub trait Storage: Send + Sync {
     /// in sequence order, at most `limit` (rows the user may not read are skipped, but the cursor
     /// still moves past them), with the scopes the user lost in that range and may hold rows of
     /// (`revoked_scopes`). `next_cursor` is the last row's seq when `has_more`, else the current
-    /// sequence counter. One consistent snapshot.
+    /// sequence counter. One consistent snapshot. A cursor `0 < since < horizon` (see
+    /// [`Storage::prune_tombstones`]) is [`StorageError::ResyncRequired`].
     async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError>;
+
+    /// The sequence counter: every change with a seq at or below it is committed and visible.
+    async fn current_seq(&self) -> Result<u64, StorageError>;
+    /// Up to `limit` live rows (tombstones left out) the user may read (same rules as
+    /// [`Storage::pull`]) with `after < seq <= at`, in seq order, with their fields; one short
+    /// read per call. A snapshot is a sequence of calls, each starting after the previous
+    /// `last_seq`; rows changed after `at` take a seq above it and leave the range, so the
+    /// chunks together are the state at `at` (a pull from `at` brings the rest). Never
+    /// [`StorageError::ResyncRequired`].
+    async fn snapshot_chunk(&self, user: &User, at: u64, after: u64, limit: u32) -> Result<SnapshotChunk, StorageError>;
+    /// Hard-delete the tombstones (purged ones included: their ids stay in the purged ids, so
+    /// later changes are still refused `erased`) that took their current seq before
+    /// `older_than`, and the revocations recorded before it; raise the horizon (never lowered)
+    /// to the highest seq removed. Devices whose cursor is below the horizon must re-sync.
+    async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError>;
 }
 
 /// The longest user name accepted.

@@ -338,3 +338,87 @@ async fn grant_revoke_and_grants_list_manage_who_sees_a_restricted_contact() {
     assert!(text(&twice.stderr).contains("no grant"), "{}", text(&twice.stderr));
     assert!(text(&run(&["grants", "list"], dir.path(), None).stdout).contains("No grants"));
 }
+
+/// A tombstone in the SQLite database of `dir` (after `user add ana`): returns ana and the seq
+/// of the tombstone.
+async fn seed_tombstone(dir: &Path) -> (liaison_server::storage::User, u64) {
+    use crate::support::{batch, change, delete};
+    use liaison_server::storage::{SqliteStorage, Storage};
+
+    let storage = SqliteStorage::open(&dir.join("server.db")).expect("open");
+    let user = storage.find_user_by_name("ana").await.expect("find").expect("ana").user;
+    let (row, device) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let hlc = |k: u64| liaison_protocol::hlc::Hlc::new(1_750_000_000_000 + k, 0);
+    storage.push(&user, device, &batch(vec![change(row, &[("display_name", serde_json::json!("Ada"), hlc(0))])]), chrono::Utc::now()).await.expect("push");
+    let deleted = storage.push(&user, device, &batch(vec![delete(row, hlc(1))]), chrono::Utc::now()).await.expect("delete");
+    let seq = deleted.results[0].seq.expect("the tombstone's seq");
+    storage.push(&user, device, &batch(vec![change(uuid::Uuid::now_v7(), &[("display_name", serde_json::json!("Kept"), hlc(2))])]), chrono::Utc::now()).await.expect("push");
+    (user, seq)
+}
+
+#[tokio::test]
+async fn prune_removes_old_tombstones_and_says_which_devices_resync_from_a_snapshot() {
+    use liaison_server::storage::{SqliteStorage, Storage, StorageError};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = run(&["prune", "--older-than-days", "180"], dir.path(), None);
+    assert!(!missing.status.success(), "no database yet");
+    assert!(text(&missing.stderr).contains("--data-dir"), "the fix is named: {}", text(&missing.stderr));
+
+    assert!(run(&["user", "add", "ana", "--role", "staff"], dir.path(), Some("secret123")).status.success());
+    let (ana, tombstone) = seed_tombstone(dir.path()).await;
+
+    let kept = run(&["prune", "--older-than-days", "180"], dir.path(), None);
+    assert!(kept.status.success(), "{}", text(&kept.stderr));
+    assert_eq!(
+        text(&kept.stdout).trim(),
+        "Removed 0 tombstones older than 180 days; no device needs to re-sync from a snapshot.",
+        "a fresh tombstone is kept for offline devices"
+    );
+
+    let all = run(&["prune", "--older-than-days", "0"], dir.path(), None);
+    assert!(all.status.success(), "{}", text(&all.stderr));
+    assert_eq!(
+        text(&all.stdout).trim(),
+        format!(
+            "Removed 1 tombstone older than 0 days; devices that last synced before sequence {tombstone} will re-sync \
+             from a snapshot, keeping their unsent changes."
+        ),
+        "0 days removes every tombstone and names the horizon"
+    );
+    let json = run(&["prune", "--older-than-days", "0", "--json"], dir.path(), None);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("--json prints JSON");
+    assert_eq!(report, serde_json::json!({"rows": 0, "revocations": 0, "horizon_seq": tombstone}), "the horizon stays");
+
+    let storage = SqliteStorage::open(&dir.path().join("server.db")).expect("open");
+    let err = storage.pull(&ana, tombstone - 1, 100).await.expect_err("below the horizon");
+    assert!(matches!(err, StorageError::ResyncRequired { .. }), "{err:?}");
+    assert_eq!(storage.pull(&ana, 0, 100).await.expect("pull").rows.len(), 1, "only the live row is left");
+
+    let bad = run(&["prune", "--older-than-days", "-1"], dir.path(), None);
+    assert!(!bad.status.success(), "a negative number of days is refused");
+}
+
+#[tokio::test]
+async fn serve_prunes_tombstones_older_than_tombstone_days_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(run(&["user", "add", "ana", "--role", "staff"], dir.path(), Some("secret123")).status.success());
+    let (_, tombstone) = seed_tombstone(dir.path()).await;
+
+    let horizon = || -> i64 {
+        let c = rusqlite::Connection::open(dir.path().join("server.db")).expect("open a reader");
+        c.query_row("SELECT horizon FROM sync_state", [], |r| r.get(0)).expect("horizon")
+    };
+    {
+        let (_running, _, _) = start(dir.path());
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(horizon(), 0, "the default keeps 180 days of tombstones");
+    }
+    let (_running, _, _) = start_with(dir.path(), &["--tombstone-days", "0"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while horizon() == 0 {
+        assert!(std::time::Instant::now() < deadline, "serve prunes at start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(horizon(), i64::try_from(tombstone).expect("seq"), "the pruned tombstone sets the horizon");
+}

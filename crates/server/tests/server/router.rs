@@ -25,14 +25,14 @@ use uuid::Uuid;
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// Hashing with Argon2id takes a while; every test shares one hash.
-fn password_hash() -> String {
+pub(crate) fn password_hash() -> String {
     static HASH: OnceLock<String> = OnceLock::new();
     HASH.get_or_init(|| hash_password(PASSWORD).expect("hash")).clone()
 }
 
 pub(crate) struct TestApp {
     pub(crate) router: Router,
-    storage: Arc<dyn Storage>,
+    pub(crate) storage: Arc<dyn Storage>,
 }
 
 async fn app_with(limiter: LoginLimiter) -> TestApp {

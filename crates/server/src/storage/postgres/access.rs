@@ -114,7 +114,7 @@ pub(super) async fn after_role_change(
             .map_err(db)?;
         for r in rows {
             let entity: String = r.try_get(0).map_err(db)?;
-            bump_row(tx, &mut seq, &entity, r.try_get(1).map_err(db)?).await?;
+            bump_row(tx, &mut seq, &entity, r.try_get(1).map_err(db)?, now).await?;
         }
     } else {
         return Ok(());
@@ -157,7 +157,7 @@ pub(super) async fn grant(
     let rows = tx.query("SELECT entity, row_id FROM sync_rows WHERE scope = $1 ORDER BY seq", &[&scope]).await.map_err(db)?;
     for r in &rows {
         let entity: String = r.try_get(0).map_err(db)?;
-        bump_row(&tx, &mut seq, &entity, r.try_get(1).map_err(db)?).await?;
+        bump_row(&tx, &mut seq, &entity, r.try_get(1).map_err(db)?, now).await?;
     }
     store_seq(&tx, seq).await?;
     tx.commit().await.map_err(db)?;

@@ -21,8 +21,8 @@ mod sync;
 mod users;
 
 use super::{
-    Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, Storage, StorageError,
-    User, UserCredentials,
+    Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, PruneReport,
+    SnapshotChunk, Storage, StorageError, User, UserCredentials,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -44,6 +44,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[sync::MIGRATION_2],
     // 3: scopes (row scope and parent, grants, revocations) and conflicts (per-field seqs).
     &[sync::MIGRATION_3, access::MIGRATION_3],
+    // 4: tombstone retention (when each tombstone was written, the pruning horizon).
+    &[sync::MIGRATION_4],
 ];
 
 /// Steps of a migration that SQL alone cannot do, run after its SQL in the same transaction.
@@ -313,5 +315,17 @@ impl Storage for PostgresStorage {
 
     async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
         sync::pull(&mut self.client().await?, user, since, limit).await
+    }
+
+    async fn current_seq(&self) -> Result<u64, StorageError> {
+        sync::current_seq(&self.client().await?).await
+    }
+
+    async fn snapshot_chunk(&self, user: &User, at: u64, after: u64, limit: u32) -> Result<SnapshotChunk, StorageError> {
+        sync::snapshot_chunk(&mut self.client().await?, user, at, after, limit).await
+    }
+
+    async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError> {
+        sync::prune_tombstones(&mut self.client().await?, older_than).await
     }
 }

@@ -13,7 +13,7 @@
 //! reads in one REPEATABLE READ snapshot.
 
 use super::{access, db, ts};
-use crate::storage::{ErasureReport, StorageError, User};
+use crate::storage::{ErasureReport, PruneReport, SnapshotChunk, StorageError, User};
 use crate::sync::{self, Author, ConflictDraft, Effect, StoredRow};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, Transaction};
@@ -113,6 +113,18 @@ ALTER TABLE sync_fields ADD COLUMN seq bigint NOT NULL DEFAULT 0;
 UPDATE sync_fields f SET seq = r.seq FROM sync_rows r WHERE r.entity = f.entity AND r.row_id = f.row_id;
 ";
 
+/// 4: tombstone retention. `deleted_at`: when a tombstone took its current seq (its delete, its
+/// erasure, or a later re-send when it was rescoped or granted); tombstones older than this
+/// migration count as deleted when it ran. `sync_state.horizon`: the highest seq ever pruned
+/// (see [`prune_tombstones`]).
+pub(super) const MIGRATION_4: &str = "
+ALTER TABLE sync_rows ADD COLUMN deleted_at timestamptz;
+UPDATE sync_rows SET deleted_at = date_trunc('milliseconds', now()) WHERE deleted;
+CREATE INDEX sync_rows_deleted_at ON sync_rows (deleted_at) WHERE deleted;
+ALTER TABLE sync_state ADD COLUMN horizon bigint NOT NULL DEFAULT 0;
+CREATE INDEX revocations_at ON revocations (at);
+";
+
 /// Part of migration 3: `parent_id` of every row that belongs to a contact, from its stored parent
 /// field (any UUID spelling a client sent, so this is done here rather than in SQL).
 pub(super) async fn backfill_parents(tx: &Transaction<'_>) -> Result<(), StorageError> {
@@ -164,11 +176,22 @@ pub(super) async fn store_seq(tx: &Transaction<'_>, seq: u64) -> Result<(), Stor
     Ok(())
 }
 
-/// Give a row a new seq (so devices that may read it receive it again).
-pub(super) async fn bump_row(tx: &Transaction<'_>, seq: &mut u64, entity: &str, row_id: Uuid) -> Result<(), StorageError> {
+/// Give a row a new seq (so devices that may read it receive it again); a tombstone re-sent at
+/// `now` is kept from `now` on.
+pub(super) async fn bump_row(
+    tx: &Transaction<'_>,
+    seq: &mut u64,
+    entity: &str,
+    row_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), StorageError> {
     *seq += 1;
-    tx.execute("UPDATE sync_rows SET seq = $1 WHERE entity = $2 AND row_id = $3", &[&to_i64(*seq), &entity, &row_id])
-        .await
+    tx.execute(
+        "UPDATE sync_rows SET seq = $1, deleted_at = CASE WHEN deleted THEN $4 ELSE deleted_at END
+         WHERE entity = $2 AND row_id = $3",
+        &[&to_i64(*seq), &entity, &row_id, &ts(now)],
+    )
+    .await
         .map_err(db)?;
     Ok(())
 }
@@ -193,11 +216,13 @@ pub(super) async fn record_revocation(
     Ok(())
 }
 
-/// Where a written row stands: its scope, its contact and since when it is public.
+/// Where a written row stands: its scope, its contact and since when it is public; and when it
+/// is written (a tombstone's `deleted_at`).
 struct Placement {
     scope: String,
     parent_id: Option<Uuid>,
     public_since: Option<u64>,
+    written_at: DateTime<Utc>,
 }
 
 /// The state of one push while its changes are applied.
@@ -362,7 +387,7 @@ impl Pushing<'_, '_> {
         {
             leaving.push(row.public_since);
         }
-        let placement = Placement { scope, parent_id, public_since };
+        let placement = Placement { scope, parent_id, public_since, written_at: self.now };
         write_effect(self.tx, change.entity, change.row_id, effect, device, row_seq, &placement).await?;
 
         if change.entity == EntityKind::Contact && existing.is_none_or(|row| row.scope != placement.scope) {
@@ -400,8 +425,10 @@ impl Pushing<'_, '_> {
             let since = sync::public_since_after(Some((&old, public_since)), scope, seq);
             self.tx
                 .execute(
-                    "UPDATE sync_rows SET seq = $1, scope = $2, public_since = $3 WHERE entity = $4 AND row_id = $5",
-                    &[&to_i64(seq), &scope, &since.map(to_i64), &entity, &row_id],
+                    "UPDATE sync_rows SET seq = $1, scope = $2, public_since = $3,
+                         deleted_at = CASE WHEN deleted THEN $6 ELSE deleted_at END
+                     WHERE entity = $4 AND row_id = $5",
+                    &[&to_i64(seq), &scope, &since.map(to_i64), &entity, &row_id, &ts(self.now)],
                 )
                 .await
                 .map_err(db)?;
@@ -417,7 +444,7 @@ impl Pushing<'_, '_> {
         let scope = contact_scope(self.tx, contact).await?;
         let seq = self.next_seq();
         let public_since = sync::public_since_after(None, &scope, seq);
-        let placement = Placement { scope, parent_id: Some(contact), public_since };
+        let placement = Placement { scope, parent_id: Some(contact), public_since, written_at: self.now };
         write_effect(self.tx, EntityKind::Conflict, Uuid::now_v7(), &Effect::Write(fields), sync::SERVER_DEVICE, seq, &placement)
             .await
     }
@@ -488,8 +515,9 @@ pub(super) async fn erase_contact(
     for (kind, row_id) in &targets {
         seq += 1;
         tx.execute(
-            "UPDATE sync_rows SET seq = $1, deleted = true, purged = true WHERE entity = $2 AND row_id = $3",
-            &[&to_i64(seq), &kind.as_str(), row_id],
+            "UPDATE sync_rows SET seq = $1, deleted = true, purged = true, deleted_at = $4
+             WHERE entity = $2 AND row_id = $3",
+            &[&to_i64(seq), &kind.as_str(), row_id, &at],
         )
         .await
         .map_err(db)?;
@@ -501,9 +529,9 @@ pub(super) async fn erase_contact(
         // Never seen here: a purged tombstone still tells a device that created it offline to drop it.
         seq += 1;
         tx.execute(
-            "INSERT INTO sync_rows (entity, row_id, seq, deleted, purged, deleted_seq, public_since)
-             VALUES ($1, $2, $3, true, true, $3, $3)",
-            &[&contact, &contact_id, &to_i64(seq)],
+            "INSERT INTO sync_rows (entity, row_id, seq, deleted, purged, deleted_seq, public_since, deleted_at)
+             VALUES ($1, $2, $3, true, true, $3, $3, $4)",
+            &[&contact, &contact_id, &to_i64(seq), &at],
         )
         .await
         .map_err(db)?;
@@ -626,12 +654,13 @@ async fn write_effect(
         Effect::Tombstone { hlc } => {
             tx.execute(
                 "INSERT INTO sync_rows (entity, row_id, seq, deleted, deleted_millis, deleted_counter, deleted_device,
-                                        deleted_seq, scope, parent_id, public_since)
-                 VALUES ($1, $2, $3, true, $4, $5, $6, $3, $7, $8, $9)
+                                        deleted_seq, scope, parent_id, public_since, deleted_at)
+                 VALUES ($1, $2, $3, true, $4, $5, $6, $3, $7, $8, $9, $10)
                  ON CONFLICT (entity, row_id) DO UPDATE SET seq = excluded.seq, deleted = true,
                      deleted_millis = excluded.deleted_millis, deleted_counter = excluded.deleted_counter,
                      deleted_device = excluded.deleted_device, deleted_seq = excluded.deleted_seq,
-                     scope = excluded.scope, parent_id = excluded.parent_id, public_since = excluded.public_since",
+                     scope = excluded.scope, parent_id = excluded.parent_id, public_since = excluded.public_since,
+                     deleted_at = excluded.deleted_at",
                 &[
                     &entity,
                     &row_id,
@@ -642,6 +671,7 @@ async fn write_effect(
                     &placement.scope,
                     &placement.parent_id,
                     &public_since,
+                    &ts(placement.written_at),
                 ],
             )
             .await
@@ -710,6 +740,10 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
         .start()
         .await
         .map_err(db)?;
+    let horizon = horizon(&tx).await?;
+    if since > 0 && since < horizon {
+        return Err(StorageError::ResyncRequired { since, horizon });
+    }
     let access = access::load(&tx, user).await?;
     // The page of rows (one more than asked, to tell has_more) with their fields, in one query.
     let stmt = tx
@@ -764,6 +798,133 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
     let revoked_scopes = access::revoked_scopes(&tx, user, &access, since, next_cursor).await?;
     tx.commit().await.map_err(db)?;
     Ok(PullResponse { rows, revoked_scopes, next_cursor, has_more })
+}
+
+/// The highest seq ever pruned (see [`prune_tombstones`]).
+async fn horizon(tx: &Transaction<'_>) -> Result<u64, StorageError> {
+    to_u64(tx.query_one("SELECT horizon FROM sync_state WHERE id = 1", &[]).await.map_err(db)?.try_get(0).map_err(db)?)
+}
+
+/// The sequence counter as committed: every seq at or below it is committed (writers update
+/// it in the same transaction as their rows, under the counter's lock).
+pub(super) async fn current_seq(c: &Client) -> Result<u64, StorageError> {
+    to_u64(c.query_one("SELECT seq FROM sync_state WHERE id = 1", &[]).await.map_err(db)?.try_get(0).map_err(db)?)
+}
+
+/// See [`crate::storage::Storage::snapshot_chunk`]: the live rows of the range with their
+/// fields in one query (a join), in one short read-only snapshot.
+pub(super) async fn snapshot_chunk(
+    c: &mut Client,
+    user: &User,
+    at: u64,
+    after: u64,
+    limit: u32,
+) -> Result<SnapshotChunk, StorageError> {
+    let tx = c
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(db)?;
+    let access = access::load(&tx, user).await?;
+    let stmt = tx
+        .prepare_cached(
+            "SELECT r.seq, r.entity, r.row_id, r.scope, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device
+             FROM (SELECT seq, entity, row_id, scope FROM sync_rows
+                   WHERE seq > $1 AND seq <= $2 AND NOT deleted ORDER BY seq LIMIT $3) r
+             LEFT JOIN sync_fields f ON f.entity = r.entity AND f.row_id = r.row_id
+             ORDER BY r.seq",
+        )
+        .await
+        .map_err(db)?;
+    let found = tx.query(&stmt, &[&to_i64(after), &to_i64(at), &i64::from(limit)]).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+
+    let mut chunk = SnapshotChunk { rows: Vec::new(), last_seq: after, done: false };
+    let mut scanned: u32 = 0;
+    // Whether the row being read (the last head) is one the user may read.
+    let mut readable = false;
+    for r in &found {
+        let seq = to_u64(r.try_get(0).map_err(db)?)?;
+        if seq != chunk.last_seq {
+            scanned += 1;
+            chunk.last_seq = seq;
+            let scope: &str = r.try_get(3).map_err(db)?;
+            // Rows the user may not read are skipped (same rule as pull).
+            readable = access.may_read(scope);
+            if !readable {
+                continue;
+            }
+            let entity: &str = r.try_get(1).map_err(db)?;
+            let entity = EntityKind::parse(entity)
+                .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
+            chunk.rows.push(RowState {
+                seq,
+                entity,
+                row_id: r.try_get(2).map_err(db)?,
+                deleted: false,
+                purged: false,
+                scope: scope.to_owned(),
+                fields: BTreeMap::new(),
+            });
+        }
+        if readable
+            && r.try_get::<_, Option<&str>>(4).map_err(db)?.is_some()
+            && let Some(row) = chunk.rows.last_mut()
+        {
+            let (name, state) = field_from(r, 4)?;
+            row.fields.insert(name, state);
+        }
+    }
+    chunk.done = scanned < limit;
+    Ok(chunk)
+}
+
+/// See [`crate::storage::Storage::prune_tombstones`]. Runs in the serialised section (the
+/// `sync_state` lock), so no writer re-sends a tombstone while it is being removed.
+pub(super) async fn prune_tombstones(c: &mut Client, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError> {
+    let cutoff = ts(older_than);
+    let tx = c.transaction().await.map_err(db)?;
+    lock_seq(&tx).await?;
+    // Tombstones carry no fields; this only guards the foreign key.
+    tx.execute(
+        "DELETE FROM sync_fields f USING sync_rows r
+         WHERE r.entity = f.entity AND r.row_id = f.row_id AND r.deleted AND r.deleted_at < $1",
+        &[&cutoff],
+    )
+    .await
+    .map_err(db)?;
+    let rows = tx
+        .query_one(
+            "WITH gone AS (DELETE FROM sync_rows WHERE deleted AND deleted_at < $1 RETURNING seq)
+             SELECT count(*), max(seq) FROM gone",
+            &[&cutoff],
+        )
+        .await
+        .map_err(db)?;
+    let revocations = tx
+        .query_one(
+            "WITH gone AS (DELETE FROM revocations WHERE at < $1 RETURNING seq) SELECT count(*), max(seq) FROM gone",
+            &[&cutoff],
+        )
+        .await
+        .map_err(db)?;
+    let max_row: Option<i64> = rows.try_get(1).map_err(db)?;
+    let max_revocation: Option<i64> = revocations.try_get(1).map_err(db)?;
+    let pruned = max_row.into_iter().chain(max_revocation).max().unwrap_or(0);
+    let horizon_seq: i64 = tx
+        .query_one("UPDATE sync_state SET horizon = GREATEST(horizon, $1) WHERE id = 1 RETURNING horizon", &[&pruned])
+        .await
+        .map_err(db)?
+        .try_get(0)
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(PruneReport {
+        rows: to_u64(rows.try_get(0).map_err(db)?)?,
+        revocations: to_u64(revocations.try_get(0).map_err(db)?)?,
+        horizon_seq: to_u64(horizon_seq)?,
+    })
 }
 
 /// The newest `limit` clock clamps with the device and user they came from.

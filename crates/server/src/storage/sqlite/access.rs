@@ -134,7 +134,7 @@ pub(super) fn after_role_change(
             rows.collect::<rusqlite::Result<_>>().map_err(db)?
         };
         for (entity, row_id) in rows {
-            bump_row(c, &mut seq, &entity, &row_id)?;
+            bump_row(c, &mut seq, &entity, &row_id, now)?;
         }
     }
     store_seq(c, seq)
@@ -174,7 +174,7 @@ pub(super) fn grant(c: &mut Connection, user_name: &str, scope: &str, now: DateT
         rows.collect::<rusqlite::Result<_>>().map_err(db)?
     };
     for (entity, row_id) in &rows {
-        bump_row(&tx, &mut seq, entity, row_id)?;
+        bump_row(&tx, &mut seq, entity, row_id, now)?;
     }
     store_seq(&tx, seq)?;
     tx.commit().map_err(db)?;

@@ -13,8 +13,8 @@ mod sync;
 mod users;
 
 use super::{
-    Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, Storage, StorageError,
-    User, UserCredentials,
+    Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, PruneReport,
+    SnapshotChunk, Storage, StorageError, User, UserCredentials,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -34,6 +34,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[sync::MIGRATION_2],
     // 3: scopes (row scope and parent, grants, revocations) and conflicts (per-field seqs).
     &[sync::MIGRATION_3, access::MIGRATION_3],
+    // 4: tombstone retention (when each tombstone was written, the pruning horizon).
+    &[sync::MIGRATION_4],
 ];
 
 /// Steps of a migration that SQL alone cannot do, run after its SQL in the same transaction.
@@ -244,6 +246,19 @@ impl Storage for SqliteStorage {
         let user = user.clone();
         self.call(move |c| sync::pull(c, &user, since, limit)).await
     }
+
+    async fn current_seq(&self) -> Result<u64, StorageError> {
+        self.call(|c| sync::current_seq(c)).await
+    }
+
+    async fn snapshot_chunk(&self, user: &User, at: u64, after: u64, limit: u32) -> Result<SnapshotChunk, StorageError> {
+        let user = user.clone();
+        self.call(move |c| sync::snapshot_chunk(c, &user, at, after, limit)).await
+    }
+
+    async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError> {
+        self.call(move |c| sync::prune_tombstones(c, older_than)).await
+    }
 }
 
 #[cfg(test)]
@@ -310,6 +325,39 @@ mod tests {
         let storage = SqliteStorage { conn: Arc::new(Mutex::new(conn)) };
         let report = storage.erase_contact(contact, Utc::now()).await.expect("erase");
         assert_eq!((report.rows, report.related_rows), (2, 1), "erasure finds the old child by parent_id");
+    }
+
+    #[tokio::test]
+    async fn migration_4_dates_existing_tombstones_at_the_migration_so_they_are_kept_the_full_period() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        for (index, steps) in MIGRATIONS[..3].iter().enumerate() {
+            for sql in *steps {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            after_migration(&conn, index + 1).expect("old steps");
+        }
+        conn.pragma_update(None, "user_version", 3).expect("version 3");
+        conn.execute_batch(
+            "UPDATE sync_state SET seq = 2;
+             INSERT INTO sync_rows (entity, row_id, seq) VALUES ('contact', x'01', 1);
+             INSERT INTO sync_rows (entity, row_id, seq, deleted, deleted_seq) VALUES ('contact', x'02', 2, 1, 2);",
+        )
+        .expect("a live row and a tombstone written by the old server");
+        let before = Utc::now();
+        migrate(&mut conn).expect("migrate");
+        let dates: Vec<Option<String>> = conn
+            .prepare("SELECT deleted_at FROM sync_rows ORDER BY seq")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("dates");
+        assert_eq!(dates[0], None, "a live row has no deletion time");
+        let dated = parse_ts(dates[1].as_deref().expect("the tombstone is dated")).expect("RFC 3339");
+        assert!(dated >= before - chrono::Duration::seconds(1) && dated <= Utc::now(), "dated at the migration: {dated}");
+
+        let storage = SqliteStorage { conn: Arc::new(Mutex::new(conn)) };
+        let kept = storage.prune_tombstones(Utc::now() - chrono::Duration::days(180)).await.expect("prune");
+        assert_eq!((kept.rows, kept.horizon_seq), (0, 0), "an old server's tombstone gets the full retention period");
+        let pruned = storage.prune_tombstones(Utc::now() + chrono::Duration::seconds(1)).await.expect("prune");
+        assert_eq!((pruned.rows, pruned.horizon_seq), (1, 2));
     }
 
     #[test]

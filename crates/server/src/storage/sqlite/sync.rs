@@ -9,7 +9,7 @@
 //! conflicts the plan found.
 
 use super::{access, db, parse_uuid, ts};
-use crate::storage::{ErasureReport, StorageError, User};
+use crate::storage::{ErasureReport, PruneReport, SnapshotChunk, StorageError, User};
 use crate::sync::{self, Author, ConflictDraft, Effect, StoredRow};
 use chrono::{DateTime, Utc};
 use liaison_protocol::hlc::{Clock, Hlc, Stamp};
@@ -110,6 +110,18 @@ UPDATE sync_fields SET seq = (
 );
 ";
 
+/// 4: tombstone retention. `deleted_at`: when a tombstone took its current seq (its delete, its
+/// erasure, or a later re-send when it was rescoped or granted); tombstones older than this
+/// migration count as deleted when it ran. `sync_state.horizon`: the highest seq ever pruned
+/// (see [`prune_tombstones`]).
+pub(super) const MIGRATION_4: &str = "
+ALTER TABLE sync_rows ADD COLUMN deleted_at TEXT;
+UPDATE sync_rows SET deleted_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE deleted = 1;
+CREATE INDEX sync_rows_deleted_at ON sync_rows (deleted_at) WHERE deleted = 1;
+ALTER TABLE sync_state ADD COLUMN horizon INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX revocations_at ON revocations (at);
+";
+
 /// Part of migration 3: `parent_id` of every row that belongs to a contact, from its stored parent
 /// field (any UUID spelling a client sent, so this is done here rather than in SQL).
 pub(super) fn backfill_parents(c: &Connection) -> Result<(), StorageError> {
@@ -159,12 +171,20 @@ pub(super) fn store_seq(c: &Connection, seq: u64) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Give a row a new seq (so devices that may read it receive it again).
-pub(super) fn bump_row(c: &Connection, seq: &mut u64, entity: &str, row_id: &[u8]) -> Result<(), StorageError> {
+/// Give a row a new seq (so devices that may read it receive it again); a tombstone re-sent at
+/// `now` is kept from `now` on.
+pub(super) fn bump_row(
+    c: &Connection,
+    seq: &mut u64,
+    entity: &str,
+    row_id: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), StorageError> {
     *seq += 1;
     c.execute(
-        "UPDATE sync_rows SET seq = ?1 WHERE entity = ?2 AND row_id = ?3",
-        params![to_i64(*seq), entity, row_id],
+        "UPDATE sync_rows SET seq = ?1, deleted_at = CASE WHEN deleted THEN ?4 ELSE deleted_at END
+         WHERE entity = ?2 AND row_id = ?3",
+        params![to_i64(*seq), entity, row_id, ts(now)],
     )
     .map_err(db)?;
     Ok(())
@@ -189,11 +209,13 @@ pub(super) fn record_revocation(
     Ok(())
 }
 
-/// Where a written row stands: its scope, its contact and since when it is public.
+/// Where a written row stands: its scope, its contact and since when it is public; and when it
+/// is written (a tombstone's `deleted_at`).
 struct Placement {
     scope: String,
     parent_id: Option<Uuid>,
     public_since: Option<u64>,
+    written_at: DateTime<Utc>,
 }
 
 /// The state of one push while its changes are applied.
@@ -340,7 +362,7 @@ impl Pushing<'_> {
         {
             leaving.push(row.public_since);
         }
-        let placement = Placement { scope, parent_id, public_since };
+        let placement = Placement { scope, parent_id, public_since, written_at: self.now };
         write_effect(self.tx, change.entity, change.row_id, effect, device, row_seq, &placement)?;
 
         if change.entity == EntityKind::Contact && existing.is_none_or(|row| row.scope != placement.scope) {
@@ -379,8 +401,10 @@ impl Pushing<'_> {
             let since = sync::public_since_after(Some((&old, public_since)), scope, seq);
             self.tx
                 .execute(
-                    "UPDATE sync_rows SET seq = ?1, scope = ?2, public_since = ?3 WHERE entity = ?4 AND row_id = ?5",
-                    params![to_i64(seq), scope, since.map(to_i64), entity, row_id],
+                    "UPDATE sync_rows SET seq = ?1, scope = ?2, public_since = ?3,
+                         deleted_at = CASE WHEN deleted THEN ?6 ELSE deleted_at END
+                     WHERE entity = ?4 AND row_id = ?5",
+                    params![to_i64(seq), scope, since.map(to_i64), entity, row_id, ts(self.now)],
                 )
                 .map_err(db)?;
         }
@@ -395,7 +419,7 @@ impl Pushing<'_> {
         let scope = contact_scope(self.tx, contact)?;
         let seq = self.next_seq();
         let public_since = sync::public_since_after(None, &scope, seq);
-        let placement = Placement { scope, parent_id: Some(contact), public_since };
+        let placement = Placement { scope, parent_id: Some(contact), public_since, written_at: self.now };
         write_effect(self.tx, EntityKind::Conflict, Uuid::now_v7(), &Effect::Write(fields), sync::SERVER_DEVICE, seq, &placement)
     }
 }
@@ -479,8 +503,8 @@ pub(super) fn erase_contact(
     for (kind, row_id) in &targets {
         seq += 1;
         tx.execute(
-            "UPDATE sync_rows SET seq = ?1, deleted = 1, purged = 1 WHERE entity = ?2 AND row_id = ?3",
-            params![to_i64(seq), kind.as_str(), row_id.as_bytes()],
+            "UPDATE sync_rows SET seq = ?1, deleted = 1, purged = 1, deleted_at = ?4 WHERE entity = ?2 AND row_id = ?3",
+            params![to_i64(seq), kind.as_str(), row_id.as_bytes(), ts(now)],
         )
         .map_err(db)?;
         tx.execute(
@@ -493,9 +517,9 @@ pub(super) fn erase_contact(
         // Never seen here: a purged tombstone still tells a device that created it offline to drop it.
         seq += 1;
         tx.execute(
-            "INSERT INTO sync_rows (entity, row_id, seq, deleted, purged, deleted_seq, public_since)
-             VALUES (?1, ?2, ?3, 1, 1, ?3, ?3)",
-            params![contact, contact_id.as_bytes(), to_i64(seq)],
+            "INSERT INTO sync_rows (entity, row_id, seq, deleted, purged, deleted_seq, public_since, deleted_at)
+             VALUES (?1, ?2, ?3, 1, 1, ?3, ?3, ?4)",
+            params![contact, contact_id.as_bytes(), to_i64(seq), ts(now)],
         )
         .map_err(db)?;
     }
@@ -624,12 +648,13 @@ fn write_effect(
         Effect::Tombstone { hlc } => {
             tx.execute(
                 "INSERT INTO sync_rows (entity, row_id, seq, deleted, deleted_millis, deleted_counter, deleted_device,
-                                        deleted_seq, scope, parent_id, public_since)
-                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?3, ?7, ?8, ?9)
+                                        deleted_seq, scope, parent_id, public_since, deleted_at)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?3, ?7, ?8, ?9, ?10)
                  ON CONFLICT (entity, row_id) DO UPDATE SET seq = excluded.seq, deleted = 1,
                      deleted_millis = excluded.deleted_millis, deleted_counter = excluded.deleted_counter,
                      deleted_device = excluded.deleted_device, deleted_seq = excluded.deleted_seq,
-                     scope = excluded.scope, parent_id = excluded.parent_id, public_since = excluded.public_since",
+                     scope = excluded.scope, parent_id = excluded.parent_id, public_since = excluded.public_since,
+                     deleted_at = excluded.deleted_at",
                 params![
                     entity,
                     row_id,
@@ -639,7 +664,8 @@ fn write_effect(
                     device.as_bytes(),
                     placement.scope,
                     parent,
-                    public_since
+                    public_since,
+                    ts(placement.written_at)
                 ],
             )
             .map_err(db)?;
@@ -687,6 +713,10 @@ pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> R
     // One read transaction: the access, the rows and their fields, the counter and the
     // revocations are one consistent version.
     let tx = c.transaction().map_err(db)?;
+    let horizon = horizon(&tx)?;
+    if since > 0 && since < horizon {
+        return Err(StorageError::ResyncRequired { since, horizon });
+    }
     let access = access::load(&tx, user)?;
     let heads: Vec<(i64, String, Vec<u8>, bool, bool, String)> = {
         let mut stmt = tx
@@ -722,6 +752,120 @@ pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> R
     let revoked_scopes = access::revoked_scopes(&tx, user, &access, since, next_cursor)?;
     tx.commit().map_err(db)?;
     Ok(PullResponse { rows, revoked_scopes, next_cursor, has_more })
+}
+
+/// The highest seq ever pruned (see [`prune_tombstones`]).
+fn horizon(c: &Connection) -> Result<u64, StorageError> {
+    c.query_row("SELECT horizon FROM sync_state WHERE id = 1", [], |r| u64::try_from(r.get::<_, i64>(0)?).map_err(conversion))
+        .map_err(db)
+}
+
+/// See [`crate::storage::Storage::snapshot_chunk`]: the live rows of the range with their
+/// fields in one query (a join), in one short read transaction.
+pub(super) fn snapshot_chunk(
+    c: &mut Connection,
+    user: &User,
+    at: u64,
+    after: u64,
+    limit: u32,
+) -> Result<SnapshotChunk, StorageError> {
+    let tx = c.transaction().map_err(db)?;
+    let access = access::load(&tx, user)?;
+    let mut chunk = SnapshotChunk { rows: Vec::new(), last_seq: after, done: false };
+    let mut scanned: u32 = 0;
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT r.seq, r.entity, r.row_id, r.scope, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device
+                 FROM (SELECT seq, entity, row_id, scope FROM sync_rows
+                       WHERE seq > ?1 AND seq <= ?2 AND deleted = 0 ORDER BY seq LIMIT ?3) r
+                 LEFT JOIN sync_fields f ON f.entity = r.entity AND f.row_id = r.row_id
+                 ORDER BY r.seq",
+            )
+            .map_err(db)?;
+        let mut found = stmt.query(params![to_i64(after), to_i64(at), i64::from(limit)]).map_err(db)?;
+        // Whether the row being read (the last head) is one the user may read.
+        let mut readable = false;
+        while let Some(r) = found.next().map_err(db)? {
+            let seq = to_u64(r.get(0).map_err(db)?)?;
+            if seq != chunk.last_seq {
+                scanned += 1;
+                chunk.last_seq = seq;
+                let scope = r.get_ref(3).and_then(|v| v.as_str().map_err(Into::into)).map_err(db)?;
+                // Rows the user may not read are skipped (same rule as pull).
+                readable = access.may_read(scope);
+                if !readable {
+                    continue;
+                }
+                let entity = r.get_ref(1).and_then(|v| v.as_str().map_err(Into::into)).map_err(db)?;
+                let entity = EntityKind::parse(entity)
+                    .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
+                let row_id = r.get_ref(2).and_then(|v| v.as_blob().map_err(Into::into)).map_err(db)?;
+                chunk.rows.push(RowState {
+                    seq,
+                    entity,
+                    row_id: parse_uuid(row_id).map_err(db)?,
+                    deleted: false,
+                    purged: false,
+                    scope: scope.to_owned(),
+                    fields: BTreeMap::new(),
+                });
+            }
+            if readable
+                && r.get_ref(4).map_err(db)?.data_type() != rusqlite::types::Type::Null
+                && let Some(row) = chunk.rows.last_mut()
+            {
+                let (name, state) = field_at(r, 4).map_err(db)?;
+                row.fields.insert(name, state);
+            }
+        }
+    }
+    tx.commit().map_err(db)?;
+    chunk.done = scanned < limit;
+    Ok(chunk)
+}
+
+/// `(name, state)` from the columns `name, value, hlc_millis, hlc_counter, device` at `first`.
+fn field_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<(String, FieldState)> {
+    let text = r.get_ref(first + 1)?.as_str()?;
+    let value = serde_json::from_str(text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(first + 1, rusqlite::types::Type::Text, Box::new(e)))?;
+    let state = FieldState {
+        value,
+        hlc: hlc_from(r.get(first + 2)?, r.get(first + 3)?)?,
+        device: parse_uuid(r.get_ref(first + 4)?.as_blob()?)?,
+    };
+    Ok((r.get(first)?, state))
+}
+
+/// See [`crate::storage::Storage::prune_tombstones`]. An immediate transaction: no push
+/// re-sends a tombstone while it is being removed.
+pub(super) fn prune_tombstones(c: &mut Connection, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError> {
+    let cutoff = ts(older_than);
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+    let max_row: Option<i64> = tx
+        .query_row("SELECT max(seq) FROM sync_rows WHERE deleted = 1 AND deleted_at < ?1", [&cutoff], |r| r.get(0))
+        .map_err(db)?;
+    // Tombstones carry no fields; this only guards the foreign key.
+    tx.execute(
+        "DELETE FROM sync_fields WHERE (entity, row_id) IN
+             (SELECT entity, row_id FROM sync_rows WHERE deleted = 1 AND deleted_at < ?1)",
+        [&cutoff],
+    )
+    .map_err(db)?;
+    let rows = tx.execute("DELETE FROM sync_rows WHERE deleted = 1 AND deleted_at < ?1", [&cutoff]).map_err(db)?;
+    let max_revocation: Option<i64> =
+        tx.query_row("SELECT max(seq) FROM revocations WHERE at < ?1", [&cutoff], |r| r.get(0)).map_err(db)?;
+    let revocations = tx.execute("DELETE FROM revocations WHERE at < ?1", [&cutoff]).map_err(db)?;
+    let pruned = max_row.into_iter().chain(max_revocation).max().unwrap_or(0);
+    tx.execute("UPDATE sync_state SET horizon = max(horizon, ?1) WHERE id = 1", [pruned]).map_err(db)?;
+    let horizon_seq = horizon(&tx)?;
+    tx.commit().map_err(db)?;
+    Ok(PruneReport {
+        rows: u64::try_from(rows).unwrap_or(u64::MAX),
+        revocations: u64::try_from(revocations).unwrap_or(u64::MAX),
+        horizon_seq,
+    })
 }
 
 /// The newest `limit` clock clamps with the device and user they came from.

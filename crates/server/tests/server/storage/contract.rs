@@ -1049,3 +1049,235 @@ pub async fn a_page_of_rows_the_user_may_not_read_still_moves_the_cursor(s: &dyn
     let end = s.pull(&vol, after.next_cursor, 2).await.expect("pull");
     assert!(end.revoked_scopes.is_empty() && end.next_cursor == after.next_cursor, "reported once; the cursor stays");
 }
+
+// --- Snapshots, tombstone pruning and the horizon ---
+
+/// Every chunk of a snapshot at `at` from `after`, in chunks of `limit`: the rows, and how many
+/// chunks it took.
+async fn snapshot_all(s: &dyn Storage, u: &User, at: u64, after: u64, limit: u32) -> (Vec<RowState>, usize) {
+    let (mut rows, mut chunks, mut after) = (Vec::new(), 0, after);
+    loop {
+        let chunk = s.snapshot_chunk(u, at, after, limit).await.expect("snapshot chunk");
+        chunks += 1;
+        assert!(chunk.rows.len() <= limit as usize, "a chunk holds at most `limit` rows");
+        assert!(chunk.last_seq >= after && chunk.last_seq <= at, "the chunk stays in ({after}, {at}]: {}", chunk.last_seq);
+        if !chunk.done {
+            assert!(chunk.last_seq > after, "an unfinished chunk moves forward");
+        }
+        rows.extend(chunk.rows);
+        after = chunk.last_seq;
+        if chunk.done {
+            return (rows, chunks);
+        }
+        assert!(chunks < 1_000, "a snapshot ends");
+    }
+}
+
+/// The live rows a device holds after applying `rows` (in order) and `revoked` scopes to `held`.
+fn apply(held: &mut std::collections::BTreeMap<Uuid, RowState>, rows: Vec<RowState>, revoked: &[String]) {
+    for row in rows {
+        if row.deleted {
+            held.remove(&row.row_id);
+        } else {
+            held.insert(row.row_id, row);
+        }
+    }
+    held.retain(|_, row| !revoked.contains(&row.scope));
+}
+
+/// Staff `sam` and volunteer `vic`; public people, a restricted one, a deleted row, and a later
+/// edit, create and delete after the snapshot point. Returns the users and `at`, with the ids
+/// `(edited after at, deleted after at, created after at, deleted before at, restricted contact)`.
+async fn snapshot_world(s: &dyn Storage) -> ((User, Uuid), (User, Uuid), u64, [Uuid; 5]) {
+    let (staff, sd) = member(s, "sam", Role::Staff).await;
+    let (vol, vd) = member(s, "vic", Role::Volunteer).await;
+    let (ada, _) = person(s, &staff, sd, "Ada").await;
+    let (_grace, grace_kids) = person(s, &vol, vd, "Grace").await;
+    let (secret, _) = restricted_person(s, &staff, sd, "Secret").await;
+    let gone = Uuid::now_v7();
+    push_ok(s, &vol, vd, vec![change(gone, &[("display_name", json!("Gone"), hlc(0, 0))])]).await;
+    push_ok(s, &vol, vd, vec![delete(gone, hlc(1, 0))]).await;
+    let at = s.current_seq().await.expect("current seq");
+    assert_eq!(at, pull_all(s, &staff).await.next_cursor, "the counter is where a full pull ends");
+
+    // After `at`: an edit, a delete, a new contact.
+    push_ok(s, &staff, sd, vec![change(ada, &[("notes", json!("edited later"), hlc(2, 0))])]).await;
+    let mut phone_delete = delete(grace_kids[1], hlc(2, 0));
+    phone_delete.entity = EntityKind::ContactPhone;
+    push_ok(s, &vol, vd, vec![phone_delete]).await;
+    let late = Uuid::now_v7();
+    push_ok(s, &vol, vd, vec![change(late, &[("display_name", json!("Late"), hlc(2, 0))])]).await;
+    ((staff, sd), (vol, vd), at, [ada, grace_kids[1], late, gone, secret])
+}
+
+pub async fn a_snapshot_holds_exactly_the_live_readable_rows_at_its_sequence_in_seq_order(s: &dyn Storage) {
+    let ((staff, _), (vol, _), at, [ada, deleted_later, late, gone, secret]) = snapshot_world(s).await;
+    let full = pull_all(s, &staff).await.rows;
+    // What the staff member could hold at `at`: every live row whose latest version is at or
+    // below it.
+    let expected: Vec<RowState> = full.iter().filter(|r| !r.deleted && r.seq <= at).cloned().collect();
+
+    let (rows, chunks) = snapshot_all(s, &staff, at, 0, 3).await;
+    assert!(chunks > 2, "read in several chunks: {chunks}");
+    assert_eq!(rows, expected, "the same row states as a pull, live ones only, in seq order");
+    assert!(rows.windows(2).all(|w| w[0].seq < w[1].seq), "seq order");
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.row_id).collect();
+    assert!(!ids.contains(&gone), "a tombstone is left out: an empty device has nothing to delete");
+    assert!(!ids.contains(&ada) && !ids.contains(&deleted_later), "rows changed after `at` come with the pull from `at`");
+    assert!(!ids.contains(&late), "rows created after `at` are not in it");
+    assert!(ids.contains(&secret), "staff read the restricted contact");
+
+    let (vol_rows, _) = snapshot_all(s, &vol, at, 0, 3).await;
+    let vol_expected: Vec<RowState> = expected.iter().filter(|r| r.scope == scope::PUBLIC).cloned().collect();
+    assert!(vol_expected.len() < expected.len(), "the world has restricted rows");
+    assert_eq!(vol_rows, vol_expected, "a volunteer gets no restricted row, whatever the chunking");
+
+    let (one_chunk, chunks) = snapshot_all(s, &staff, at, 0, 5_000).await;
+    assert_eq!((one_chunk, chunks), (expected, 1), "one chunk when the limit covers everything");
+    let (empty, _) = snapshot_all(s, &staff, 0, 0, 10).await;
+    assert!(empty.is_empty(), "a snapshot at 0 holds nothing");
+}
+
+pub async fn a_snapshot_resumed_after_its_last_stored_row_returns_only_the_rest(s: &dyn Storage) {
+    let ((staff, _), (vol, _), at, _) = snapshot_world(s).await;
+    for user in [&staff, &vol] {
+        let (all, _) = snapshot_all(s, user, at, 0, 5_000).await;
+        for cut in 0..all.len() {
+            let after = all[cut].seq;
+            let (rest, _) = snapshot_all(s, user, at, after, 2).await;
+            assert_eq!(rest, all[cut + 1..].to_vec(), "{}: resuming after row {cut} sends only the rest", user.name);
+        }
+    }
+    // Resuming after a seq of a row the volunteer may not read (or a tombstone) works the same.
+    let (staff_rows, _) = snapshot_all(s, &staff, at, 0, 5_000).await;
+    let (vol_rows, _) = snapshot_all(s, &vol, at, 0, 5_000).await;
+    let hidden = staff_rows.iter().find(|r| r.scope != scope::PUBLIC).expect("a restricted row");
+    let (rest, _) = snapshot_all(s, &vol, at, hidden.seq, 2).await;
+    let expected: Vec<RowState> = vol_rows.into_iter().filter(|r| r.seq > hidden.seq).collect();
+    assert_eq!(rest, expected);
+}
+
+pub async fn a_snapshot_then_a_pull_from_its_sequence_equals_a_full_pull(s: &dyn Storage) {
+    let ((staff, sd), (vol, _), at, [_, _, _, _, secret]) = snapshot_world(s).await;
+    // After `at` the restricted contact is opened to volunteers and another is restricted.
+    push_ok(s, &staff, sd, vec![change(secret, &[("restricted", json!(false), hlc(3, 0))])]).await;
+    let (hidden, _) = person(s, &staff, sd, "Soon hidden").await;
+    let before_hiding = s.current_seq().await.expect("seq");
+    push_ok(s, &staff, sd, vec![change(hidden, &[("restricted", json!(true), hlc(4, 0))])]).await;
+
+    for (user, snapshot_at) in [(&staff, at), (&vol, at), (&vol, before_hiding)] {
+        let mut device = std::collections::BTreeMap::new();
+        let (rows, _) = snapshot_all(s, user, snapshot_at, 0, 4).await;
+        apply(&mut device, rows, &[]);
+        let (rows, revoked, _) = pull_pages(s, user, snapshot_at, 3).await;
+        apply(&mut device, rows, &revoked);
+
+        let mut fresh = std::collections::BTreeMap::new();
+        apply(&mut fresh, pull_all(s, user).await.rows, &[]);
+        assert_eq!(device, fresh, "{} from a snapshot at {snapshot_at}: snapshot + pull is the full state", user.name);
+    }
+}
+
+pub async fn a_pull_from_below_the_horizon_must_resync_and_others_pull_as_usual(s: &dyn Storage) {
+    let (u, a, _) = setup(s).await;
+    let old = now() - Duration::days(200);
+    let old_hlc = |k: u64| Hlc::new(u64::try_from(old.timestamp_millis()).expect("positive") + k, 0);
+    let gone = Uuid::now_v7();
+    s.push(&u, a, &batch(vec![change(gone, &[("display_name", json!("Gone"), old_hlc(0))])]), old).await.expect("push");
+    s.push(&u, a, &batch(vec![delete(gone, old_hlc(1))]), old).await.expect("delete");
+    let tombstone = row(s, &u, gone).await.expect("tombstone").seq;
+    let kept = Uuid::now_v7();
+    push_ok(s, &u, a, vec![change(kept, &[("display_name", json!("Kept"), hlc(0, 0))])]).await;
+
+    let report = s.prune_tombstones(now() - Duration::days(180)).await.expect("prune");
+    assert_eq!((report.rows, report.horizon_seq), (1, tombstone), "{report:?}");
+
+    let err = s.pull(&u, tombstone - 1, 100).await.expect_err("a cursor before the pruned tombstone");
+    assert!(
+        matches!(err, StorageError::ResyncRequired { since, horizon } if since == tombstone - 1 && horizon == tombstone),
+        "the device may have missed the deletion: it must re-sync: {err:?}"
+    );
+    let at = s.pull(&u, tombstone, 100).await.expect("a cursor at the horizon saw the tombstone");
+    assert_eq!(ids(&at), vec![kept]);
+    let fresh = s.pull(&u, 0, 100).await.expect("a new device is never told to re-sync");
+    assert_eq!(ids(&fresh), vec![kept], "the tombstone is gone from every pull");
+    let (snap, _) = snapshot_all(s, &u, tombstone - 1, 0, 10).await;
+    assert!(snap.is_empty(), "a snapshot below the horizon is still served: {snap:?}");
+}
+
+pub async fn pruning_removes_only_old_tombstones_keeps_erasures_refused_and_raises_the_horizon(s: &dyn Storage) {
+    let (u, a, b) = setup(s).await;
+    let old = now() - Duration::days(200);
+    let old_hlc = |k: u64| Hlc::new(u64::try_from(old.timestamp_millis()).expect("positive") + k, 0);
+    let push_old = async |changes: Vec<Change>| {
+        let resp = s.push(&u, a, &batch(changes), old).await.expect("push");
+        assert!(resp.results.iter().all(|r| r.outcome == Outcome::Accepted), "{resp:?}");
+    };
+
+    // Long ago: a deleted row, an erased person, a deleted email of a contact that is restricted
+    // only now (its tombstone is re-sent now, so it is recent), and a revoked grant.
+    let old_delete = Uuid::now_v7();
+    push_old(vec![change(old_delete, &[("display_name", json!("Old"), old_hlc(0))])]).await;
+    push_old(vec![delete(old_delete, old_hlc(1))]).await;
+    let (erased, erased_kids) = person(s, &u, a, "Erased").await;
+    s.erase_contact(erased, old).await.expect("erase");
+    member(s, "vic", Role::Volunteer).await;
+    let (restricted, _) = restricted_person(s, &u, a, "Restricted").await;
+    s.grant("vic", &scope::contact(restricted), old).await.expect("grant");
+    s.revoke("vic", &scope::contact(restricted), old).await.expect("revoke");
+    let revocation_seq = s.current_seq().await.expect("the revocation took the last seq");
+    let (later, later_email) = (Uuid::now_v7(), Uuid::now_v7());
+    push_old(vec![
+        change(later, &[("display_name", json!("Later"), old_hlc(2))]),
+        child(EntityKind::ContactEmail, later_email, later, &[("address", json!("l@example.org"))], old_hlc(2)),
+    ])
+    .await;
+    let mut email_delete = delete(later_email, old_hlc(3));
+    email_delete.entity = EntityKind::ContactEmail;
+    push_old(vec![email_delete]).await;
+    // Recently: a deletion, and the restriction that re-sends the old email tombstone.
+    let recent = Uuid::now_v7();
+    push_ok(s, &u, a, vec![change(recent, &[("display_name", json!("Recent"), hlc(0, 0))])]).await;
+    push_ok(s, &u, a, vec![delete(recent, hlc(1, 0))]).await;
+    push_ok(s, &u, a, vec![change(later, &[("restricted", json!(true), hlc(1, 0))])]).await;
+    let before = pull_all(s, &u).await;
+
+    let report = s.prune_tombstones(now() - Duration::days(180)).await.expect("prune");
+    // The old delete and the erased contact with its three rows; the email re-sent now stays.
+    assert_eq!((report.rows, report.revocations), (5, 1), "{report:?}");
+    let pruned_ids: Vec<Uuid> = [old_delete, erased].into_iter().chain(erased_kids.iter().copied()).collect();
+    let newest_tombstone = before.rows.iter().filter(|r| pruned_ids.contains(&r.row_id)).map(|r| r.seq).max();
+    assert_eq!(
+        report.horizon_seq,
+        newest_tombstone.expect("seqs").max(revocation_seq),
+        "the horizon is the highest seq pruned, the revocation's here: a device before it may have missed it"
+    );
+
+    let after = pull_all(s, &u).await;
+    let remaining: Vec<Uuid> = after.rows.iter().map(|r| r.row_id).collect();
+    for id in &pruned_ids {
+        assert!(!remaining.contains(id), "old tombstones are removed: {id}");
+    }
+    let expected: Vec<&RowState> = before.rows.iter().filter(|r| !pruned_ids.contains(&r.row_id)).collect();
+    assert_eq!(after.rows.iter().collect::<Vec<_>>(), expected, "everything else is untouched, tombstones included");
+    let email = after.rows.iter().find(|r| r.row_id == later_email).expect("the re-sent email tombstone");
+    assert!(email.deleted, "kept: it was re-sent recently, so devices may still need it");
+    assert!(after.rows.iter().any(|r| r.row_id == recent && r.deleted), "a recent tombstone is kept");
+
+    // An erased id is still refused after its tombstone is gone.
+    let resp = s
+        .push(&u, b, &batch(vec![change(erased, &[("display_name", json!("Back"), hlc(9, 0))])]), now())
+        .await
+        .expect("push");
+    assert_erased(&resp, 0);
+
+    // The horizon never goes down; pruning again removes nothing.
+    let again = s.prune_tombstones(now() - Duration::days(180)).await.expect("prune again");
+    assert_eq!((again.rows, again.revocations, again.horizon_seq), (0, 0, report.horizon_seq));
+    let earlier = s.prune_tombstones(now() - Duration::days(400)).await.expect("prune with an older cutoff");
+    assert_eq!(earlier.horizon_seq, report.horizon_seq, "the horizon is never lowered");
+    let everything = s.prune_tombstones(now() + Duration::days(1)).await.expect("prune everything");
+    assert_eq!(everything.rows, 2, "the email and the recent deletion: {everything:?}");
+    assert!(everything.horizon_seq > report.horizon_seq);
+    assert!(pull_all(s, &u).await.rows.iter().all(|r| !r.deleted), "no tombstone left");
+}

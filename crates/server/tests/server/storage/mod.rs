@@ -48,6 +48,11 @@ macro_rules! contract_tests {
                 pushes_to_records_a_user_may_not_read_are_refused_without_saying_whether_they_exist,
                 erasure_purges_conflicts_and_rows_found_by_parent,
                 a_page_of_rows_the_user_may_not_read_still_moves_the_cursor,
+                a_snapshot_holds_exactly_the_live_readable_rows_at_its_sequence_in_seq_order,
+                a_snapshot_resumed_after_its_last_stored_row_returns_only_the_rest,
+                a_snapshot_then_a_pull_from_its_sequence_equals_a_full_pull,
+                a_pull_from_below_the_horizon_must_resync_and_others_pull_as_usual,
+                pruning_removes_only_old_tombstones_keeps_erasures_refused_and_raises_the_horizon,
             ]
         );
     };
