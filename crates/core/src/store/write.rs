@@ -200,7 +200,13 @@ pub fn forget_missing(conn: &Connection, entity: EntityKind, row: Uuid) -> Resul
 /// again the server's rows apply as new. Returns how many rows were removed.
 pub fn revoke_scope(conn: &Connection, scope: &str) -> Result<u64> {
     let mut removed = 0;
-    for (entity, row) in st::rows_in_scope(conn, scope)? {
+    let mut rows = st::rows_in_scope(conn, scope)?;
+    // A contact restricted after this device received it is still recorded here under the scope
+    // it had then (`public`): the scope names the contact, so remove it and what belongs to it.
+    if let Some(contact) = liaison_protocol::scope::contact_id(scope) {
+        rows.push((EntityKind::Contact, contact));
+    }
+    for (entity, row) in rows {
         let (any, rows) = remove_tree(conn, entity, row, st::Removal::AccessRevoked)?;
         removed += u64::from(any);
         for (entity, id) in rows {

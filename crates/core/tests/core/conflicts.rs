@@ -197,6 +197,26 @@ fn a_revoked_scope_is_physically_deleted_with_everything_that_belongs_to_it() {
 }
 
 #[test]
+fn a_contact_restricted_after_it_arrived_is_deleted_by_the_revoke_of_its_scope() {
+    let (_d, mut store, _k) = temp_store();
+    let id = Uuid::now_v7();
+    let email = Uuid::now_v7();
+    apply(
+        &mut store,
+        vec![
+            row(EntityKind::Contact, id, 1, "public", &[("display_name", json!("Later Sensitive"))]),
+            row(EntityKind::ContactEmail, email, 2, "public", &[("contact_id", json!(id.to_string())), ("address", json!("ls@example.org"))]),
+        ],
+        &[],
+    );
+    // The rows are held under "public"; the revoke names the contact's own scope.
+    apply(&mut store, vec![], &[&format!("contact:{id}")]);
+    assert_eq!(contacts::get(&store, id).expect_err("gone").code, ErrorCode::NotFound);
+    let emails: i64 = store.conn().query_row("SELECT count(*) FROM contact_email", [], |r| r.get(0)).expect("count");
+    assert_eq!(emails, 0, "its email goes with it");
+}
+
+#[test]
 fn only_staff_may_restrict_a_contact() {
     let (_d, mut store, _k) = temp_store();
     let c = contacts::create(&mut store, ContactInput { display_name: "Press Contact".into(), restricted: true, ..Default::default() }).expect("no role known: allowed locally");
