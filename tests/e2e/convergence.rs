@@ -29,7 +29,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// Seeds that once failed, kept so the failure stays fixed.
-const REGRESSION_SEEDS: &[u64] = &[];
+const REGRESSION_SEEDS: &[u64] = &[11, 29, 34, 38];
 const DEVICES: usize = 4;
 /// The last device belongs to a volunteer; the others to staff.
 const VOLUNTEER: usize = DEVICES - 1;
@@ -39,6 +39,7 @@ const PASSWORD: &str = "convergence-password";
 struct Device {
     _dir: tempfile::TempDir,
     store: Store,
+    name: String,
 }
 
 impl Device {
@@ -46,7 +47,7 @@ impl Device {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = Store::create(&dir.path().join("liaison.db"), &DataKey::generate()).expect("store");
         sync::login(&mut store, url, user, PASSWORD, fingerprint).await.expect("login");
-        Device { _dir: dir, store }
+        Device { _dir: dir, store, name: user.to_string() }
     }
 
     fn contact_ids(&self) -> Vec<Uuid> {
@@ -101,15 +102,18 @@ async fn admin_op(rng: &mut StdRng, storage: &Arc<dyn Storage>, staff: &Device, 
     let now = chrono::Utc::now();
     match rng.gen_range(0..4) {
         0 => {
+            trace(format_args!("admin erases {id}"));
             storage.erase_contact(id, now).await.expect("erase");
             log.erased.push(id);
         }
         1 | 2 => {
+            trace(format_args!("admin grants u3 {id}"));
             storage.grant("u3", &scope::contact(id), now).await.expect("grant");
         }
         _ => {
             // Revoking a grant that does not exist is refused; that is fine here.
-            let _ = storage.revoke("u3", &scope::contact(id), now).await;
+            let done = storage.revoke("u3", &scope::contact(id), now).await;
+            trace(format_args!("admin revokes u3 {id}: {}", done.is_ok()));
         }
     }
 }
@@ -121,7 +125,8 @@ async fn random_op(rng: &mut StdRng, device: &mut Device, staff: bool) {
         0..=2 => {
             let name = NAMES[rng.gen_range(0..NAMES.len())];
             let emails = if rng.gen_bool(0.5) { vec![format!("p{}@example.org", rng.gen_range(0..5))] } else { vec![] };
-            contacts::create(&mut device.store, ContactInput { display_name: name.into(), emails, ..Default::default() }).expect("create");
+            let c = contacts::create(&mut device.store, ContactInput { display_name: name.into(), emails, ..Default::default() }).expect("create");
+            trace(format_args!("{} creates {}", device.name, c.id));
         }
         3..=6 => {
             if let Some(id) = pick(rng) {
@@ -133,17 +138,20 @@ async fn random_op(rng: &mut StdRng, device: &mut Device, staff: bool) {
                     3 => patch.emails = Some((0..rng.gen_range(0..3)).map(|i| format!("e{}x{i}@example.org", rng.gen_range(0..4))).collect()),
                     _ => patch.display_name = Some(NAMES[rng.gen_range(0..NAMES.len())].into()),
                 }
+                trace(format_args!("{} edits {id}: {patch:?}", device.name));
                 contacts::update(&mut device.store, id, patch).expect("update");
             }
         }
         7 => {
             if let Some(id) = pick(rng) {
+                trace(format_args!("{} deletes {id}", device.name));
                 contacts::delete(&mut device.store, id).expect("delete");
             }
         }
         8 => {
             if let Some(id) = pick(rng).filter(|_| staff) {
                 let restricted = rng.gen_bool(0.6);
+                trace(format_args!("{} restricts {id}: {restricted}", device.name));
                 contacts::update(&mut device.store, id, ContactPatch { restricted: Some(restricted), ..Default::default() }).expect("restrict");
             }
         }
@@ -166,7 +174,8 @@ async fn random_op(rng: &mut StdRng, device: &mut Device, staff: bool) {
             if rng.gen_bool(0.2) {
                 meta::set(device.store.conn(), "pull_cursor", "0").expect("rewind cursor");
             }
-            sync::sync(&mut device.store).await.expect("sync");
+            let report = sync::sync(&mut device.store).await.expect("sync");
+            trace(format_args!("{} syncs: pushed {} rejected {} pulled {}", device.name, report.pushed, report.rejected, report.pulled));
         }
     }
 }
@@ -215,45 +224,70 @@ async fn run_seed(seed: u64) {
     let reference = devices[0].dump();
     for (i, device) in devices.iter().enumerate() {
         if i != VOLUNTEER && i != 0 {
-            assert_eq!(device.dump(), reference, "seed {seed}: staff device {i} differs from device 0 after quiescence");
+            let dump = device.dump();
+            assert!(dump == reference, "seed {seed}: staff device {i} differs from device 0 after quiescence: {:?}", differences(&dump, &reference));
         }
         assert_eq!(sync::status(&device.store).expect("status").pending, 0, "seed {seed}: device {i} still has unsent changes");
         let held = device.dump();
         for erased in &log.erased {
             let (dashed, simple) = (erased.to_string(), erased.simple().to_string());
-            assert!(
-                !held.iter().any(|(k, v)| k.contains(&dashed) || k.contains(&simple) || v.starts_with(&simple)),
-                "seed {seed}: erased {erased} (or something of it) is still on device {i}"
-            );
+            let left: Vec<_> = held.iter().filter(|(k, v)| k.contains(&dashed) || k.contains(&simple) || v.starts_with(&simple)).collect();
+            assert!(left.is_empty(), "seed {seed}: erased {erased} (or something of it) is still on device {i}: {left:?}");
         }
     }
     // The volunteer's view: the staff view minus restricted contacts not granted to u3, with
-    // everything that belongs to them.
+    // everything that belongs to them. Conflicts about contacts that no longer exist keep the
+    // scope the contact had when it was deleted, which only the server knows: for those, the
+    // volunteer must hold a subset of the staff's (and the same as a fresh volunteer device).
     let granted: Vec<String> = storage.list_grants().await.expect("grants").into_iter().filter(|g| g.user_name == "u3").map(|g| g.scope).collect();
+    let live: Vec<String> = devices[0].contact_ids().into_iter().map(|id| id.simple().to_string()).collect();
     let hidden: Vec<String> = devices[0]
         .contact_ids()
         .into_iter()
         .filter(|id| contacts::get(&devices[0].store, *id).expect("get").restricted && !granted.contains(&scope::contact(*id)))
         .map(|id| id.simple().to_string())
         .collect();
-    let expected_volunteer: BTreeMap<String, String> = reference
-        .iter()
-        .filter(|(k, v)| !hidden.iter().any(|h| k.replace('-', "").contains(h.as_str()) || v.starts_with(h.as_str())))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    assert_eq!(devices[VOLUNTEER].dump(), expected_volunteer, "seed {seed}: the volunteer holds exactly what they may see");
+    let about = |k: &str, v: &str, ids: &[String]| ids.iter().any(|h| k.replace('-', "").contains(h.as_str()) || v.starts_with(h.as_str()));
+    let decidable = |k: &String, v: &String| !k.starts_with("conflict ") || about(k, v, &live);
+    let expected_volunteer: BTreeMap<String, String> =
+        reference.iter().filter(|(k, v)| decidable(k, v) && !about(k, v, &hidden)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let volunteer = devices[VOLUNTEER].dump();
+    let volunteer_decidable: BTreeMap<String, String> = volunteer.iter().filter(|(k, v)| decidable(k, v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert!(
+        volunteer_decidable == expected_volunteer,
+        "seed {seed}: the volunteer holds exactly what they may see; differences: {:?}",
+        differences(&volunteer_decidable, &expected_volunteer)
+    );
+    for (k, v) in &volunteer {
+        assert_eq!(reference.get(k), Some(v), "seed {seed}: the volunteer holds {k}, which staff devices do not hold so");
+        assert!(!about(k, v, &hidden), "seed {seed}: the volunteer holds {k}, which belongs to a restricted contact");
+    }
     for c in conflicts::list(&devices[0].store, true).expect("conflicts") {
         assert_ne!(c.mine.value, c.theirs.value, "seed {seed}: a conflict is recorded only for different values");
         assert_ne!(c.mine.device, c.theirs.device, "seed {seed}: and only between two devices");
     }
     let mut fresh = Device::new(&url, &fingerprint, "u0").await;
     sync::sync(&mut fresh.store).await.expect("fresh sync");
-    assert_eq!(fresh.dump(), reference, "seed {seed}: a new staff device syncing from nothing differs from the others");
+    let fresh_dump = fresh.dump();
+    assert!(fresh_dump == reference, "seed {seed}: a new staff device syncing from nothing differs from the others: {:?}", differences(&fresh_dump, &reference));
     let mut fresh_volunteer = Device::new(&url, &fingerprint, "u3").await;
     sync::sync(&mut fresh_volunteer.store).await.expect("fresh sync");
-    assert_eq!(fresh_volunteer.dump(), expected_volunteer, "seed {seed}: a new volunteer device differs from the volunteer's view");
+    let fresh_view = fresh_volunteer.dump();
+    assert!(fresh_view == volunteer, "seed {seed}: a new volunteer device differs from the volunteer's: {:?}", differences(&fresh_view, &volunteer));
     let _ = stop.send(());
     let _ = running.await;
+}
+
+/// The entries that differ between a device's rows and the expected ones: (key, held, expected).
+fn differences(held: &BTreeMap<String, String>, expected: &BTreeMap<String, String>) -> Vec<(String, Option<String>, Option<String>)> {
+    let keys: std::collections::BTreeSet<&String> = held.keys().chain(expected.keys()).collect();
+    keys.into_iter().filter(|k| held.get(*k) != expected.get(*k)).map(|k| (k.clone(), held.get(k).cloned(), expected.get(k).cloned())).collect()
+}
+
+fn trace(what: std::fmt::Arguments<'_>) {
+    if std::env::var_os("LIAISON_CONVERGENCE_TRACE").is_some() {
+        eprintln!("{what}");
+    }
 }
 
 fn chrono_now_millis() -> i64 {
@@ -263,7 +297,11 @@ fn chrono_now_millis() -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_converge_on_the_servers_view_whatever_the_order_of_edits_and_syncs() {
     let count: u64 = std::env::var("LIAISON_CONVERGENCE_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
-    let seeds: Vec<u64> = REGRESSION_SEEDS.iter().copied().chain(0..count).collect();
+    let mut seeds: Vec<u64> = REGRESSION_SEEDS.iter().copied().chain(0..count).collect();
+    // One seed alone (with LIAISON_CONVERGENCE_TRACE=1 to see each operation): for debugging.
+    if let Some(one) = std::env::var("LIAISON_CONVERGENCE_SEED").ok().and_then(|s| s.parse().ok()) {
+        seeds = vec![one];
+    }
     for seed in seeds {
         run_seed(seed).await;
     }

@@ -297,6 +297,10 @@ fn apply_delete_choice(tx: &Connection, c: &Conflict, choice: &Choice) -> Result
     if def.parent_field.is_some() && write::read_fields(tx, EntityKind::Contact, c.contact_id)?.is_none() {
         return Err(Error::new(ErrorCode::NotFound, format!("The contact this {} belonged to is gone too; keep the delete.", def.name.replace('_', " "))));
     }
+    if c.entity == EntityKind::Contact && !patch.iter().any(|(n, _)| *n == "created_at") {
+        // A new record: it is created now (a synced field, like every contact's).
+        patch.push(("created_at", json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))));
+    }
     let new_id = Uuid::now_v7();
     write::local_upsert(tx, c.entity, new_id, &patch)?;
     reindex(tx, if c.entity == EntityKind::Contact { new_id } else { c.contact_id }, Some(&now()))?;

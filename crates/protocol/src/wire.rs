@@ -236,8 +236,9 @@ pub const SNAPSHOT_CONTENT_TYPE: &str = "application/x-ndjson";
 /// [`crate::error::ErrorCode::ResyncRequired`]).
 ///
 /// The stream is `Start`, then the rows in sequence order, then `End`. Rows are the current
-/// versions of live rows with `seq <= at` (tombstones are left out: an empty device has nothing
-/// to delete); a row changed after `at` is not in the snapshot but comes with the incremental
+/// versions of live rows with `seq <= at`. Tombstones are left out (an empty device has nothing
+/// to delete), except erasures (`purged`): a device may hold data about that person that the
+/// server never saw, created offline, and must purge it. A row changed after `at` is not in the snapshot but comes with the incremental
 /// pull that follows (`since = at`), so snapshot + pull is one consistent state. A device that
 /// loses the connection asks again with the same `at` and `after` = the sequence of the last row
 /// it stored, and receives only the rest. A stream without `End` is incomplete.

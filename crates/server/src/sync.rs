@@ -108,6 +108,23 @@ impl StoredRow {
         }
     }
 
+    /// A new child row (e.g. an email) for a contact that was deleted: the contact's delete wins
+    /// over it as over any concurrent update, so it is planned against the contact's tombstone
+    /// (accepted, not applied, and recorded as a delete conflict). `None` when the parent lives.
+    pub fn for_child_of(parent: &StoredRow, parent_id: Uuid) -> Option<Self> {
+        parent.deleted.then(|| Self {
+            seq: parent.seq,
+            deleted: true,
+            fields: BTreeMap::new(),
+            field_seqs: BTreeMap::new(),
+            deleted_by: parent.deleted_by,
+            deleted_seq: Some(parent.tombstone_seq()),
+            scope: parent.scope.clone(),
+            parent_id: Some(parent_id),
+            public_since: None,
+        })
+    }
+
     /// The sequence at which `field` was last written.
     pub fn field_seq(&self, field: &str) -> u64 {
         self.field_seqs.get(field).copied().unwrap_or(self.seq)
@@ -873,6 +890,19 @@ mod tests {
         let mut again = change(&[]);
         again.deleted = Some(Hlc::new(NOW, 9));
         assert!(plan(Some(&tombstone(8)), &again, DEV_B).expect("ok").conflicts.is_empty(), "deleting a tombstone is no conflict");
+    }
+
+    #[test]
+    fn a_new_email_for_a_deleted_contact_is_set_aside_not_orphaned() {
+        let contact = Uuid::from_u128(5);
+        let parent = tombstone(8);
+        let stand_in = StoredRow::for_child_of(&parent, contact).expect("the parent is deleted");
+        let mut email = change(&[("contact_id", json!(contact.to_string())), ("address", json!("a@example.org"))].map(|(n, v)| (n, v, Hlc::new(NOW, 1))));
+        email.entity = EntityKind::ContactEmail;
+        let p = plan(Some(&stand_in), &email, DEV_B).expect("accepted");
+        assert_eq!(p.effect, Effect::Unchanged, "the contact's delete wins: no orphaned email");
+        assert_eq!(p.conflicts.len(), 1, "the email goes to the inbox");
+        assert!(StoredRow::for_child_of(&edited_row(), contact).is_none(), "a live parent changes nothing");
     }
 
     #[test]

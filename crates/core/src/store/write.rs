@@ -186,13 +186,14 @@ fn purge(conn: &Connection, row: &RowState) -> Result<bool> {
 }
 
 /// A row the server no longer has for this user (found missing by a re-sync snapshot): delete it
-/// here like a revoked row, without a tombstone (if it comes back, it applies as new).
+/// here, without a tombstone (if it comes back, it applies as new). Only this row: rows that
+/// belong to it are judged on their own (a conflict about a deleted contact is still live).
 pub fn forget_missing(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<bool> {
-    let (removed, rows) = remove_tree(conn, entity, row, st::Removal::AccessRevoked)?;
-    for (entity, id) in rows {
-        st::forget_row(conn, entity, id)?;
-    }
-    Ok(removed)
+    let removed = conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", entity.as_str()))?.execute([blob(row)])? > 0;
+    st::erase_outbox_data(conn, entity, row, st::Removal::AccessRevoked)?;
+    st::forget_row(conn, entity, row)?;
+    let orphans = drop_unsynced_children(conn, entity, row)?;
+    Ok(removed || orphans)
 }
 
 /// This user lost access to `scope`: physically delete every row of it on this device (and what
@@ -216,6 +217,26 @@ pub fn revoke_scope(conn: &Connection, scope: &str) -> Result<u64> {
     Ok(removed)
 }
 
+/// The server deleted a parent row: child rows this device added to it and never synced go too
+/// (the delete wins; their unsent creates still go to the server, which sets them aside in the
+/// conflict inbox). Synced children get their own tombstones from the server. Conflicts stay.
+fn drop_unsynced_children(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<bool> {
+    let mut removed = false;
+    for child in EntityKind::ALL.into_iter().filter(|k| *k != EntityKind::Conflict) {
+        let Some(parent_field) = child.def().parent_field else { continue };
+        if child.def().field(parent_field).map(|f| f.ty) != Some(liaison_protocol::schema::FieldType::Ref(entity)) {
+            continue;
+        }
+        let sql = format!(
+            "DELETE FROM {child} WHERE {parent_field} = ?1
+               AND NOT EXISTS (SELECT 1 FROM row_seq r WHERE r.entity = '{child}' AND r.row_id = {child}.id)",
+            child = child.as_str()
+        );
+        removed |= conn.prepare_cached(&sql)?.execute([blob(row)])? > 0;
+    }
+    Ok(removed)
+}
+
 /// Apply a row from the server with the merge rule. Never touches the outbox, except to erase
 /// personal data from it when the server says the row was erased.
 pub fn apply_remote(conn: &Connection, row: &RowState) -> Result<Applied> {
@@ -232,7 +253,8 @@ pub fn apply_remote(conn: &Connection, row: &RowState) -> Result<Applied> {
         st::add_tombstone(conn, row.entity, row.row_id, Hlc::ZERO)?;
         st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
         st::set_scope(conn, row.entity, row.row_id, &row.scope)?;
-        return Ok(Applied { changed: exists });
+        let orphans = drop_unsynced_children(conn, row.entity, row.row_id)?;
+        return Ok(Applied { changed: exists || orphans });
     }
     if st::is_tombstoned(conn, row.entity, row.row_id)? {
         // Deleted here; the pending delete wins on the server.

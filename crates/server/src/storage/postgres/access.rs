@@ -49,7 +49,8 @@ pub(super) async fn load(tx: &Transaction<'_>, user: &User) -> Result<Access, St
 }
 
 /// The scopes revoked from this user (or everyone) in `(since, until]` that a device pulling from
-/// `since` may hold rows of and the user may not read now.
+/// `since` may hold rows of and the user may not read now. A scope no row has any more (the
+/// contact was unrestricted since) is left out: the device must keep those rows, now public.
 pub(super) async fn revoked_scopes(
     tx: &Transaction<'_>,
     user: &User,
@@ -63,7 +64,8 @@ pub(super) async fn revoked_scopes(
     let rows = tx
         .query(
             "SELECT scope, since_seq FROM revocations
-             WHERE seq > $1 AND seq <= $2 AND (user_id IS NULL OR user_id = $3) ORDER BY seq",
+             WHERE seq > $1 AND seq <= $2 AND (user_id IS NULL OR user_id = $3)
+               AND EXISTS (SELECT 1 FROM sync_rows s WHERE s.scope = revocations.scope) ORDER BY seq",
             &[&to_i64(since), &to_i64(until), &user.id],
         )
         .await

@@ -285,10 +285,18 @@ pub(super) async fn push(
             Some(p) => Some(contact_scope(&tx, p).await?),
             None => None,
         };
+        // A new row for a deleted contact is planned against the contact's tombstone.
+        let stand_in = match (&existing, named_parent) {
+            (None, Some(p)) => {
+                load_row(&tx, EntityKind::Contact, p).await?.and_then(|parent| StoredRow::for_child_of(&parent, p))
+            }
+            _ => None,
+        };
+        let planned = existing.as_ref().or(stand_in.as_ref());
         let plan = match sync::refuse_erased(touches_erased).and_then(|()| {
             sync::plan_change(
                 &author,
-                existing.as_ref(),
+                planned,
                 named_scope.as_deref(),
                 change,
                 pushing.now_millis,
@@ -324,7 +332,7 @@ pub(super) async fn push(
         } else {
             existing.as_ref().map(|row| row.seq)
         };
-        if let Some(contact) = sync::conflict_contact(change, existing.as_ref(), &plan.effect) {
+        if let Some(contact) = sync::conflict_contact(change, planned, &plan.effect) {
             for draft in &plan.conflicts {
                 pushing.record_conflict(change, contact, draft).await?;
             }
@@ -389,6 +397,9 @@ impl Pushing<'_, '_> {
         }
         let placement = Placement { scope, parent_id, public_since, written_at: self.now };
         write_effect(self.tx, change.entity, change.row_id, effect, device, row_seq, &placement).await?;
+        if let (EntityKind::Contact, Effect::Tombstone { hlc }) = (change.entity, effect) {
+            self.delete_rows_of(change.row_id, *hlc, device).await?;
+        }
 
         if change.entity == EntityKind::Contact && existing.is_none_or(|row| row.scope != placement.scope) {
             leaving.extend(self.rescope_rows_of(change.row_id, &placement.scope).await?);
@@ -434,6 +445,39 @@ impl Pushing<'_, '_> {
                 .map_err(db)?;
         }
         Ok(leaving)
+    }
+
+    /// A deleted contact takes its emails, phones and identifiers with it (each a tombstone at a
+    /// new seq, with the contact's delete stamp), so none is left behind without its contact.
+    /// Conflicts about the contact stay: they are what a person still has to see.
+    async fn delete_rows_of(&mut self, contact: Uuid, hlc: Hlc, device: Uuid) -> Result<(), StorageError> {
+        let rows = self
+            .tx
+            .query(
+                "SELECT entity, row_id FROM sync_rows WHERE parent_id = $1 AND NOT deleted AND entity <> $2",
+                &[&contact, &EntityKind::Conflict.as_str()],
+            )
+            .await
+            .map_err(db)?;
+        for r in rows {
+            let entity: String = r.try_get(0).map_err(db)?;
+            let row_id: Uuid = r.try_get(1).map_err(db)?;
+            let seq = self.next_seq();
+            self.tx
+                .execute(
+                    "UPDATE sync_rows SET seq = $1, deleted = true, deleted_millis = $2, deleted_counter = $3, deleted_device = $4,
+                         deleted_seq = $1, deleted_at = $5
+                     WHERE entity = $6 AND row_id = $7",
+                    &[&to_i64(seq), &to_i64(hlc.millis), &i64::from(hlc.counter), &device, &ts(self.now), &entity, &row_id],
+                )
+                .await
+                .map_err(db)?;
+            self.tx
+                .execute("DELETE FROM sync_fields WHERE entity = $1 AND row_id = $2", &[&entity, &row_id])
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
     }
 
     /// Write a `conflict` row about `change`'s row, in its contact's scope, at a new seq.
@@ -830,9 +874,9 @@ pub(super) async fn snapshot_chunk(
     let access = access::load(&tx, user).await?;
     let stmt = tx
         .prepare_cached(
-            "SELECT r.seq, r.entity, r.row_id, r.scope, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device
-             FROM (SELECT seq, entity, row_id, scope FROM sync_rows
-                   WHERE seq > $1 AND seq <= $2 AND NOT deleted ORDER BY seq LIMIT $3) r
+            "SELECT r.seq, r.entity, r.row_id, r.scope, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device, r.purged
+             FROM (SELECT seq, entity, row_id, scope, purged FROM sync_rows
+                   WHERE seq > $1 AND seq <= $2 AND (NOT deleted OR purged) ORDER BY seq LIMIT $3) r
              LEFT JOIN sync_fields f ON f.entity = r.entity AND f.row_id = r.row_id
              ORDER BY r.seq",
         )
@@ -859,12 +903,15 @@ pub(super) async fn snapshot_chunk(
             let entity: &str = r.try_get(1).map_err(db)?;
             let entity = EntityKind::parse(entity)
                 .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
+            // Erasures come with the snapshot: a device may hold data about the person that
+            // the server never saw (created offline) and must purge it.
+            let purged: bool = r.try_get(9).map_err(db)?;
             chunk.rows.push(RowState {
                 seq,
                 entity,
                 row_id: r.try_get(2).map_err(db)?,
-                deleted: false,
-                purged: false,
+                deleted: purged,
+                purged,
                 scope: scope.to_owned(),
                 fields: BTreeMap::new(),
             });

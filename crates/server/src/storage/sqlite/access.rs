@@ -54,7 +54,8 @@ pub(super) fn load(c: &Connection, user: &User) -> Result<Access, StorageError> 
 }
 
 /// The scopes revoked from this user (or everyone) in `(since, until]` that a device pulling from
-/// `since` may hold rows of and the user may not read now.
+/// `since` may hold rows of and the user may not read now. A scope no row has any more (the
+/// contact was unrestricted since) is left out: the device must keep those rows, now public.
 pub(super) fn revoked_scopes(
     c: &Connection,
     user: &User,
@@ -68,7 +69,8 @@ pub(super) fn revoked_scopes(
     let mut stmt = c
         .prepare_cached(
             "SELECT scope, since_seq FROM revocations
-             WHERE seq > ?1 AND seq <= ?2 AND (user_id IS NULL OR user_id = ?3) ORDER BY seq",
+             WHERE seq > ?1 AND seq <= ?2 AND (user_id IS NULL OR user_id = ?3)
+               AND EXISTS (SELECT 1 FROM sync_rows s WHERE s.scope = revocations.scope) ORDER BY seq",
         )
         .map_err(db)?;
     let rows = stmt

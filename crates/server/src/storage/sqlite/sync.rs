@@ -268,8 +268,14 @@ pub(super) fn push(
         let existing = load_row(&tx, change.entity, change.row_id)?;
         let named_parent = sync::parent_in_change(change);
         let named_scope = named_parent.map(|p| contact_scope(&tx, p)).transpose()?;
+        // A new row for a deleted contact is planned against the contact's tombstone.
+        let stand_in = match (&existing, named_parent) {
+            (None, Some(p)) => load_row(&tx, EntityKind::Contact, p)?.and_then(|parent| StoredRow::for_child_of(&parent, p)),
+            _ => None,
+        };
+        let planned = existing.as_ref().or(stand_in.as_ref());
         let plan = match sync::refuse_erased(touches_erased).and_then(|()| {
-            sync::plan_change(&author, existing.as_ref(), named_scope.as_deref(), change, state.now_millis, &mut state.clock)
+            sync::plan_change(&author, planned, named_scope.as_deref(), change, state.now_millis, &mut state.clock)
         }) {
             Ok(plan) => plan,
             Err(error) => {
@@ -299,7 +305,7 @@ pub(super) fn push(
         } else {
             existing.as_ref().map(|row| row.seq)
         };
-        if let Some(contact) = sync::conflict_contact(change, existing.as_ref(), &plan.effect) {
+        if let Some(contact) = sync::conflict_contact(change, planned, &plan.effect) {
             for draft in &plan.conflicts {
                 state.record_conflict(change, contact, draft)?;
             }
@@ -364,6 +370,9 @@ impl Pushing<'_> {
         }
         let placement = Placement { scope, parent_id, public_since, written_at: self.now };
         write_effect(self.tx, change.entity, change.row_id, effect, device, row_seq, &placement)?;
+        if let (EntityKind::Contact, Effect::Tombstone { hlc }) = (change.entity, effect) {
+            self.delete_rows_of(change.row_id, *hlc, device)?;
+        }
 
         if change.entity == EntityKind::Contact && existing.is_none_or(|row| row.scope != placement.scope) {
             leaving.extend(self.rescope_rows_of(change.row_id, &placement.scope)?);
@@ -409,6 +418,35 @@ impl Pushing<'_> {
                 .map_err(db)?;
         }
         Ok(leaving)
+    }
+
+    /// A deleted contact takes its emails, phones and identifiers with it (each a tombstone at a
+    /// new seq, with the contact's delete stamp), so none is left behind without its contact.
+    /// Conflicts about the contact stay: they are what a person still has to see.
+    fn delete_rows_of(&mut self, contact: Uuid, hlc: Hlc, device: Uuid) -> Result<(), StorageError> {
+        let rows: Vec<(String, Vec<u8>)> = {
+            let mut stmt = self
+                .tx
+                .prepare_cached("SELECT entity, row_id FROM sync_rows WHERE parent_id = ?1 AND deleted = 0 AND entity <> ?2")
+                .map_err(db)?;
+            let found = stmt
+                .query_map(params![contact.as_bytes(), EntityKind::Conflict.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db)?;
+            found.collect::<rusqlite::Result<_>>().map_err(db)?
+        };
+        for (entity, row_id) in rows {
+            let seq = self.next_seq();
+            self.tx
+                .execute(
+                    "UPDATE sync_rows SET seq = ?1, deleted = 1, deleted_millis = ?2, deleted_counter = ?3, deleted_device = ?4,
+                         deleted_seq = ?1, deleted_at = ?5
+                     WHERE entity = ?6 AND row_id = ?7",
+                    params![to_i64(seq), to_i64(hlc.millis), hlc.counter, device.as_bytes(), ts(self.now), entity, row_id],
+                )
+                .map_err(db)?;
+            self.tx.execute("DELETE FROM sync_fields WHERE entity = ?1 AND row_id = ?2", params![entity, row_id]).map_err(db)?;
+        }
+        Ok(())
     }
 
     /// Write a `conflict` row about `change`'s row, in its contact's scope, at a new seq.
@@ -776,9 +814,9 @@ pub(super) fn snapshot_chunk(
     {
         let mut stmt = tx
             .prepare_cached(
-                "SELECT r.seq, r.entity, r.row_id, r.scope, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device
-                 FROM (SELECT seq, entity, row_id, scope FROM sync_rows
-                       WHERE seq > ?1 AND seq <= ?2 AND deleted = 0 ORDER BY seq LIMIT ?3) r
+                "SELECT r.seq, r.entity, r.row_id, r.scope, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device, r.purged
+                 FROM (SELECT seq, entity, row_id, scope, purged FROM sync_rows
+                       WHERE seq > ?1 AND seq <= ?2 AND (deleted = 0 OR purged = 1) ORDER BY seq LIMIT ?3) r
                  LEFT JOIN sync_fields f ON f.entity = r.entity AND f.row_id = r.row_id
                  ORDER BY r.seq",
             )
@@ -801,12 +839,15 @@ pub(super) fn snapshot_chunk(
                 let entity = EntityKind::parse(entity)
                     .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
                 let row_id = r.get_ref(2).and_then(|v| v.as_blob().map_err(Into::into)).map_err(db)?;
+                // Erasures come with the snapshot: a device may hold data about the person
+                // that the server never saw (created offline) and must purge it.
+                let purged: bool = r.get(9).map_err(db)?;
                 chunk.rows.push(RowState {
                     seq,
                     entity,
                     row_id: parse_uuid(row_id).map_err(db)?,
-                    deleted: false,
-                    purged: false,
+                    deleted: purged,
+                    purged,
                     scope: scope.to_owned(),
                     fields: BTreeMap::new(),
                 });
