@@ -53,8 +53,9 @@ fn an_interrupted_first_sync_resumes_where_it_stopped_and_duplicates_nothing() {
 
     // Kill B's first sync repeatedly, a little later each time, until one run completes.
     let mut progress_seen = false;
-    let mut delay = 300;
-    for _ in 0..40 {
+    // Unlocking takes about 100 ms; the kills then walk through the download 100 ms apart.
+    let mut delay = 150;
+    for _ in 0..60 {
         let mut sync = b.command(&["sync"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("start sync");
         std::thread::sleep(Duration::from_millis(delay));
         let finished = sync.try_wait().expect("wait").is_some();
@@ -64,7 +65,7 @@ fn an_interrupted_first_sync_resumes_where_it_stopped_and_duplicates_nothing() {
             break;
         }
         progress_seen |= open_meta(&b, "snapshot_after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|after| after > 0);
-        delay += 150;
+        delay += 100;
     }
     b.ok(&["sync"]);
     assert!(progress_seen, "at least one killed run had stored part of the snapshot, which the next run continued");
