@@ -602,7 +602,15 @@ async fn snapshot(store: &mut Store, client: &Client) -> Result<u64> {
     let mut changed = 0;
     let mut started = false;
     loop {
-        let Some(chunk) = resp.chunk().await.map_err(|e| client.transport_error(e))? else { break };
+        // A stream cut mid-way (often mid-compression-frame, which reqwest calls a decode
+        // error) is a broken connection, not a server that speaks another language.
+        let chunk = resp.chunk().await.map_err(|e| {
+            Error::new(
+                ErrorCode::ServerUnreachable,
+                format!("The connection to the server broke during the download ({e}); what arrived is kept and the next sync continues from there."),
+            )
+        })?;
+        let Some(chunk) = chunk else { break };
         buffer.extend_from_slice(&chunk);
         while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buffer.drain(..=end).collect();
