@@ -19,7 +19,11 @@ usage: cargo xtask <command> [options]
                               --demo: use a demo profile filled with generated contacts
   test                        install what tests need, then run every test
   server [ARGS…]              build and start liaison-server (default: serve on https://127.0.0.1:8443)
-  bench [--full]              benchmarks (B5, B6); a tenth of the size unless --full
+  bench [--full] [--store|--sync]
+                              release benchmarks, written to docs/benchmarks.{json,md}:
+                              the encrypted store (B5, B6; 100k contacts, 500k with --full) and
+                              sync (B8-B11, B16 at 100k contacts, beside PouchDB);
+                              --store / --sync: only one of them (the other's results are kept)
   bindings                    regenerate ui/src/api/bindings.ts from the Rust IPC types
   bundle                      build release installers (.deb, .rpm)
   setup                       only install missing system and npm packages";
@@ -42,7 +46,14 @@ fn run() -> Result<()> {
         "run" => tasks::run_app(flag("--headless"), flag("--demo")),
         "test" => tasks::test(),
         "server" => tasks::server(rest),
-        "bench" => tasks::bench(flag("--full")),
+        "bench" => {
+            let set = match (flag("--store"), flag("--sync")) {
+                (true, false) => tasks::BenchSet::Store,
+                (false, true) => tasks::BenchSet::Sync,
+                _ => tasks::BenchSet::All,
+            };
+            tasks::bench(flag("--full"), set)
+        }
         "bindings" => tasks::bindings(),
         "bundle" => tasks::bundle(),
         "setup" => setup::ensure(setup::Purpose::Test),

@@ -108,6 +108,32 @@ pub fn ensure_npm_packages(ui: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The PouchDB side of the sync benchmarks (`bench/pouchdb`): `npm ci` when node_modules is
+/// missing or older than package-lock.json. `--ignore-scripts`: pouchdb-server's optional SQLite
+/// adapter would compile sqlite3 from source, and the LevelDB binding it does use ships prebuilt.
+pub fn ensure_bench_npm_packages() -> Result<()> {
+    let dir = util::root().join("bench/pouchdb");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = matches!((modified(&dir.join("package-lock.json")), modified(&dir.join("node_modules/.package-lock.json"))), (Some(l), Some(s)) if s >= l);
+    if !fresh {
+        println!("Installing the PouchDB benchmark's npm packages (bench/pouchdb/package-lock.json: pouchdb-server, pouchdb-node)…");
+        run(npm(&dir).args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]).env("npm_config_yes", "true"))?;
+    }
+    Ok(())
+}
+
+/// What `cargo xtask bench` needs: the build tools, PostgreSQL (B11 runs on it too), Node.js and
+/// the PouchDB packages.
+pub fn ensure_bench() -> Result<()> {
+    if cfg!(target_os = "linux") && have("apt-get") && have("dpkg-query") {
+        let mut wanted: Vec<(&str, &str)> = BUILD.to_vec();
+        wanted.push(("postgresql", "a throwaway PostgreSQL server for the B11 pull benchmark"));
+        apt_install(&missing(&wanted))?;
+    }
+    ensure_node()?;
+    ensure_bench_npm_packages()
+}
+
 /// tauri-driver, the WebDriver bridge for Tauri apps, installed once into a cache.
 pub fn tauri_driver() -> Result<std::path::PathBuf> {
     let bin = tools_dir().join("bin/tauri-driver");
@@ -140,6 +166,7 @@ pub fn ensure(purpose: Purpose) -> Result<()> {
     ensure_node()?;
     ensure_npm_packages(&util::root().join("ui"))?;
     if purpose == Purpose::Test {
+        ensure_bench_npm_packages()?;
         tauri_driver()?;
     }
     Ok(())

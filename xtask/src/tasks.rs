@@ -105,14 +105,54 @@ pub fn bindings() -> Result<()> {
         .env("UPDATE_BINDINGS", "1"))
 }
 
-pub fn bench(full: bool) -> Result<()> {
+/// Which benchmarks `cargo xtask bench` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchSet {
+    /// The encrypted store (B5, B6) and sync (B8–B11, B16, beside PouchDB).
+    All,
+    Store,
+    Sync,
+}
+
+/// Release builds of both benchmarks; their results are merged into `docs/benchmarks.json`
+/// (store results at the top level, sync results under `sync`) and `docs/benchmarks.md`, so
+/// running one keeps the other's last results.
+pub fn bench(full: bool, set: BenchSet) -> Result<()> {
+    let store_json = target_dir().join("bench/store.json");
+    if set != BenchSet::Sync {
+        let mut cmd = cargo();
+        cmd.args(["run", "--release", "-p", "liaison-core", "--features", "bench-plaintext", "--example", "bench", "--"]);
+        cmd.arg("--out").arg(&store_json);
+        if full {
+            cmd.arg("--full");
+        }
+        exec(&mut cmd)?;
+    }
+    if set != BenchSet::Store {
+        setup::ensure_bench()?;
+    }
     let mut cmd = cargo();
-    cmd.args(["run", "--release", "-p", "liaison-core", "--features", "bench-plaintext", "--example", "bench", "--"]);
-    cmd.arg("--out").arg(root().join("docs/benchmarks.json"));
-    if full {
-        cmd.arg("--full");
+    cmd.args(["run", "--release", "-p", "liaison-e2e", "--example", "sync_bench", "--"]);
+    cmd.arg("--out").arg(root().join("docs/benchmarks.json")).arg("--md").arg(root().join("docs/benchmarks.md"));
+    if set != BenchSet::Sync {
+        cmd.arg("--core-results").arg(&store_json);
+    }
+    if set == BenchSet::Store {
+        cmd.arg("--merge-only");
     }
     exec(&mut cmd)
+}
+
+/// The sync benchmark at 2,000 contacts with 2 s of B11, PouchDB and PostgreSQL included, to
+/// prove it works (it fails when a device does not end up with exactly the server's rows).
+fn sync_bench_smoke() -> Result<()> {
+    exec(cargo()
+        .args(["run", "-p", "liaison-e2e", "--example", "sync_bench", "--", "--smoke", "--out"])
+        .arg(target_dir().join("bench-smoke-sync.json"))
+        .arg("--md")
+        .arg(target_dir().join("bench-smoke.md"))
+        .arg("--core-results")
+        .arg(target_dir().join("bench-smoke.json")))
 }
 
 pub fn bundle() -> Result<()> {
@@ -149,6 +189,7 @@ pub fn test() -> Result<()> {
     s.stage("Benchmark smoke run (a tenth of the size; not timed)", || {
         exec(cargo().args(["run", "-p", "liaison-core", "--features", "bench-plaintext", "--example", "bench", "--", "--smoke", "--out"]).arg(target_dir().join("bench-smoke.json")))
     })?;
+    s.stage("Sync benchmark smoke run (2,000 contacts, SQLite and PostgreSQL, PouchDB beside; not timed)", sync_bench_smoke)?;
     s.stage("Desktop: the real app driven through WebDriver under Xvfb", desktop_e2e)?;
     println!("\n══ Summary");
     for (name, took) in &s.done {
