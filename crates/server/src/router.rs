@@ -22,6 +22,7 @@ use liaison_protocol::wire::{MAX_BODY_BYTES, PROTOCOL_HEADER};
 use serde::de::DeserializeOwned;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::TraceLayer;
 
@@ -49,10 +50,15 @@ pub fn router(state: AppState) -> Router {
             tracing::error!("a request handler panicked");
             ApiError::internal().into_response()
         }))
-        .layer(CompressionLayer::new())
+        // Small answers (an up-to-date pull, an error) cost more to compress than they save: a
+        // compressor is set up per response. Streams of unknown size (snapshots) are compressed.
+        .layer(CompressionLayer::new().compress_when(DefaultPredicate::new().and(SizeAbove::new(MIN_COMPRESSED_BYTES))))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
+
+/// Answers smaller than this are sent uncompressed.
+const MIN_COMPRESSED_BYTES: u16 = 512;
 
 async fn not_found() -> ApiError {
     ApiError::new(

@@ -379,16 +379,21 @@ async fn a_gzip_compressed_push_is_applied_and_pulled_back() {
 }
 
 #[tokio::test]
-async fn responses_are_compressed_when_the_client_accepts_it() {
+async fn large_answers_are_compressed_when_the_client_accepts_it_and_small_ones_are_not() {
     let app = app().await;
-    let req =
-        request(Method::GET, "/v1/info").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).expect("req");
-    let response = app.router.clone().oneshot(req).await.expect("response");
-    assert_eq!(
-        response.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()),
-        Some("gzip"),
-        "pull pages are large; compression is on"
-    );
+    let token = login(&app, Uuid::now_v7()).await;
+    let changes = (0..20).map(|i| change(Uuid::now_v7(), &[("display_name", json!(format!("Reader number {i}")), Hlc::new(1, 0))])).collect();
+    let (status, _) = send(&app, authed(json_request(Method::POST, "/v1/push", &serde_json::to_value(batch(changes)).expect("json")), &token)).await;
+    assert_eq!(status, StatusCode::OK);
+    let encoding = |response: &axum::response::Response| response.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_owned);
+
+    let pull = authed(request(Method::GET, "/v1/pull?since=0").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).expect("req"), &token);
+    let response = app.router.clone().oneshot(pull).await.expect("response");
+    assert_eq!(encoding(&response).as_deref(), Some("gzip"), "a page of rows is compressed");
+
+    let info = request(Method::GET, "/v1/info").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).expect("req");
+    let response = app.router.clone().oneshot(info).await.expect("response");
+    assert_eq!(encoding(&response), None, "a small answer is not worth a compressor");
 }
 
 #[tokio::test]
