@@ -711,6 +711,37 @@ pub async fn a_delete_wins_over_a_concurrent_update_which_goes_to_the_inbox(s: &
     assert_eq!(conflicts(&pull_all(s, &u).await).len(), 2);
 }
 
+pub async fn a_deleted_contact_takes_its_rows_with_it_and_a_late_child_is_set_aside(s: &dyn Storage) {
+    let (u, a, b) = setup(s).await;
+    let (contact, kids) = person(s, &u, a, "Grace Hopper").await;
+    // B saw the contact before it was deleted and, offline, adds an email; A, meanwhile, adds a
+    // phone that B never saw, then deletes the contact (knowing only its own rows).
+    let seen = pull_all(s, &u).await.next_cursor;
+    let extra_phone = Uuid::now_v7();
+    push_ok(s, &u, a, vec![child(EntityKind::ContactPhone, extra_phone, contact, &[("number", json!("+1 555 0100"))], hlc(1, 0))]).await;
+    push_ok(s, &u, a, vec![delete(contact, hlc(2, 0))]).await;
+    let late_email = Uuid::now_v7();
+    let late = push_ok(
+        s,
+        &u,
+        b,
+        vec![based(child(EntityKind::ContactEmail, late_email, contact, &[("address", json!("late@example.org"))], hlc(3, 0)), seen)],
+    )
+    .await;
+
+    let all = pull_all(s, &u).await;
+    for id in kids.iter().chain([&extra_phone]) {
+        let row = all.rows.iter().find(|r| r.row_id == *id).expect("still announced");
+        assert!(row.deleted && row.fields.is_empty(), "every row of the deleted contact is a tombstone: {row:?}");
+    }
+    assert!(all.rows.iter().all(|r| r.row_id != late_email), "the late email is not stored without its contact");
+    assert_eq!(late.results[0].outcome, Outcome::Accepted, "it is accepted, so B stops resending it");
+    let set_aside = conflicts(&all);
+    assert_eq!(set_aside.len(), 1, "and kept in the inbox: {set_aside:?}");
+    assert_eq!(set_aside[0].fields["kind"].value, json!("delete"));
+    assert_eq!(side(set_aside[0], "lost").value["address"], json!("late@example.org"));
+}
+
 pub async fn devices_resolve_conflicts_but_never_invent_or_delete_them(s: &dyn Storage) {
     let (u, a, b) = setup(s).await;
     let r = Uuid::now_v7();

@@ -38,6 +38,7 @@ macro_rules! contract_tests {
                 erasing_twice_is_harmless,
                 concurrent_differing_edits_are_recorded_as_conflicts_and_pulled,
                 a_delete_wins_over_a_concurrent_update_which_goes_to_the_inbox,
+                a_deleted_contact_takes_its_rows_with_it_and_a_late_child_is_set_aside,
                 devices_resolve_conflicts_but_never_invent_or_delete_them,
                 restricted_contacts_reach_only_staff_and_granted_users,
                 restricting_a_public_contact_revokes_it_only_from_devices_that_may_hold_it,
