@@ -2,18 +2,10 @@
 //! device's conflict inbox (`liaison conflicts list|show|resolve`), and resolving is an edit
 //! that syncs.
 
-use crate::harness::{Client, Server};
+use crate::harness::Client;
 use serde_json::Value;
 
-fn setup() -> (Server, Client, Client) {
-    let server = Server::start();
-    server.add_user("ana", "staff");
-    server.add_user("ben", "volunteer");
-    let (a, b) = (Client::new(), Client::new());
-    a.login(&server, "ana");
-    b.login(&server, "ben");
-    (server, a, b)
-}
+use crate::harness::staff_and_volunteer as setup;
 
 fn conflicts(client: &Client) -> Vec<Value> {
     client.json(&["conflicts", "list"]).as_array().cloned().expect("a JSON list")

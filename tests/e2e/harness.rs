@@ -175,3 +175,14 @@ impl Client {
         self.json(&["status"])["sync"]["pending"].as_u64().expect("pending count")
     }
 }
+
+/// A server with `ana` (staff) and `ben` (volunteer), each signed in on a client of their own.
+pub fn staff_and_volunteer() -> (Server, Client, Client) {
+    let server = Server::start();
+    server.add_user("ana", "staff");
+    server.add_user("ben", "volunteer");
+    let (staff, volunteer) = (Client::new(), Client::new());
+    staff.login(&server, "ana");
+    volunteer.login(&server, "ben");
+    (server, staff, volunteer)
+}

@@ -4,15 +4,7 @@
 
 use crate::harness::{Client, Server};
 
-fn setup() -> (Server, Client, Client) {
-    let server = Server::start();
-    server.add_user("ana", "staff");
-    server.add_user("ben", "volunteer");
-    let (staff, volunteer) = (Client::new(), Client::new());
-    staff.login(&server, "ana");
-    volunteer.login(&server, "ben");
-    (server, staff, volunteer)
-}
+use crate::harness::staff_and_volunteer as setup;
 
 fn count(client: &Client) -> u64 {
     client.json(&["status"])["contacts"].as_u64().expect("contact count")

@@ -1,16 +1,8 @@
 //! Two devices converge through the real server.
 
-use crate::harness::{Client, Server};
+use crate::harness::Client;
 
-fn setup() -> (Server, Client, Client) {
-    let server = Server::start();
-    server.add_user("ana", "staff");
-    server.add_user("ben", "volunteer");
-    let (a, b) = (Client::new(), Client::new());
-    a.login(&server, "ana");
-    b.login(&server, "ben");
-    (server, a, b)
-}
+use crate::harness::staff_and_volunteer as setup;
 
 #[test]
 fn a_contact_created_on_a_appears_on_b_after_sync() {

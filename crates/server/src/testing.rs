@@ -1,5 +1,7 @@
 //! Test support, behind the cargo feature `test-support` (never in a release build of the
-//! server): a throwaway PostgreSQL cluster for the storage tests and the sync benchmarks.
+//! server): a throwaway PostgreSQL cluster for the storage tests and the sync benchmarks, and a
+//! TLS client configuration that trusts exactly one certificate fingerprint, as a Liaison
+//! client does after sign-in.
 //!
 //! The cluster is started once per process (the first caller that needs it) in a fresh temp
 //! directory: `initdb --auth=trust`, then `pg_ctl start` on a free loopback port with its socket
@@ -179,6 +181,74 @@ pub mod postgres {
         match try_fresh_database_url().await {
             Ok(url) => url,
             Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// A TLS client that trusts exactly the certificate whose SHA-256 is `fingerprint` (lowercase
+/// hex, as the server prints it without colons): what a client pinning the printed fingerprint
+/// does. Handshake signatures are still verified with the certificate's key.
+pub fn pinned_client_config(fingerprint: &str) -> Result<rustls::ClientConfig, rustls::Error> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = pinned::PinnedFingerprint { expected: fingerprint.to_owned(), provider: provider.clone() };
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+        .with_no_client_auth())
+}
+
+mod pinned {
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+    use sha2::{Digest, Sha256};
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    pub(super) struct PinnedFingerprint {
+        pub(super) expected: String,
+        pub(super) provider: Arc<CryptoProvider>,
+    }
+
+    impl ServerCertVerifier for PinnedFingerprint {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            let actual = hex::encode(Sha256::digest(end_entity.as_ref()));
+            if actual == self.expected {
+                Ok(ServerCertVerified::assertion())
+            } else {
+                Err(rustls::Error::General(format!("certificate fingerprint {actual} is not the pinned {}", self.expected)))
+            }
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.provider.signature_verification_algorithms.supported_schemes()
         }
     }
 }
