@@ -7,7 +7,7 @@
 //! batch id, and the server returns the answer it stored.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::contacts::reindex;
+use crate::store::contacts::{self as contacts_store, reindex};
 use crate::store::sync_tables::{self as st, OutboxState};
 use crate::store::{Store, meta, write};
 use liaison_protocol::PROTOCOL_VERSION;
@@ -517,9 +517,10 @@ fn rfc3339(hlc: Hlc) -> String {
 fn apply_rows(tx: &rusqlite::Connection, rows: &[RowState], mark_seen: bool) -> Result<u64> {
     let mut changed = 0;
     let mut newest_per_root: std::collections::BTreeMap<Uuid, Hlc> = std::collections::BTreeMap::new();
+    let mut batch = write::RemoteBatch::begin(tx)?;
     for row in rows {
         let root = root_of(tx, row)?;
-        if write::apply_remote(tx, row)?.changed {
+        if batch.apply(row)?.changed {
             changed += 1;
             if let Some(root) = root {
                 let newest = row.fields.values().map(|f| f.hlc).max().unwrap_or(Hlc::ZERO);
@@ -531,6 +532,7 @@ fn apply_rows(tx: &rusqlite::Connection, rows: &[RowState], mark_seen: bool) -> 
             st::mark_seen(tx, row.entity, row.row_id)?;
         }
     }
+    batch.finish()?;
     for (root, hlc) in newest_per_root {
         let at = if hlc == Hlc::ZERO { None } else { Some(rfc3339(hlc)) };
         reindex(tx, root, at.as_deref())?;
@@ -558,7 +560,11 @@ fn meta_u64(conn: &rusqlite::Connection, key: &str) -> Result<u64> {
 /// Store a chunk of snapshot rows and the snapshot's progress in one transaction, so an
 /// interruption anywhere resumes after the last stored row.
 fn store_snapshot_chunk(store: &mut Store, at: u64, rows: &[RowState], resync: bool) -> Result<u64> {
-    store.transaction(|tx| {
+    // A chunk lost to a power cut is downloaded again (its progress is lost with it).
+    store.transaction_refetchable(|tx| {
+        if !resync {
+            contacts_store::suspend_name_index(tx)?;
+        }
         let changed = apply_rows(tx, rows, resync)?;
         meta::set(tx, keys::SNAPSHOT_AT, &at.to_string())?;
         if let Some(last) = rows.last() {
@@ -578,6 +584,7 @@ fn finish_snapshot(store: &mut Store, at: u64, resync: bool) -> Result<u64> {
                 changed += u64::from(write::forget_missing(tx, entity, row)?);
             }
         }
+        contacts_store::restore_name_index(tx)?;
         meta::set(tx, keys::CURSOR, &at.to_string())?;
         for key in [keys::SNAPSHOT_AT, keys::SNAPSHOT_AFTER, keys::SNAPSHOT_RESYNC] {
             meta::remove(tx, key)?;
@@ -586,21 +593,129 @@ fn finish_snapshot(store: &mut Store, at: u64, resync: bool) -> Result<u64> {
     })
 }
 
+/// The lines of a snapshot, parsed on their own thread while the rows before them are stored:
+/// bytes go in as they arrive, batches of lines come out; the first unreadable line ends it.
+struct LineParser {
+    bytes: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    lines: std::sync::mpsc::Receiver<std::result::Result<Vec<liaison_protocol::wire::SnapshotLine>, String>>,
+}
+
+impl LineParser {
+    fn spawn() -> Result<LineParser> {
+        let (bytes_tx, bytes_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(256);
+        let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("snapshot-parser".into())
+            .spawn(move || {
+                let mut buffer: Vec<u8> = Vec::new();
+                for chunk in bytes_rx {
+                    buffer.extend_from_slice(&chunk);
+                    // Every complete line in the buffer; the incomplete rest waits for more.
+                    let mut lines = Vec::new();
+                    let mut start = 0;
+                    while let Some(len) = buffer[start..].iter().position(|b| *b == b'\n') {
+                        let line = &buffer[start..start + len];
+                        start += len + 1;
+                        if line.iter().all(u8::is_ascii_whitespace) {
+                            continue;
+                        }
+                        match serde_json::from_slice(line) {
+                            Ok(parsed) => lines.push(parsed),
+                            Err(e) => {
+                                let _ = lines_tx.send(Ok(lines));
+                                let _ = lines_tx.send(Err(e.to_string()));
+                                return;
+                            }
+                        }
+                    }
+                    buffer.drain(..start);
+                    if !lines.is_empty() && lines_tx.send(Ok(lines)).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| Error::internal("snapshot parser thread", e))?;
+        Ok(LineParser { bytes: Some(bytes_tx), lines: lines_rx })
+    }
+
+    /// Hand over bytes; `false` when the parser has stopped (at an unreadable line).
+    fn feed(&self, chunk: Vec<u8>) -> bool {
+        self.bytes.as_ref().is_some_and(|tx| tx.send(chunk).is_ok())
+    }
+
+    /// No more bytes: from now on [`LineParser::next`] waits for the rest of the lines.
+    fn close(&mut self) {
+        self.bytes = None;
+    }
+
+    /// The next batch of lines: waits for it once closed, otherwise only takes what is ready.
+    fn next(&self) -> Option<std::result::Result<Vec<liaison_protocol::wire::SnapshotLine>, String>> {
+        if self.bytes.is_none() { self.lines.recv().ok() } else { self.lines.try_recv().ok() }
+    }
+}
+
+/// A snapshot being received: where it is consistent, whether its start line came, and the
+/// rows not stored yet.
+struct Receiving {
+    at: u64,
+    started: bool,
+    resync: bool,
+    rows: Vec<RowState>,
+    changed: u64,
+}
+
+impl Receiving {
+    /// Take a batch of lines, storing full chunks; `Some(changed)` once the end line is stored.
+    fn take(&mut self, store: &mut Store, lines: Vec<liaison_protocol::wire::SnapshotLine>) -> Result<Option<u64>> {
+        use liaison_protocol::wire::SnapshotLine;
+        for line in lines {
+            match line {
+                SnapshotLine::Start { at: server_at } => {
+                    if self.at != 0 && server_at != self.at {
+                        return Err(bad_snapshot("it is not the snapshot that was being resumed"));
+                    }
+                    self.at = server_at;
+                    self.started = true;
+                }
+                SnapshotLine::Row(row) => {
+                    if !self.started {
+                        return Err(bad_snapshot("rows before the start line"));
+                    }
+                    self.rows.push(row);
+                    if self.rows.len() >= SNAPSHOT_CHUNK {
+                        self.changed += store_snapshot_chunk(store, self.at, &self.rows, self.resync)?;
+                        self.rows.clear();
+                    }
+                }
+                SnapshotLine::End { at: end_at, .. } => {
+                    if end_at != self.at {
+                        return Err(bad_snapshot("the end line names another sequence"));
+                    }
+                    self.changed += store_snapshot_chunk(store, self.at, &self.rows, self.resync)?;
+                    self.changed += finish_snapshot(store, self.at, self.resync)?;
+                    return Ok(Some(self.changed));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn bad_snapshot(what: &str) -> Error {
+    Error::new(ErrorCode::BadResponse, format!("The server's snapshot could not be read ({what}); what arrived so far is kept and the next sync continues."))
+}
+
 /// Receive a snapshot: every row this user may read as of one server sequence, streamed as one
 /// JSON line per row and stored in chunks as it arrives. If the stream breaks, the progress
 /// made is kept and the next run asks for the rest only (same `at`, after the last stored row).
 async fn snapshot(store: &mut Store, client: &Client) -> Result<u64> {
-    use liaison_protocol::wire::SnapshotLine;
     let resync = meta::get(store.conn(), keys::SNAPSHOT_RESYNC)?.is_some();
-    let mut at = meta_u64(store.conn(), keys::SNAPSHOT_AT)?;
+    let at = meta_u64(store.conn(), keys::SNAPSHOT_AT)?;
     let after = meta_u64(store.conn(), keys::SNAPSHOT_AFTER)?;
     let resp = client.request(reqwest::Method::GET, &format!("/v1/snapshot?at={at}&after={after}")).send().await.map_err(|e| client.transport_error(e))?;
     let mut resp = client.check_status(resp).await?;
-    let bad = |what: &str| Error::new(ErrorCode::BadResponse, format!("The server's snapshot could not be read ({what}); what arrived so far is kept and the next sync continues."));
-    let mut buffer: Vec<u8> = Vec::new();
-    let mut rows: Vec<RowState> = Vec::with_capacity(SNAPSHOT_CHUNK);
-    let mut changed = 0;
-    let mut started = false;
+    let mut receiving = Receiving { at, started: false, resync, rows: Vec::with_capacity(SNAPSHOT_CHUNK), changed: 0 };
+    let mut parser = LineParser::spawn()?;
     loop {
         // A stream cut mid-way (often mid-compression-frame, which reqwest calls a decode
         // error) is a broken connection, not a server that speaks another language.
@@ -611,44 +726,25 @@ async fn snapshot(store: &mut Store, client: &Client) -> Result<u64> {
             )
         })?;
         let Some(chunk) = chunk else { break };
-        buffer.extend_from_slice(&chunk);
-        while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buffer.drain(..=end).collect();
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
+        let fed = parser.feed(chunk.to_vec());
+        while let Some(lines) = parser.next() {
+            if let Some(changed) = receiving.take(store, lines.map_err(|e| bad_snapshot(&e))?)? {
+                return Ok(changed);
             }
-            match serde_json::from_slice::<SnapshotLine>(&line).map_err(|e| bad(&e.to_string()))? {
-                SnapshotLine::Start { at: server_at } => {
-                    if at != 0 && server_at != at {
-                        return Err(bad("it is not the snapshot that was being resumed"));
-                    }
-                    at = server_at;
-                    started = true;
-                }
-                SnapshotLine::Row(row) => {
-                    if !started {
-                        return Err(bad("rows before the start line"));
-                    }
-                    rows.push(row);
-                    if rows.len() >= SNAPSHOT_CHUNK {
-                        changed += store_snapshot_chunk(store, at, &rows, resync)?;
-                        rows.clear();
-                    }
-                }
-                SnapshotLine::End { at: end_at, .. } => {
-                    if end_at != at {
-                        return Err(bad("the end line names another sequence"));
-                    }
-                    changed += store_snapshot_chunk(store, at, &rows, resync)?;
-                    changed += finish_snapshot(store, at, resync)?;
-                    return Ok(changed);
-                }
-            }
+        }
+        if !fed {
+            break;
+        }
+    }
+    parser.close();
+    while let Some(lines) = parser.next() {
+        if let Some(changed) = receiving.take(store, lines.map_err(|e| bad_snapshot(&e))?)? {
+            return Ok(changed);
         }
     }
     // The stream ended without its end line: keep what arrived, continue next time.
-    if started {
-        store_snapshot_chunk(store, at, &rows, resync)?;
+    if receiving.started {
+        store_snapshot_chunk(store, receiving.at, &receiving.rows, resync)?;
     }
     Err(Error::new(
         ErrorCode::ServerUnreachable,

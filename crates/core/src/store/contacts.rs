@@ -67,8 +67,20 @@ CREATE INDEX conflict_by_contact ON conflict(contact_id);
 ",
 };
 
-fn joined(conn: &Connection, sql: &str, contact: Uuid) -> Result<String> {
-    Ok(conn.prepare_cached(sql)?.query_row([blob(contact)], |r| r.get::<_, Option<String>>(0))?.unwrap_or_default())
+/// A first sync fills an empty store with many contacts in name order unrelated to their
+/// arrival: keeping the name index up to date row by row rewrites most of its pages at every
+/// commit. So the index is dropped while such a snapshot is stored and built once at its end
+/// ([`restore_name_index`]); opening the store rebuilds it too, should a snapshot never end.
+/// Lists stay correct meanwhile (sorted without the index).
+pub fn suspend_name_index(conn: &Connection) -> Result<()> {
+    conn.prepare_cached("DROP INDEX IF EXISTS contact_by_sort_key")?.execute([])?;
+    Ok(())
+}
+
+/// See [`suspend_name_index`].
+pub fn restore_name_index(conn: &Connection) -> Result<()> {
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS contact_by_sort_key ON contact(sort_key, id);")?;
+    Ok(())
 }
 
 /// Rebuild a contact's derived columns and its full-text entry after it or a child row changed.
@@ -81,14 +93,21 @@ pub fn reindex(conn: &Connection, contact: Uuid, touched_at: Option<&str>) -> Re
         tags: String,
         notes: Option<String>,
     }
+    // One statement for the contact and the text of its child rows.
     let row = conn
-        .prepare_cached("SELECT rid, display_name, organization, tags, notes FROM contact WHERE id = ?1")?
-        .query_row([blob(contact)], |r| Ok(Indexed { rid: r.get(0)?, name: r.get(1)?, organization: r.get(2)?, tags: r.get(3)?, notes: r.get(4)? }))
+        .prepare_cached(
+            "SELECT rid, display_name, organization, tags, notes,
+                    (SELECT group_concat(address, ' ') FROM contact_email WHERE contact_id = c.id),
+                    (SELECT group_concat(number, ' ') FROM contact_phone WHERE contact_id = c.id),
+                    (SELECT group_concat(value, ' ') FROM contact_identifier WHERE contact_id = c.id)
+             FROM contact c WHERE id = ?1",
+        )?
+        .query_row([blob(contact)], |r| {
+            let text = |i: usize| -> rusqlite::Result<String> { Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default()) };
+            Ok((Indexed { rid: r.get(0)?, name: r.get(1)?, organization: r.get(2)?, tags: r.get(3)?, notes: r.get(4)? }, text(5)?, text(6)?, text(7)?))
+        })
         .optional()?;
-    let Some(Indexed { rid, name, organization, tags, notes }) = row else { return Ok(()) };
-    let emails = joined(conn, "SELECT group_concat(address, ' ') FROM contact_email WHERE contact_id = ?1", contact)?;
-    let phones = joined(conn, "SELECT group_concat(number, ' ') FROM contact_phone WHERE contact_id = ?1", contact)?;
-    let idents = joined(conn, "SELECT group_concat(value, ' ') FROM contact_identifier WHERE contact_id = ?1", contact)?;
+    let Some((Indexed { rid, name, organization, tags, notes }, emails, phones, idents)) = row else { return Ok(()) };
     let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
     conn.prepare_cached("DELETE FROM contact_fts WHERE rowid = ?1")?.execute([rid])?;
     conn.prepare_cached("INSERT INTO contact_fts(rowid, name, emails, organization, identifiers, tags, notes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?

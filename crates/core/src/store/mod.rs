@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     contacts::MIGRATION_CONFLICTS,
     sync_tables::MIGRATION_3,
     sync_tables::MIGRATION_4,
+    sync_tables::MIGRATION_5,
 ];
 
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
@@ -118,6 +119,8 @@ impl Store {
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         let mut store = Store::configure(conn, path, key)?;
         store.migrate()?;
+        // A first sync interrupted for good leaves its name index suspended: build it again.
+        contacts::restore_name_index(&store.conn)?;
         Ok(store)
     }
 
@@ -214,6 +217,19 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
+        Ok(out)
+    }
+
+    /// [`Store::transaction`] for data that can be fetched again (a chunk of a snapshot with its
+    /// progress): still atomic, but the commit does not wait for the disk. A power cut may undo
+    /// it (never half of it, and never an earlier transaction); the next ordinary commit makes
+    /// it durable. The setting goes back to `FULL` before this returns, whatever happens.
+    pub fn transaction_refetchable<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        let out = self.transaction(f);
+        let restored = self.conn.execute_batch("PRAGMA synchronous = FULL;");
+        let out = out?;
+        restored?;
         Ok(out)
     }
 

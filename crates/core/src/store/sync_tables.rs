@@ -55,6 +55,14 @@ pub const MIGRATION_3: Migration = Migration { table: "sync", sql: "ALTER TABLE 
 /// 4: rows confirmed by a re-sync snapshot (see `sync::snapshot`); emptied when it ends.
 pub const MIGRATION_4: Migration = Migration { table: "sync", sql: "CREATE TABLE snapshot_seen (entity TEXT NOT NULL, row_id BLOB NOT NULL, PRIMARY KEY (entity, row_id)) WITHOUT ROWID;" };
 
+/// 5: a row's base stamp: the stamp of every field of the row that has no `field_clock` entry of
+/// its own. A pulled row whose fields were all written together (most rows) then costs one
+/// `row_seq` row instead of one `field_clock` row per field.
+pub const MIGRATION_5: Migration = Migration {
+    table: "sync",
+    sql: "ALTER TABLE row_seq ADD COLUMN base_millis INTEGER; ALTER TABLE row_seq ADD COLUMN base_counter INTEGER; ALTER TABLE row_seq ADD COLUMN base_device BLOB;",
+};
+
 /// Record that a re-sync snapshot contained this row.
 pub fn mark_seen(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<()> {
     conn.prepare_cached("INSERT OR IGNORE INTO snapshot_seen(entity, row_id) VALUES (?1, ?2)")?.execute(params![entity.as_str(), blob(row)])?;
@@ -76,12 +84,6 @@ pub fn take_unseen(conn: &Connection) -> Result<Vec<(EntityKind, Uuid)>> {
         .collect::<rusqlite::Result<_>>()?;
     conn.execute("DELETE FROM snapshot_seen", [])?;
     Ok(rows.into_iter().filter_map(|(e, id)| Some((EntityKind::parse(&e)?, Uuid::from_slice(&id).ok()?))).collect())
-}
-
-/// Remember the scope the server gave a row.
-pub fn set_scope(conn: &Connection, entity: EntityKind, row: Uuid, scope: &str) -> Result<()> {
-    conn.prepare_cached("UPDATE row_seq SET scope = ?3 WHERE entity = ?1 AND row_id = ?2")?.execute(params![entity.as_str(), blob(row), scope])?;
-    Ok(())
 }
 
 /// The rows this device received in `scope`.
@@ -146,8 +148,14 @@ pub(crate) fn uuid_from(bytes: Vec<u8>) -> rusqlite::Result<Uuid> {
     Uuid::from_slice(&bytes).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))
 }
 
+/// The stamp of a field: its own, or else the row's base stamp (see [`MIGRATION_5`]).
 pub fn stamp(conn: &Connection, entity: EntityKind, row: Uuid, field: &str) -> Result<Option<Stamp>> {
-    let mut stmt = conn.prepare_cached("SELECT millis, counter, device FROM field_clock WHERE entity = ?1 AND row_id = ?2 AND field = ?3")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT millis, counter, device, 0 AS own FROM field_clock WHERE entity = ?1 AND row_id = ?2 AND field = ?3
+         UNION ALL
+         SELECT base_millis, base_counter, base_device, 1 FROM row_seq WHERE entity = ?1 AND row_id = ?2 AND base_device IS NOT NULL
+         ORDER BY own LIMIT 1",
+    )?;
     Ok(stmt
         .query_row(params![entity.as_str(), blob(row), field], |r| {
             Ok(Stamp::new(Hlc::new(r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u32), uuid_from(r.get(2)?)?))
@@ -156,16 +164,14 @@ pub fn stamp(conn: &Connection, entity: EntityKind, row: Uuid, field: &str) -> R
 }
 
 pub fn set_stamp(conn: &Connection, entity: EntityKind, row: Uuid, field: &str, stamp: Stamp) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO field_clock(entity, row_id, field, millis, counter, device) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT(entity, row_id, field) DO UPDATE SET millis = excluded.millis, counter = excluded.counter, device = excluded.device",
-    )?;
-    stmt.execute(params![entity.as_str(), blob(row), field, stamp.hlc.millis as i64, stamp.hlc.counter as i64, blob(stamp.device)])?;
-    Ok(())
+    set_stamps(conn, entity, row, &[(field, stamp)])
 }
 
+/// Forget every stamp of a row (its own and its base stamp).
 pub fn clear_stamps(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<()> {
     conn.prepare_cached("DELETE FROM field_clock WHERE entity = ?1 AND row_id = ?2")?.execute(params![entity.as_str(), blob(row)])?;
+    conn.prepare_cached("UPDATE row_seq SET base_millis = NULL, base_counter = NULL, base_device = NULL WHERE entity = ?1 AND row_id = ?2 AND base_device IS NOT NULL")?
+        .execute(params![entity.as_str(), blob(row)])?;
     Ok(())
 }
 
@@ -180,6 +186,85 @@ pub fn set_row_seq(conn: &Connection, entity: EntityKind, row: Uuid, seq: u64) -
     )?
     .execute(params![entity.as_str(), blob(row), seq as i64])?;
     Ok(())
+}
+
+/// Record the sequence a row was seen at and the scope the server gave it, in one statement.
+pub fn set_row_seq_and_scope(conn: &Connection, entity: EntityKind, row: Uuid, seq: u64, scope: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO row_seq(entity, row_id, seq, scope) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(entity, row_id) DO UPDATE SET seq = max(seq, excluded.seq), scope = excluded.scope",
+    )?
+    .execute(params![entity.as_str(), blob(row), seq as i64, scope])?;
+    Ok(())
+}
+
+/// Record a row new to this device: its sequence, scope and stamps, in as few writes as
+/// possible. The stamp most fields share becomes the row's base stamp; only fields stamped
+/// otherwise get `field_clock` rows. The row must have no stamps yet.
+pub fn record_new_row(conn: &Connection, entity: EntityKind, row: Uuid, seq: u64, scope: &str, stamps: &[(&str, Stamp)]) -> Result<()> {
+    let base = most_common(stamps.iter().map(|(_, s)| *s));
+    let (millis, counter, device) = match base {
+        Some(b) => (Some(b.hlc.millis as i64), Some(i64::from(b.hlc.counter)), Some(blob(b.device))),
+        None => (None, None, None),
+    };
+    conn.prepare_cached(
+        "INSERT INTO row_seq(entity, row_id, seq, scope, base_millis, base_counter, base_device) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(entity, row_id) DO UPDATE SET seq = max(seq, excluded.seq), scope = excluded.scope,
+             base_millis = excluded.base_millis, base_counter = excluded.base_counter, base_device = excluded.base_device",
+    )?
+    .execute(params![entity.as_str(), blob(row), seq as i64, scope, millis, counter, device])?;
+    let own: Vec<(&str, Stamp)> = stamps.iter().filter(|(_, s)| Some(*s) != base).copied().collect();
+    set_stamps(conn, entity, row, &own)
+}
+
+fn most_common(stamps: impl Iterator<Item = Stamp>) -> Option<Stamp> {
+    let mut counts: Vec<(Stamp, usize)> = Vec::new();
+    for stamp in stamps {
+        match counts.iter_mut().find(|(s, _)| *s == stamp) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((stamp, 1)),
+        }
+    }
+    counts.into_iter().max_by_key(|(_, n)| *n).map(|(s, _)| s)
+}
+
+/// Stamp fields of a row, in one statement.
+pub fn set_stamps(conn: &Connection, entity: EntityKind, row: Uuid, stamps: &[(&str, Stamp)]) -> Result<()> {
+    if stamps.is_empty() {
+        return Ok(());
+    }
+    let values = vec!["(?, ?, ?, ?, ?, ?)"; stamps.len()].join(", ");
+    let sql = format!(
+        "INSERT INTO field_clock(entity, row_id, field, millis, counter, device) VALUES {values}
+         ON CONFLICT(entity, row_id, field) DO UPDATE SET millis = excluded.millis, counter = excluded.counter, device = excluded.device"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let (entity, row) = (entity.as_str(), blob(row));
+    for (i, (field, stamp)) in stamps.iter().enumerate() {
+        let at = i * 6;
+        stmt.raw_bind_parameter(at + 1, entity)?;
+        stmt.raw_bind_parameter(at + 2, row)?;
+        stmt.raw_bind_parameter(at + 3, *field)?;
+        stmt.raw_bind_parameter(at + 4, stamp.hlc.millis as i64)?;
+        stmt.raw_bind_parameter(at + 5, i64::from(stamp.hlc.counter))?;
+        stmt.raw_bind_parameter(at + 6, blob(stamp.device))?;
+    }
+    stmt.raw_execute()?;
+    Ok(())
+}
+
+/// The rows with local changes the server has not acknowledged yet (pending or sent).
+pub fn rows_with_unsent_changes(conn: &Connection) -> Result<std::collections::HashSet<(EntityKind, Uuid)>> {
+    let rows: Vec<(String, Vec<u8>)> = conn
+        .prepare_cached("SELECT DISTINCT entity, row_id FROM outbox WHERE state IN ('pending', 'sent')")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows.into_iter().filter_map(|(e, id)| Some((EntityKind::parse(&e)?, Uuid::from_slice(&id).ok()?))).collect())
+}
+
+/// Whether this device holds any tombstone at all.
+pub fn any_tombstone(conn: &Connection) -> Result<bool> {
+    Ok(conn.prepare_cached("SELECT 1 FROM tombstone LIMIT 1")?.exists([])?)
 }
 
 pub fn is_tombstoned(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<bool> {

@@ -15,8 +15,8 @@ use super::sync_tables::{self as st, blob};
 use super::{meta, values};
 use crate::error::{Error, ErrorCode, Result};
 use liaison_protocol::hlc::{Hlc, Stamp};
-use liaison_protocol::schema::{EntityDef, EntityKind};
-use liaison_protocol::wire::{Change, FieldWrite, RowState};
+use liaison_protocol::schema::{EntityDef, EntityKind, FieldDef};
+use liaison_protocol::wire::{Change, FieldState, FieldWrite, RowState};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -227,75 +227,162 @@ fn drop_unsynced_children(conn: &Connection, entity: EntityKind, row: Uuid) -> R
         if child.def().field(parent_field).map(|f| f.ty) != Some(liaison_protocol::schema::FieldType::Ref(entity)) {
             continue;
         }
-        let sql = format!(
-            "DELETE FROM {child} WHERE {parent_field} = ?1
+        let unsynced = format!(
+            "FROM {child} WHERE {parent_field} = ?1
                AND NOT EXISTS (SELECT 1 FROM row_seq r WHERE r.entity = '{child}' AND r.row_id = {child}.id)",
             child = child.as_str()
         );
-        removed |= conn.prepare_cached(&sql)?.execute([blob(row)])? > 0;
+        // Their local stamps go with them, so nothing stale applies if the id ever comes back.
+        let stamps = format!("DELETE FROM field_clock WHERE entity = '{}' AND row_id IN (SELECT id {unsynced})", child.as_str());
+        conn.prepare_cached(&stamps)?.execute([blob(row)])?;
+        removed |= conn.prepare_cached(&format!("DELETE {unsynced}"))?.execute([blob(row)])? > 0;
     }
     Ok(removed)
 }
 
 /// Apply a row from the server with the merge rule. Never touches the outbox, except to erase
-/// personal data from it when the server says the row was erased.
+/// personal data from it when the server says the row was erased. (One row; a page of rows goes
+/// through [`RemoteBatch`].)
 pub fn apply_remote(conn: &Connection, row: &RowState) -> Result<Applied> {
+    let mut batch = RemoteBatch::begin(conn)?;
+    let applied = batch.apply(row)?;
+    batch.finish()?;
+    Ok(applied)
+}
+
+/// Applies pulled rows one after another in the caller's transaction, reading once what is the
+/// same for the whole batch (whether any tombstone exists, which rows have unsent changes) and
+/// moving the clock past the newest stamp once at the end. A row that is new here (the bulk of a
+/// first sync) is inserted with all its stamps in three statements; every other row goes through
+/// the full merge rule.
+pub struct RemoteBatch<'c> {
+    conn: &'c Connection,
+    any_tombstone: bool,
+    unsent: std::collections::HashSet<(EntityKind, Uuid)>,
+    newest: Hlc,
+}
+
+impl<'c> RemoteBatch<'c> {
+    pub fn begin(conn: &'c Connection) -> Result<Self> {
+        Ok(RemoteBatch { conn, any_tombstone: st::any_tombstone(conn)?, unsent: st::rows_with_unsent_changes(conn)?, newest: Hlc::ZERO })
+    }
+
+    /// Apply one row (see [`apply_remote`]).
+    pub fn apply(&mut self, row: &RowState) -> Result<Applied> {
+        if row.purged {
+            self.any_tombstone = true;
+            return Ok(Applied { changed: purge(self.conn, row)? });
+        }
+        if row.deleted {
+            self.any_tombstone = true;
+            return apply_delete(self.conn, row);
+        }
+        let key = (row.entity, row.row_id);
+        if (self.any_tombstone && st::is_tombstoned(self.conn, row.entity, row.row_id)?) || self.unsent.contains(&key) {
+            return self.merge(row);
+        }
+        let fields = valid_fields(row);
+        if insert_new(self.conn, row.entity.def(), row.row_id, &fields)? {
+            let stamps: Vec<(&str, Stamp)> = fields.iter().map(|(f, state)| (f.name, state.stamp())).collect();
+            st::record_new_row(self.conn, row.entity, row.row_id, row.seq, &row.scope, &stamps)?;
+            self.observe(fields.iter().map(|(_, state)| state.hlc));
+            return Ok(Applied { changed: true });
+        }
+        self.merge(row)
+    }
+
+    /// Move the clock past every stamp applied (in the same transaction).
+    pub fn finish(self) -> Result<()> {
+        meta::observe(self.conn, self.newest)
+    }
+
+    fn observe(&mut self, hlcs: impl Iterator<Item = Hlc>) {
+        self.newest = hlcs.fold(self.newest, Hlc::max);
+    }
+
+    /// The full merge rule, for a row that exists here, is tombstoned here, or has unsent changes.
+    fn merge(&mut self, row: &RowState) -> Result<Applied> {
+        let conn = self.conn;
+        if st::is_tombstoned(conn, row.entity, row.row_id)? {
+            // Deleted here; the pending delete wins on the server.
+            st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
+            return Ok(Applied::default());
+        }
+        let exists = exists(conn, row.entity, row.row_id)?;
+        if exists && row.seq <= st::row_seq(conn, row.entity, row.row_id)? {
+            // A version we have already applied, or an older one delivered late: the server's
+            // order (its sequence), not the clocks, says it is stale.
+            return Ok(Applied::default());
+        }
+        let unsent = if self.unsent.contains(&(row.entity, row.row_id)) { st::unsent_fields(conn, row.entity, row.row_id)?.0 } else { Default::default() };
+        let def = row.entity.def();
+        let mut winners: Vec<(&str, Value)> = Vec::new();
+        let mut stamps = Vec::new();
+        let fields = valid_fields(row);
+        self.observe(fields.iter().map(|(_, state)| state.hlc));
+        for (f, state) in fields {
+            let incoming = state.stamp();
+            let stored = if exists { st::stamp(conn, row.entity, row.row_id, f.name)? } else { None };
+            let take = if unsent.contains(f.name) { incoming.wins_over_opt(stored.as_ref()) } else { stored != Some(incoming) };
+            if take {
+                winners.push((f.name, values::normalise(f.ty, &state.value)));
+                stamps.push((f.name, incoming));
+            }
+        }
+        if !exists || !winners.is_empty() {
+            write_columns(conn, def, row.row_id, exists, &winners)?;
+        }
+        st::set_stamps(conn, row.entity, row.row_id, &stamps)?;
+        st::set_row_seq_and_scope(conn, row.entity, row.row_id, row.seq, &row.scope)?;
+        Ok(Applied { changed: !exists || !winners.is_empty() })
+    }
+}
+
+/// The server deleted a row: remove it here, with a tombstone, and the unsynced rows this device
+/// added to it.
+fn apply_delete(conn: &Connection, row: &RowState) -> Result<Applied> {
+    let exists = conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", row.entity.as_str()))?.execute([blob(row.row_id)])? > 0;
+    st::clear_stamps(conn, row.entity, row.row_id)?;
+    st::add_tombstone(conn, row.entity, row.row_id, Hlc::ZERO)?;
+    st::set_row_seq_and_scope(conn, row.entity, row.row_id, row.seq, &row.scope)?;
+    let orphans = drop_unsynced_children(conn, row.entity, row.row_id)?;
+    Ok(Applied { changed: exists || orphans })
+}
+
+fn exists(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<bool> {
+    Ok(conn.prepare_cached(&format!("SELECT 1 FROM {} WHERE id = ?1", entity.as_str()))?.exists([blob(row)])?)
+}
+
+/// The fields of a pulled row this version knows, with valid values (others are logged and
+/// left out, as a newer server may send fields an older device does not have).
+fn valid_fields(row: &RowState) -> Vec<(&'static FieldDef, &FieldState)> {
     let def = row.entity.def();
-    if row.purged {
-        return Ok(Applied { changed: purge(conn, row)? });
+    row.fields
+        .iter()
+        .filter_map(|(name, state)| {
+            let Some(fdef) = def.field(name) else {
+                tracing::debug!(entity = def.name, field = %name, "ignoring a field this version does not know");
+                return None;
+            };
+            if let Err(why) = fdef.validate(&state.value) {
+                tracing::warn!(entity = def.name, field = %name, %why, "ignoring an invalid value from the server");
+                return None;
+            }
+            Some((fdef, state))
+        })
+        .collect()
+}
+
+/// Insert a row that does not exist here yet with all its fields; `false` (and nothing written)
+/// when a row with this id exists.
+fn insert_new(conn: &Connection, def: &EntityDef, row: Uuid, fields: &[(&'static FieldDef, &FieldState)]) -> Result<bool> {
+    let names: String = fields.iter().map(|(f, _)| format!(", {}", f.name)).collect();
+    let marks: String = (0..fields.len()).map(|i| format!(", ?{}", i + 2)).collect();
+    let sql = format!("INSERT INTO {} (id{names}) VALUES (?1{marks}) ON CONFLICT(id) DO NOTHING", def.name);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    stmt.raw_bind_parameter(1, blob(row))?;
+    for (i, (f, state)) in fields.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 2, values::to_sql(f.ty, &values::normalise(f.ty, &state.value))?)?;
     }
-    let exists = read_fields(conn, row.entity, row.row_id)?.is_some();
-    if row.deleted {
-        if exists {
-            conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", def.name))?.execute([blob(row.row_id)])?;
-        }
-        st::clear_stamps(conn, row.entity, row.row_id)?;
-        st::add_tombstone(conn, row.entity, row.row_id, Hlc::ZERO)?;
-        st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
-        st::set_scope(conn, row.entity, row.row_id, &row.scope)?;
-        let orphans = drop_unsynced_children(conn, row.entity, row.row_id)?;
-        return Ok(Applied { changed: exists || orphans });
-    }
-    if st::is_tombstoned(conn, row.entity, row.row_id)? {
-        // Deleted here; the pending delete wins on the server.
-        st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
-        return Ok(Applied::default());
-    }
-    if exists && row.seq <= st::row_seq(conn, row.entity, row.row_id)? {
-        // A version we have already applied, or an older one delivered late: the server's
-        // order (its sequence), not the clocks, says it is stale.
-        return Ok(Applied::default());
-    }
-    let (unsent, _) = st::unsent_fields(conn, row.entity, row.row_id)?;
-    let mut winners: Vec<(&str, Value)> = Vec::new();
-    let mut stamps = Vec::new();
-    let mut max_hlc = Hlc::ZERO;
-    for (name, state) in &row.fields {
-        let Some(fdef) = def.field(name) else {
-            tracing::debug!(entity = def.name, field = %name, "ignoring a field this version does not know");
-            continue;
-        };
-        if let Err(why) = fdef.validate(&state.value) {
-            tracing::warn!(entity = def.name, field = %name, %why, "ignoring an invalid value from the server");
-            continue;
-        }
-        max_hlc = max_hlc.max(state.hlc);
-        let incoming = state.stamp();
-        let stored = if exists { st::stamp(conn, row.entity, row.row_id, name)? } else { None };
-        let take = if unsent.contains(fdef.name) { incoming.wins_over_opt(stored.as_ref()) } else { stored != Some(incoming) };
-        if take {
-            winners.push((fdef.name, values::normalise(fdef.ty, &state.value)));
-            stamps.push((fdef.name, incoming));
-        }
-    }
-    if !exists || !winners.is_empty() {
-        write_columns(conn, def, row.row_id, exists, &winners)?;
-    }
-    for (name, stamp) in stamps {
-        st::set_stamp(conn, row.entity, row.row_id, name, stamp)?;
-    }
-    meta::observe(conn, max_hlc)?;
-    st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
-    st::set_scope(conn, row.entity, row.row_id, &row.scope)?;
-    Ok(Applied { changed: !exists || !winners.is_empty() })
+    Ok(stmt.raw_execute()? > 0)
 }

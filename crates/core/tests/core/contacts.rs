@@ -117,3 +117,23 @@ fn listing_is_sorted_by_name_and_paged() {
     assert_eq!(page.items.iter().map(|s| s.display_name.as_str()).collect::<Vec<_>>(), ["bob", "charlie"], "case-insensitive order, second page");
     assert_eq!(contacts::list(&store, 0, 0).expect_err("zero").code, ErrorCode::InvalidInput);
 }
+
+#[test]
+fn lists_stay_sorted_while_the_name_index_is_suspended_and_opening_the_store_rebuilds_it() {
+    let (dir, mut store, key) = temp_store();
+    store.transaction(|tx| liaison_core::store::contacts::suspend_name_index(tx)).expect("suspend");
+    for name in ["charlie", "Alice", "bob"] {
+        contacts::create(&mut store, ContactInput { display_name: name.into(), ..Default::default() }).expect("create");
+    }
+    let page = contacts::list(&store, 0, 10).expect("list");
+    assert_eq!(page.items.iter().map(|s| s.display_name.as_str()).collect::<Vec<_>>(), ["Alice", "bob", "charlie"], "sorted without the index");
+    let path = store.path().to_path_buf();
+    store.close().expect("close");
+    let store = liaison_core::store::Store::open(&path, &key).expect("reopen");
+    let indexed: bool = store
+        .conn()
+        .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = 'contact_by_sort_key')", [], |r| r.get(0))
+        .expect("schema");
+    assert!(indexed, "a store left with its name index suspended (a first sync that never ended) gets it back on open");
+    drop(dir);
+}

@@ -140,3 +140,33 @@ fn an_erased_contact_leaves_nothing_behind_on_the_device() {
     assert_eq!(leftovers, 0, "no table still holds the erased person's name");
     drop(dir);
 }
+
+#[test]
+fn a_pulled_row_stores_the_stamp_its_fields_share_once_and_merges_field_by_field_as_before() {
+    let (_d, mut store, _k) = temp_store();
+    let (other, id) = (Uuid::now_v7(), Uuid::now_v7());
+    let row = remote_contact(id, 1, &[("display_name", json!("Ada"), 1_000), ("notes", json!("n"), 1_000), ("organization", json!("Org"), 900)], other);
+    store.transaction(|tx| write::apply_remote(tx, &row)).expect("apply");
+    let own: i64 = store.conn().query_row("SELECT count(*) FROM field_clock WHERE row_id = ?1", [id.as_bytes()], |r| r.get(0)).expect("count");
+    assert_eq!(own, 1, "only the field stamped differently from the others has a stamp of its own");
+    let stamp = |store: &liaison_core::store::Store, field: &str| sync_tables::stamp(store.conn(), EntityKind::Contact, id, field).expect("stamp").map(|s| s.hlc);
+    assert_eq!(stamp(&store, "display_name"), Some(Hlc::new(1_000, 0)), "the shared stamp answers for the fields that share it");
+    assert_eq!(stamp(&store, "organization"), Some(Hlc::new(900, 0)));
+
+    // A local edit of one field stamps that field alone; the others keep the shared stamp.
+    contacts::update(&mut store, id, ContactPatch { notes: Some(Some("mine".into())), ..Default::default() }).expect("edit");
+    assert!(stamp(&store, "notes").expect("notes stamp") > Hlc::new(1_000, 0), "the local edit is newer");
+    assert_eq!(stamp(&store, "display_name"), Some(Hlc::new(1_000, 0)));
+    // The server's next version: an older notes value (the unsent local edit stays on top) and
+    // a newer name (applied).
+    let next = remote_contact(id, 2, &[("display_name", json!("Ada L."), 2_000), ("notes", json!("n"), 1_000), ("organization", json!("Org"), 900)], other);
+    store.transaction(|tx| write::apply_remote(tx, &next)).expect("apply");
+    let c = contacts::get(&store, id).expect("row");
+    assert_eq!((c.display_name.as_str(), c.notes.as_deref()), ("Ada L.", Some("mine")), "fields still merge one by one");
+
+    // A delete forgets every stamp, the shared one included.
+    let mut tomb = remote_contact(id, 3, &[], other);
+    tomb.deleted = true;
+    store.transaction(|tx| write::apply_remote(tx, &tomb)).expect("apply");
+    assert_eq!(stamp(&store, "display_name"), None, "no stamp survives a delete");
+}

@@ -39,11 +39,13 @@ CREATE TABLE revocations (
 /// The user's role and grants as this transaction sees them (a user no longer in the database
 /// reads nothing but `public`).
 pub(super) async fn load(tx: &Transaction<'_>, user: &User) -> Result<Access, StorageError> {
-    let role = match tx.query_opt("SELECT role FROM users WHERE id = $1", &[&user.id]).await.map_err(db)? {
+    let stmt = tx.prepare_cached("SELECT role FROM users WHERE id = $1").await.map_err(db)?;
+    let role = match tx.query_opt(&stmt, &[&user.id]).await.map_err(db)? {
         Some(r) => parse_role(r.try_get(0).map_err(db)?)?,
         None => Role::Volunteer,
     };
-    let grants = tx.query("SELECT scope FROM grants WHERE user_id = $1", &[&user.id]).await.map_err(db)?;
+    let stmt = tx.prepare_cached("SELECT scope FROM grants WHERE user_id = $1").await.map_err(db)?;
+    let grants = tx.query(&stmt, &[&user.id]).await.map_err(db)?;
     let grants = grants.iter().map(|r| r.try_get::<_, String>(0).map_err(db)).collect::<Result<Vec<_>, _>>()?;
     Ok(Access::new(role, grants))
 }
@@ -61,15 +63,15 @@ pub(super) async fn revoked_scopes(
     if since == 0 || until <= since {
         return Ok(Vec::new());
     }
-    let rows = tx
-        .query(
+    let stmt = tx
+        .prepare_cached(
             "SELECT scope, since_seq FROM revocations
              WHERE seq > $1 AND seq <= $2 AND (user_id IS NULL OR user_id = $3)
                AND EXISTS (SELECT 1 FROM sync_rows s WHERE s.scope = revocations.scope) ORDER BY seq",
-            &[&to_i64(since), &to_i64(until), &user.id],
         )
         .await
         .map_err(db)?;
+    let rows = tx.query(&stmt, &[&to_i64(since), &to_i64(until), &user.id]).await.map_err(db)?;
     let mut scopes = BTreeSet::new();
     for r in rows {
         let scope: String = r.try_get(0).map_err(db)?;

@@ -16,7 +16,7 @@ use super::{access, db, ts};
 use crate::storage::{ErasureReport, PruneReport, SnapshotChunk, StorageError, User};
 use crate::sync::{self, Author, ConflictDraft, Effect, StoredRow};
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Client, Transaction};
+use deadpool_postgres::{Client, GenericClient, Transaction};
 use liaison_protocol::hlc::{Clock, Hlc, Stamp};
 use liaison_protocol::schema::EntityKind;
 use liaison_protocol::scope;
@@ -775,6 +775,14 @@ async fn write_effect(
 
 pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
     let limit = limit.clamp(1, MAX_PULL_LIMIT);
+    // Most pulls come from devices that are up to date: one read of the counter answers them.
+    let (counter, horizon_now) = counters(c).await?;
+    if since > 0 && since < horizon_now {
+        return Err(StorageError::ResyncRequired { since, horizon: horizon_now });
+    }
+    if since > 0 && since >= counter {
+        return Ok(PullResponse::up_to_date(since));
+    }
     // One snapshot: the access, the rows and their fields, the counter and the revocations are
     // one consistent version.
     let tx = c
@@ -784,7 +792,7 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
         .start()
         .await
         .map_err(db)?;
-    let horizon = horizon(&tx).await?;
+    let (counter, horizon) = counters(&tx).await?;
     if since > 0 && since < horizon {
         return Err(StorageError::ResyncRequired { since, horizon });
     }
@@ -801,7 +809,6 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
         .await
         .map_err(db)?;
     let found = tx.query(&stmt, &[&to_i64(since), &(i64::from(limit) + 1)]).await.map_err(db)?;
-    let counter: i64 = tx.query_one("SELECT seq FROM sync_state WHERE id = 1", &[]).await.map_err(db)?.try_get(0).map_err(db)?;
 
     let mut heads: Vec<RowState> = Vec::new();
     for r in &found {
@@ -838,21 +845,24 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
             rows.push(row);
         }
     }
-    let next_cursor = if has_more { last_seq } else { to_u64(counter)?.max(since) };
+    let next_cursor = if has_more { last_seq } else { counter.max(since) };
     let revoked_scopes = access::revoked_scopes(&tx, user, &access, since, next_cursor).await?;
     tx.commit().await.map_err(db)?;
     Ok(PullResponse { rows, revoked_scopes, next_cursor, has_more })
 }
 
-/// The highest seq ever pruned (see [`prune_tombstones`]).
-async fn horizon(tx: &Transaction<'_>) -> Result<u64, StorageError> {
-    to_u64(tx.query_one("SELECT horizon FROM sync_state WHERE id = 1", &[]).await.map_err(db)?.try_get(0).map_err(db)?)
+/// The sequence counter as committed (every seq at or below it is committed: writers update it
+/// in the same transaction as their rows, under the counter's lock) and the horizon (the
+/// highest seq ever pruned, see [`prune_tombstones`]), in one prepared read.
+async fn counters(c: &impl GenericClient) -> Result<(u64, u64), StorageError> {
+    let stmt = c.prepare_cached("SELECT seq, horizon FROM sync_state WHERE id = 1").await.map_err(db)?;
+    let row = c.query_one(&stmt, &[]).await.map_err(db)?;
+    Ok((to_u64(row.try_get(0).map_err(db)?)?, to_u64(row.try_get(1).map_err(db)?)?))
 }
 
-/// The sequence counter as committed: every seq at or below it is committed (writers update
-/// it in the same transaction as their rows, under the counter's lock).
+/// The sequence counter as committed (see [`counters`]).
 pub(super) async fn current_seq(c: &Client) -> Result<u64, StorageError> {
-    to_u64(c.query_one("SELECT seq FROM sync_state WHERE id = 1", &[]).await.map_err(db)?.try_get(0).map_err(db)?)
+    Ok(counters(c).await?.0)
 }
 
 /// See [`crate::storage::Storage::snapshot_chunk`]: the live rows of the range with their

@@ -74,14 +74,13 @@ pub(super) fn register(c: &mut Connection, new: &NewDevice, now: DateTime<Utc>) 
 }
 
 pub(super) fn find_by_token_hash(c: &mut Connection, hash: &str) -> Result<Option<DeviceAuth>, StorageError> {
-    c.query_row(
-        &format!(
-            "SELECT {COLUMNS}, u.id, u.name, u.role, u.created_at FROM devices d JOIN users u ON u.id = d.user_id
-             WHERE d.token_hash = ?1"
-        ),
-        [hash],
-        |r| Ok(DeviceAuth { device: from_row(r)?, user: users::from_row(r, 6)? }),
-    )
+    // Every request asks this: the prepared statement is kept.
+    c.prepare_cached(&format!(
+        "SELECT {COLUMNS}, u.id, u.name, u.role, u.created_at FROM devices d JOIN users u ON u.id = d.user_id
+         WHERE d.token_hash = ?1"
+    ))
+    .map_err(db)?
+    .query_row([hash], |r| Ok(DeviceAuth { device: from_row(r)?, user: users::from_row(r, 6)? }))
     .optional()
     .map_err(db)
 }

@@ -162,8 +162,7 @@ fn hlc_from(millis: i64, counter: i64) -> rusqlite::Result<Hlc> {
 
 /// The sequence counter, read inside a transaction that holds the write lock.
 pub(super) fn current_seq(c: &Connection) -> Result<u64, StorageError> {
-    c.query_row("SELECT seq FROM sync_state WHERE id = 1", [], |r| u64::try_from(r.get::<_, i64>(0)?).map_err(conversion))
-        .map_err(db)
+    Ok(counters(c)?.0)
 }
 
 pub(super) fn store_seq(c: &Connection, seq: u64) -> Result<(), StorageError> {
@@ -748,6 +747,14 @@ fn write_effect(
 
 pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
     let limit = limit.clamp(1, MAX_PULL_LIMIT);
+    // Most pulls come from devices that are up to date: one read of the counter answers them.
+    let (counter, horizon_now) = counters(c)?;
+    if since > 0 && since < horizon_now {
+        return Err(StorageError::ResyncRequired { since, horizon: horizon_now });
+    }
+    if since > 0 && since >= counter {
+        return Ok(PullResponse::up_to_date(since));
+    }
     // One read transaction: the access, the rows and their fields, the counter and the
     // revocations are one consistent version.
     let tx = c.transaction().map_err(db)?;
@@ -794,8 +801,17 @@ pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> R
 
 /// The highest seq ever pruned (see [`prune_tombstones`]).
 fn horizon(c: &Connection) -> Result<u64, StorageError> {
-    c.query_row("SELECT horizon FROM sync_state WHERE id = 1", [], |r| u64::try_from(r.get::<_, i64>(0)?).map_err(conversion))
-        .map_err(db)
+    Ok(counters(c)?.1)
+}
+
+/// The sequence counter and the horizon, in one read.
+fn counters(c: &Connection) -> Result<(u64, u64), StorageError> {
+    let mut stmt = c.prepare_cached("SELECT seq, horizon FROM sync_state WHERE id = 1").map_err(db)?;
+    stmt.query_row([], |r| {
+        let seq = u64::try_from(r.get::<_, i64>(0)?).map_err(conversion)?;
+        Ok((seq, u64::try_from(r.get::<_, i64>(1)?).map_err(conversion)?))
+    })
+    .map_err(db)
 }
 
 /// See [`crate::storage::Storage::snapshot_chunk`]: the live rows of the range with their
