@@ -593,67 +593,6 @@ fn finish_snapshot(store: &mut Store, at: u64, resync: bool) -> Result<u64> {
     })
 }
 
-/// The lines of a snapshot, parsed on their own thread while the rows before them are stored:
-/// bytes go in as they arrive, batches of lines come out; the first unreadable line ends it.
-struct LineParser {
-    bytes: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-    lines: std::sync::mpsc::Receiver<std::result::Result<Vec<liaison_protocol::wire::SnapshotLine>, String>>,
-}
-
-impl LineParser {
-    fn spawn() -> Result<LineParser> {
-        let (bytes_tx, bytes_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(256);
-        let (lines_tx, lines_rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("snapshot-parser".into())
-            .spawn(move || {
-                let mut buffer: Vec<u8> = Vec::new();
-                for chunk in bytes_rx {
-                    buffer.extend_from_slice(&chunk);
-                    // Every complete line in the buffer; the incomplete rest waits for more.
-                    let mut lines = Vec::new();
-                    let mut start = 0;
-                    while let Some(len) = buffer[start..].iter().position(|b| *b == b'\n') {
-                        let line = &buffer[start..start + len];
-                        start += len + 1;
-                        if line.iter().all(u8::is_ascii_whitespace) {
-                            continue;
-                        }
-                        match serde_json::from_slice(line) {
-                            Ok(parsed) => lines.push(parsed),
-                            Err(e) => {
-                                let _ = lines_tx.send(Ok(lines));
-                                let _ = lines_tx.send(Err(e.to_string()));
-                                return;
-                            }
-                        }
-                    }
-                    buffer.drain(..start);
-                    if !lines.is_empty() && lines_tx.send(Ok(lines)).is_err() {
-                        return;
-                    }
-                }
-            })
-            .map_err(|e| Error::internal("snapshot parser thread", e))?;
-        Ok(LineParser { bytes: Some(bytes_tx), lines: lines_rx })
-    }
-
-    /// Hand over bytes; `false` when the parser has stopped (at an unreadable line).
-    fn feed(&self, chunk: Vec<u8>) -> bool {
-        self.bytes.as_ref().is_some_and(|tx| tx.send(chunk).is_ok())
-    }
-
-    /// No more bytes: from now on [`LineParser::next`] waits for the rest of the lines.
-    fn close(&mut self) {
-        self.bytes = None;
-    }
-
-    /// The next batch of lines: waits for it once closed, otherwise only takes what is ready.
-    fn next(&self) -> Option<std::result::Result<Vec<liaison_protocol::wire::SnapshotLine>, String>> {
-        if self.bytes.is_none() { self.lines.recv().ok() } else { self.lines.try_recv().ok() }
-    }
-}
-
 /// A snapshot being received: where it is consistent, whether its start line came, and the
 /// rows not stored yet.
 struct Receiving {
@@ -715,40 +654,42 @@ async fn snapshot(store: &mut Store, client: &Client) -> Result<u64> {
     let resp = client.request(reqwest::Method::GET, &format!("/v1/snapshot?at={at}&after={after}")).send().await.map_err(|e| client.transport_error(e))?;
     let mut resp = client.check_status(resp).await?;
     let mut receiving = Receiving { at, started: false, resync, rows: Vec::with_capacity(SNAPSHOT_CHUNK), changed: 0 };
-    let mut parser = LineParser::spawn()?;
-    loop {
+    let mut buffer: Vec<u8> = Vec::new();
+    let broken = loop {
         // A stream cut mid-way (often mid-compression-frame, which reqwest calls a decode
         // error) is a broken connection, not a server that speaks another language.
-        let chunk = resp.chunk().await.map_err(|e| {
-            Error::new(
-                ErrorCode::ServerUnreachable,
-                format!("The connection to the server broke during the download ({e}); what arrived is kept and the next sync continues from there."),
-            )
-        })?;
-        let Some(chunk) = chunk else { break };
-        let fed = parser.feed(chunk.to_vec());
-        while let Some(lines) = parser.next() {
-            if let Some(changed) = receiving.take(store, lines.map_err(|e| bad_snapshot(&e))?)? {
-                return Ok(changed);
+        let chunk = match resp.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break None,
+            Err(e) => break Some(e.to_string()),
+        };
+        buffer.extend_from_slice(&chunk);
+        // Every complete line in the buffer; the incomplete rest waits for the next chunk.
+        let mut lines = Vec::new();
+        let mut start = 0;
+        while let Some(len) = buffer[start..].iter().position(|b| *b == b'\n') {
+            let line = &buffer[start..start + len];
+            start += len + 1;
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                lines.push(serde_json::from_slice(line).map_err(|e| bad_snapshot(&e.to_string()))?);
             }
         }
-        if !fed {
-            break;
-        }
-    }
-    parser.close();
-    while let Some(lines) = parser.next() {
-        if let Some(changed) = receiving.take(store, lines.map_err(|e| bad_snapshot(&e))?)? {
+        buffer.drain(..start);
+        if let Some(changed) = receiving.take(store, lines)? {
             return Ok(changed);
         }
-    }
-    // The stream ended without its end line: keep what arrived, continue next time.
+    };
+    // The stream ended without its end line: keep every complete row that arrived (they are
+    // consistent at `at`), so the next sync asks only for the rest.
     if receiving.started {
         store_snapshot_chunk(store, receiving.at, &receiving.rows, resync)?;
     }
     Err(Error::new(
         ErrorCode::ServerUnreachable,
-        "The connection to the server broke during the first download; what arrived is kept and the next sync continues from there.",
+        match broken {
+            Some(e) => format!("The connection to the server broke during the download ({e}); what arrived is kept and the next sync continues from there."),
+            None => "The connection to the server broke during the first download; what arrived is kept and the next sync continues from there.".into(),
+        },
     ))
 }
 

@@ -21,7 +21,7 @@ use liaison_protocol::error::ErrorCode;
 use liaison_protocol::wire::{MAX_BODY_BYTES, PROTOCOL_HEADER};
 use serde::de::DeserializeOwned;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::TraceLayer;
@@ -52,7 +52,13 @@ pub fn router(state: AppState) -> Router {
         }))
         // Small answers (an up-to-date pull, an error) cost more to compress than they save: a
         // compressor is set up per response. Streams of unknown size (snapshots) are compressed.
-        .layer(CompressionLayer::new().compress_when(DefaultPredicate::new().and(SizeAbove::new(MIN_COMPRESSED_BYTES))))
+        // The fastest level: sync answers are repetitive JSON that compresses well at any level
+        // (B16 has room), and the server's CPU is what many devices share (B11).
+        .layer(
+            CompressionLayer::new()
+                .quality(CompressionLevel::Fastest)
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(MIN_COMPRESSED_BYTES))),
+        )
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

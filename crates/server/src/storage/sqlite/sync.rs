@@ -763,35 +763,55 @@ pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> R
         return Err(StorageError::ResyncRequired { since, horizon });
     }
     let access = access::load(&tx, user)?;
-    let heads: Vec<(i64, String, Vec<u8>, bool, bool, String)> = {
+    // The page of rows (one more than asked, to tell has_more) with their fields, in one query.
+    let mut rows = Vec::new();
+    let (mut scanned, mut last_seq, mut has_more) = (0u32, since, false);
+    {
         let mut stmt = tx
             .prepare_cached(
-                "SELECT seq, entity, row_id, deleted, purged, scope FROM sync_rows WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                "SELECT r.seq, r.entity, r.row_id, r.deleted, r.purged, r.scope, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device
+                 FROM (SELECT seq, entity, row_id, deleted, purged, scope FROM sync_rows WHERE seq > ?1 ORDER BY seq LIMIT ?2) r
+                 LEFT JOIN sync_fields f ON r.deleted = 0 AND f.entity = r.entity AND f.row_id = r.row_id
+                 ORDER BY r.seq",
             )
             .map_err(db)?;
-        let rows = stmt
-            .query_map(params![to_i64(since), i64::from(limit) + 1], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-            })
-            .map_err(db)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(db)?
-    };
-    let has_more = heads.len() > limit as usize;
-
-    let mut rows = Vec::new();
-    let mut last_seq = since;
-    for (seq, entity, row_id, deleted, purged, scope) in heads.into_iter().take(limit as usize) {
-        let seq = to_u64(seq)?;
-        last_seq = seq;
-        // Rows the user may not read are skipped, but the cursor still moves past them.
-        if !access.may_read(&scope) {
-            continue;
+        let mut found = stmt.query(params![to_i64(since), i64::from(limit) + 1]).map_err(db)?;
+        // Whether the row being read (the last head) is one the user may read.
+        let mut readable = false;
+        while let Some(r) = found.next().map_err(db)? {
+            let seq = to_u64(r.get(0).map_err(db)?)?;
+            if seq != last_seq {
+                scanned += 1;
+                if scanned > limit {
+                    has_more = true;
+                    break;
+                }
+                last_seq = seq;
+                let scope = str_at(r, 5)?;
+                // Rows the user may not read are skipped, but the cursor still moves past them.
+                readable = access.may_read(scope);
+                if !readable {
+                    continue;
+                }
+                let (entity, row_id) = row_key_at(r)?;
+                rows.push(RowState {
+                    seq,
+                    entity,
+                    row_id,
+                    deleted: r.get(3).map_err(db)?,
+                    purged: r.get(4).map_err(db)?,
+                    scope: scope.to_owned(),
+                    fields: BTreeMap::new(),
+                });
+            }
+            if readable
+                && r.get_ref(6).map_err(db)?.data_type() != rusqlite::types::Type::Null
+                && let Some(row) = rows.last_mut()
+            {
+                let (name, state) = field_at(r, 6).map_err(db)?;
+                row.fields.insert(name, state);
+            }
         }
-        let entity = EntityKind::parse(&entity)
-            .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
-        let row_id = parse_uuid(&row_id).map_err(db)?;
-        let fields = if deleted { BTreeMap::new() } else { load_fields(&tx, entity, row_id)?.0 };
-        rows.push(RowState { seq, entity, row_id, deleted, purged, scope, fields });
     }
     let next_cursor = if has_more { last_seq } else { current_seq(&tx)?.max(since) };
     let revoked_scopes = access::revoked_scopes(&tx, user, &access, since, next_cursor)?;
@@ -845,23 +865,20 @@ pub(super) fn snapshot_chunk(
             if seq != chunk.last_seq {
                 scanned += 1;
                 chunk.last_seq = seq;
-                let scope = r.get_ref(3).and_then(|v| v.as_str().map_err(Into::into)).map_err(db)?;
+                let scope = str_at(r, 3)?;
                 // Rows the user may not read are skipped (same rule as pull).
                 readable = access.may_read(scope);
                 if !readable {
                     continue;
                 }
-                let entity = r.get_ref(1).and_then(|v| v.as_str().map_err(Into::into)).map_err(db)?;
-                let entity = EntityKind::parse(entity)
-                    .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
-                let row_id = r.get_ref(2).and_then(|v| v.as_blob().map_err(Into::into)).map_err(db)?;
+                let (entity, row_id) = row_key_at(r)?;
                 // Erasures come with the snapshot: a device may hold data about the person
                 // that the server never saw (created offline) and must purge it.
                 let purged: bool = r.get(9).map_err(db)?;
                 chunk.rows.push(RowState {
                     seq,
                     entity,
-                    row_id: parse_uuid(row_id).map_err(db)?,
+                    row_id,
                     deleted: purged,
                     purged,
                     scope: scope.to_owned(),
@@ -883,6 +900,19 @@ pub(super) fn snapshot_chunk(
 }
 
 /// `(name, state)` from the columns `name, value, hlc_millis, hlc_counter, device` at `first`.
+/// The entity and row id of a joined page row (columns 1 and 2).
+fn row_key_at(r: &rusqlite::Row<'_>) -> Result<(EntityKind, Uuid), StorageError> {
+    let entity = str_at(r, 1)?;
+    let entity =
+        EntityKind::parse(entity).ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
+    let row_id = r.get_ref(2).and_then(|v| v.as_blob().map_err(Into::into)).map_err(db)?;
+    Ok((entity, parse_uuid(row_id).map_err(db)?))
+}
+
+fn str_at<'r>(r: &'r rusqlite::Row<'_>, column: usize) -> Result<&'r str, StorageError> {
+    r.get_ref(column).and_then(|v| v.as_str().map_err(Into::into)).map_err(db)
+}
+
 fn field_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<(String, FieldState)> {
     let text = r.get_ref(first + 1)?.as_str()?;
     let value = serde_json::from_str(text)
