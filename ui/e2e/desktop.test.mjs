@@ -49,24 +49,30 @@ async function click( id ) {
 	await element.click();
 }
 
-/** Rows of the contact list whose text contains `text`. */
-async function rowsContaining( text ) {
-	const rows = await browser.$$( byTestId( 'contact-row' ) );
-	const matching = [];
-	for ( const row of rows ) {
-		if ( ( await row.getText() ).includes( text ) ) {
-			matching.push( row );
-		}
-	}
-	return matching;
+/**
+ * How many rows of the contact list contain `text`, read inside the page in one step: the list
+ * re-renders while syncs land, and element handles fetched one by one can go stale in between.
+ */
+function countRowsContaining( text ) {
+	return browser.execute(
+		( selector, wanted ) => Array.from( document.querySelectorAll( selector ) )
+			.filter( ( row ) => row.textContent.includes( wanted ) ).length,
+		byTestId( 'contact-row' ),
+		text
+	);
+}
+
+/** The first row of the contact list containing `text` (an element handle, to click). */
+function rowContaining( text ) {
+	return browser.$( `//*[@data-testid="contact-row"][contains(., ${ JSON.stringify( text ) })]` );
 }
 
 async function waitForRow( text, what ) {
-	await browser.waitUntil( async () => ( await rowsContaining( text ) ).length > 0, {
+	await browser.waitUntil( async () => ( await countRowsContaining( text ) ) > 0, {
 		timeout: TIMEOUT,
 		timeoutMsg: `${ what }: no contact row with "${ text }"`
 	} );
-	return ( await rowsContaining( text ) )[ 0 ];
+	return rowContaining( text );
 }
 
 /** A screenshot taken right after a change can show the previous frame: wait two frames. */
@@ -284,13 +290,15 @@ step( 'the sync ledger shows the contact\'s changes accepted by the server', asy
 
 step( 'a staff member erases the contact from the app, and it leaves every device', async () => {
 	await browser.keys( 'Escape' ); // close the ledger
-	await waitForRow( NAME, 'before erasing' );
-	await ( await rowsContaining( NAME ) )[ 0 ].click();
+	await ( await $id( 'ledger-list' ) ).waitForDisplayed( { reverse: true, timeout: TIMEOUT, timeoutMsg: 'the ledger did not close' } );
+	const row = await waitForRow( NAME, 'before erasing' );
+	await row.waitForClickable( { timeout: TIMEOUT } );
+	await row.click();
 	await click( 'contact-erase' );
 	const confirm = await browser.$( '.liaison-contact-erase .cdx-dialog__footer__primary-action' );
 	await confirm.waitForClickable( { timeout: TIMEOUT } );
 	await confirm.click();
-	await browser.waitUntil( async () => ( await rowsContaining( NAME ) ).length === 0, {
+	await browser.waitUntil( async () => ( await countRowsContaining( NAME ) ) === 0, {
 		timeout: TIMEOUT,
 		timeoutMsg: 'the erased contact is still listed in the app'
 	} );
