@@ -521,10 +521,16 @@ pub fn search(store: &Store, query: &str, offset: u64, limit: u32) -> Result<Pag
     let limit = check_page(limit)?;
     let conn = store.conn();
     let total: i64 = conn.prepare_cached("SELECT count(*) FROM contact_fts WHERE contact_fts MATCH ?1")?.query_row([&fts], |r| r.get(0))?;
+    // The page is chosen first, from the rank and the name alone; the summary columns (the
+    // primary email is a subquery) are then computed for the page's rows only, not for every
+    // match (a two-letter prefix matches a third of a large list).
     let items = conn
         .prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM contact_fts f JOIN contact c ON c.rid = f.rowid \
-             WHERE contact_fts MATCH ?1 ORDER BY bm25(contact_fts, 10.0, 4.0, 3.0, 4.0, 2.0, 1.0), c.sort_key LIMIT ?2 OFFSET ?3"
+            "SELECT {SUMMARY_COLUMNS} FROM \
+               (SELECT f.rowid AS rid, bm25(contact_fts, 10.0, 4.0, 3.0, 4.0, 2.0, 1.0) AS score, m.sort_key AS name_key \
+                FROM contact_fts f JOIN contact m ON m.rid = f.rowid \
+                WHERE contact_fts MATCH ?1 ORDER BY score, name_key LIMIT ?2 OFFSET ?3) page \
+             JOIN contact c ON c.rid = page.rid ORDER BY page.score, page.name_key"
         ))?
         .query_map(params![fts, limit, offset as i64], summary)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
