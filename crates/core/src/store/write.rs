@@ -55,26 +55,42 @@ fn validate(def: &EntityDef, patch: &[(&str, Value)]) -> Result<()> {
     Ok(())
 }
 
-fn write_columns(conn: &Connection, def: &EntityDef, row: Uuid, exists: bool, fields: &[(&str, Value)]) -> Result<()> {
+/// How [`write_columns`] writes a row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WriteMode {
+    Update,
+    Insert,
+    /// Insert unless a row with this id exists (then nothing is written).
+    InsertIfNew,
+}
+
+impl WriteMode {
+    fn for_row(exists: bool) -> WriteMode {
+        if exists { WriteMode::Update } else { WriteMode::Insert }
+    }
+}
+
+/// Write the given columns of a row; returns how many rows were written (0 or 1).
+fn write_columns(conn: &Connection, def: &EntityDef, row: Uuid, mode: WriteMode, fields: &[(&str, Value)]) -> Result<usize> {
     let mut params = Vec::with_capacity(fields.len() + 1);
     for (name, value) in fields {
         let fdef = def.field(name).ok_or_else(|| Error::invalid(format!("{} has no field {name}", def.name)))?;
         params.push(values::to_sql(fdef.ty, value)?);
     }
     let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-    let sql = if exists {
+    let sql = if mode == WriteMode::Update {
         let sets: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{n} = ?{}", i + 2)).collect();
         format!("UPDATE {} SET {} WHERE id = ?1", def.name, sets.join(", "))
     } else {
         let marks: Vec<String> = (0..names.len()).map(|i| format!("?{}", i + 2)).collect();
         let cols = if names.is_empty() { String::new() } else { format!(", {}", names.join(", ")) };
         let vals = if marks.is_empty() { String::new() } else { format!(", {}", marks.join(", ")) };
-        format!("INSERT INTO {} (id{cols}) VALUES (?1{vals})", def.name)
+        let if_new = if mode == WriteMode::InsertIfNew { " ON CONFLICT(id) DO NOTHING" } else { "" };
+        format!("INSERT INTO {} (id{cols}) VALUES (?1{vals}){if_new}", def.name)
     };
     let mut all = vec![rusqlite::types::Value::Blob(blob(row).to_vec())];
     all.extend(params);
-    conn.prepare_cached(&sql)?.execute(params_from_iter(all))?;
-    Ok(())
+    Ok(conn.prepare_cached(&sql)?.execute(params_from_iter(all))?)
 }
 
 /// Write a local edit. Returns `true` when anything changed (and so was queued for the server).
@@ -109,7 +125,7 @@ pub fn local_upsert(conn: &Connection, entity: EntityKind, row: Uuid, patch: &[(
     if changed.is_empty() && current.is_some() {
         return Ok(false);
     }
-    write_columns(conn, def, row, current.is_some(), &changed)?;
+    write_columns(conn, def, row, WriteMode::for_row(current.is_some()), &changed)?;
     let hlc = meta::tick(conn)?;
     let device = meta::device_id(conn)?;
     let mut fields = BTreeMap::new();
@@ -253,8 +269,8 @@ pub fn apply_remote(conn: &Connection, row: &RowState) -> Result<Applied> {
 /// Applies pulled rows one after another in the caller's transaction, reading once what is the
 /// same for the whole batch (whether any tombstone exists, which rows have unsent changes) and
 /// moving the clock past the newest stamp once at the end. A row that is new here (the bulk of a
-/// first sync) is inserted with all its stamps in three statements; every other row goes through
-/// the full merge rule.
+/// first sync) is inserted with one statement for its columns and one for its stamps (plus one
+/// for any field stamped unlike the rest); every other row goes through the full merge rule.
 pub struct RemoteBatch<'c> {
     conn: &'c Connection,
     any_tombstone: bool,
@@ -282,7 +298,8 @@ impl<'c> RemoteBatch<'c> {
             return self.merge(row);
         }
         let fields = valid_fields(row);
-        if insert_new(self.conn, row.entity.def(), row.row_id, &fields)? {
+        let values: Vec<(&str, Value)> = fields.iter().map(|(f, state)| (f.name, values::normalise(f.ty, &state.value))).collect();
+        if write_columns(self.conn, row.entity.def(), row.row_id, WriteMode::InsertIfNew, &values)? > 0 {
             let stamps: Vec<(&str, Stamp)> = fields.iter().map(|(f, state)| (f.name, state.stamp())).collect();
             st::record_new_row(self.conn, row.entity, row.row_id, row.seq, &row.scope, &stamps)?;
             self.observe(fields.iter().map(|(_, state)| state.hlc));
@@ -330,7 +347,7 @@ impl<'c> RemoteBatch<'c> {
             }
         }
         if !exists || !winners.is_empty() {
-            write_columns(conn, def, row.row_id, exists, &winners)?;
+            write_columns(conn, def, row.row_id, WriteMode::for_row(exists), &winners)?;
         }
         st::set_stamps(conn, row.entity, row.row_id, &stamps)?;
         st::set_row_seq_and_scope(conn, row.entity, row.row_id, row.seq, &row.scope)?;
@@ -371,18 +388,4 @@ fn valid_fields(row: &RowState) -> Vec<(&'static FieldDef, &FieldState)> {
             Some((fdef, state))
         })
         .collect()
-}
-
-/// Insert a row that does not exist here yet with all its fields; `false` (and nothing written)
-/// when a row with this id exists.
-fn insert_new(conn: &Connection, def: &EntityDef, row: Uuid, fields: &[(&'static FieldDef, &FieldState)]) -> Result<bool> {
-    let names: String = fields.iter().map(|(f, _)| format!(", {}", f.name)).collect();
-    let marks: String = (0..fields.len()).map(|i| format!(", ?{}", i + 2)).collect();
-    let sql = format!("INSERT INTO {} (id{names}) VALUES (?1{marks}) ON CONFLICT(id) DO NOTHING", def.name);
-    let mut stmt = conn.prepare_cached(&sql)?;
-    stmt.raw_bind_parameter(1, blob(row))?;
-    for (i, (f, state)) in fields.iter().enumerate() {
-        stmt.raw_bind_parameter(i + 2, values::to_sql(f.ty, &values::normalise(f.ty, &state.value))?)?;
-    }
-    Ok(stmt.raw_execute()? > 0)
 }
