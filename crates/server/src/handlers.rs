@@ -6,7 +6,7 @@ use crate::auth::{self, Authed};
 use crate::error::ApiError;
 use crate::router::{ApiJson, ApiQuery, PROTOCOL_MAX, PROTOCOL_MIN};
 use crate::storage::{MAX_USER_NAME_CHARS, NewDevice, StorageError};
-use crate::storage::{Storage, User};
+use crate::storage::{PullPage, PulledRow, Storage, User};
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -15,10 +15,10 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use liaison_protocol::error::ErrorCode;
 use liaison_protocol::wire::{
-    DEFAULT_PULL_LIMIT, LoginRequest, LoginResponse, MAX_PULL_LIMIT, MAX_PUSH_CHANGES, PullResponse, PushRequest,
-    PushResponse, SNAPSHOT_CONTENT_TYPE, ServerInfo, SnapshotLine,
+    DEFAULT_PULL_LIMIT, LoginRequest, LoginResponse, MAX_PULL_LIMIT, MAX_PUSH_CHANGES, PushRequest, PushResponse,
+    SNAPSHOT_CONTENT_TYPE, ServerInfo, SnapshotLine,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -136,13 +136,13 @@ pub async fn pull(
     State(state): State<AppState>,
     authed: Authed,
     ApiQuery(query): ApiQuery<PullQuery>,
-) -> Result<Json<PullResponse>, ApiError> {
+) -> Result<Json<PullPage>, ApiError> {
     let limit = match query.limit {
         None => DEFAULT_PULL_LIMIT,
         Some(0) => return Err(ApiError::invalid_input(format!("limit must be between 1 and {MAX_PULL_LIMIT}."))),
         Some(n) => n.min(MAX_PULL_LIMIT),
     };
-    Ok(Json(state.storage.pull(&authed.user, query.since, limit).await?))
+    Ok(Json(state.storage.pull_page(&authed.user, query.since, limit).await?))
 }
 
 /// Rows read per storage round trip while streaming a snapshot.
@@ -192,8 +192,15 @@ pub async fn snapshot(
         .into_response())
 }
 
-/// Append one line to `buf`.
-fn write_line(buf: &mut Vec<u8>, line: &SnapshotLine) -> Result<(), serde_json::Error> {
+/// A snapshot's row line: serialises as [`SnapshotLine::Row`] of the row it stands for.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum RowLine<'a> {
+    Row(&'a PulledRow),
+}
+
+/// Append one line (a [`SnapshotLine`] or a [`RowLine`]) to `buf`.
+fn write_line(buf: &mut Vec<u8>, line: &impl Serialize) -> Result<(), serde_json::Error> {
     serde_json::to_writer(&mut *buf, line)?;
     buf.push(b'\n');
     Ok(())
@@ -222,7 +229,7 @@ async fn stream_snapshot(storage: Arc<dyn Storage>, user: User, at: u64, mut aft
         }
         after = chunk.last_seq;
         sent += u64::try_from(chunk.rows.len()).unwrap_or(u64::MAX);
-        let mut written = chunk.rows.into_iter().try_for_each(|row| write_line(&mut buf, &SnapshotLine::Row(row)));
+        let mut written = chunk.rows.iter().try_for_each(|row| write_line(&mut buf, &RowLine::Row(row)));
         if chunk.done {
             written = written.and_then(|()| write_line(&mut buf, &SnapshotLine::End { at, rows: sent }));
         }

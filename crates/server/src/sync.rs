@@ -486,6 +486,20 @@ pub fn conflict_contact(change: &Change, existing: Option<&StoredRow>, effect: &
     }
 }
 
+/// The row's stored *document* after `written` replaced its fields in `base` (the row's fields
+/// before the change; `None` for a new row): the JSON of [`liaison_protocol::wire::RowState`]'s
+/// `fields`, kept with the row so a pull sends it as it is (see
+/// [`crate::storage::PulledRow`]). Both backends build it here, so they store the same bytes.
+pub fn row_document(
+    base: Option<&BTreeMap<String, FieldState>>,
+    written: &BTreeMap<String, FieldState>,
+) -> Result<String, crate::storage::StorageError> {
+    let mut doc: BTreeMap<&str, &FieldState> = base.into_iter().flatten().map(|(k, v)| (k.as_str(), v)).collect();
+    doc.extend(written.iter().map(|(k, v)| (k.as_str(), v)));
+    serde_json::to_string(&doc)
+        .map_err(|e| crate::storage::StorageError::Backend(format!("cannot store a row's fields: {e}")))
+}
+
 /// Whether these contact fields make the contact restricted (`restricted` is `true`; `null` and
 /// a missing field read as `false`).
 pub fn is_restricted(fields: &BTreeMap<String, FieldState>) -> bool {

@@ -16,8 +16,11 @@ pub use sqlite::SqliteStorage;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use liaison_protocol::wire::{PullResponse, PushRequest, PushResponse, Role, RowState};
+use liaison_protocol::schema::EntityKind;
+use liaison_protocol::wire::{FieldState, PullResponse, PushRequest, PushResponse, Role, RowState};
 use serde::Serialize;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// An account on the server.
@@ -164,11 +167,107 @@ pub struct GrantReport {
     pub rows: u64,
 }
 
+/// A row as a pull reads it: its head, and its fields as the row's stored *document* (the JSON
+/// of [`RowState::fields`], written with the row by every change, see
+/// [`crate::sync::row_document`]). A pull page goes to the wire without parsing and
+/// re-serialising each field; it serialises exactly as the [`RowState`] it stands for.
+#[derive(Debug, Clone, Serialize)]
+pub struct PulledRow {
+    pub seq: u64,
+    pub entity: EntityKind,
+    pub row_id: Uuid,
+    pub deleted: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub purged: bool,
+    pub scope: String,
+    pub fields: Box<RawValue>,
+}
+
+impl PulledRow {
+    /// A row from its stored columns. A tombstone has no fields; a live row must have its
+    /// document, and the document must be JSON.
+    pub fn from_stored(
+        seq: u64,
+        entity: EntityKind,
+        row_id: Uuid,
+        deleted: bool,
+        purged: bool,
+        scope: String,
+        doc: Option<String>,
+    ) -> Result<Self, StorageError> {
+        let doc = match (deleted, doc) {
+            (true, _) => "{}".to_owned(),
+            (false, Some(doc)) => doc,
+            (false, None) => {
+                return Err(StorageError::Backend(format!(
+                    "the {} row {row_id} has no stored fields document; restore the database from a backup",
+                    entity.as_str()
+                )));
+            }
+        };
+        let fields = RawValue::from_string(doc).map_err(|e| {
+            StorageError::Backend(format!(
+                "the stored fields of the {} row {row_id} are unreadable ({e}); restore the database from a backup",
+                entity.as_str()
+            ))
+        })?;
+        Ok(Self { seq, entity, row_id, deleted, purged, scope, fields })
+    }
+
+    /// The row with its fields parsed.
+    pub fn decode(self) -> Result<RowState, StorageError> {
+        let fields: BTreeMap<String, FieldState> = serde_json::from_str(self.fields.get()).map_err(|e| {
+            StorageError::Backend(format!(
+                "the stored fields of the {} row {} are unreadable: {e}",
+                self.entity.as_str(),
+                self.row_id
+            ))
+        })?;
+        Ok(RowState {
+            seq: self.seq,
+            entity: self.entity,
+            row_id: self.row_id,
+            deleted: self.deleted,
+            purged: self.purged,
+            scope: self.scope,
+            fields,
+        })
+    }
+}
+
+/// What [`Storage::pull_page`] answers: a [`PullResponse`] whose rows carry their stored
+/// documents. It serialises exactly as the [`PullResponse`] it stands for.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullPage {
+    pub rows: Vec<PulledRow>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub revoked_scopes: Vec<String>,
+    pub next_cursor: u64,
+    pub has_more: bool,
+}
+
+impl PullPage {
+    /// The answer to a device that has everything up to `cursor`: nothing new.
+    pub fn up_to_date(cursor: u64) -> PullPage {
+        PullPage { rows: Vec::new(), revoked_scopes: Vec::new(), next_cursor: cursor, has_more: false }
+    }
+
+    /// The page with every row's fields parsed.
+    pub fn decode(self) -> Result<PullResponse, StorageError> {
+        Ok(PullResponse {
+            rows: self.rows.into_iter().map(PulledRow::decode).collect::<Result<_, _>>()?,
+            revoked_scopes: self.revoked_scopes,
+            next_cursor: self.next_cursor,
+            has_more: self.has_more,
+        })
+    }
+}
+
 /// One chunk of a snapshot (see [`Storage::snapshot_chunk`]).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SnapshotChunk {
-    /// Live rows the user may read with `after < seq <= at`, in seq order.
-    pub rows: Vec<RowState>,
+    /// Live rows the user may read with `after < seq <= at`, in seq order, with their documents.
+    pub rows: Vec<PulledRow>,
     /// The highest seq this chunk looked at (rows the user may not read included): the next
     /// chunk starts after it. Equals `after` when nothing was left.
     pub last_seq: u64,
@@ -298,8 +397,13 @@ pub trait Storage: Send + Sync {
     /// still moves past them), with the scopes the user lost in that range and may hold rows of
     /// (`revoked_scopes`). `next_cursor` is the last row's seq when `has_more`, else the current
     /// sequence counter. One consistent snapshot. A cursor `0 < since < horizon` (see
-    /// [`Storage::prune_tombstones`]) is [`StorageError::ResyncRequired`].
-    async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError>;
+    /// [`Storage::prune_tombstones`]) is [`StorageError::ResyncRequired`]. Rows come with their
+    /// stored documents, ready for the wire ([`Storage::pull`] parses them).
+    async fn pull_page(&self, user: &User, since: u64, limit: u32) -> Result<PullPage, StorageError>;
+    /// [`Storage::pull_page`] with every row's fields parsed.
+    async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
+        self.pull_page(user, since, limit).await?.decode()
+    }
 
     /// The sequence counter: every change with a seq at or below it is committed and visible.
     async fn current_seq(&self) -> Result<u64, StorageError>;

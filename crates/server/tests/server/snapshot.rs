@@ -16,7 +16,7 @@ use liaison_protocol::wire::{
 use liaison_server::handlers::SNAPSHOT_CHUNK_ROWS;
 use liaison_server::storage::{
     ClampRecord, Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser,
-    PruneReport, SnapshotChunk, SqliteStorage, Storage, StorageError, User, UserCredentials,
+    PruneReport, PullPage, SnapshotChunk, SqliteStorage, Storage, StorageError, User, UserCredentials,
 };
 use liaison_server::{AppState, router};
 use serde_json::{Value, json};
@@ -278,8 +278,8 @@ impl Storage for FailsMidSnapshot {
     async fn erase_contact(&self, contact_id: Uuid, now: DateTime<Utc>) -> Result<ErasureReport, StorageError> {
         self.0.erase_contact(contact_id, now).await
     }
-    async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
-        self.0.pull(user, since, limit).await
+    async fn pull_page(&self, user: &User, since: u64, limit: u32) -> Result<PullPage, StorageError> {
+        self.0.pull_page(user, since, limit).await
     }
     async fn current_seq(&self) -> Result<u64, StorageError> {
         self.0.current_seq().await

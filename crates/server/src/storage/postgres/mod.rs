@@ -21,13 +21,13 @@ mod sync;
 mod users;
 
 use super::{
-    Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, PruneReport,
+    Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, PruneReport, PullPage,
     SnapshotChunk, Storage, StorageError, User, UserCredentials,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
-use liaison_protocol::wire::{PullResponse, PushRequest, PushResponse, Role};
+use liaison_protocol::wire::{PushRequest, PushResponse, Role};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::NoTls;
@@ -46,12 +46,15 @@ const MIGRATIONS: &[&[&str]] = &[
     &[sync::MIGRATION_3, access::MIGRATION_3],
     // 4: tombstone retention (when each tombstone was written, the pruning horizon).
     &[sync::MIGRATION_4],
+    // 5: each live row's fields as one document (a pull reads rows, not fields).
+    &[sync::MIGRATION_5],
 ];
 
 /// Steps of a migration that SQL alone cannot do, run after its SQL in the same transaction.
 async fn after_migration(tx: &deadpool_postgres::Transaction<'_>, version: usize) -> Result<(), StorageError> {
     match version {
         3 => sync::backfill_parents(tx).await,
+        5 => sync::backfill_documents(tx).await,
         _ => Ok(()),
     }
 }
@@ -313,7 +316,7 @@ impl Storage for PostgresStorage {
         sync::list_clamps(&self.client().await?, limit).await
     }
 
-    async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
+    async fn pull_page(&self, user: &User, since: u64, limit: u32) -> Result<PullPage, StorageError> {
         sync::pull(&mut self.client().await?, user, since, limit).await
     }
 

@@ -13,14 +13,15 @@
 //! reads in one REPEATABLE READ snapshot.
 
 use super::{access, db, ts};
-use crate::storage::{ErasureReport, PruneReport, SnapshotChunk, StorageError, User};
+use crate::permissions::Access;
+use crate::storage::{ErasureReport, PruneReport, PullPage, PulledRow, SnapshotChunk, StorageError, User};
 use crate::sync::{self, Author, ConflictDraft, Effect, StoredRow};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, GenericClient, Transaction};
 use liaison_protocol::hlc::{Clock, Hlc, Stamp};
 use liaison_protocol::schema::EntityKind;
 use liaison_protocol::scope;
-use liaison_protocol::wire::{Change, FieldState, MAX_PULL_LIMIT, PullResponse, PushRequest, PushResponse, RowState};
+use liaison_protocol::wire::{Change, FieldState, MAX_PULL_LIMIT, PushRequest, PushResponse};
 use std::collections::BTreeMap;
 use tokio_postgres::IsolationLevel;
 use uuid::Uuid;
@@ -125,6 +126,61 @@ ALTER TABLE sync_state ADD COLUMN horizon bigint NOT NULL DEFAULT 0;
 CREATE INDEX revocations_at ON revocations (at);
 ";
 
+/// 5: each live row keeps its fields as one JSON document (`doc`, see
+/// [`crate::sync::row_document`]), so a pull reads one row instead of joining its fields.
+/// Tombstones have none. [`backfill_documents`] fills it for the rows already stored.
+pub(super) const MIGRATION_5: &str = "
+ALTER TABLE sync_rows ADD COLUMN doc text;
+UPDATE sync_rows SET doc = '{}' WHERE NOT deleted;
+";
+
+/// Part of migration 5: the document of every live row that has fields, from its fields, a
+/// page of rows at a time.
+pub(super) async fn backfill_documents(tx: &Transaction<'_>) -> Result<(), StorageError> {
+    const PAGE: i64 = 1_000;
+    let mut after = 0i64;
+    loop {
+        let found = tx
+            .query(
+                "SELECT r.seq, r.entity, r.row_id, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device
+                 FROM (SELECT seq, entity, row_id FROM sync_rows WHERE NOT deleted AND seq > $1 ORDER BY seq LIMIT $2) r
+                 LEFT JOIN sync_fields f ON f.entity = r.entity AND f.row_id = r.row_id
+                 ORDER BY r.seq",
+                &[&after, &PAGE],
+            )
+            .await
+            .map_err(db)?;
+        if found.is_empty() {
+            return Ok(());
+        }
+        let (mut entities, mut ids, mut docs) = (Vec::<String>::new(), Vec::<Uuid>::new(), Vec::<String>::new());
+        let mut fields = BTreeMap::new();
+        for (i, r) in found.iter().enumerate() {
+            let seq: i64 = r.try_get(0).map_err(db)?;
+            if r.try_get::<_, Option<String>>(3).map_err(db)?.is_some() {
+                let (name, state) = field_from(r, 3)?;
+                fields.insert(name, state);
+            }
+            let last_of_row =
+                found.get(i + 1).map(|next| next.try_get::<_, i64>(0)).transpose().map_err(db)? != Some(seq);
+            if last_of_row {
+                entities.push(r.try_get(1).map_err(db)?);
+                ids.push(r.try_get(2).map_err(db)?);
+                docs.push(sync::row_document(None, &fields)?);
+                fields.clear();
+                after = seq;
+            }
+        }
+        tx.execute(
+            "UPDATE sync_rows r SET doc = d.doc FROM unnest($1::text[], $2::uuid[], $3::text[]) AS d(entity, row_id, doc)
+             WHERE r.entity = d.entity AND r.row_id = d.row_id",
+            &[&entities, &ids, &docs],
+        )
+        .await
+        .map_err(db)?;
+    }
+}
+
 /// Part of migration 3: `parent_id` of every row that belongs to a contact, from its stored parent
 /// field (any UUID spelling a client sent, so this is done here rather than in SQL).
 pub(super) async fn backfill_parents(tx: &Transaction<'_>) -> Result<(), StorageError> {
@@ -216,9 +272,10 @@ pub(super) async fn record_revocation(
     Ok(())
 }
 
-/// Where a written row stands: its scope, its contact and since when it is public; and when it
-/// is written (a tombstone's `deleted_at`).
+/// Where a written row stands: the seq it takes, its scope, its contact and since when it is
+/// public; and when it is written (a tombstone's `deleted_at`).
 struct Placement {
+    seq: u64,
     scope: String,
     parent_id: Option<Uuid>,
     public_since: Option<u64>,
@@ -395,8 +452,17 @@ impl Pushing<'_, '_> {
         {
             leaving.push(row.public_since);
         }
-        let placement = Placement { scope, parent_id, public_since, written_at: self.now };
-        write_effect(self.tx, change.entity, change.row_id, effect, device, row_seq, &placement).await?;
+        let placement = Placement { seq: row_seq, scope, parent_id, public_since, written_at: self.now };
+        write_effect(
+            self.tx,
+            change.entity,
+            change.row_id,
+            existing.map(|row| &row.fields),
+            effect,
+            device,
+            &placement,
+        )
+        .await?;
         if let (EntityKind::Contact, Effect::Tombstone { hlc }) = (change.entity, effect) {
             self.delete_rows_of(change.row_id, *hlc, device).await?;
         }
@@ -466,7 +532,7 @@ impl Pushing<'_, '_> {
             self.tx
                 .execute(
                     "UPDATE sync_rows SET seq = $1, deleted = true, deleted_millis = $2, deleted_counter = $3, deleted_device = $4,
-                         deleted_seq = $1, deleted_at = $5
+                         deleted_seq = $1, deleted_at = $5, doc = NULL
                      WHERE entity = $6 AND row_id = $7",
                     &[&to_i64(seq), &to_i64(hlc.millis), &i64::from(hlc.counter), &device, &ts(self.now), &entity, &row_id],
                 )
@@ -488,9 +554,17 @@ impl Pushing<'_, '_> {
         let scope = contact_scope(self.tx, contact).await?;
         let seq = self.next_seq();
         let public_since = sync::public_since_after(None, &scope, seq);
-        let placement = Placement { scope, parent_id: Some(contact), public_since, written_at: self.now };
-        write_effect(self.tx, EntityKind::Conflict, Uuid::now_v7(), &Effect::Write(fields), sync::SERVER_DEVICE, seq, &placement)
-            .await
+        let placement = Placement { seq, scope, parent_id: Some(contact), public_since, written_at: self.now };
+        write_effect(
+            self.tx,
+            EntityKind::Conflict,
+            Uuid::now_v7(),
+            None,
+            &Effect::Write(fields),
+            sync::SERVER_DEVICE,
+            &placement,
+        )
+        .await
     }
 }
 
@@ -559,7 +633,7 @@ pub(super) async fn erase_contact(
     for (kind, row_id) in &targets {
         seq += 1;
         tx.execute(
-            "UPDATE sync_rows SET seq = $1, deleted = true, purged = true, deleted_at = $4
+            "UPDATE sync_rows SET seq = $1, deleted = true, purged = true, deleted_at = $4, doc = NULL
              WHERE entity = $2 AND row_id = $3",
             &[&to_i64(seq), &kind.as_str(), row_id, &at],
         )
@@ -682,15 +756,17 @@ fn field_from(r: &tokio_postgres::Row, first: usize) -> Result<(String, FieldSta
     Ok((r.try_get(first).map_err(db)?, state))
 }
 
+/// Write `effect` to the row; `base` is the row's fields before it (`None` for a new row).
 async fn write_effect(
     tx: &Transaction<'_>,
     entity: EntityKind,
     row_id: Uuid,
+    base: Option<&BTreeMap<String, FieldState>>,
     effect: &Effect,
     device: Uuid,
-    seq: u64,
     placement: &Placement,
 ) -> Result<(), StorageError> {
+    let seq = placement.seq;
     let entity = entity.as_str();
     let public_since = placement.public_since.map(to_i64);
     match effect {
@@ -704,7 +780,7 @@ async fn write_effect(
                      deleted_millis = excluded.deleted_millis, deleted_counter = excluded.deleted_counter,
                      deleted_device = excluded.deleted_device, deleted_seq = excluded.deleted_seq,
                      scope = excluded.scope, parent_id = excluded.parent_id, public_since = excluded.public_since,
-                     deleted_at = excluded.deleted_at",
+                     deleted_at = excluded.deleted_at, doc = NULL",
                 &[
                     &entity,
                     &row_id,
@@ -725,45 +801,48 @@ async fn write_effect(
                 .map_err(db)?;
         }
         Effect::Write(fields) => {
+            let doc = sync::row_document(base, fields)?;
             let upsert_row = tx
                 .prepare_cached(
-                    "INSERT INTO sync_rows (entity, row_id, seq, scope, parent_id, public_since)
-                     VALUES ($1, $2, $3, $4, $5, $6)
+                    "INSERT INTO sync_rows (entity, row_id, seq, scope, parent_id, public_since, doc)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
                      ON CONFLICT (entity, row_id) DO UPDATE SET seq = excluded.seq, scope = excluded.scope,
-                         parent_id = excluded.parent_id, public_since = excluded.public_since",
+                         parent_id = excluded.parent_id, public_since = excluded.public_since, doc = excluded.doc",
                 )
                 .await
                 .map_err(db)?;
             tx.execute(
                 &upsert_row,
-                &[&entity, &row_id, &to_i64(seq), &placement.scope, &placement.parent_id, &public_since],
+                &[&entity, &row_id, &to_i64(seq), &placement.scope, &placement.parent_id, &public_since, &doc],
             )
             .await
             .map_err(db)?;
-            let upsert_field = tx
+            // Every field of the change in one statement (one round trip, not one per field).
+            let upsert_fields = tx
                 .prepare_cached(
                     "INSERT INTO sync_fields (entity, row_id, name, value, hlc_millis, hlc_counter, device, seq)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     SELECT $1, $2, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device, $3
+                     FROM unnest($4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::uuid[])
+                          AS f(name, value, hlc_millis, hlc_counter, device)
                      ON CONFLICT (entity, row_id, name) DO UPDATE SET value = excluded.value,
                          hlc_millis = excluded.hlc_millis, hlc_counter = excluded.hlc_counter,
                          device = excluded.device, seq = excluded.seq",
                 )
                 .await
                 .map_err(db)?;
-            for (name, state) in fields {
-                let value = serde_json::to_string(&state.value).map_err(backend)?;
+            let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+            let values = fields
+                .values()
+                .map(|state| serde_json::to_string(&state.value))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            let millis: Vec<i64> = fields.values().map(|state| to_i64(state.hlc.millis)).collect();
+            let counters: Vec<i64> = fields.values().map(|state| i64::from(state.hlc.counter)).collect();
+            let devices: Vec<Uuid> = fields.values().map(|state| state.device).collect();
+            if !names.is_empty() {
                 tx.execute(
-                    &upsert_field,
-                    &[
-                        &entity,
-                        &row_id,
-                        name,
-                        &value,
-                        &to_i64(state.hlc.millis),
-                        &i64::from(state.hlc.counter),
-                        &state.device,
-                        &to_i64(seq),
-                    ],
+                    &upsert_fields,
+                    &[&entity, &row_id, &to_i64(seq), &names, &values, &millis, &counters, &devices],
                 )
                 .await
                 .map_err(db)?;
@@ -773,7 +852,7 @@ async fn write_effect(
     Ok(())
 }
 
-pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
+pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) -> Result<PullPage, StorageError> {
     let limit = limit.clamp(1, MAX_PULL_LIMIT);
     // Most pulls come from devices that are up to date: one read of the counter answers them.
     let (counter, horizon_now) = counters(c).await?;
@@ -781,10 +860,10 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
         return Err(StorageError::ResyncRequired { since, horizon: horizon_now });
     }
     if since > 0 && since >= counter {
-        return Ok(PullResponse::up_to_date(since));
+        return Ok(PullPage::up_to_date(since));
     }
-    // One snapshot: the access, the rows and their fields, the counter and the revocations are
-    // one consistent version.
+    // One snapshot: the access, the rows, the counter and the revocations are one consistent
+    // version.
     let tx = c
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
@@ -797,58 +876,27 @@ pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32) ->
         return Err(StorageError::ResyncRequired { since, horizon });
     }
     let access = access::load(&tx, user).await?;
-    // The page of rows (one more than asked, to tell has_more) with their fields, in one query.
+    // The page of rows (one more than asked, to tell has_more), each with its document.
     let stmt = tx
         .prepare_cached(
-            "SELECT r.seq, r.entity, r.row_id, r.deleted, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device, r.purged,
-                    r.scope
-             FROM (SELECT seq, entity, row_id, deleted, purged, scope FROM sync_rows WHERE seq > $1 ORDER BY seq LIMIT $2) r
-             LEFT JOIN sync_fields f ON NOT r.deleted AND f.entity = r.entity AND f.row_id = r.row_id
-             ORDER BY r.seq",
+            "SELECT seq, entity, row_id, deleted, purged, scope, doc FROM sync_rows WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .await
         .map_err(db)?;
     let found = tx.query(&stmt, &[&to_i64(since), &(i64::from(limit) + 1)]).await.map_err(db)?;
-
-    let mut heads: Vec<RowState> = Vec::new();
-    for r in &found {
-        let seq = to_u64(r.try_get(0).map_err(db)?)?;
-        if heads.last().is_none_or(|h| h.seq != seq) {
-            let entity: String = r.try_get(1).map_err(db)?;
-            let entity = EntityKind::parse(&entity)
-                .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
-            heads.push(RowState {
-                seq,
-                entity,
-                row_id: r.try_get(2).map_err(db)?,
-                deleted: r.try_get(3).map_err(db)?,
-                purged: r.try_get(9).map_err(db)?,
-                scope: r.try_get(10).map_err(db)?,
-                fields: BTreeMap::new(),
-            });
-        }
-        if r.try_get::<_, Option<String>>(4).map_err(db)?.is_some()
-            && let Some(head) = heads.last_mut()
-        {
-            let (name, state) = field_from(r, 4)?;
-            head.fields.insert(name, state);
-        }
-    }
-    let has_more = heads.len() > limit as usize;
-
+    let has_more = found.len() > limit as usize;
     let mut rows = Vec::new();
     let mut last_seq = since;
-    for row in heads.into_iter().take(limit as usize) {
-        last_seq = row.seq;
+    for r in found.iter().take(limit as usize) {
         // Rows the user may not read are skipped, but the cursor still moves past them.
-        if access.may_read(&row.scope) {
-            rows.push(row);
-        }
+        let (seq, row) = pulled_row_from(r, &access)?;
+        last_seq = seq;
+        rows.extend(row);
     }
     let next_cursor = if has_more { last_seq } else { counter.max(since) };
     let revoked_scopes = access::revoked_scopes(&tx, user, &access, since, next_cursor).await?;
     tx.commit().await.map_err(db)?;
-    Ok(PullResponse { rows, revoked_scopes, next_cursor, has_more })
+    Ok(PullPage { rows, revoked_scopes, next_cursor, has_more })
 }
 
 /// The sequence counter as committed (every seq at or below it is committed: writers update it
@@ -865,8 +913,8 @@ pub(super) async fn current_seq(c: &Client) -> Result<u64, StorageError> {
     Ok(counters(c).await?.0)
 }
 
-/// See [`crate::storage::Storage::snapshot_chunk`]: the live rows of the range with their
-/// fields in one query (a join), in one short read-only snapshot.
+/// See [`crate::storage::Storage::snapshot_chunk`]: the live rows of the range (and erasures),
+/// each with its document, in one short read-only snapshot.
 pub(super) async fn snapshot_chunk(
     c: &mut Client,
     user: &User,
@@ -882,60 +930,49 @@ pub(super) async fn snapshot_chunk(
         .await
         .map_err(db)?;
     let access = access::load(&tx, user).await?;
+    // Erasures come with the snapshot: a device may hold data about the person that the server
+    // never saw (created offline) and must purge it.
     let stmt = tx
         .prepare_cached(
-            "SELECT r.seq, r.entity, r.row_id, r.scope, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device, r.purged
-             FROM (SELECT seq, entity, row_id, scope, purged FROM sync_rows
-                   WHERE seq > $1 AND seq <= $2 AND (NOT deleted OR purged) ORDER BY seq LIMIT $3) r
-             LEFT JOIN sync_fields f ON f.entity = r.entity AND f.row_id = r.row_id
-             ORDER BY r.seq",
+            "SELECT seq, entity, row_id, deleted, purged, scope, doc FROM sync_rows
+             WHERE seq > $1 AND seq <= $2 AND (NOT deleted OR purged) ORDER BY seq LIMIT $3",
         )
         .await
         .map_err(db)?;
     let found = tx.query(&stmt, &[&to_i64(after), &to_i64(at), &i64::from(limit)]).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
 
-    let mut chunk = SnapshotChunk { rows: Vec::new(), last_seq: after, done: false };
-    let mut scanned: u32 = 0;
-    // Whether the row being read (the last head) is one the user may read.
-    let mut readable = false;
+    let mut chunk = SnapshotChunk { rows: Vec::new(), last_seq: after, done: found.len() < limit as usize };
     for r in &found {
-        let seq = to_u64(r.try_get(0).map_err(db)?)?;
-        if seq != chunk.last_seq {
-            scanned += 1;
-            chunk.last_seq = seq;
-            let scope: &str = r.try_get(3).map_err(db)?;
-            // Rows the user may not read are skipped (same rule as pull).
-            readable = access.may_read(scope);
-            if !readable {
-                continue;
-            }
-            let entity: &str = r.try_get(1).map_err(db)?;
-            let entity = EntityKind::parse(entity)
-                .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
-            // Erasures come with the snapshot: a device may hold data about the person that
-            // the server never saw (created offline) and must purge it.
-            let purged: bool = r.try_get(9).map_err(db)?;
-            chunk.rows.push(RowState {
-                seq,
-                entity,
-                row_id: r.try_get(2).map_err(db)?,
-                deleted: purged,
-                purged,
-                scope: scope.to_owned(),
-                fields: BTreeMap::new(),
-            });
-        }
-        if readable
-            && r.try_get::<_, Option<&str>>(4).map_err(db)?.is_some()
-            && let Some(row) = chunk.rows.last_mut()
-        {
-            let (name, state) = field_from(r, 4)?;
-            row.fields.insert(name, state);
-        }
+        // Rows the user may not read are skipped (same rule as pull).
+        let (seq, row) = pulled_row_from(r, &access)?;
+        chunk.last_seq = seq;
+        chunk.rows.extend(row);
     }
-    chunk.done = scanned < limit;
     Ok(chunk)
+}
+
+/// A row of `SELECT seq, entity, row_id, deleted, purged, scope, doc FROM sync_rows`: its seq,
+/// and the row when the user may read it.
+fn pulled_row_from(r: &tokio_postgres::Row, access: &Access) -> Result<(u64, Option<PulledRow>), StorageError> {
+    let seq = to_u64(r.try_get(0).map_err(db)?)?;
+    let scope: &str = r.try_get(5).map_err(db)?;
+    if !access.may_read(scope) {
+        return Ok((seq, None));
+    }
+    let entity: &str = r.try_get(1).map_err(db)?;
+    let entity = EntityKind::parse(entity)
+        .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
+    let row = PulledRow::from_stored(
+        seq,
+        entity,
+        r.try_get(2).map_err(db)?,
+        r.try_get(3).map_err(db)?,
+        r.try_get(4).map_err(db)?,
+        scope.to_owned(),
+        r.try_get(6).map_err(db)?,
+    )?;
+    Ok((seq, Some(row)))
 }
 
 /// See [`crate::storage::Storage::prune_tombstones`]. Runs in the serialised section (the

@@ -13,12 +13,12 @@ mod sync;
 mod users;
 
 use super::{
-    Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, PruneReport,
+    Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, PruneReport, PullPage,
     SnapshotChunk, Storage, StorageError, User, UserCredentials,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use liaison_protocol::wire::{PullResponse, PushRequest, PushResponse, Role};
+use liaison_protocol::wire::{PushRequest, PushResponse, Role};
 use rusqlite::{Connection, ErrorCode as SqliteCode};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -36,12 +36,15 @@ const MIGRATIONS: &[&[&str]] = &[
     &[sync::MIGRATION_3, access::MIGRATION_3],
     // 4: tombstone retention (when each tombstone was written, the pruning horizon).
     &[sync::MIGRATION_4],
+    // 5: each live row's fields as one document (a pull reads rows, not fields).
+    &[sync::MIGRATION_5],
 ];
 
 /// Steps of a migration that SQL alone cannot do, run after its SQL in the same transaction.
 fn after_migration(conn: &Connection, version: usize) -> Result<(), StorageError> {
     match version {
         3 => sync::backfill_parents(conn),
+        5 => sync::backfill_documents(conn),
         _ => Ok(()),
     }
 }
@@ -242,7 +245,7 @@ impl Storage for SqliteStorage {
         self.call(move |c| sync::list_clamps(c, limit)).await
     }
 
-    async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
+    async fn pull_page(&self, user: &User, since: u64, limit: u32) -> Result<PullPage, StorageError> {
         let user = user.clone();
         self.call(move |c| sync::pull(c, &user, since, limit)).await
     }
@@ -301,10 +304,11 @@ mod tests {
             "UPDATE sync_state SET seq = 2;
              INSERT INTO sync_rows (entity, row_id, seq) VALUES ('contact', x'{c}', 1), ('contact_email', x'{e}', 2);
              INSERT INTO sync_fields (entity, row_id, name, value, hlc_millis, hlc_counter, device) VALUES
-                 ('contact', x'{c}', 'display_name', '\"Ada\"', 1, 0, x'00'),
-                 ('contact_email', x'{e}', 'contact_id', '{shouted}', 1, 0, x'00');",
+                 ('contact', x'{c}', 'display_name', '\"Ada\"', 1, 0, x'{d}'),
+                 ('contact_email', x'{e}', 'contact_id', '{shouted}', 1, 0, x'{d}');",
             c = contact.simple(),
             e = email.simple(),
+            d = Uuid::from_u128(0xD0).simple(),
         ))
         .expect("rows written by the old server");
         migrate(&mut conn).expect("migrate");
@@ -358,6 +362,61 @@ mod tests {
         assert_eq!((kept.rows, kept.horizon_seq), (0, 0), "an old server's tombstone gets the full retention period");
         let pruned = storage.prune_tombstones(Utc::now() + chrono::Duration::seconds(1)).await.expect("prune");
         assert_eq!((pruned.rows, pruned.horizon_seq), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn migration_5_stores_each_live_row_s_fields_as_the_document_a_pull_sends() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        for (index, steps) in MIGRATIONS[..4].iter().enumerate() {
+            for sql in *steps {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            after_migration(&conn, index + 1).expect("old steps");
+        }
+        conn.pragma_update(None, "user_version", 4).expect("version 4");
+        let device = Uuid::from_u128(0xD0);
+        conn.execute_batch(&format!(
+            "UPDATE sync_state SET seq = 3;
+             INSERT INTO sync_rows (entity, row_id, seq) VALUES ('contact', x'{r1}', 1), ('contact', x'{r2}', 2);
+             INSERT INTO sync_rows (entity, row_id, seq, deleted, deleted_seq) VALUES ('contact', x'{r3}', 3, 1, 3);
+             INSERT INTO sync_fields (entity, row_id, name, value, hlc_millis, hlc_counter, device, seq) VALUES
+                 ('contact', x'{r1}', 'display_name', '\"Ada\"', 5, 1, x'{d}', 1),
+                 ('contact', x'{r1}', 'notes', '{{\"a\": [1, 2]}}', 6, 0, x'{d}', 1);",
+            d = device.simple(),
+            r1 = Uuid::from_u128(1).simple(),
+            r2 = Uuid::from_u128(2).simple(),
+            r3 = Uuid::from_u128(3).simple(),
+        ))
+        .expect("rows written by the old server: one with fields, one without, a tombstone");
+        migrate(&mut conn).expect("migrate");
+
+        let storage = SqliteStorage { conn: Arc::new(Mutex::new(conn)) };
+        let user = storage
+            .create_user(NewUser { name: "ada".into(), role: Role::Admin, password_hash: "unused".into() })
+            .await
+            .expect("user");
+        let page = storage.pull(&user, 0, 10).await.expect("the migrated rows pull");
+        let fields: Vec<Vec<(String, serde_json::Value)>> =
+            page.rows.iter().map(|r| r.fields.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()).collect();
+        assert_eq!(
+            fields,
+            vec![
+                vec![
+                    ("display_name".into(), serde_json::json!("Ada")),
+                    ("notes".into(), serde_json::json!({"a": [1, 2]}))
+                ],
+                vec![],
+                vec![],
+            ],
+            "the document holds exactly the row's fields; a row without fields and a tombstone have none"
+        );
+        let first = &page.rows[0].fields["display_name"];
+        assert_eq!(
+            (first.hlc.millis, first.hlc.counter, first.device),
+            (5, 1, device),
+            "stamps come through unchanged"
+        );
+        assert!(page.rows[2].deleted);
     }
 
     #[test]

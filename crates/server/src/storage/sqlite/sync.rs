@@ -9,13 +9,14 @@
 //! conflicts the plan found.
 
 use super::{access, db, parse_uuid, ts};
-use crate::storage::{ErasureReport, PruneReport, SnapshotChunk, StorageError, User};
+use crate::permissions::Access;
+use crate::storage::{ErasureReport, PruneReport, PullPage, PulledRow, SnapshotChunk, StorageError, User};
 use crate::sync::{self, Author, ConflictDraft, Effect, StoredRow};
 use chrono::{DateTime, Utc};
 use liaison_protocol::hlc::{Clock, Hlc, Stamp};
 use liaison_protocol::schema::EntityKind;
 use liaison_protocol::scope;
-use liaison_protocol::wire::{Change, FieldState, MAX_PULL_LIMIT, PullResponse, PushRequest, PushResponse, RowState};
+use liaison_protocol::wire::{Change, FieldState, MAX_PULL_LIMIT, PushRequest, PushResponse};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -122,6 +123,46 @@ ALTER TABLE sync_state ADD COLUMN horizon INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX revocations_at ON revocations (at);
 ";
 
+/// 5: each live row keeps its fields as one JSON document (`doc`, see
+/// [`crate::sync::row_document`]), so a pull reads one row instead of joining its fields.
+/// Tombstones have none. [`backfill_documents`] fills it for the rows already stored.
+pub(super) const MIGRATION_5: &str = "
+ALTER TABLE sync_rows ADD COLUMN doc TEXT;
+UPDATE sync_rows SET doc = '{}' WHERE deleted = 0;
+";
+
+/// Part of migration 5: the document of every live row that has fields, from its fields.
+pub(super) fn backfill_documents(c: &Connection) -> Result<(), StorageError> {
+    let mut update = c.prepare("UPDATE sync_rows SET doc = ?1 WHERE entity = ?2 AND row_id = ?3").map_err(db)?;
+    let mut stmt = c
+        .prepare(
+            "SELECT f.entity, f.row_id, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device
+             FROM sync_rows r JOIN sync_fields f ON f.entity = r.entity AND f.row_id = r.row_id
+             WHERE r.deleted = 0 ORDER BY f.entity, f.row_id",
+        )
+        .map_err(db)?;
+    let mut found = stmt.query([]).map_err(db)?;
+    let mut current: Option<(String, Vec<u8>)> = None;
+    let mut fields = BTreeMap::new();
+    let mut flush = |key: Option<(String, Vec<u8>)>, fields: &mut BTreeMap<String, FieldState>| {
+        if let Some((entity, row_id)) = key {
+            let doc = sync::row_document(None, fields)?;
+            update.execute(params![doc, entity, row_id]).map_err(db)?;
+        }
+        fields.clear();
+        Ok::<(), StorageError>(())
+    };
+    while let Some(r) = found.next().map_err(db)? {
+        let key = (r.get::<_, String>(0).map_err(db)?, r.get::<_, Vec<u8>>(1).map_err(db)?);
+        if current.as_ref() != Some(&key) {
+            flush(current.replace(key), &mut fields)?;
+        }
+        let (name, state) = field_at(r, 2).map_err(db)?;
+        fields.insert(name, state);
+    }
+    flush(current, &mut fields)
+}
+
 /// Part of migration 3: `parent_id` of every row that belongs to a contact, from its stored parent
 /// field (any UUID spelling a client sent, so this is done here rather than in SQL).
 pub(super) fn backfill_parents(c: &Connection) -> Result<(), StorageError> {
@@ -208,9 +249,10 @@ pub(super) fn record_revocation(
     Ok(())
 }
 
-/// Where a written row stands: its scope, its contact and since when it is public; and when it
-/// is written (a tombstone's `deleted_at`).
+/// Where a written row stands: the seq it takes, its scope, its contact and since when it is
+/// public; and when it is written (a tombstone's `deleted_at`).
 struct Placement {
+    seq: u64,
     scope: String,
     parent_id: Option<Uuid>,
     public_since: Option<u64>,
@@ -367,8 +409,16 @@ impl Pushing<'_> {
         {
             leaving.push(row.public_since);
         }
-        let placement = Placement { scope, parent_id, public_since, written_at: self.now };
-        write_effect(self.tx, change.entity, change.row_id, effect, device, row_seq, &placement)?;
+        let placement = Placement { seq: row_seq, scope, parent_id, public_since, written_at: self.now };
+        write_effect(
+            self.tx,
+            change.entity,
+            change.row_id,
+            existing.map(|row| &row.fields),
+            effect,
+            device,
+            &placement,
+        )?;
         if let (EntityKind::Contact, Effect::Tombstone { hlc }) = (change.entity, effect) {
             self.delete_rows_of(change.row_id, *hlc, device)?;
         }
@@ -438,7 +488,7 @@ impl Pushing<'_> {
             self.tx
                 .execute(
                     "UPDATE sync_rows SET seq = ?1, deleted = 1, deleted_millis = ?2, deleted_counter = ?3, deleted_device = ?4,
-                         deleted_seq = ?1, deleted_at = ?5
+                         deleted_seq = ?1, deleted_at = ?5, doc = NULL
                      WHERE entity = ?6 AND row_id = ?7",
                     params![to_i64(seq), to_i64(hlc.millis), hlc.counter, device.as_bytes(), ts(self.now), entity, row_id],
                 )
@@ -456,8 +506,16 @@ impl Pushing<'_> {
         let scope = contact_scope(self.tx, contact)?;
         let seq = self.next_seq();
         let public_since = sync::public_since_after(None, &scope, seq);
-        let placement = Placement { scope, parent_id: Some(contact), public_since, written_at: self.now };
-        write_effect(self.tx, EntityKind::Conflict, Uuid::now_v7(), &Effect::Write(fields), sync::SERVER_DEVICE, seq, &placement)
+        let placement = Placement { seq, scope, parent_id: Some(contact), public_since, written_at: self.now };
+        write_effect(
+            self.tx,
+            EntityKind::Conflict,
+            Uuid::now_v7(),
+            None,
+            &Effect::Write(fields),
+            sync::SERVER_DEVICE,
+            &placement,
+        )
     }
 }
 
@@ -540,7 +598,8 @@ pub(super) fn erase_contact(
     for (kind, row_id) in &targets {
         seq += 1;
         tx.execute(
-            "UPDATE sync_rows SET seq = ?1, deleted = 1, purged = 1, deleted_at = ?4 WHERE entity = ?2 AND row_id = ?3",
+            "UPDATE sync_rows SET seq = ?1, deleted = 1, purged = 1, deleted_at = ?4, doc = NULL
+             WHERE entity = ?2 AND row_id = ?3",
             params![to_i64(seq), kind.as_str(), row_id.as_bytes(), ts(now)],
         )
         .map_err(db)?;
@@ -668,15 +727,17 @@ fn load_fields(c: &Connection, entity: EntityKind, row_id: Uuid) -> Result<Field
     Ok((fields, seqs))
 }
 
+/// Write `effect` to the row; `base` is the row's fields before it (`None` for a new row).
 fn write_effect(
     tx: &Transaction<'_>,
     entity: EntityKind,
     row_id: Uuid,
+    base: Option<&BTreeMap<String, FieldState>>,
     effect: &Effect,
     device: Uuid,
-    seq: u64,
     placement: &Placement,
 ) -> Result<(), StorageError> {
+    let seq = placement.seq;
     let (entity, row_id) = (entity.as_str(), row_id.as_bytes());
     let parent = placement.parent_id.as_ref().map(Uuid::as_bytes);
     let public_since = placement.public_since.map(to_i64);
@@ -691,7 +752,7 @@ fn write_effect(
                      deleted_millis = excluded.deleted_millis, deleted_counter = excluded.deleted_counter,
                      deleted_device = excluded.deleted_device, deleted_seq = excluded.deleted_seq,
                      scope = excluded.scope, parent_id = excluded.parent_id, public_since = excluded.public_since,
-                     deleted_at = excluded.deleted_at",
+                     deleted_at = excluded.deleted_at, doc = NULL",
                 params![
                     entity,
                     row_id,
@@ -710,12 +771,15 @@ fn write_effect(
                 .map_err(db)?;
         }
         Effect::Write(fields) => {
-            tx.execute(
-                "INSERT INTO sync_rows (entity, row_id, seq, scope, parent_id, public_since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            let doc = sync::row_document(base, fields)?;
+            tx.prepare_cached(
+                "INSERT INTO sync_rows (entity, row_id, seq, scope, parent_id, public_since, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (entity, row_id) DO UPDATE SET seq = excluded.seq, scope = excluded.scope,
-                     parent_id = excluded.parent_id, public_since = excluded.public_since",
-                params![entity, row_id, to_i64(seq), placement.scope, parent, public_since],
+                     parent_id = excluded.parent_id, public_since = excluded.public_since, doc = excluded.doc",
             )
+            .map_err(db)?
+            .execute(params![entity, row_id, to_i64(seq), placement.scope, parent, public_since, doc])
             .map_err(db)?;
             let mut stmt = tx
                 .prepare_cached(
@@ -745,7 +809,7 @@ fn write_effect(
     Ok(())
 }
 
-pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
+pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> Result<PullPage, StorageError> {
     let limit = limit.clamp(1, MAX_PULL_LIMIT);
     // Most pulls come from devices that are up to date: one read of the counter answers them.
     let (counter, horizon_now) = counters(c)?;
@@ -753,70 +817,42 @@ pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32) -> R
         return Err(StorageError::ResyncRequired { since, horizon: horizon_now });
     }
     if since > 0 && since >= counter {
-        return Ok(PullResponse::up_to_date(since));
+        return Ok(PullPage::up_to_date(since));
     }
-    // One read transaction: the access, the rows and their fields, the counter and the
-    // revocations are one consistent version.
+    // One read transaction: the access, the rows, the counter and the revocations are one
+    // consistent version.
     let tx = c.transaction().map_err(db)?;
     let horizon = horizon(&tx)?;
     if since > 0 && since < horizon {
         return Err(StorageError::ResyncRequired { since, horizon });
     }
     let access = access::load(&tx, user)?;
-    // The page of rows (one more than asked, to tell has_more) with their fields, in one query.
+    // The page of rows (one more than asked, to tell has_more), each with its document.
     let mut rows = Vec::new();
     let (mut scanned, mut last_seq, mut has_more) = (0u32, since, false);
     {
         let mut stmt = tx
             .prepare_cached(
-                "SELECT r.seq, r.entity, r.row_id, r.deleted, r.purged, r.scope, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device
-                 FROM (SELECT seq, entity, row_id, deleted, purged, scope FROM sync_rows WHERE seq > ?1 ORDER BY seq LIMIT ?2) r
-                 LEFT JOIN sync_fields f ON r.deleted = 0 AND f.entity = r.entity AND f.row_id = r.row_id
-                 ORDER BY r.seq",
+                "SELECT seq, entity, row_id, deleted, purged, scope, doc FROM sync_rows WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )
             .map_err(db)?;
         let mut found = stmt.query(params![to_i64(since), i64::from(limit) + 1]).map_err(db)?;
-        // Whether the row being read (the last head) is one the user may read.
-        let mut readable = false;
         while let Some(r) = found.next().map_err(db)? {
-            let seq = to_u64(r.get(0).map_err(db)?)?;
-            if seq != last_seq {
-                scanned += 1;
-                if scanned > limit {
-                    has_more = true;
-                    break;
-                }
-                last_seq = seq;
-                let scope = str_at(r, 5)?;
-                // Rows the user may not read are skipped, but the cursor still moves past them.
-                readable = access.may_read(scope);
-                if !readable {
-                    continue;
-                }
-                let (entity, row_id) = row_key_at(r)?;
-                rows.push(RowState {
-                    seq,
-                    entity,
-                    row_id,
-                    deleted: r.get(3).map_err(db)?,
-                    purged: r.get(4).map_err(db)?,
-                    scope: scope.to_owned(),
-                    fields: BTreeMap::new(),
-                });
+            scanned += 1;
+            if scanned > limit {
+                has_more = true;
+                break;
             }
-            if readable
-                && r.get_ref(6).map_err(db)?.data_type() != rusqlite::types::Type::Null
-                && let Some(row) = rows.last_mut()
-            {
-                let (name, state) = field_at(r, 6).map_err(db)?;
-                row.fields.insert(name, state);
-            }
+            let (seq, row) = pulled_row_at(r, &access)?;
+            // Rows the user may not read are skipped, but the cursor still moves past them.
+            last_seq = seq;
+            rows.extend(row);
         }
     }
     let next_cursor = if has_more { last_seq } else { current_seq(&tx)?.max(since) };
     let revoked_scopes = access::revoked_scopes(&tx, user, &access, since, next_cursor)?;
     tx.commit().map_err(db)?;
-    Ok(PullResponse { rows, revoked_scopes, next_cursor, has_more })
+    Ok(PullPage { rows, revoked_scopes, next_cursor, has_more })
 }
 
 /// The highest seq ever pruned (see [`prune_tombstones`]).
@@ -834,8 +870,8 @@ fn counters(c: &Connection) -> Result<(u64, u64), StorageError> {
     .map_err(db)
 }
 
-/// See [`crate::storage::Storage::snapshot_chunk`]: the live rows of the range with their
-/// fields in one query (a join), in one short read transaction.
+/// See [`crate::storage::Storage::snapshot_chunk`]: the live rows of the range (and erasures),
+/// each with its document, in one short read transaction.
 pub(super) fn snapshot_chunk(
     c: &mut Connection,
     user: &User,
@@ -848,50 +884,21 @@ pub(super) fn snapshot_chunk(
     let mut chunk = SnapshotChunk { rows: Vec::new(), last_seq: after, done: false };
     let mut scanned: u32 = 0;
     {
+        // Erasures come with the snapshot: a device may hold data about the person that the
+        // server never saw (created offline) and must purge it.
         let mut stmt = tx
             .prepare_cached(
-                "SELECT r.seq, r.entity, r.row_id, r.scope, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device, r.purged
-                 FROM (SELECT seq, entity, row_id, scope, purged FROM sync_rows
-                       WHERE seq > ?1 AND seq <= ?2 AND (deleted = 0 OR purged = 1) ORDER BY seq LIMIT ?3) r
-                 LEFT JOIN sync_fields f ON f.entity = r.entity AND f.row_id = r.row_id
-                 ORDER BY r.seq",
+                "SELECT seq, entity, row_id, deleted, purged, scope, doc FROM sync_rows
+                 WHERE seq > ?1 AND seq <= ?2 AND (deleted = 0 OR purged = 1) ORDER BY seq LIMIT ?3",
             )
             .map_err(db)?;
         let mut found = stmt.query(params![to_i64(after), to_i64(at), i64::from(limit)]).map_err(db)?;
-        // Whether the row being read (the last head) is one the user may read.
-        let mut readable = false;
         while let Some(r) = found.next().map_err(db)? {
-            let seq = to_u64(r.get(0).map_err(db)?)?;
-            if seq != chunk.last_seq {
-                scanned += 1;
-                chunk.last_seq = seq;
-                let scope = str_at(r, 3)?;
-                // Rows the user may not read are skipped (same rule as pull).
-                readable = access.may_read(scope);
-                if !readable {
-                    continue;
-                }
-                let (entity, row_id) = row_key_at(r)?;
-                // Erasures come with the snapshot: a device may hold data about the person
-                // that the server never saw (created offline) and must purge it.
-                let purged: bool = r.get(9).map_err(db)?;
-                chunk.rows.push(RowState {
-                    seq,
-                    entity,
-                    row_id,
-                    deleted: purged,
-                    purged,
-                    scope: scope.to_owned(),
-                    fields: BTreeMap::new(),
-                });
-            }
-            if readable
-                && r.get_ref(4).map_err(db)?.data_type() != rusqlite::types::Type::Null
-                && let Some(row) = chunk.rows.last_mut()
-            {
-                let (name, state) = field_at(r, 4).map_err(db)?;
-                row.fields.insert(name, state);
-            }
+            scanned += 1;
+            // Rows the user may not read are skipped (same rule as pull).
+            let (seq, row) = pulled_row_at(r, &access)?;
+            chunk.last_seq = seq;
+            chunk.rows.extend(row);
         }
     }
     tx.commit().map_err(db)?;
@@ -899,20 +906,35 @@ pub(super) fn snapshot_chunk(
     Ok(chunk)
 }
 
-/// `(name, state)` from the columns `name, value, hlc_millis, hlc_counter, device` at `first`.
-/// The entity and row id of a joined page row (columns 1 and 2).
-fn row_key_at(r: &rusqlite::Row<'_>) -> Result<(EntityKind, Uuid), StorageError> {
+/// A row of `SELECT seq, entity, row_id, deleted, purged, scope, doc FROM sync_rows`: its seq,
+/// and the row when the user may read it.
+fn pulled_row_at(r: &rusqlite::Row<'_>, access: &Access) -> Result<(u64, Option<PulledRow>), StorageError> {
+    let seq = to_u64(r.get(0).map_err(db)?)?;
+    let scope = str_at(r, 5)?;
+    if !access.may_read(scope) {
+        return Ok((seq, None));
+    }
     let entity = str_at(r, 1)?;
     let entity =
         EntityKind::parse(entity).ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
     let row_id = r.get_ref(2).and_then(|v| v.as_blob().map_err(Into::into)).map_err(db)?;
-    Ok((entity, parse_uuid(row_id).map_err(db)?))
+    let row = PulledRow::from_stored(
+        seq,
+        entity,
+        parse_uuid(row_id).map_err(db)?,
+        r.get(3).map_err(db)?,
+        r.get(4).map_err(db)?,
+        scope.to_owned(),
+        r.get(6).map_err(db)?,
+    )?;
+    Ok((seq, Some(row)))
 }
 
 fn str_at<'r>(r: &'r rusqlite::Row<'_>, column: usize) -> Result<&'r str, StorageError> {
     r.get_ref(column).and_then(|v| v.as_str().map_err(Into::into)).map_err(db)
 }
 
+/// `(name, state)` from the columns `name, value, hlc_millis, hlc_counter, device` at `first`.
 fn field_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<(String, FieldState)> {
     let text = r.get_ref(first + 1)?.as_str()?;
     let value = serde_json::from_str(text)

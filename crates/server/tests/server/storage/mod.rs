@@ -24,6 +24,7 @@ macro_rules! contract_tests {
                 devices_register_replace_their_token_list_and_revoke,
                 a_revoked_or_foreign_device_id_cannot_register_again,
                 push_applies_each_field_by_the_merge_rule,
+                a_pull_page_goes_on_the_wire_exactly_as_the_rows_it_stands_for,
                 two_devices_editing_different_fields_both_survive,
                 a_delete_tombstones_the_row_and_later_edits_do_not_revive_it,
                 a_retried_batch_returns_the_stored_response_and_changes_nothing,

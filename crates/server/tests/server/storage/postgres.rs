@@ -43,6 +43,53 @@ async fn reconnecting_keeps_data_and_does_not_rerun_migrations() {
 }
 
 #[tokio::test]
+async fn upgrading_to_row_documents_keeps_every_stored_field_pullable() {
+    let url = fresh_database_url().await;
+    let storage = PostgresStorage::connect(&url).await.expect("connect");
+    let user = storage
+        .create_user(NewUser { name: "ana".into(), role: Role::Admin, password_hash: "h".into() })
+        .await
+        .expect("create");
+    let device = Uuid::now_v7();
+    storage
+        .register_device(
+            NewDevice { id: device, user_id: user.id, name: "laptop".into(), token_hash: "t".into() },
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("device");
+    let hlc = Hlc::new(1_750_000_000_000, 0);
+    let rows: Vec<Uuid> = (0..2_500).map(|_| Uuid::now_v7()).collect();
+    let changes = rows.iter().enumerate().map(|(i, id)| {
+        change(
+            *id,
+            &[
+                ("display_name", json!(format!("Person {i}")), hlc),
+                ("notes", json!(format!("met at \"event\" {i}\n")), hlc),
+            ],
+        )
+    });
+    for chunk in changes.collect::<Vec<_>>().chunks(500) {
+        let pushed = storage.push(&user, device, &batch(chunk.to_vec()), chrono::Utc::now()).await.expect("push");
+        assert!(pushed.results.iter().all(|r| r.seq.is_some()), "every row is stored: {:?}", pushed.results.first());
+    }
+    let before = storage.pull(&user, 0, 5_000).await.expect("pull");
+    assert_eq!(before.rows.len(), 2_500);
+    drop(storage);
+
+    // The database as the previous schema left it: no documents.
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(conn);
+    client
+        .batch_execute("ALTER TABLE sync_rows DROP COLUMN doc; UPDATE schema_version SET version = 4;")
+        .await
+        .expect("back to schema 4");
+    let upgraded = PostgresStorage::connect(&url).await.expect("the upgrade runs at connect");
+    let after = upgraded.pull(&user, 0, 5_000).await.expect("pull after the upgrade");
+    assert_eq!(after, before, "every row pulls with exactly the fields it had");
+}
+
+#[tokio::test]
 async fn bad_urls_and_unreachable_servers_give_clear_errors_without_the_password() {
     let err = PostgresStorage::connect("sqlite:///tmp/x.db").await.expect_err("not postgres");
     assert!(matches!(err, StorageError::Invalid(_)) && err.to_string().contains("postgres://"), "got {err}");
