@@ -1,7 +1,8 @@
 //! B11: many clients pulling at once. Each client is its own HTTP/1.1 connection over TLS
 //! (pinned certificate) with its own device token, and pulls in a closed loop (next request as
 //! soon as the answer is read). 90 % of them are up to date (`since` = the newest sequence: an
-//! empty answer); 10 % are 1,000 rows behind (`since` = newest − 1,000, `limit=1000`). They ask
+//! empty answer); 10 % are 1,000 rows or more behind (`limit=1000`; each from its own cursor,
+//! spread over the 1,000 rows before newest − 1,000, so they do not all read the same page). They ask
 //! for compressed answers like the Liaison client (`Accept-Encoding: gzip, zstd`) but do not
 //! decompress them. The clients run in their own process (this example run as `load`), so
 //! the CPU time of the server's process is the server's alone.
@@ -56,7 +57,8 @@ pub async fn run(base: &str, fingerprint: &str, tokens: &[String], newest: u64, 
         let client = pinned_client(fingerprint)?;
         let behind = i < behind_clients;
         let url = if behind {
-            format!("{base}/v1/pull?since={}&limit=1000", newest.saturating_sub(params.behind))
+            let spread = params.behind * i as u64 / behind_clients as u64;
+            format!("{base}/v1/pull?since={}&limit=1000", newest.saturating_sub(params.behind + spread))
         } else {
             format!("{base}/v1/pull?since={newest}&limit=1000")
         };

@@ -168,7 +168,7 @@ fn lines(s: &Value) -> Vec<Line> {
         out.push(Line {
             id: "B11",
             measure: format!(
-                "{label}: {} clients pulling (90 % up to date, 10 % 1,000 rows behind), {} contacts (not 1M)",
+                "{label}: {} clients pulling (90 % up to date, 10 % 1,000–2,000 rows behind, each from its own cursor), {} contacts (not 1M)",
                 cap["clients"],
                 thousands(n)
             ),
