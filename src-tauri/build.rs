@@ -11,6 +11,7 @@ fn main() {
         "create_vault",
         "unlock_vault",
         "lock_vault",
+        "note_activity",
         "list_contacts",
         "search_contacts",
         "get_contact",

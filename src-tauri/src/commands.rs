@@ -31,6 +31,7 @@ pub async fn create_vault(state: State<'_, AppState>, mode: UnlockMode, passphra
         let mut profile = state.profile.lock().await;
         blocking(|| profile.create(mode.into(), passphrase.as_deref()))?;
     }
+    state.note_unlocked();
     state.vault_state().await
 }
 
@@ -40,6 +41,7 @@ pub async fn unlock_vault(state: State<'_, AppState>, passphrase: Option<String>
         let mut profile = state.profile.lock().await;
         blocking(|| profile.unlock(passphrase.as_deref()))?;
     }
+    state.note_unlocked();
     state.vault_state().await
 }
 
@@ -47,6 +49,14 @@ pub async fn unlock_vault(state: State<'_, AppState>, passphrase: Option<String>
 pub async fn lock_vault(state: State<'_, AppState>) -> Result<VaultState> {
     state.profile.lock().await.lock();
     state.vault_state().await
+}
+
+/// The person used the app (the UI reports it at most every few seconds): the vault's idle
+/// timeout starts again.
+#[tauri::command]
+pub async fn note_activity(state: State<'_, AppState>) -> Result<()> {
+    state.note_activity();
+    Ok(())
 }
 
 #[tauri::command]

@@ -19,6 +19,7 @@ pub fn run() {
         .manage(state::AppState::new(profile))
         .setup(|app| {
             tauri::async_runtime::spawn(state::background_sync(app.handle().clone()));
+            tauri::async_runtime::spawn(state::auto_lock(app.handle().clone()));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -26,6 +27,7 @@ pub fn run() {
             commands::create_vault,
             commands::unlock_vault,
             commands::lock_vault,
+            commands::note_activity,
             commands::list_contacts,
             commands::search_contacts,
             commands::get_contact,

@@ -1,21 +1,25 @@
 //! What the shell keeps between commands: the profile (locked or unlocked), whether the OS
-//! keychain works here, and the background sync. The web view never sees the data key or the
-//! sync token.
+//! keychain works here, when the person last used the app (the vault locks itself when idle or
+//! after the machine slept, see `liaison_core::idle`), and the background sync. The web view
+//! never sees the data key or the sync token.
 //!
 //! Sync never holds the profile while it waits on the network: it works on its own connection
 //! to the database (SQLite's WAL lets both work side by side), so the person can keep reading and
 //! editing contacts while a slow or unreachable server is tried. One sync runs at a time.
 
 use crate::dto::{ApiError, SyncReport, SyncStatus, VaultState};
+use liaison_core::idle::{self, IdleLock};
 use liaison_core::{ErrorCode, Profile, sync};
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 use tauri::{AppHandle, Emitter, Manager};
 
 /// Event carrying a `SyncStatus` whenever sync state changes outside a `sync_now` answer.
 pub const SYNC_STATUS_EVENT: &str = "sync-status";
 /// Event (no payload) telling the UI that a sync brought changes to the contacts it shows.
 pub const CONTACTS_CHANGED_EVENT: &str = "contacts-changed";
+/// Event carrying a `VaultState` when the vault locked itself (idle, or the machine slept).
+pub const VAULT_LOCKED_EVENT: &str = "vault-locked";
 
 /// Background sync: this often when all is well…
 const SYNC_PERIOD: Duration = Duration::from_secs(60);
@@ -33,11 +37,49 @@ pub struct AppState {
     keychain: OnceLock<Result<(), String>>,
     sync_gate: tokio::sync::Mutex<()>,
     edits: tokio::sync::Notify,
+    idle: Mutex<IdleLock>,
 }
 
 impl AppState {
     pub fn new(profile: Profile) -> Self {
-        AppState { profile: tokio::sync::Mutex::new(profile), keychain: OnceLock::new(), sync_gate: tokio::sync::Mutex::new(()), edits: tokio::sync::Notify::new() }
+        AppState {
+            profile: tokio::sync::Mutex::new(profile),
+            keychain: OnceLock::new(),
+            sync_gate: tokio::sync::Mutex::new(()),
+            edits: tokio::sync::Notify::new(),
+            idle: Mutex::new(IdleLock::new(Instant::now())),
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, IdleLock> {
+        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The person did something in the app: the idle timeout starts again.
+    pub fn note_activity(&self) {
+        self.idle().activity(Instant::now());
+    }
+
+    /// The vault was just created or unlocked.
+    pub fn note_unlocked(&self) {
+        self.idle().unlocked(Instant::now());
+    }
+
+    /// Lock the vault if it has been idle for its profile's timeout or the machine slept since
+    /// the last check; returns the new state when it locked.
+    async fn lock_if_idle(&self) -> Result<Option<VaultState>, ApiError> {
+        {
+            let mut profile = self.profile.lock().await;
+            if !profile.is_unlocked() {
+                return Ok(None);
+            }
+            let Some(mode) = profile.state()?.mode else { return Ok(None) };
+            let timeout = idle::timeout_for(mode, std::env::var(idle::TIMEOUT_ENV).ok().as_deref());
+            let Some(reason) = self.idle().check(timeout, Instant::now(), SystemTime::now()) else { return Ok(None) };
+            tracing::info!(?reason, "the vault locked itself");
+            profile.lock();
+        }
+        Ok(Some(self.vault_state().await?))
     }
 
     fn keychain_status(&self) -> Result<(), String> {
@@ -116,6 +158,21 @@ impl AppState {
 enum Job {
     Sync,
     Erase(uuid::Uuid),
+}
+
+/// Runs for the life of the app: every few seconds, lock the vault if it was left idle or the
+/// machine slept, and tell the UI, which goes to the unlock screen.
+pub async fn auto_lock(app: AppHandle) {
+    loop {
+        tokio::time::sleep(idle::CHECK_EVERY).await;
+        match app.state::<AppState>().lock_if_idle().await {
+            Ok(Some(state)) => {
+                let _ = app.emit(VAULT_LOCKED_EVENT, &state);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(code = %e.code, "could not check whether to lock the vault"),
+        }
+    }
 }
 
 /// Runs for the life of the app: sync on a timer, shortly after local edits, and more often while

@@ -11,6 +11,9 @@
  *   LIAISON_CLI_BINARY, LIAISON_E2E_SCRATCH
  *                            the `liaison` CLI and a directory for a second device, used to see
  *                            what the server received
+ *   LIAISON_E2E_IDLE_LOCK_SECS
+ *                            the idle timeout the harness gave the app (LIAISON_IDLE_LOCK_SECS),
+ *                            long enough for every other step
  *
  * One session walks the first-run story: create a passphrase vault, add a contact,
  * find it by typing part of its name, open it, lock, unlock, and find it again.
@@ -343,4 +346,21 @@ step( 'a conflict between two other devices reaches the app\'s inbox and is reso
 		return org === 'Harvard';
 	}, { timeout: 30_000, interval: 1_000, timeoutMsg: `the resolution did not reach the other device (organisation is ${ org })` } );
 	assert.deepEqual( JSON.parse( cli( 'conflicts', 'list', '--json' ) ), [], 'and the conflict is closed there too' );
+} );
+
+step( 'left alone, the vault locks itself and the contact data leaves the screen', async () => {
+	const idleSecs = Number( process.env.LIAISON_E2E_IDLE_LOCK_SECS );
+	assert.ok( idleSecs > 0, 'LIAISON_E2E_IDLE_LOCK_SECS must be set by the harness' );
+	await waitForRow( 'Grace Hopper', 'before going idle' );
+	// No clicks or keys from here on: only the idle timeout (plus one check, 5 s) can lock it.
+	await ( await $id( 'unlock-passphrase' ) ).waitForDisplayed( {
+		timeout: ( idleSecs + 20 ) * 1000,
+		interval: 1_000,
+		timeoutMsg: `the vault did not lock itself within ${ idleSecs + 20 } s of no activity`
+	} );
+	const text = await ( await browser.$( 'body' ) ).getText();
+	assert.ok( !text.includes( 'Grace Hopper' ), 'no contact data visible once the vault locked itself' );
+	await ( await shown( 'unlock-passphrase' ) ).setValue( PASSPHRASE );
+	await click( 'unlock-submit' );
+	await waitForRow( 'Grace Hopper', 'after unlocking again' );
 } );

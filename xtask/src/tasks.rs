@@ -250,6 +250,10 @@ fn start_server(dir: &std::path::Path) -> Result<(Guard, String, String)> {
 }
 
 const E2E_PASSWORD: &str = "desktop-e2e-password";
+/// The app's idle timeout in the desktop test: well above the longest wait between two actions in
+/// the other steps (about 30 s, plus up to 10 s that activity reports are spaced), short enough
+/// for the last step to watch it lock.
+const E2E_IDLE_LOCK_SECS: &str = "60";
 
 fn desktop_e2e() -> Result<()> {
     let driver = setup::tauri_driver()?;
@@ -265,6 +269,7 @@ fn desktop_e2e() -> Result<()> {
         .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
         .env("DISPLAY", &display)
         .env("LIAISON_DATA_DIR", &data_dir)
+        .env("LIAISON_IDLE_LOCK_SECS", E2E_IDLE_LOCK_SECS)
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log))
         .spawn()
@@ -284,5 +289,6 @@ fn desktop_e2e() -> Result<()> {
         .env("LIAISON_E2E_PASSWORD", E2E_PASSWORD)
         .env("LIAISON_CLI_BINARY", bin("liaison"))
         .env("LIAISON_E2E_SCRATCH", scratch_dir("desktop-e2e-cli")?)
+        .env("LIAISON_E2E_IDLE_LOCK_SECS", E2E_IDLE_LOCK_SECS)
         .env("LIAISON_SCREENSHOT", &screenshot))
 }

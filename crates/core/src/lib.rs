@@ -16,6 +16,7 @@ pub mod conflicts;
 pub mod contacts;
 pub mod demo;
 pub mod error;
+pub mod idle;
 pub mod keychain;
 pub mod paths;
 pub mod profile;

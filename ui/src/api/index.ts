@@ -39,6 +39,8 @@ export const vaultApi = {
 	/** `passphrase: null` unlocks with the OS keychain. */
 	unlock: ( passphrase: string | null ): Promise<VaultState> => call( 'unlock_vault', { passphrase } ),
 	lock: (): Promise<VaultState> => call( 'lock_vault' ),
+	/** The person is using the app: the vault's idle timeout starts again. */
+	noteActivity: (): Promise<null> => call( 'note_activity' ),
 	onLocked: ( handler: ( state: VaultState ) => void ) => subscribe( EVENTS.vaultLocked, handler )
 };
 

@@ -40,6 +40,20 @@ describe( 'vault store', () => {
 		expect( vault.phase ).toBe( 'locked' );
 	} );
 
+	it( 'reports activity to the backend, and a locked answer means the vault locked itself', async () => {
+		backend.unlocked();
+		const vault = useVaultStore();
+		await vault.load();
+		await vault.noteActivity();
+		expect( backend.calls( 'note_activity' ) ).toHaveLength( 1 );
+		expect( vault.phase ).toBe( 'unlocked' );
+		backend.on( 'note_activity', () => {
+			throw apiError( 'locked' );
+		} );
+		await vault.noteActivity();
+		expect( vault.phase ).toBe( 'locked' );
+	} );
+
 	it( 'keeps a startup failure as an error instead of guessing a phase', async () => {
 		backend.on( 'vault_state', () => {
 			throw 'invoke is not available';

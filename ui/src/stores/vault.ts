@@ -67,6 +67,15 @@ export const useVaultStore = defineStore( 'vault', () => {
 		return run( () => vaultApi.lock() );
 	}
 
+	/** Reports that the person is using the app (see `useActivityReport`). */
+	async function noteActivity(): Promise<void> {
+		try {
+			await vaultApi.noteActivity();
+		} catch ( e ) {
+			noteError( e as ApiError );
+		}
+	}
+
 	function clearError(): void {
 		error.value = null;
 	}
@@ -84,5 +93,5 @@ export const useVaultStore = defineStore( 'vault', () => {
 		}
 	}
 
-	return { state, busy, error, phase, load, create, unlock, lock, clearError, noteError };
+	return { state, busy, error, phase, load, create, unlock, lock, noteActivity, clearError, noteError };
 } );

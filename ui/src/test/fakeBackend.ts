@@ -255,6 +255,7 @@ class FakeBackend {
 				this.vault = { ...this.vault, unlocked: true };
 				return { ...this.vault };
 			},
+			note_activity: () => null,
 			lock_vault: () => {
 				this.vault = { ...this.vault, unlocked: false };
 				return { ...this.vault };
