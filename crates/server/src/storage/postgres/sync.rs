@@ -22,7 +22,7 @@ use liaison_protocol::hlc::{Clock, Hlc, Stamp};
 use liaison_protocol::schema::EntityKind;
 use liaison_protocol::scope;
 use liaison_protocol::wire::{Change, FieldState, MAX_PULL_LIMIT, PushRequest, PushResponse};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use tokio_postgres::IsolationLevel;
 use uuid::Uuid;
 
@@ -315,7 +315,23 @@ pub(super) async fn push(
     let author = Author { user, access: &access, device };
     let mut pushing = Pushing { tx: &tx, seq, clock, now, now_millis: sync::unix_millis(now) };
 
-    let applied = tx.prepare_cached("SELECT seq FROM applied_changes WHERE change_id = $1").await.map_err(db)?;
+    // What the whole batch needs to know up front, in two round trips rather than two per change:
+    // the changes already applied, and which of the ids it touches are erased (only an erasure,
+    // serialised with this push by the counter's lock, adds to them).
+    let change_ids: Vec<Uuid> = request.changes.iter().map(|change| change.change_id).collect();
+    let mut applied: HashMap<Uuid, Option<i64>> = HashMap::new();
+    for r in tx
+        .query("SELECT change_id, seq FROM applied_changes WHERE change_id = ANY($1)", &[&change_ids])
+        .await
+        .map_err(db)?
+    {
+        applied.insert(r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?);
+    }
+    let touched: Vec<Uuid> = request.changes.iter().flat_map(sync::erasure_ids).collect();
+    let mut purged: HashSet<Uuid> = HashSet::new();
+    for r in tx.query("SELECT row_id FROM purged_ids WHERE row_id = ANY($1)", &[&touched]).await.map_err(db)? {
+        purged.insert(r.try_get(0).map_err(db)?);
+    }
     let insert_clamp = tx
         .prepare_cached(
             "INSERT INTO clock_clamps (change_id, device_id, field, original, clamped, at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -329,13 +345,12 @@ pub(super) async fn push(
 
     let mut results = Vec::with_capacity(request.changes.len());
     for change in &request.changes {
-        if let Some(row) = tx.query_opt(&applied, &[&change.change_id]).await.map_err(db)? {
-            let applied_seq: Option<i64> = row.try_get(0).map_err(db)?;
+        if let Some(applied_seq) = applied.get(&change.change_id) {
             results.push(sync::accepted(change.change_id, applied_seq.and_then(|s| u64::try_from(s).ok())));
             continue;
         }
 
-        let touches_erased = any_purged(&tx, &sync::erasure_ids(change)).await?;
+        let touches_erased = sync::erasure_ids(change).iter().any(|id| purged.contains(id));
         let existing = load_row(&tx, change.entity, change.row_id).await?;
         let named_parent = sync::parent_in_change(change);
         let named_scope = match named_parent {
@@ -397,6 +412,7 @@ pub(super) async fn push(
         tx.execute(&insert_applied, &[&change.change_id, &request.batch_id, &device, &row_seq.map(to_i64)])
             .await
             .map_err(db)?;
+        applied.insert(change.change_id, row_seq.map(to_i64));
         results.push(sync::accepted(change.change_id, row_seq));
     }
 
@@ -695,29 +711,29 @@ async fn stored_response(
         .map_err(|e| StorageError::Backend(format!("a stored push response is unreadable: {e}")))
 }
 
+/// The row with its fields, in one round trip (the row's columns repeat on each field's line).
 async fn load_row(tx: &Transaction<'_>, entity: EntityKind, row_id: Uuid) -> Result<Option<StoredRow>, StorageError> {
     let stmt = tx
         .prepare_cached(
-            "SELECT seq, deleted, deleted_millis, deleted_counter, deleted_device, deleted_seq, scope, parent_id,
-                    public_since
-             FROM sync_rows WHERE entity = $1 AND row_id = $2",
+            "SELECT r.seq, r.deleted, r.deleted_millis, r.deleted_counter, r.deleted_device, r.deleted_seq, r.scope,
+                    r.parent_id, r.public_since, f.name, f.value, f.hlc_millis, f.hlc_counter, f.device, f.seq
+             FROM sync_rows r LEFT JOIN sync_fields f ON f.entity = r.entity AND f.row_id = r.row_id
+             WHERE r.entity = $1 AND r.row_id = $2",
         )
         .await
         .map_err(db)?;
-    let Some(head) = tx.query_opt(&stmt, &[&entity.as_str(), &row_id]).await.map_err(db)? else {
+    let found = tx.query(&stmt, &[&entity.as_str(), &row_id]).await.map_err(db)?;
+    let Some(head) = found.first() else {
         return Ok(None);
     };
-    let stmt = tx
-        .prepare_cached(
-            "SELECT name, value, hlc_millis, hlc_counter, device, seq FROM sync_fields WHERE entity = $1 AND row_id = $2",
-        )
-        .await
-        .map_err(db)?;
     let mut fields = BTreeMap::new();
     let mut field_seqs = BTreeMap::new();
-    for r in tx.query(&stmt, &[&entity.as_str(), &row_id]).await.map_err(db)? {
-        let (name, state) = field_from(&r, 0)?;
-        field_seqs.insert(name.clone(), to_u64(r.try_get(5).map_err(db)?)?);
+    for r in &found {
+        if r.try_get::<_, Option<&str>>(9).map_err(db)?.is_none() {
+            continue;
+        }
+        let (name, state) = field_from(r, 9)?;
+        field_seqs.insert(name.clone(), to_u64(r.try_get(14).map_err(db)?)?);
         fields.insert(name, state);
     }
     let millis: Option<i64> = head.try_get(2).map_err(db)?;
@@ -811,13 +827,7 @@ async fn write_effect(
                 )
                 .await
                 .map_err(db)?;
-            tx.execute(
-                &upsert_row,
-                &[&entity, &row_id, &to_i64(seq), &placement.scope, &placement.parent_id, &public_since, &doc],
-            )
-            .await
-            .map_err(db)?;
-            // Every field of the change in one statement (one round trip, not one per field).
+            // Every field of the change in one statement (not one per field).
             let upsert_fields = tx
                 .prepare_cached(
                     "INSERT INTO sync_fields (entity, row_id, name, value, hlc_millis, hlc_counter, device, seq)
@@ -839,6 +849,12 @@ async fn write_effect(
             let millis: Vec<i64> = fields.values().map(|state| to_i64(state.hlc.millis)).collect();
             let counters: Vec<i64> = fields.values().map(|state| i64::from(state.hlc.counter)).collect();
             let devices: Vec<Uuid> = fields.values().map(|state| state.device).collect();
+            tx.execute(
+                &upsert_row,
+                &[&entity, &row_id, &to_i64(seq), &placement.scope, &placement.parent_id, &public_since, &doc],
+            )
+            .await
+            .map_err(db)?;
             if !names.is_empty() {
                 tx.execute(
                     &upsert_fields,

@@ -300,6 +300,17 @@ pub async fn a_change_id_already_applied_is_not_applied_again_in_a_new_batch(s: 
     assert_eq!(seqs(&again), vec![seq, seq], "an applied change id answers with its stored seq");
     let field = &row(s, &u, r).await.expect("row").fields["display_name"];
     assert_eq!(field.value, json!("Ada"), "a change id is applied once, even in a new batch");
+
+    // The same new change twice in one batch: the second copy is the first, already applied.
+    let other = Uuid::now_v7();
+    let once = change(other, &[("display_name", json!("Grace"), hlc(60, 0))]);
+    let mut twice = once.clone();
+    twice.fields.get_mut("display_name").expect("field").value = json!("Grace H.");
+    twice.fields.get_mut("display_name").expect("field").hlc = hlc(70, 0);
+    let both = s.push(&u, a, &batch(vec![once, twice]), now()).await.expect("push");
+    assert_eq!(outcomes(&both), vec![Outcome::Accepted, Outcome::Accepted]);
+    assert!(both.results[0].seq.is_some() && both.results[1].seq == both.results[0].seq, "{both:?}");
+    assert_eq!(row(s, &u, other).await.expect("row").fields["display_name"].value, json!("Grace"), "applied once");
 }
 
 pub async fn a_batch_id_of_another_device_is_refused(s: &dyn Storage) {
