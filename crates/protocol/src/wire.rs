@@ -228,13 +228,6 @@ pub struct PullResponse {
     pub has_more: bool,
 }
 
-impl PullResponse {
-    /// The answer to a device that has everything up to `cursor`: nothing new.
-    pub fn up_to_date(cursor: u64) -> PullResponse {
-        PullResponse { rows: Vec::new(), revoked_scopes: Vec::new(), next_cursor: cursor, has_more: false }
-    }
-}
-
 /// `Content-Type` of a snapshot: newline-delimited JSON, one [`SnapshotLine`] per line.
 pub const SNAPSHOT_CONTENT_TYPE: &str = "application/x-ndjson";
 
