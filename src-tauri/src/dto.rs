@@ -391,8 +391,8 @@ impl From<liaison_core::conflicts::Conflict> for Conflict {
     fn from(c: liaison_core::conflicts::Conflict) -> Self {
         Conflict {
             id: c.id.to_string(),
-            contact_id: c.contact_id.to_string(),
-            contact_name: c.contact_name,
+            contact_id: c.owner_id.to_string(),
+            contact_name: c.owner_label,
             entity: c.entity.as_str().to_string(),
             field: c.field,
             kind: match c.kind {

@@ -30,7 +30,7 @@ fn two_offline_edits_of_one_field_become_one_conflict_on_both_devices() {
     assert_eq!(on_a[0]["id"], on_b[0]["id"], "the same conflict record");
     let c = &on_a[0];
     assert_eq!(c["field"], "organization");
-    assert_eq!(c["contact_name"], "Grace Hopper");
+    assert_eq!((c["owner_entity"].as_str(), c["owner_label"].as_str()), (Some("contact"), Some("Grace Hopper")), "the conflict names the record it is about");
     assert_eq!(c["mine"]["value"], "Yale", "A sees its own value as mine");
     assert_eq!(c["theirs"]["value"], "Harvard");
     assert_eq!(c["theirs"]["user"], "ben", "and who wrote the other one");

@@ -68,7 +68,7 @@ impl Device {
         for c in conflicts::list(&self.store, true).expect("conflicts") {
             // Sides as the server recorded them (kept, lost), not as "mine"/"theirs" per device.
             let (kept, lost) = if c.mine_was_kept { (&c.mine, &c.theirs) } else { (&c.theirs, &c.mine) };
-            out.insert(format!("conflict {}", c.id), format!("{}|{:?}|{:?}|{}|{}|{:?}", c.contact_id.as_simple(), c.field, c.kind, kept.value, lost.value, c.resolution));
+            out.insert(format!("conflict {}", c.id), format!("{}|{:?}|{:?}|{}|{}|{:?}", c.owner_id.as_simple(), c.field, c.kind, kept.value, lost.value, c.resolution));
         }
         for (table, value) in [("contact_email", "address"), ("contact_phone", "number"), ("contact_identifier", "value")] {
             let sql = format!("SELECT lower(hex(id)), lower(hex(contact_id)), {value} FROM {table}");

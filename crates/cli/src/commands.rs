@@ -260,7 +260,7 @@ fn conflicts(store: &mut liaison_core::store::Store, cmd: ConflictsCommand, json
                 say!("No conflicts{}.", if all { "" } else { " wait for a decision" });
             }
             for c in &list {
-                say!("{}  {}  {}", c.id, c.contact_name.as_deref().unwrap_or("(contact not on this device)"), conflict_subject(c));
+                say!("{}  {}  {}", c.id, c.owner_label.as_deref().unwrap_or("(contact not on this device)"), conflict_subject(c));
             }
             Ok(())
         }
@@ -311,7 +311,7 @@ fn side_text(v: &serde_json::Value) -> String {
 }
 
 fn print_conflict(c: &liaison_conflicts::Conflict) -> Result<()> {
-    say!("{}: {}", c.contact_name.as_deref().unwrap_or("(contact not on this device)"), conflict_subject(c));
+    say!("{}: {}", c.owner_label.as_deref().unwrap_or("(contact not on this device)"), conflict_subject(c));
     say!("  id:        {}", c.id);
     say!("  detected:  {}", c.detected_at);
     let mine_label = if c.mine_is_own { "mine" } else { "current" };

@@ -11,8 +11,8 @@
 //! syncs and wins over both sides), and the conflict row's `resolution`, `resolved_by` and
 //! `resolved_at` are set, which removes it from every device's inbox after sync.
 
+use crate::entities;
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::contacts::reindex;
 use crate::store::sync_tables::{blob, uuid_from};
 use crate::store::{Store, meta, write};
 use liaison_protocol::schema::{CONFLICT_KIND_DELETE, EntityKind, FieldType};
@@ -37,9 +37,12 @@ pub enum ConflictKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conflict {
     pub id: Uuid,
-    pub contact_id: Uuid,
-    /// The contact's name, when the contact is still on this device.
-    pub contact_name: Option<String>,
+    /// The row the conflict is about heads this tree (a contact, a case).
+    pub owner_entity: EntityKind,
+    pub owner_id: Uuid,
+    /// What a person calls the owner (a contact's name, a case's subject), when it is still on
+    /// this device.
+    pub owner_label: Option<String>,
     pub entity: EntityKind,
     pub row_id: Uuid,
     /// The field in conflict (`None` for a delete conflict).
@@ -80,7 +83,8 @@ pub struct Resolved {
 
 struct Raw {
     id: Uuid,
-    contact_id: Uuid,
+    owner_entity: Option<String>,
+    owner_id: Uuid,
     entity: String,
     row_id: String,
     field: Option<String>,
@@ -93,12 +97,13 @@ struct Raw {
     resolved_at: Option<String>,
 }
 
-const COLUMNS: &str = "id, contact_id, entity, row_id, field, kind, kept, lost, detected_at, resolution, resolved_by, resolved_at";
+const COLUMNS: &str = "id, coalesce(owner_id, contact_id), entity, row_id, field, kind, kept, lost, detected_at, resolution, resolved_by, resolved_at, owner_entity";
 
 fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
     Ok(Raw {
         id: uuid_from(r.get(0)?)?,
-        contact_id: r.get::<_, Option<Vec<u8>>>(1)?.and_then(|b| Uuid::from_slice(&b).ok()).unwrap_or_default(),
+        owner_entity: r.get(12)?,
+        owner_id: r.get::<_, Option<Vec<u8>>>(1)?.and_then(|b| Uuid::from_slice(&b).ok()).unwrap_or_default(),
         entity: r.get(2)?,
         row_id: r.get(3)?,
         field: r.get(4)?,
@@ -123,7 +128,7 @@ struct Me {
 }
 
 fn me(conn: &Connection) -> Result<Me> {
-    Ok(Me { device: meta::device_id(conn)?, user: crate::sync::signed_in_user(conn)? })
+    Ok(Me { device: meta::device_id(conn)?, user: crate::session::signed_in_user(conn)? })
 }
 
 fn view(conn: &Connection, raw: Raw, me: &Me) -> Option<Conflict> {
@@ -135,16 +140,14 @@ fn view(conn: &Connection, raw: Raw, me: &Me) -> Option<Conflict> {
     let mine_lost = lost.device == me.device || (is_me(&lost) && !is_me(&kept));
     let mine_is_own = if mine_lost { true } else { is_me(&kept) };
     let (mine, theirs) = if mine_lost { (lost, kept) } else { (kept, lost) };
-    let contact_name = conn
-        .prepare_cached("SELECT display_name FROM contact WHERE id = ?1")
-        .ok()?
-        .query_row([blob(raw.contact_id)], |r| r.get::<_, String>(0))
-        .optional()
-        .ok()?;
+    // Conflicts recorded before they named their owner are about contacts.
+    let owner_entity = raw.owner_entity.as_deref().map_or(Some(EntityKind::Contact), EntityKind::parse)?;
+    let owner_label = entities::label_of_root(conn, owner_entity, raw.owner_id).ok()?;
     Some(Conflict {
         id: raw.id,
-        contact_id: raw.contact_id,
-        contact_name,
+        owner_entity,
+        owner_id: raw.owner_id,
+        owner_label,
         entity,
         row_id,
         field: raw.field,
@@ -224,7 +227,7 @@ pub fn resolve(store: &mut Store, id: Uuid, choice: Choice) -> Result<Resolved> 
         Choice::Theirs => "kept_theirs",
         Choice::Value(_) => "edited",
     };
-    let resolved_by = crate::sync::signed_in_user(store.conn())?.unwrap_or_else(|| "this device".into());
+    let resolved_by = crate::session::signed_in_user(store.conn())?.unwrap_or_else(|| "this device".into());
     let restored_id = store.transaction(|tx| {
         let restored = match conflict.kind {
             ConflictKind::Field => {
@@ -261,7 +264,7 @@ fn apply_field_choice(tx: &Connection, c: &Conflict, choice: &Choice) -> Result<
         ));
     }
     write::local_upsert(tx, c.entity, c.row_id, &[(fdef.name, value)])?;
-    reindex(tx, c.contact_id, Some(&now()))
+    entities::reindex(tx, c.owner_entity, c.owner_id, Some(&now()))
 }
 
 /// A delete conflict: keeping the delete changes nothing; keeping the change re-creates the
@@ -280,10 +283,12 @@ fn apply_delete_choice(tx: &Connection, c: &Conflict, choice: &Choice) -> Result
         return Err(Error::invalid("The set-aside change is not readable; keep the delete to close this conflict."));
     };
     let mut patch: Vec<(&str, Value)> = fields.iter().filter_map(|(name, v)| Some((def.field(name)?.name, v.clone()))).collect();
-    if let Some(parent) = def.parent_field
-        && !patch.iter().any(|(n, _)| *n == parent)
+    // A child row's change may not repeat its parent; directly below its owner, that is the owner.
+    if let Some(parent) = def.parent
+        && parent.kind == Some(c.owner_entity)
+        && !patch.iter().any(|(n, _)| *n == parent.field)
     {
-        patch.push((parent, json!(c.contact_id.to_string())));
+        patch.push((parent.field, json!(c.owner_id.to_string())));
     }
     let missing: Vec<&str> = def.fields.iter().filter(|f| f.required && !patch.iter().any(|(n, v)| *n == f.name && !v.is_null())).map(|f| f.name).collect();
     if !missing.is_empty() {
@@ -294,8 +299,15 @@ fn apply_delete_choice(tx: &Connection, c: &Conflict, choice: &Choice) -> Result
             missing.join(", ")
         )));
     }
-    if def.parent_field.is_some() && write::read_fields(tx, EntityKind::Contact, c.contact_id)?.is_none() {
-        return Err(Error::new(ErrorCode::NotFound, format!("The contact this {} belonged to is gone too; keep the delete.", def.name.replace('_', " "))));
+    if let Some(parent) = def.parent {
+        let parent_kind = parent.kind.unwrap_or(c.owner_entity);
+        let parent_id = patch.iter().find(|(n, _)| *n == parent.field).and_then(|(_, v)| v.as_str()).and_then(|s| Uuid::parse_str(s).ok());
+        if parent_id.map(|id| write::read_fields(tx, parent_kind, id)).transpose()?.flatten().is_none() {
+            return Err(Error::new(
+                ErrorCode::NotFound,
+                format!("The {} this {} belonged to is gone too; keep the delete.", parent_kind.as_str().replace('_', " "), def.name.replace('_', " ")),
+            ));
+        }
     }
     if c.entity == EntityKind::Contact && !patch.iter().any(|(n, _)| *n == "created_at") {
         // A new record: it is created now (a synced field, like every contact's).
@@ -303,6 +315,7 @@ fn apply_delete_choice(tx: &Connection, c: &Conflict, choice: &Choice) -> Result
     }
     let new_id = Uuid::now_v7();
     write::local_upsert(tx, c.entity, new_id, &patch)?;
-    reindex(tx, if c.entity == EntityKind::Contact { new_id } else { c.contact_id }, Some(&now()))?;
+    let root = if c.entity == c.owner_entity { (c.entity, new_id) } else { (c.owner_entity, c.owner_id) };
+    entities::reindex(tx, root.0, root.1, Some(&now()))?;
     Ok(Some(new_id))
 }

@@ -360,7 +360,7 @@ fn now() -> String {
 /// checking here too tells the person at once instead of at the next sync.
 fn check_may_restrict(conn: &Connection, patch: &ContactPatch) -> Result<()> {
     use liaison_protocol::wire::Role;
-    if patch.restricted.is_some() && matches!(crate::sync::signed_in_role(conn)?, Some(Role::Trainer | Role::Volunteer)) {
+    if patch.restricted.is_some() && matches!(crate::session::signed_in_role(conn)?, Some(Role::Trainer | Role::Volunteer)) {
         return Err(Error::new(ErrorCode::Forbidden, "Only staff and administrators may restrict or unrestrict a contact."));
     }
     Ok(())

@@ -8,6 +8,8 @@
 //!   per-field clocks and the outbox in step with the rows.
 //! * [`contacts`]: the contacts domain (validation, child rows, full-text search).
 //! * [`conflicts`]: the conflict inbox (concurrent edits the server recorded) and resolving them.
+//! * [`entities`]: what the client does per root entity (labels, search indexes, bulk-load hooks).
+//! * [`session`]: who is signed in on this device, with which role.
 //! * [`sync`]: signing in with a pinned certificate, pushing the outbox, pulling rows.
 //! * [`profile`]: a data directory, locked or unlocked: what the front ends hold.
 //! * [`demo`]: realistic generated contacts in many languages and scripts.
@@ -15,11 +17,13 @@
 pub mod conflicts;
 pub mod contacts;
 pub mod demo;
+pub mod entities;
 pub mod error;
 pub mod idle;
 pub mod keychain;
 pub mod paths;
 pub mod profile;
+pub mod session;
 pub mod store;
 pub mod sync;
 pub mod vault;

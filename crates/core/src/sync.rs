@@ -7,7 +7,7 @@
 //! batch id, and the server returns the answer it stored.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::contacts::{self as contacts_store, reindex};
+use crate::entities;
 use crate::store::sync_tables::{self as st, OutboxState};
 use crate::store::{Store, meta, write};
 use liaison_protocol::PROTOCOL_VERSION;
@@ -31,22 +31,7 @@ use uuid::Uuid;
 const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 const PULL_PAGE: u32 = 1_000;
 
-mod keys {
-    pub const URL: &str = "server_url";
-    pub const FINGERPRINT: &str = "server_fingerprint";
-    pub const TOKEN: &str = "server_token";
-    pub const USER: &str = "server_user";
-    pub const ROLE: &str = "server_role";
-    pub const CURSOR: &str = "pull_cursor";
-    pub const CURSOR_URL: &str = "pull_cursor_url";
-    pub const LAST_SYNC: &str = "last_sync_at";
-    pub const LAST_ERROR: &str = "last_sync_error";
-    /// A snapshot in progress: the server sequence it is consistent at, the sequence of the last
-    /// row stored, and whether it is a re-sync (rows it does not contain are then deleted).
-    pub const SNAPSHOT_AT: &str = "snapshot_at";
-    pub const SNAPSHOT_AFTER: &str = "snapshot_after";
-    pub const SNAPSHOT_RESYNC: &str = "snapshot_resync";
-}
+use crate::session::keys;
 
 /// Rows of a snapshot stored per transaction: an interrupted snapshot re-downloads at most this many.
 const SNAPSHOT_CHUNK: usize = 2_000;
@@ -325,16 +310,6 @@ pub fn logout(store: &mut Store) -> Result<SyncStatus> {
     status(store)
 }
 
-/// The user signed in on this device (kept after sign-out, for labelling conflicts).
-pub fn signed_in_user(conn: &rusqlite::Connection) -> Result<Option<String>> {
-    meta::get(conn, keys::USER)
-}
-
-/// The role of the signed-in user, when known.
-pub fn signed_in_role(conn: &rusqlite::Connection) -> Result<Option<liaison_protocol::wire::Role>> {
-    Ok(meta::get(conn, keys::ROLE)?.and_then(|r| liaison_protocol::wire::Role::parse(&r)))
-}
-
 pub fn status(store: &Store) -> Result<SyncStatus> {
     let conn = store.conn();
     let token = meta::get(conn, keys::TOKEN)?;
@@ -375,14 +350,13 @@ pub struct LedgerEntry {
 pub fn ledger(store: &Store, limit: usize) -> Result<Vec<LedgerEntry>> {
     let conn = store.conn();
     let label = |e: &st::OutboxEntry| -> Result<Option<String>> {
-        let contact = match e.change.entity {
-            EntityKind::Contact => Some(e.change.row_id),
-            _ => e.change.fields.get("contact_id").and_then(|f| f.value.as_str()).and_then(|s| Uuid::parse_str(s).ok()).or(write::parent_of(conn, e.change.entity, e.change.row_id)?),
-        };
-        Ok(match contact {
-            Some(id) => crate::contacts::get(store, id).ok().map(|c| c.display_name),
-            None => None,
-        })
+        let fields: std::collections::BTreeMap<String, liaison_protocol::wire::FieldState> = e
+            .change
+            .fields
+            .iter()
+            .map(|(name, write)| (name.clone(), liaison_protocol::wire::FieldState { value: write.value.clone(), hlc: write.hlc, device: Uuid::nil() }))
+            .collect();
+        entities::label(conn, e.change.entity, e.change.row_id, Some(&fields))
     };
     let entries = st::newest_entries(conn, limit)?;
     let labels = entries.iter().map(label).collect::<Result<Vec<_>>>()?;
@@ -495,31 +469,21 @@ async fn push(store: &mut Store, client: &Client) -> Result<(u64, u64)> {
     Ok((accepted, rejected))
 }
 
-/// The contact a row belongs to (itself for a contact), before the row changes.
-fn root_of(conn: &rusqlite::Connection, row: &RowState) -> Result<Option<Uuid>> {
-    if row.entity == EntityKind::Contact {
-        return Ok(Some(row.row_id));
-    }
-    if let Some(parent) = row.fields.get("contact_id").and_then(|f| f.value.as_str()).and_then(|s| Uuid::parse_str(s).ok()) {
-        return Ok(Some(parent));
-    }
-    write::parent_of(conn, row.entity, row.row_id)
-}
-
 fn rfc3339(hlc: Hlc) -> String {
     chrono::DateTime::from_timestamp_millis(i64::try_from(hlc.millis).unwrap_or(0))
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Apply pulled rows with the merge rule and re-index the contacts they belong to, in the
-/// caller's transaction. Returns how many rows changed something here.
+/// Apply pulled rows with the merge rule and re-index the root rows (contacts, cases) whose trees
+/// they belong to, in the caller's transaction. Returns how many rows changed something here.
 fn apply_rows(tx: &rusqlite::Connection, rows: &[RowState], mark_seen: bool) -> Result<u64> {
     let mut changed = 0;
-    let mut newest_per_root: std::collections::BTreeMap<Uuid, Hlc> = std::collections::BTreeMap::new();
+    let mut newest_per_root: std::collections::BTreeMap<(EntityKind, Uuid), Hlc> = std::collections::BTreeMap::new();
     let mut batch = write::RemoteBatch::begin(tx)?;
     for row in rows {
-        let root = root_of(tx, row)?;
+        // The root is found before the row changes: a deleted row no longer names its parent.
+        let root = entities::root_of(tx, row.entity, row.row_id, Some(&row.fields))?;
         if batch.apply(row)?.changed {
             changed += 1;
             if let Some(root) = root {
@@ -533,10 +497,12 @@ fn apply_rows(tx: &rusqlite::Connection, rows: &[RowState], mark_seen: bool) -> 
         }
     }
     batch.finish()?;
-    for (root, hlc) in newest_per_root {
+    for ((kind, id), hlc) in newest_per_root {
         let at = if hlc == Hlc::ZERO { None } else { Some(rfc3339(hlc)) };
-        reindex(tx, root, at.as_deref())?;
+        entities::reindex(tx, kind, id, at.as_deref())?;
     }
+    // Attachment content whose rows went (deleted, erased, revoked) goes with them.
+    crate::store::desk::drop_unreferenced_blobs(tx)?;
     Ok(changed)
 }
 
@@ -563,7 +529,7 @@ fn store_snapshot_chunk(store: &mut Store, at: u64, rows: &[RowState], resync: b
     // A chunk lost to a power cut is downloaded again (its progress is lost with it).
     store.transaction_refetchable(|tx| {
         if !resync {
-            contacts_store::suspend_name_index(tx)?;
+            entities::suspend_indexes(tx)?;
         }
         let changed = apply_rows(tx, rows, resync)?;
         meta::set(tx, keys::SNAPSHOT_AT, &at.to_string())?;
@@ -584,7 +550,8 @@ fn finish_snapshot(store: &mut Store, at: u64, resync: bool) -> Result<u64> {
                 changed += u64::from(write::forget_missing(tx, entity, row)?);
             }
         }
-        contacts_store::restore_name_index(tx)?;
+        entities::restore_indexes(tx)?;
+        crate::store::desk::drop_unreferenced_blobs(tx)?;
         meta::set(tx, keys::CURSOR, &at.to_string())?;
         for key in [keys::SNAPSHOT_AT, keys::SNAPSHOT_AFTER, keys::SNAPSHOT_RESYNC] {
             meta::remove(tx, key)?;
@@ -670,8 +637,11 @@ async fn snapshot(store: &mut Store, client: &Client) -> Result<u64> {
         while let Some(len) = buffer[start..].iter().position(|b| *b == b'\n') {
             let line = &buffer[start..start + len];
             start += len + 1;
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                lines.push(serde_json::from_slice(line).map_err(|e| bad_snapshot(&e.to_string()))?);
+            // A row of a kind this version does not know (a newer server's) is skipped.
+            if !line.iter().all(u8::is_ascii_whitespace)
+                && let Some(line) = liaison_protocol::wire::read_snapshot_line(line).map_err(|e| bad_snapshot(&e.to_string()))?
+            {
+                lines.push(line);
             }
         }
         buffer.drain(..start);

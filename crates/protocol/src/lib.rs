@@ -31,5 +31,9 @@ pub mod schema;
 pub mod scope;
 pub mod wire;
 
-/// The protocol major version spoken by this build. Requests carry it in [`wire::PROTOCOL_HEADER`].
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version spoken by this build. Requests carry it in [`wire::PROTOCOL_HEADER`].
+///
+/// Versions are additive: a version adds entity kinds and fields, never changes what an old one
+/// means. 1: contacts and conflicts. 2: the desk (queues, memberships, cases, their contacts,
+/// messages and attachments), and conflicts that name their owner row.
+pub const PROTOCOL_VERSION: u32 = 2;

@@ -72,6 +72,9 @@ pub struct ServerInfo {
     pub server_version: String,
     pub protocol_min: u32,
     pub protocol_max: u32,
+    /// The entity kinds this server serves (wire names). Absent from servers older than protocol 2.
+    #[serde(default)]
+    pub entities: Vec<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +150,74 @@ pub struct PushRequest {
     pub changes: Vec<Change>,
 }
 
+/// A change as the server reads it from a push: of a kind this build knows, or of one it does
+/// not (a newer client's), which the server refuses on its own while the rest of the batch applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    Known(Change),
+    Unknown { change_id: Uuid, entity: String },
+}
+
+impl Incoming {
+    pub fn change_id(&self) -> Uuid {
+        match self {
+            Incoming::Known(change) => change.change_id,
+            Incoming::Unknown { change_id, .. } => *change_id,
+        }
+    }
+
+    pub fn known(&self) -> Option<&Change> {
+        match self {
+            Incoming::Known(change) => Some(change),
+            Incoming::Unknown { .. } => None,
+        }
+    }
+}
+
+/// [`Change`] with its entity as any string: what a push body holds before the kind is known.
+#[derive(Deserialize)]
+struct AnyChange {
+    change_id: Uuid,
+    entity: String,
+    row_id: Uuid,
+    #[serde(default)]
+    base_seq: u64,
+    #[serde(default)]
+    fields: BTreeMap<String, FieldWrite>,
+    #[serde(default)]
+    deleted: Option<Hlc>,
+}
+
+impl<'de> Deserialize<'de> for Incoming {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let any = AnyChange::deserialize(deserializer)?;
+        Ok(match EntityKind::parse(&any.entity) {
+            Some(entity) => Incoming::Known(Change {
+                change_id: any.change_id,
+                entity,
+                row_id: any.row_id,
+                base_seq: any.base_seq,
+                fields: any.fields,
+                deleted: any.deleted,
+            }),
+            None => Incoming::Unknown { change_id: any.change_id, entity: any.entity },
+        })
+    }
+}
+
+/// A push as the server reads it (see [`Incoming`]); the same body as a [`PushRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PushBatch {
+    pub batch_id: Uuid,
+    pub changes: Vec<Incoming>,
+}
+
+impl From<&PushRequest> for PushBatch {
+    fn from(request: &PushRequest) -> Self {
+        PushBatch { batch_id: request.batch_id, changes: request.changes.iter().cloned().map(Incoming::Known).collect() }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -214,8 +285,47 @@ fn public_scope() -> String {
     crate::scope::PUBLIC.to_owned()
 }
 
+/// [`RowState`] with its entity as any string: what a pulled row is before its kind is known.
+#[derive(Deserialize)]
+struct AnyRow {
+    seq: u64,
+    entity: String,
+    row_id: Uuid,
+    #[serde(default)]
+    deleted: bool,
+    #[serde(default)]
+    purged: bool,
+    #[serde(default = "public_scope")]
+    scope: String,
+    #[serde(default)]
+    fields: BTreeMap<String, FieldState>,
+}
+
+impl AnyRow {
+    fn known(self) -> Option<RowState> {
+        let entity = EntityKind::parse(&self.entity)?;
+        Some(RowState {
+            seq: self.seq,
+            entity,
+            row_id: self.row_id,
+            deleted: self.deleted,
+            purged: self.purged,
+            scope: self.scope,
+            fields: self.fields,
+        })
+    }
+}
+
+fn known_rows<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<RowState>, D::Error> {
+    let rows: Vec<AnyRow> = Vec::deserialize(deserializer)?;
+    Ok(rows.into_iter().filter_map(AnyRow::known).collect())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullResponse {
+    /// Rows of kinds this build does not know (a newer server's) are left out when a page is
+    /// read; the cursor still moves past them.
+    #[serde(deserialize_with = "known_rows")]
     pub rows: Vec<RowState>,
     /// Scopes this user lost since the cursor (a contact was restricted, a grant was revoked, the
     /// user's role was lowered). The device must physically delete every row it holds in them.
@@ -248,6 +358,25 @@ pub enum SnapshotLine {
     Start { at: u64 },
     Row(RowState),
     End { at: u64, rows: u64 },
+}
+
+/// [`SnapshotLine`] as a client reads it, with rows of any kind.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AnyLine {
+    Start { at: u64 },
+    Row(AnyRow),
+    End { at: u64, rows: u64 },
+}
+
+/// Read one line of a snapshot. `Ok(None)`: a row of a kind this build does not know (a newer
+/// server's), to be skipped.
+pub fn read_snapshot_line(line: &[u8]) -> Result<Option<SnapshotLine>, serde_json::Error> {
+    Ok(match serde_json::from_slice::<AnyLine>(line)? {
+        AnyLine::Start { at } => Some(SnapshotLine::Start { at }),
+        AnyLine::Row(row) => row.known().map(SnapshotLine::Row),
+        AnyLine::End { at, rows } => Some(SnapshotLine::End { at, rows }),
+    })
 }
 
 /// One side of a recorded conflict (the `kept` and `lost` fields of a `conflict` row).
@@ -302,8 +431,37 @@ mod tests {
     }
 
     #[test]
-    fn unknown_entities_are_refused() {
-        let bad = json!({"change_id": Uuid::nil(), "entity": "planet", "row_id": Uuid::nil()});
-        assert!(serde_json::from_value::<Change>(bad).is_err());
+    fn a_change_of_an_unknown_kind_is_read_as_such_and_the_batch_still_decodes() {
+        let id = Uuid::from_u128(3);
+        let body = json!({"batch_id": id, "changes": [
+            {"change_id": id, "entity": "planet", "row_id": id, "fields": {"name": {"value": "Mars", "hlc": "5-0"}}},
+            {"change_id": Uuid::from_u128(4), "entity": "contact", "row_id": id},
+        ]});
+        let batch: PushBatch = serde_json::from_value(body).expect("one unknown kind does not spoil the batch");
+        assert_eq!(batch.changes[0], Incoming::Unknown { change_id: id, entity: "planet".into() });
+        assert_eq!(batch.changes[1].known().map(|c| c.entity), Some(EntityKind::Contact));
+        assert!(serde_json::from_value::<Change>(json!({"change_id": id, "entity": "planet", "row_id": id})).is_err(), "a Change itself stays strict");
+    }
+
+    #[test]
+    fn rows_of_unknown_kinds_are_skipped_when_a_page_or_snapshot_line_is_read() {
+        let id = Uuid::from_u128(5);
+        let page = json!({"rows": [
+            {"seq": 1, "entity": "planet", "row_id": id, "scope": "public", "fields": {}},
+            {"seq": 2, "entity": "contact", "row_id": id, "scope": "public", "fields": {}},
+        ], "next_cursor": 9, "has_more": false});
+        let page: PullResponse = serde_json::from_value(page).expect("a page with a newer kind still reads");
+        assert_eq!(page.rows.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2], "the unknown row is left out");
+        assert_eq!(page.next_cursor, 9, "and the cursor still moves past it");
+        let line = br#"{"row": {"seq": 3, "entity": "planet", "row_id": "00000000-0000-0000-0000-000000000005"}}"#;
+        assert_eq!(read_snapshot_line(line).expect("reads"), None);
+        assert_eq!(read_snapshot_line(br#"{"start": {"at": 4}}"#).expect("reads"), Some(SnapshotLine::Start { at: 4 }));
+        assert!(read_snapshot_line(b"{").is_err(), "broken lines are still errors");
+    }
+
+    #[test]
+    fn server_info_from_an_older_server_lists_no_entities() {
+        let info: ServerInfo = serde_json::from_value(json!({"server_version": "0.1.0", "protocol_min": 1, "protocol_max": 1})).expect("old form");
+        assert!(info.entities.is_empty());
     }
 }

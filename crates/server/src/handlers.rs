@@ -4,10 +4,10 @@
 use crate::AppState;
 use crate::auth::{self, Authed};
 use crate::error::ApiError;
-use crate::router::{ApiJson, ApiQuery, PROTOCOL_MAX, PROTOCOL_MIN};
+use crate::router::{ApiJson, ApiQuery, ClientProtocol, PROTOCOL_MAX, PROTOCOL_MIN};
 use crate::storage::{MAX_USER_NAME_CHARS, NewDevice, StorageError};
 use crate::storage::{PullPage, PulledRow, Storage, User};
-use axum::Json;
+use axum::{Extension, Json};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use liaison_protocol::error::ErrorCode;
 use liaison_protocol::wire::{
-    DEFAULT_PULL_LIMIT, LoginRequest, LoginResponse, MAX_PULL_LIMIT, MAX_PUSH_CHANGES, PushRequest, PushResponse,
+    DEFAULT_PULL_LIMIT, LoginRequest, LoginResponse, MAX_PULL_LIMIT, MAX_PUSH_CHANGES, PushBatch, PushResponse,
     SNAPSHOT_CONTENT_TYPE, ServerInfo, SnapshotLine,
 };
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,7 @@ pub async fn info() -> Json<ServerInfo> {
         server_version: env!("CARGO_PKG_VERSION").to_owned(),
         protocol_min: PROTOCOL_MIN,
         protocol_max: PROTOCOL_MAX,
+        entities: liaison_protocol::schema::EntityKind::known_at(PROTOCOL_MAX).map(|k| k.as_str().to_owned()).collect(),
     })
 }
 
@@ -108,7 +109,7 @@ fn device_name(raw: &str) -> String {
 pub async fn push(
     State(state): State<AppState>,
     authed: Authed,
-    ApiJson(request): ApiJson<PushRequest>,
+    ApiJson(request): ApiJson<PushBatch>,
 ) -> Result<Json<PushResponse>, ApiError> {
     if request.changes.len() > MAX_PUSH_CHANGES {
         return Err(ApiError::new(
@@ -119,7 +120,7 @@ pub async fn push(
             ),
         ));
     }
-    let response = state.storage.push(&authed.user, authed.device.id, &request, Utc::now()).await?;
+    let response = state.storage.push_batch(&authed.user, authed.device.id, &request, Utc::now()).await?;
     Ok(Json(response))
 }
 
@@ -134,6 +135,7 @@ pub struct PullQuery {
 /// `GET /v1/pull?since=N&limit=M`: rows the user may read that changed after `since`.
 pub async fn pull(
     State(state): State<AppState>,
+    Extension(ClientProtocol(protocol)): Extension<ClientProtocol>,
     authed: Authed,
     ApiQuery(query): ApiQuery<PullQuery>,
 ) -> Result<Json<PullPage>, ApiError> {
@@ -142,7 +144,7 @@ pub async fn pull(
         Some(0) => return Err(ApiError::invalid_input(format!("limit must be between 1 and {MAX_PULL_LIMIT}."))),
         Some(n) => n.min(MAX_PULL_LIMIT),
     };
-    Ok(Json(state.storage.pull_page(&authed.user, query.since, limit).await?))
+    Ok(Json(state.storage.pull_page_as(&authed.user, query.since, limit, protocol).await?))
 }
 
 /// Rows read per storage round trip while streaming a snapshot.
@@ -167,6 +169,7 @@ pub struct SnapshotQuery {
 /// A failure mid-stream ends the stream without its `end` line; the device resumes.
 pub async fn snapshot(
     State(state): State<AppState>,
+    Extension(ClientProtocol(protocol)): Extension<ClientProtocol>,
     authed: Authed,
     ApiQuery(query): ApiQuery<SnapshotQuery>,
 ) -> Result<Response, ApiError> {
@@ -184,7 +187,7 @@ pub async fn snapshot(
         return Err(ApiError::invalid_input(format!("after={} must not be greater than at={at}.", query.after)));
     }
     let (sender, receiver) = mpsc::channel(SNAPSHOT_CHUNKS_AHEAD);
-    tokio::spawn(stream_snapshot(Arc::clone(&state.storage), authed.user, at, query.after, sender));
+    tokio::spawn(stream_snapshot(Arc::clone(&state.storage), authed.user, protocol, at, query.after, sender));
     Ok((
         [(CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE), (CACHE_CONTROL, "no-store")],
         Body::from_stream(ChunkStream(receiver)),
@@ -208,7 +211,14 @@ fn write_line(buf: &mut Vec<u8>, line: &impl Serialize) -> Result<(), serde_json
 
 /// Read the snapshot chunk by chunk and send each as bytes; stop without the `end` line on an
 /// error, and quietly when the client has gone.
-async fn stream_snapshot(storage: Arc<dyn Storage>, user: User, at: u64, mut after: u64, sender: mpsc::Sender<Bytes>) {
+async fn stream_snapshot(
+    storage: Arc<dyn Storage>,
+    user: User,
+    protocol: u32,
+    at: u64,
+    mut after: u64,
+    sender: mpsc::Sender<Bytes>,
+) {
     let mut buf = Vec::new();
     let mut sent: u64 = 0;
     if let Err(e) = write_line(&mut buf, &SnapshotLine::Start { at }) {
@@ -216,7 +226,7 @@ async fn stream_snapshot(storage: Arc<dyn Storage>, user: User, at: u64, mut aft
         return;
     }
     loop {
-        let chunk = match storage.snapshot_chunk(&user, at, after, SNAPSHOT_CHUNK_ROWS).await {
+        let chunk = match storage.snapshot_chunk_as(&user, at, after, SNAPSHOT_CHUNK_ROWS, protocol).await {
             Ok(chunk) => chunk,
             Err(e) => {
                 tracing::warn!(error = %e, at, after, "a snapshot stopped early; the device will resume it");

@@ -10,8 +10,10 @@
 //!   from files or a self-signed one generated on first start.
 //! * [`storage::Storage`] is the one trait handlers see; [`storage::SqliteStorage`] is the embedded
 //!   default and [`storage::PostgresStorage`] the server-grade alternative (`serve --database`).
-//!   The sync rules (merge, clamping, tombstones) are pure functions in [`sync`], and
-//!   who may read or write a row is decided in [`permissions`] alone.
+//!   The sync rules (merge, clamping, tombstones, scopes) are pure functions in [`sync`], who
+//!   may read or write a row is decided in [`permissions`] alone, and [`engine`] sequences them
+//!   for push, erasure, grants and role changes over a narrow port that each backend implements
+//!   in SQL only.
 //! * [`retention`] prunes tombstones older than the retention period and sets the horizon below
 //!   which devices re-sync from a snapshot.
 //! * Every error on the wire is `{ code, message }` ([`error::ApiError`]).
@@ -26,6 +28,7 @@
 //! ```
 
 pub mod auth;
+pub mod engine;
 pub mod error;
 pub mod handlers;
 pub mod permissions;

@@ -78,20 +78,22 @@ async fn method_not_allowed() -> ApiError {
         .with_status(StatusCode::METHOD_NOT_ALLOWED)
 }
 
-/// Refuse clients whose protocol version is outside [`PROTOCOL_MIN`]..=[`PROTOCOL_MAX`] with 426.
-async fn require_protocol(request: Request, next: Next) -> Response {
+/// The protocol a client speaks, as this server serves it (a newer client's is served as this
+/// server's newest: it receives the kinds this server knows, and its changes of kinds this server
+/// does not know are refused one by one). Set on every request by [`require_protocol`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientProtocol(pub u32);
+
+/// Refuse clients older than [`PROTOCOL_MIN`] with 426; record the version a request is served
+/// at ([`ClientProtocol`]).
+async fn require_protocol(mut request: Request, next: Next) -> Response {
     let version =
         request.headers().get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok());
     match version {
-        Some(v) if (PROTOCOL_MIN..=PROTOCOL_MAX).contains(&v) => next.run(request).await,
-        Some(v) if v > PROTOCOL_MAX => ApiError::new(
-            ErrorCode::UpgradeRequired,
-            format!(
-                "This server speaks Liaison protocol {PROTOCOL_MIN} to {PROTOCOL_MAX}, older than this app's protocol {v}; \
-                 ask the server's administrator to update liaison-server."
-            ),
-        )
-        .into_response(),
+        Some(v) if v >= PROTOCOL_MIN => {
+            request.extensions_mut().insert(ClientProtocol(v.min(PROTOCOL_MAX)));
+            next.run(request).await
+        }
         _ => ApiError::new(
             ErrorCode::UpgradeRequired,
             format!("This server needs Liaison protocol {PROTOCOL_MIN} to {PROTOCOL_MAX}; update Liaison to sync."),

@@ -1,19 +1,22 @@
-//! What a push does to a row, as pure functions: no I/O, so every backend applies exactly the same
-//! rules and the rules are tested with plain tables of cases.
+//! What a push does to a row, as pure functions: no I/O, so the one sync engine
+//! ([`crate::engine`]) applies exactly the same rules on every backend and the rules are tested
+//! with plain tables of cases. Every rule reads the entity's declaration
+//! ([`liaison_protocol::schema::EntityDef`]) rather than naming entities.
 //!
-//! For each change of a batch, in order, a backend loads the row (and the scope of the contact
-//! the change points at), calls [`plan_change`] and writes the [`Plan`] it returns:
+//! For each change of a batch, in order, the engine loads the row (and the scope of the row its
+//! scope derives from), calls [`plan_change`] and writes the [`Plan`] it returns:
 //!
 //! 0. **Erasure wins** (checked first, by [`refuse_erased`] on the ids of [`erasure_ids`]): a change
-//!    to an erased (purged) id, or one that points a row at an erased contact, is rejected with
+//!    to an erased (purged) id, or one that points a row at an erased row, is rejected with
 //!    [`ErrorCode::Erased`]; the rest of the batch still applies.
 //! 1. **Validate** (never against clocks): every field must exist in the entity's schema and pass
 //!    [`EntityDef::validate`]; a change that creates a row must carry every required field unless
-//!    it is a delete. Server-authored entities (conflicts) are never created or deleted by a
-//!    client, and only their client fields may be written. A bad change is rejected on its own;
-//!    the others in the batch still apply.
-//! 2. **Permission**: [`permissions::check_write`] (the row's scope, the scope of the contact it
-//!    points at, and who may write `restricted`).
+//!    it is a delete, and the id its identity derives from its fields. Server-authored rows
+//!    (conflicts) are never created or deleted by a client, and only their client fields may be
+//!    written; append-only rows (messages) are never changed once written. A bad change is
+//!    rejected on its own; the others in the batch still apply.
+//! 2. **Permission**: [`permissions::check_write`] (the row's scope, the scope it would move to,
+//!    who may create, edit or delete the entity, and who may write its staff-only fields).
 //! 3. **Tombstones win**: a change to a deleted row is accepted (so the client stops resending it)
 //!    but not applied, so an offline edit never revives a deleted row. When the author had not
 //!    seen the delete, the edit goes to the conflict inbox (a `delete` conflict).
@@ -21,21 +24,22 @@
 //!    whose clock is a year ahead must not win every contest for a year.
 //! 5. **Merge** each field by [`Stamp::wins_over`], with the *authenticated* device as the
 //!    stamp's device: the device is never taken from the request body.
-//! 6. **Conflicts** (`sync.md`, "Conflicts are shown, not swallowed"): a field another device
-//!    wrote after the author's `base_seq`, with a different value, is recorded as a conflict
-//!    ([`ConflictDraft`]) whichever side won; a delete that removes such fields is recorded as a
-//!    `delete` conflict. The merge result is the same as without conflicts.
+//! 6. **Conflicts** (`sync.md`, "Conflicts are shown, not swallowed"): for entities that record
+//!    them, a field another device wrote after the author's `base_seq`, with a different value, is
+//!    recorded as a conflict ([`ConflictDraft`]) whichever side won; a delete that removes such
+//!    fields is recorded as a `delete` conflict. The merge result is the same as without conflicts.
 //!
-//! The scope of a row ([`scope_after`]) is computed here too: a contact with `restricted` true
-//! has scope `contact:<id>`, every other contact `public`, and a row that belongs to a contact
-//! (emails, phones, identifiers, conflicts) has its contact's scope.
+//! The scope of a row ([`scope_after`]) follows its entity's [`ScopeRule`].
 
-use crate::permissions::{self, Access, RESTRICTED_FIELD};
+use crate::permissions::{self, Access};
 use crate::storage::User;
 use chrono::{DateTime, SecondsFormat, Utc};
 use liaison_protocol::error::{ErrorBody, ErrorCode};
 use liaison_protocol::hlc::{Clock, Hlc, Stamp};
-use liaison_protocol::schema::{CONFLICT_KIND_DELETE, CONFLICT_KIND_FIELD, EntityDef, EntityKind, FieldType, RESOLUTIONS};
+use liaison_protocol::schema::{
+    CONFLICT_KIND_DELETE, CONFLICT_KIND_FIELD, EntityDef, EntityKind, FieldType, Identity, Mutability, RESOLUTIONS,
+    ScopeRule,
+};
 use liaison_protocol::scope;
 use liaison_protocol::wire::{Change, ChangeResult, ConflictSide, FieldState, FieldWrite, Outcome};
 use serde_json::Value;
@@ -47,7 +51,7 @@ use uuid::Uuid;
 /// Offline laptops drift, so this is minutes, not milliseconds (see `sync.md`).
 pub const MAX_CLOCK_SKEW_MILLIS: u64 = 10 * 60 * 1000;
 
-/// The device id in the stamps of rows the server writes itself (conflicts).
+/// The device id in the stamps of rows the server writes itself (conflicts, admin commands).
 pub const SERVER_DEVICE: Uuid = Uuid::nil();
 
 /// The user name shown for a conflict side whose device the server does not know.
@@ -59,6 +63,8 @@ pub struct StoredRow {
     /// The server sequence at which the row last changed (written, rescoped or re-sent).
     pub seq: u64,
     pub deleted: bool,
+    /// A tombstone left by an erasure.
+    pub purged: bool,
     pub fields: BTreeMap<String, FieldState>,
     /// The server sequence at which each field was last written; a field missing here counts
     /// as written at `seq`.
@@ -69,8 +75,11 @@ pub struct StoredRow {
     pub deleted_seq: Option<u64>,
     /// The row's scope (see [`scope_after`]).
     pub scope: String,
-    /// The contact a child row or a conflict belongs to.
+    /// The row this row belongs to in its tree (its entity's [`liaison_protocol::schema::Parent`];
+    /// for a conflict: the row it is about).
     pub parent_id: Option<Uuid>,
+    /// The person (contact) the row belongs to for erasure ([`EntityDef::person`]).
+    pub person_id: Option<Uuid>,
     /// For a row in the `public` scope: the sequence at which it last became public (created or
     /// unrestricted). A device whose cursor is before it never held the row.
     pub public_since: Option<u64>,
@@ -82,12 +91,14 @@ impl StoredRow {
         Self {
             seq,
             deleted: false,
+            purged: false,
             fields,
             field_seqs: BTreeMap::new(),
             deleted_by: None,
             deleted_seq: None,
             scope: scope::PUBLIC.to_owned(),
             parent_id: None,
+            person_id: None,
             public_since: Some(seq),
         }
     }
@@ -96,31 +107,29 @@ impl StoredRow {
     /// delete came after that version, by an unknown device.
     pub fn forgotten_tombstone(base_seq: u64) -> Self {
         Self {
-            seq: base_seq.saturating_add(1),
             deleted: true,
-            fields: BTreeMap::new(),
-            field_seqs: BTreeMap::new(),
-            deleted_by: None,
             deleted_seq: Some(base_seq.saturating_add(1)),
-            scope: scope::PUBLIC.to_owned(),
-            parent_id: None,
             public_since: None,
+            ..Self::public(base_seq.saturating_add(1), BTreeMap::new())
         }
     }
 
-    /// A new child row (e.g. an email) for a contact that was deleted: the contact's delete wins
-    /// over it as over any concurrent update, so it is planned against the contact's tombstone
-    /// (accepted, not applied, and recorded as a delete conflict). `None` when the parent lives.
+    /// A new child row (e.g. an email, a message) for a parent that was deleted: the parent's
+    /// delete wins over it as over any concurrent update, so it is planned against the parent's
+    /// tombstone (accepted, not applied, and recorded as a delete conflict). `None` when the
+    /// parent lives.
     pub fn for_child_of(parent: &StoredRow, parent_id: Uuid) -> Option<Self> {
         parent.deleted.then(|| Self {
             seq: parent.seq,
             deleted: true,
+            purged: false,
             fields: BTreeMap::new(),
             field_seqs: BTreeMap::new(),
             deleted_by: parent.deleted_by,
             deleted_seq: Some(parent.tombstone_seq()),
             scope: parent.scope.clone(),
             parent_id: Some(parent_id),
+            person_id: None,
             public_since: None,
         })
     }
@@ -177,7 +186,7 @@ pub fn log_clamps(device: Uuid, clamps: &[Clamp], now_millis: u64) {
     }
 }
 
-/// One side of a conflict before the backend knows every user name: `user` is set for the
+/// One side of a conflict before the engine knows every user name: `user` is set for the
 /// author's side and looked up by `device` for stored sides (see [`conflict_fields`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Side {
@@ -219,15 +228,16 @@ pub struct Author<'a> {
 
 /// Decide what `change`, written by `author`, does to `existing`.
 ///
-/// `parent_scope` is the scope of the contact the change points the row at, when the change
-/// writes the row's parent field (`public` for a contact the server does not hold).
-/// `clamp_clock` is the server's clock for clamped stamps. Backends persist it with the batch so
-/// that successive clamped writes keep their order (each clamped stamp is issued by
+/// `source_scope` is the scope of the row the change's row takes its scope from (its parent, or
+/// the row its scope field refers to) when the change names that row, as it would be after the
+/// change (see [`missing_scope`] for a row the server does not hold).
+/// `clamp_clock` is the server's clock for clamped stamps. The engine persists it with the batch
+/// so that successive clamped writes keep their order (each clamped stamp is issued by
 /// [`Clock::tick`], hence strictly greater than the one before), even across restarts.
 pub fn plan_change(
     author: &Author<'_>,
     existing: Option<&StoredRow>,
-    parent_scope: Option<&str>,
+    source_scope: Option<&str>,
     change: &Change,
     now_millis: u64,
     clamp_clock: &mut Clock,
@@ -246,14 +256,15 @@ pub fn plan_change(
         other => other,
     };
     validate(change, existing)?;
-    permissions::check_write(author.access, change, existing.map(|row| row.scope.as_str()), parent_scope)?;
+    permissions::check_write(author.access, change, existing.map(|row| row.scope.as_str()), source_scope)?;
     let device = author.device;
-    // Conflicts are recorded about people's data, never about conflict records themselves.
-    let records_conflicts = change.entity.def().client_may_create();
+    let def = change.entity.def();
 
     if let Some(row) = existing.filter(|row| row.deleted) {
         let mut conflicts = Vec::new();
-        if records_conflicts
+        // The data of a change that met a delete is kept for a person to see, for any entity a
+        // client writes (an edit of a contact, a note for a case that was deleted meanwhile).
+        if def.client_may_create()
             && change.deleted.is_none()
             && !change.fields.is_empty()
             && row.tombstone_seq() > change.base_seq
@@ -263,6 +274,7 @@ pub fn plan_change(
         return Ok(Plan { effect: Effect::Unchanged, clamps: Vec::new(), conflicts });
     }
 
+    let records_conflicts = def.records_conflicts();
     let limit = now_millis.saturating_add(MAX_CLOCK_SKEW_MILLIS);
     let mut clamps = Vec::new();
     let mut clamp = |field: Option<&str>, hlc: Hlc| -> Hlc {
@@ -367,22 +379,24 @@ fn with_server_values<'c>(change: &'c Change, user: &User) -> Cow<'c, Change> {
     Cow::Owned(owned)
 }
 
+fn invalid(message: String) -> ErrorBody {
+    ErrorBody::new(ErrorCode::InvalidInput, message)
+}
+
 /// Check a change against the schema, independent of clocks and permissions.
 pub fn validate(change: &Change, existing: Option<&StoredRow>) -> Result<(), ErrorBody> {
     let def: &EntityDef = change.entity.def();
-    let invalid = |message: String| ErrorBody::new(ErrorCode::InvalidInput, message);
     for name in change.fields.keys() {
         if def.field(name).is_none() {
             // Echo at most a short prefix of a name we do not know: it came from the client.
             let shown: String = name.chars().take(64).collect();
-            return Err(invalid(format!(
-                "{} has no field named {shown:?}; update Liaison or drop the change",
-                def.name
-            )));
+            return Err(invalid(format!("{} has no field named {shown:?}; update Liaison or drop the change", def.name)));
         }
     }
-    if !def.client_may_create() {
-        server_authored_rules(def, change, existing)?;
+    match def.mutability {
+        Mutability::ServerAuthored { client_fields } => server_authored_rules(def, client_fields, change, existing)?,
+        Mutability::AppendOnly => append_only_rules(def, change, existing)?,
+        Mutability::Mutable => {}
     }
     for (name, write) in &change.fields {
         def.validate(name, &write.value).map_err(|why| invalid(format!("{}: {why}", def.name)))?;
@@ -393,19 +407,53 @@ pub fn validate(change: &Change, existing: Option<&StoredRow>) -> Result<(), Err
     {
         return Err(invalid(format!("{RESOLUTION} of a conflict must be one of {}", RESOLUTIONS.join(", "))));
     }
-    if existing.is_none() && change.deleted.is_none() {
-        let missing: Vec<&str> =
-            def.fields.iter().filter(|f| f.required && !change.fields.contains_key(f.name)).map(|f| f.name).collect();
-        if !missing.is_empty() {
+    if change.deleted.is_some() {
+        return Ok(());
+    }
+    match existing {
+        None => create_rules(def, change),
+        Some(row) => identity_is_kept(def, change, row),
+    }
+}
+
+/// A change that creates a row: every required field, some field at all, and the derived id.
+fn create_rules(def: &EntityDef, change: &Change) -> Result<(), ErrorBody> {
+    let missing: Vec<&str> =
+        def.fields.iter().filter(|f| f.required && !change.fields.contains_key(f.name)).map(|f| f.name).collect();
+    if !missing.is_empty() {
+        return Err(invalid(format!(
+            "a new {} needs {}; this change creates the row without {}",
+            def.name,
+            def.fields.iter().filter(|f| f.required).map(|f| f.name).collect::<Vec<_>>().join(", "),
+            missing.join(", ")
+        )));
+    }
+    if change.fields.is_empty() {
+        return Err(invalid(format!("the change to a new {} carries no fields and is not a delete", def.name)));
+    }
+    if let Identity::Derived(from) = def.identity
+        && def.derived_id(|name| change.fields.get(name).map(|w| &w.value)) != Some(change.row_id)
+    {
+        return Err(invalid(format!(
+            "the id of a {} is derived from its {}; this change names another id (update Liaison)",
+            def.name,
+            from.join(" and ")
+        )));
+    }
+    Ok(())
+}
+
+/// The fields a derived id comes from never change (a membership is for one queue and one user).
+fn identity_is_kept(def: &EntityDef, change: &Change, row: &StoredRow) -> Result<(), ErrorBody> {
+    let Identity::Derived(from) = def.identity else { return Ok(()) };
+    for name in from {
+        if let (Some(write), Some(stored)) = (change.fields.get(*name), row.fields.get(*name))
+            && write.value != stored.value
+        {
             return Err(invalid(format!(
-                "a new {} needs {}; this change creates the row without {}",
-                def.name,
-                def.fields.iter().filter(|f| f.required).map(|f| f.name).collect::<Vec<_>>().join(", "),
-                missing.join(", ")
+                "the {name} of a {} cannot be changed; remove it and add another",
+                def.name
             )));
-        }
-        if change.fields.is_empty() {
-            return Err(invalid(format!("the change to a new {} carries no fields and is not a delete", def.name)));
         }
     }
     Ok(())
@@ -413,8 +461,12 @@ pub fn validate(change: &Change, existing: Option<&StoredRow>) -> Result<(), Err
 
 /// Rows of server-authored entities (conflicts): a client neither creates nor deletes them, and
 /// writes only the entity's client fields.
-fn server_authored_rules(def: &EntityDef, change: &Change, existing: Option<&StoredRow>) -> Result<(), ErrorBody> {
-    let invalid = |message: String| ErrorBody::new(ErrorCode::InvalidInput, message);
+fn server_authored_rules(
+    def: &EntityDef,
+    client_fields: &[&str],
+    change: &Change,
+    existing: Option<&StoredRow>,
+) -> Result<(), ErrorBody> {
     if change.deleted.is_some() {
         return Err(invalid(format!("{}s are recorded by the server and cannot be deleted; resolve them instead", def.name)));
     }
@@ -422,11 +474,22 @@ fn server_authored_rules(def: &EntityDef, change: &Change, existing: Option<&Sto
         return Err(invalid(format!("{}s are recorded by the server", def.name)));
     }
     if let Some(name) = change.fields.keys().find(|name| !def.client_may_write(name)) {
-        let allowed = def.client_fields.unwrap_or_default().join(", ");
         return Err(ErrorBody::new(
             ErrorCode::Forbidden,
-            format!("{}.{name} is recorded by the server; a device may only write {allowed}", def.name),
+            format!("{}.{name} is recorded by the server; a device may only write {}", def.name, client_fields.join(", ")),
         ));
+    }
+    Ok(())
+}
+
+/// Append-only rows (messages, attachments) are written once: never changed, never deleted by a
+/// device. A change to a row that was deleted meanwhile is left to the tombstone rule.
+fn append_only_rules(def: &EntityDef, change: &Change, existing: Option<&StoredRow>) -> Result<(), ErrorBody> {
+    if change.deleted.is_some() {
+        return Err(invalid(format!("a {} cannot be deleted once written", def.name)));
+    }
+    if existing.is_some_and(|row| !row.deleted) {
+        return Err(invalid(format!("a {} is never changed once written; write a new one instead", def.name)));
     }
     Ok(())
 }
@@ -434,24 +497,22 @@ fn server_authored_rules(def: &EntityDef, change: &Change, existing: Option<&Sto
 /// What an administrator is told, and a device shows, when a change touches erased data.
 pub const ERASED_MESSAGE: &str = "This person's data was erased at their request; the change was refused.";
 
-/// The ids a change must not touch if they were erased: its own row id, and the parent it points
-/// at (e.g. `contact_id` of a `contact_email`), so an offline device cannot add data to an erased
-/// person. A parent value that is not a UUID is left to [`validate`].
+/// The ids a change must not touch if they were erased: its own row id, and every row it points
+/// at (the contact of an email, the author of a message, the contact a case link names), so an
+/// offline device cannot add data to an erased person. A reference that is not a UUID is left
+/// to [`validate`].
 pub fn erasure_ids(change: &Change) -> Vec<Uuid> {
+    let def = change.entity.def();
     let mut ids = vec![change.row_id];
-    if let Some(id) = parent_in_change(change)
-        && id != change.row_id
-    {
-        ids.push(id);
+    for (name, write) in &change.fields {
+        if matches!(def.field(name).map(|f| f.ty), Some(FieldType::Ref(_) | FieldType::AnyRef))
+            && let Some(id) = write.value.as_str().and_then(|s| Uuid::parse_str(s).ok())
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+        }
     }
     ids
-}
-
-/// The contact a change points its row at through the entity's parent field, when the change
-/// writes that field with a UUID (in any form [`Uuid::parse_str`] accepts).
-pub fn parent_in_change(change: &Change) -> Option<Uuid> {
-    let parent = change.entity.def().parent_field?;
-    change.fields.get(parent)?.value.as_str().and_then(|s| Uuid::parse_str(s).ok())
 }
 
 /// Refuse a change when any of its [`erasure_ids`] was erased (`touches_erased`). Checked before
@@ -460,36 +521,115 @@ pub fn refuse_erased(touches_erased: bool) -> Result<(), ErrorBody> {
     if touches_erased { Err(ErrorBody::new(ErrorCode::Erased, ERASED_MESSAGE)) } else { Ok(()) }
 }
 
-/// The id a child row of `entity` points at through its parent field, from the stored JSON text of
-/// that field (a JSON string holding a UUID in any form [`Uuid::parse_str`] accepts).
+/// The id a stored reference field holds, from its JSON text (a JSON string holding a UUID in any
+/// form [`Uuid::parse_str`] accepts).
 pub fn parent_id_from_stored(text: &str) -> Option<Uuid> {
     serde_json::from_str::<String>(text).ok().and_then(|s| Uuid::parse_str(&s).ok())
 }
 
-/// The contact a row belongs to after `effect`: none for a contact; for other rows the parent
-/// the change wrote when that write won, else the stored parent, else the parent the change names.
-pub fn parent_after(change: &Change, existing: Option<&StoredRow>, effect: &Effect) -> Option<Uuid> {
-    let parent = change.entity.def().parent_field?;
+fn as_id(value: &Value) -> Option<Uuid> {
+    value.as_str().and_then(|s| Uuid::parse_str(s).ok())
+}
+
+/// The row a change names in `field` (a reference), when it writes it with a UUID.
+pub fn named_in_change(change: &Change, field: &str) -> Option<Uuid> {
+    change.fields.get(field).and_then(|write| as_id(&write.value))
+}
+
+/// The row `field` refers to after `effect`: the change's value when its write won, else the
+/// stored one (for the parent field of a tombstone, the stored parent), else the change's value.
+pub fn reference_after(change: &Change, existing: Option<&StoredRow>, effect: &Effect, field: &str) -> Option<Uuid> {
     if let Effect::Write(fields) = effect
-        && let Some(id) = fields.get(parent).and_then(|f| f.value.as_str()).and_then(|s| Uuid::parse_str(s).ok())
+        && let Some(id) = fields.get(field).and_then(|f| as_id(&f.value))
     {
         return Some(id);
     }
-    existing.and_then(|row| row.parent_id).or_else(|| parent_in_change(change))
+    let stored = existing.and_then(|row| {
+        row.fields.get(field).and_then(|f| as_id(&f.value)).or_else(|| {
+            (change.entity.def().parent_field() == Some(field)).then_some(row.parent_id).flatten()
+        })
+    });
+    stored.or_else(|| named_in_change(change, field))
 }
 
-/// The contact a conflict about this row belongs to: the row itself for a contact, else its parent.
-pub fn conflict_contact(change: &Change, existing: Option<&StoredRow>, effect: &Effect) -> Option<Uuid> {
-    match change.entity {
-        EntityKind::Contact => Some(change.row_id),
-        _ => parent_after(change, existing, effect),
+/// The field of the row a change's row takes its scope from: its parent's field, or the
+/// reference its [`ScopeRule::Of`] names.
+pub fn scope_source_field(def: &EntityDef) -> Option<&'static str> {
+    match def.scope {
+        ScopeRule::Of { field } => Some(field),
+        ScopeRule::Parent => def.parent_field(),
+        _ => None,
     }
+}
+
+/// The kind of the row a reference field of `def` points at (`None` for an any-kind reference).
+pub fn referenced_kind(def: &EntityDef, field: &str) -> Option<EntityKind> {
+    match def.field(field)?.ty {
+        FieldType::Ref(kind) => Some(kind),
+        _ => None,
+    }
+}
+
+/// The scope a row of `kind` with this id would have while the server does not hold it: what
+/// its rule gives a row with no fields (a contact not restricted: `public`; a queue: its own), or
+/// `None` when it derives from a row nobody named.
+pub fn missing_scope(kind: EntityKind, id: Uuid) -> Option<String> {
+    match kind.def().scope {
+        ScopeRule::Public | ScopeRule::OwnWhen { .. } => Some(scope::PUBLIC.to_owned()),
+        ScopeRule::Own => Some(scope::of(kind, id)),
+        ScopeRule::Of { .. } | ScopeRule::Parent => None,
+    }
+}
+
+/// The scope of the row after `effect`, computed by the server alone from the entity's
+/// [`ScopeRule`]. `source_scope` is the scope of the row it takes its scope from, now (its
+/// parent, or the row its scope field refers to). A tombstone keeps the scope it had. A row
+/// whose source is unknown gets its own compartment, which only staff read.
+pub fn scope_after(change: &Change, existing: Option<&StoredRow>, effect: &Effect, source_scope: Option<&str>) -> String {
+    let def = change.entity.def();
+    let own = || scope::of(change.entity, change.row_id);
+    let kept = existing.map(|row| row.scope.clone());
+    match (def.scope, effect) {
+        (ScopeRule::Public, _) => scope::PUBLIC.to_owned(),
+        (ScopeRule::Own, _) => own(),
+        (_, Effect::Tombstone { .. } | Effect::Unchanged) if kept.is_some() => kept.unwrap_or_else(own),
+        (ScopeRule::OwnWhen { field }, effect) => {
+            let on = |fields: &BTreeMap<String, FieldState>| fields.get(field).is_some_and(|f| f.value == Value::Bool(true));
+            let flagged = match effect {
+                Effect::Write(winners) if winners.contains_key(field) => on(winners),
+                _ => existing.is_some_and(|row| on(&row.fields)),
+            };
+            if flagged { own() } else { scope::PUBLIC.to_owned() }
+        }
+        (ScopeRule::Of { .. } | ScopeRule::Parent, _) => match (source_scope, kept) {
+            (Some(scope), _) => scope.to_owned(),
+            // A source the server cannot look up (an owner of any kind): the row stays where it is.
+            (None, Some(kept)) => kept,
+            // A delete of a row the server never had names no source: a child of a contact is
+            // public, as its contact would be; anything else only staff read.
+            (None, None) => match scope_source_field(def).and_then(|f| referenced_kind(def, f)).map(|k| k.def().scope) {
+                Some(ScopeRule::Public | ScopeRule::OwnWhen { .. }) => scope::PUBLIC.to_owned(),
+                _ => own(),
+            },
+        },
+    }
+}
+
+/// The parent a row belongs to after `effect`.
+pub fn parent_after(change: &Change, existing: Option<&StoredRow>, effect: &Effect) -> Option<Uuid> {
+    reference_after(change, existing, effect, change.entity.def().parent_field()?)
+}
+
+/// The person a row belongs to after `effect` ([`EntityDef::person`]).
+pub fn person_after(change: &Change, existing: Option<&StoredRow>, effect: &Effect) -> Option<Uuid> {
+    let field = change.entity.def().person?;
+    reference_after(change, existing, effect, field).or_else(|| existing.and_then(|row| row.person_id))
 }
 
 /// The row's stored *document* after `written` replaced its fields in `base` (the row's fields
 /// before the change; `None` for a new row): the JSON of [`liaison_protocol::wire::RowState`]'s
 /// `fields`, kept with the row so a pull sends it as it is (see
-/// [`crate::storage::PulledRow`]). Both backends build it here, so they store the same bytes.
+/// [`crate::storage::PulledRow`]). Built here, so both backends store the same bytes.
 pub fn row_document(
     base: Option<&BTreeMap<String, FieldState>>,
     written: &BTreeMap<String, FieldState>,
@@ -498,38 +638,6 @@ pub fn row_document(
     doc.extend(written.iter().map(|(k, v)| (k.as_str(), v)));
     serde_json::to_string(&doc)
         .map_err(|e| crate::storage::StorageError::Backend(format!("cannot store a row's fields: {e}")))
-}
-
-/// Whether these contact fields make the contact restricted (`restricted` is `true`; `null` and
-/// a missing field read as `false`).
-pub fn is_restricted(fields: &BTreeMap<String, FieldState>) -> bool {
-    fields.get(RESTRICTED_FIELD).is_some_and(|f| f.value == Value::Bool(true))
-}
-
-/// The scope of a contact: its own `contact:<id>` when restricted, else `public`.
-pub fn contact_scope(contact_id: Uuid, restricted: bool) -> String {
-    if restricted { scope::contact(contact_id) } else { scope::PUBLIC.to_owned() }
-}
-
-/// The scope of the row after `effect`, computed by the server alone. A contact's scope follows
-/// its `restricted` field (a tombstone keeps the scope it had); every other row has the scope of
-/// its contact, `parent_scope` (`public` when the contact is not on the server).
-pub fn scope_after(change: &Change, existing: Option<&StoredRow>, effect: &Effect, parent_scope: Option<&str>) -> String {
-    if change.entity != EntityKind::Contact {
-        return parent_scope.unwrap_or(scope::PUBLIC).to_owned();
-    }
-    match effect {
-        Effect::Write(winners) => {
-            let restricted = match winners.get(RESTRICTED_FIELD) {
-                Some(_) => is_restricted(winners),
-                None => existing.is_some_and(|row| is_restricted(&row.fields)),
-            };
-            contact_scope(change.row_id, restricted)
-        }
-        Effect::Tombstone { .. } | Effect::Unchanged => {
-            existing.map_or_else(|| scope::PUBLIC.to_owned(), |row| row.scope.clone())
-        }
-    }
 }
 
 /// `public_since` of a row that now has `scope` at sequence `seq`: kept while the row stays
@@ -555,15 +663,46 @@ pub fn revocation_since(public_since: &[Option<u64>]) -> u64 {
     public_since.iter().map(|since| since.unwrap_or(1)).min().unwrap_or(1)
 }
 
-/// The fields of a `conflict` row recording `draft` about row `row_id` of `entity`, which belongs
-/// to `contact_id`. Stored sides without a user get the name of their device's user from
-/// `names` ([`UNKNOWN_DEVICE_USER`] when the device is unknown). Every field is stamped with
+/// A scope taken from users (see [`crate::permissions::revocation_applies`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// Taken from this user only (`None`: from everyone it concerns).
+    pub user: Option<Uuid>,
+    /// What devices are told to delete: every row they hold in this scope, and the row it is
+    /// named after with its subtree.
+    pub scope: String,
+    /// Only users who may read this scope now are concerned (`None`: every user).
+    pub readers_of: Option<String>,
+    /// Users who may read this scope keep the rows (`None`: the scope itself).
+    pub unless: Option<String>,
+    /// Devices whose cursor is before this point never held the rows.
+    pub since_seq: u64,
+}
+
+/// What to revoke when a tree rooted at `row` of `kind` moves from scope `old` to `new`: nothing
+/// when everyone who read `old` reads `new` (it became public, or did not move); from everyone
+/// who cannot read `new` when it left `public`; else from the readers of `old` who cannot read
+/// `new` (a case moved to another queue), named after the row so that nothing else they hold
+/// in `old` goes.
+pub fn revocation_for_move(kind: EntityKind, row: Uuid, old: &str, new: &str, since_seq: u64) -> Option<Revocation> {
+    if old == new || new == scope::PUBLIC {
+        return None;
+    }
+    let named = scope::of(kind, row);
+    let unless = (named != new).then(|| new.to_owned());
+    let readers_of = (old != scope::PUBLIC).then(|| old.to_owned());
+    Some(Revocation { user: None, scope: named, readers_of, unless, since_seq })
+}
+
+/// The fields of a `conflict` row recording `draft` about row `row_id` of `entity`, whose tree's
+/// root (its *owner*) is `owner`. Stored sides without a user get the name of their device's user
+/// from `names` ([`UNKNOWN_DEVICE_USER`] when the device is unknown). Every field is stamped with
 /// `hlc` and [`SERVER_DEVICE`].
 pub fn conflict_fields(
     draft: &ConflictDraft,
     entity: EntityKind,
     row_id: Uuid,
-    contact_id: Uuid,
+    owner: (EntityKind, Uuid),
     names: &BTreeMap<Uuid, String>,
     detected_at: DateTime<Utc>,
     hlc: Hlc,
@@ -577,8 +716,10 @@ pub fn conflict_fields(
         let side = ConflictSide { value: side.value.clone(), hlc: side.hlc, device: side.device, user };
         serde_json::to_value(side).unwrap_or(Value::Null)
     };
-    let values = [
-        ("contact_id", Value::String(contact_id.to_string())),
+    let (owner_kind, owner_id) = owner;
+    let mut values = vec![
+        ("owner_entity", Value::String(owner_kind.as_str().to_owned())),
+        ("owner_id", Value::String(owner_id.to_string())),
         ("entity", Value::String(entity.as_str().to_owned())),
         ("row_id", Value::String(row_id.to_string())),
         ("field", draft.field.clone().map_or(Value::Null, Value::String)),
@@ -587,6 +728,10 @@ pub fn conflict_fields(
         ("lost", side(&draft.lost)),
         ("detected_at", Value::String(detected_at.to_rfc3339_opts(SecondsFormat::Millis, true))),
     ];
+    if owner_kind == EntityKind::Contact {
+        // Clients of protocol 1 find a conflict's contact here.
+        values.push(("contact_id", Value::String(owner_id.to_string())));
+    }
     values
         .into_iter()
         .map(|(name, value)| (name.to_owned(), FieldState { value, hlc, device: SERVER_DEVICE }))
@@ -606,14 +751,20 @@ pub fn devices_to_name(drafts: &[ConflictDraft]) -> Vec<Uuid> {
     devices
 }
 
-/// The entities whose rows belong to a contact, with the field that points at it.
-pub fn contact_children() -> impl Iterator<Item = (EntityKind, &'static str)> {
-    EntityKind::ALL.into_iter().filter_map(|kind| {
-        let def = kind.def();
-        let parent = def.parent_field?;
-        matches!(def.field(parent)?.ty, FieldType::Ref(EntityKind::Contact)).then_some((kind, parent))
-    })
+/// The lowest protocol version that may receive a row of `kind` (for a conflict: one that also
+/// knows the kind of its owner).
+pub fn row_protocol(kind: EntityKind, owner: Option<EntityKind>) -> u32 {
+    kind.def().since.max(owner.map_or(0, |o| o.def().since))
 }
+
+/// The entities whose rows belonged to a contact in protocol 1, with the field that named it.
+/// Frozen: the migration that filled in `parent_id` for rows stored before scopes reads it.
+pub const PROTOCOL_1_CONTACT_CHILDREN: [(EntityKind, &str); 4] = [
+    (EntityKind::ContactEmail, "contact_id"),
+    (EntityKind::ContactPhone, "contact_id"),
+    (EntityKind::ContactIdentifier, "contact_id"),
+    (EntityKind::Conflict, "contact_id"),
+];
 
 /// The result of an accepted change.
 pub fn accepted(change_id: Uuid, seq: Option<u64>) -> ChangeResult {
@@ -799,12 +950,11 @@ mod tests {
         let err = refuse_erased(true).expect_err("refused");
         assert_eq!(err.code, ErrorCode::Erased);
         assert!(refuse_erased(false).is_ok());
-        let children: Vec<EntityKind> = contact_children().map(|(k, _)| k).collect();
-        assert_eq!(
-            children,
-            vec![EntityKind::ContactEmail, EntityKind::ContactPhone, EntityKind::ContactIdentifier, EntityKind::Conflict],
-            "conflicts belong to their contact and are erased with it"
-        );
+        let mut note = Change { entity: EntityKind::CaseMessage, ..change(&[]) };
+        note.fields.insert("case_id".into(), FieldWrite { value: json!(Uuid::from_u128(8).to_string()), hlc: Hlc::ZERO });
+        note.fields.insert("author_contact_id".into(), FieldWrite { value: json!(contact.simple().to_string()), hlc: Hlc::ZERO });
+        note.fields.insert("body".into(), FieldWrite { value: json!(contact.to_string()), hlc: Hlc::ZERO });
+        assert_eq!(erasure_ids(&note), vec![note.row_id, contact, Uuid::from_u128(8)], "every reference counts (in field order), text does not");
         assert_eq!(parent_id_from_stored(&format!("{:?}", contact.to_string())), Some(contact));
     }
 
@@ -1094,8 +1244,8 @@ mod tests {
         assert_eq!(parent_after(&email, Some(&stored), &moved), Some(new), "a winning parent write moves the row");
         assert_eq!(parent_after(&email, Some(&stored), &Effect::Unchanged), Some(old), "a losing one does not");
         assert_eq!(parent_after(&email, None, &Effect::Unchanged), Some(new), "a row not on the server: the named parent");
-        assert_eq!(conflict_contact(&change(&[]), None, &Effect::Unchanged), Some(Uuid::from_u128(77)), "a contact is its own");
-        assert_eq!(parent_in_change(&email), Some(new));
+        assert_eq!(parent_after(&change(&[]), None, &Effect::Unchanged), None, "a contact has no parent");
+        assert_eq!(named_in_change(&email, "contact_id"), Some(new));
     }
 
     fn child_change(contact: Uuid) -> Change {
@@ -1117,9 +1267,14 @@ mod tests {
         let names = BTreeMap::from([(DEV_A, "bob".to_owned())]);
         let at = chrono::TimeZone::timestamp_millis_opt(&Utc, 1_750_000_000_000).single().expect("time");
         let contact = Uuid::from_u128(77);
-        let fields = conflict_fields(&draft, EntityKind::ContactEmail, Uuid::from_u128(9), contact, &names, at, Hlc::new(NOW, 40));
+        let fields = conflict_fields(&draft, EntityKind::ContactEmail, Uuid::from_u128(9), (EntityKind::Contact, contact), &names, at, Hlc::new(NOW, 40));
         let value = |n: &str| fields[n].value.clone();
-        assert_eq!(value("contact_id"), json!(contact.to_string()));
+        assert_eq!(value("contact_id"), json!(contact.to_string()), "protocol 1 clients find the contact");
+        assert_eq!((value("owner_entity"), value("owner_id")), (json!("contact"), json!(contact.to_string())));
+        let case = Uuid::from_u128(78);
+        let about_case = conflict_fields(&draft, EntityKind::Case, case, (EntityKind::Case, case), &names, at, Hlc::ZERO);
+        assert!(!about_case.contains_key("contact_id"), "a case is no contact");
+        assert_eq!(about_case["owner_entity"].value, json!("case"));
         assert_eq!((value("entity"), value("row_id")), (json!("contact_email"), json!(Uuid::from_u128(9).to_string())));
         assert_eq!((value("field"), value("kind")), (json!("notes"), json!("field")));
         assert_eq!(value("kept"), json!({"value": "mine", "hlc": format!("{NOW}-2"), "device": DEV_B, "user": "ana"}));
@@ -1132,7 +1287,7 @@ mod tests {
 
         let mut unknown = draft;
         unknown.lost.device = STRANGER;
-        let fields = conflict_fields(&unknown, EntityKind::Contact, contact, contact, &names, at, Hlc::ZERO);
+        let fields = conflict_fields(&unknown, EntityKind::Contact, contact, (EntityKind::Contact, contact), &names, at, Hlc::ZERO);
         assert_eq!(fields["lost"].value["user"], json!(UNKNOWN_DEVICE_USER));
         assert_eq!(devices_to_name(&[unknown]), vec![STRANGER], "only sides without a user are looked up");
     }

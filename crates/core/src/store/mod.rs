@@ -11,6 +11,7 @@
 //! `PRAGMA user_version` records how many have run.
 
 pub mod contacts;
+pub mod desk;
 pub mod meta;
 pub mod sync_tables;
 pub mod values;
@@ -38,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = &[
     sync_tables::MIGRATION_3,
     sync_tables::MIGRATION_4,
     sync_tables::MIGRATION_5,
+    desk::MIGRATION_1,
 ];
 
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
@@ -119,8 +121,8 @@ impl Store {
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         let mut store = Store::configure(conn, path, key)?;
         store.migrate()?;
-        // A first sync interrupted for good leaves its name index suspended: build it again.
-        contacts::restore_name_index(&store.conn)?;
+        // A first sync interrupted for good leaves its indexes suspended: build them again.
+        crate::entities::restore_indexes(&store.conn)?;
         Ok(store)
     }
 

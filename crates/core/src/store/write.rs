@@ -22,11 +22,16 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+/// The table of an entity, quoted (`case` is an SQL keyword).
+pub fn table(entity: EntityKind) -> String {
+    format!("\"{}\"", entity.as_str())
+}
+
 /// Current values of a row's synced fields, or `None` when the row does not exist.
 pub fn read_fields(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<Option<BTreeMap<&'static str, Value>>> {
     let def = entity.def();
     let cols: Vec<&str> = def.fields.iter().map(|f| f.name).collect();
-    let sql = format!("SELECT {} FROM {} WHERE id = ?1", cols.join(", "), def.name);
+    let sql = format!("SELECT {} FROM {} WHERE id = ?1", cols.join(", "), table(entity));
     let mut stmt = conn.prepare_cached(&sql)?;
     Ok(stmt
         .query_row([blob(row)], |r| {
@@ -39,13 +44,13 @@ pub fn read_fields(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<O
         .optional()?)
 }
 
-/// The parent row id of a child row (e.g. the contact of an email), read from the store.
+/// The parent row id of a child row (e.g. the contact of an email), read from the store; `None`
+/// for a row without a parent or not on this device.
 pub fn parent_of(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<Option<Uuid>> {
-    let def = entity.def();
-    let Some(field) = def.parent_field else { return Ok(Some(row)) };
-    let sql = format!("SELECT {field} FROM {} WHERE id = ?1", def.name);
-    let bytes: Option<Vec<u8>> = conn.prepare_cached(&sql)?.query_row([blob(row)], |r| r.get(0)).optional()?;
-    Ok(bytes.and_then(|b| Uuid::from_slice(&b).ok()))
+    let Some(field) = entity.def().parent_field() else { return Ok(None) };
+    let sql = format!("SELECT {field} FROM {} WHERE id = ?1", table(entity));
+    let bytes: Option<Option<Vec<u8>>> = conn.prepare_cached(&sql)?.query_row([blob(row)], |r| r.get(0)).optional()?;
+    Ok(bytes.flatten().and_then(|b| Uuid::from_slice(&b).ok()))
 }
 
 fn validate(def: &EntityDef, patch: &[(&str, Value)]) -> Result<()> {
@@ -80,13 +85,13 @@ fn write_columns(conn: &Connection, def: &EntityDef, row: Uuid, mode: WriteMode,
     let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
     let sql = if mode == WriteMode::Update {
         let sets: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{n} = ?{}", i + 2)).collect();
-        format!("UPDATE {} SET {} WHERE id = ?1", def.name, sets.join(", "))
+        format!("UPDATE {} SET {} WHERE id = ?1", table(def.kind), sets.join(", "))
     } else {
         let marks: Vec<String> = (0..names.len()).map(|i| format!("?{}", i + 2)).collect();
         let cols = if names.is_empty() { String::new() } else { format!(", {}", names.join(", ")) };
         let vals = if marks.is_empty() { String::new() } else { format!(", {}", marks.join(", ")) };
         let if_new = if mode == WriteMode::InsertIfNew { " ON CONFLICT(id) DO NOTHING" } else { "" };
-        format!("INSERT INTO {} (id{cols}) VALUES (?1{vals}){if_new}", def.name)
+        format!("INSERT INTO {} (id{cols}) VALUES (?1{vals}){if_new}", table(def.kind))
     };
     let mut all = vec![rusqlite::types::Value::Blob(blob(row).to_vec())];
     all.extend(params);
@@ -140,9 +145,8 @@ pub fn local_upsert(conn: &Connection, entity: EntityKind, row: Uuid, patch: &[(
 
 /// Delete a row locally. Returns `false` when there was nothing to delete.
 pub fn local_delete(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<bool> {
-    let def = entity.def();
-    let removed = conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", def.name))?.execute([blob(row)])?;
-    if removed == 0 {
+    let removed = delete_row(conn, entity, row)?;
+    if !removed {
         return Ok(false);
     }
     let hlc = meta::tick(conn)?;
@@ -160,26 +164,43 @@ pub struct Applied {
     pub changed: bool,
 }
 
-/// Remove a row and every child row that points at it (children of a contact: its emails,
-/// phones, identifiers and conflicts), and the data of every outgoing change about any of them
-/// (unsent changes become "refused" with the reason, with no data, so the ledger still tells the
-/// person what happened). Returns whether any row was removed, and the rows concerned.
+fn delete_row(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<bool> {
+    Ok(conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", table(entity)))?.execute([blob(row)])? > 0)
+}
+
+/// The ids of the rows of `child` kind whose parent is `parent` (optionally only those the
+/// server never sent: no `row_seq`).
+fn children_of(conn: &Connection, child: EntityKind, parent: Uuid, unsynced_only: bool) -> Result<Vec<Uuid>> {
+    let Some(field) = child.def().parent_field() else { return Ok(Vec::new()) };
+    let unsynced = if unsynced_only {
+        format!(" AND NOT EXISTS (SELECT 1 FROM row_seq r WHERE r.entity = '{}' AND r.row_id = t.id)", child.as_str())
+    } else {
+        String::new()
+    };
+    let sql = format!("SELECT id FROM {} t WHERE {field} = ?1{unsynced}", table(child));
+    let ids = conn.prepare_cached(&sql)?.query_map([blob(parent)], |r| st::uuid_from(r.get(0)?))?.collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
+/// Remove a row and its whole subtree, at any depth (a contact's emails, phones, identifiers
+/// and conflicts; a case's contacts, messages and their attachments), and the data of every
+/// outgoing change about any of them (unsent changes become "refused" with the reason, with no
+/// data, so the ledger still tells the person what happened). Returns whether any row was
+/// removed, and the rows concerned.
 fn remove_tree(conn: &Connection, entity: EntityKind, row: Uuid, why: st::Removal) -> Result<(bool, Vec<(EntityKind, Uuid)>)> {
-    let def = entity.def();
-    let mut removed = conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", def.name))?.execute([blob(row)])? > 0;
+    let mut removed = delete_row(conn, entity, row)?;
     let mut rows = vec![(entity, row)];
-    for child in EntityKind::ALL {
-        let Some(parent_field) = child.def().parent_field else { continue };
-        if child.def().field(parent_field).map(|f| f.ty) != Some(liaison_protocol::schema::FieldType::Ref(entity)) {
-            continue;
-        }
-        let ids: Vec<Uuid> = conn
-            .prepare_cached(&format!("SELECT id FROM {} WHERE {parent_field} = ?1", child.as_str()))?
-            .query_map([blob(row)], |r| st::uuid_from(r.get(0)?))?
-            .collect::<rusqlite::Result<_>>()?;
-        for id in ids {
-            removed |= conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", child.as_str()))?.execute([blob(id)])? > 0;
-            rows.push((child, id));
+    let mut frontier = vec![(entity, row)];
+    while let Some((kind, id)) = frontier.pop() {
+        for child in kind.children() {
+            for child_id in children_of(conn, child, id, false)? {
+                if rows.contains(&(child, child_id)) {
+                    continue;
+                }
+                removed |= delete_row(conn, child, child_id)?;
+                rows.push((child, child_id));
+                frontier.push((child, child_id));
+            }
         }
     }
     for (entity, id) in &rows {
@@ -198,6 +219,7 @@ fn purge(conn: &Connection, row: &RowState) -> Result<bool> {
         st::add_tombstone(conn, *entity, *id, Hlc::ZERO)?;
     }
     st::set_row_seq(conn, row.entity, row.row_id, row.seq)?;
+    super::desk::drop_unreferenced_blobs(conn)?;
     Ok(removed)
 }
 
@@ -205,7 +227,7 @@ fn purge(conn: &Connection, row: &RowState) -> Result<bool> {
 /// here, without a tombstone (if it comes back, it applies as new). Only this row: rows that
 /// belong to it are judged on their own (a conflict about a deleted contact is still live).
 pub fn forget_missing(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<bool> {
-    let removed = conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", entity.as_str()))?.execute([blob(row)])? > 0;
+    let removed = delete_row(conn, entity, row)?;
     st::erase_outbox_data(conn, entity, row, st::Removal::AccessRevoked)?;
     st::forget_row(conn, entity, row)?;
     let orphans = drop_unsynced_children(conn, entity, row)?;
@@ -213,15 +235,17 @@ pub fn forget_missing(conn: &Connection, entity: EntityKind, row: Uuid) -> Resul
 }
 
 /// This user lost access to `scope`: physically delete every row of it on this device (and what
-/// belongs to those rows), and forget their clocks and sequences, so that if access is granted
-/// again the server's rows apply as new. Returns how many rows were removed.
+/// belongs to those rows, at any depth), with the content of their attachments, and forget their
+/// clocks and sequences, so that if access is granted again the server's rows apply as new.
+/// Returns how many rows were removed.
 pub fn revoke_scope(conn: &Connection, scope: &str) -> Result<u64> {
     let mut removed = 0;
     let mut rows = st::rows_in_scope(conn, scope)?;
-    // A contact restricted after this device received it is still recorded here under the scope
-    // it had then (`public`): the scope names the contact, so remove it and what belongs to it.
-    if let Some(contact) = liaison_protocol::scope::contact_id(scope) {
-        rows.push((EntityKind::Contact, contact));
+    // A compartment is named after its row (`contact:<id>`, `case:<id>`): that row goes with its
+    // tree even where this device still holds it under the scope it had when it arrived (a
+    // contact restricted, a case moved to a queue this user is not in).
+    if let Some(named) = liaison_protocol::scope::split(scope) {
+        rows.push(named);
     }
     for (entity, row) in rows {
         let (any, rows) = remove_tree(conn, entity, row, st::Removal::AccessRevoked)?;
@@ -230,28 +254,26 @@ pub fn revoke_scope(conn: &Connection, scope: &str) -> Result<u64> {
             st::forget_row(conn, entity, id)?;
         }
     }
+    super::desk::drop_unreferenced_blobs(conn)?;
     Ok(removed)
 }
 
-/// The server deleted a parent row: child rows this device added to it and never synced go too
-/// (the delete wins; their unsent creates still go to the server, which sets them aside in the
-/// conflict inbox). Synced children get their own tombstones from the server. Conflicts stay.
+/// The server deleted a parent row: rows this device added below it and never synced go too, at
+/// any depth (the delete wins; their unsent creates still go to the server, which sets them
+/// aside in the conflict inbox). Synced rows get their own tombstones from the server.
+/// Conflicts stay.
 fn drop_unsynced_children(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<bool> {
     let mut removed = false;
-    for child in EntityKind::ALL.into_iter().filter(|k| *k != EntityKind::Conflict) {
-        let Some(parent_field) = child.def().parent_field else { continue };
-        if child.def().field(parent_field).map(|f| f.ty) != Some(liaison_protocol::schema::FieldType::Ref(entity)) {
-            continue;
+    let mut frontier = vec![(entity, row)];
+    while let Some((kind, id)) = frontier.pop() {
+        for child in kind.children().filter(|k| *k != EntityKind::Conflict) {
+            for child_id in children_of(conn, child, id, true)? {
+                // Their local stamps go with them, so nothing stale applies if the id ever comes back.
+                st::clear_stamps(conn, child, child_id)?;
+                removed |= delete_row(conn, child, child_id)?;
+                frontier.push((child, child_id));
+            }
         }
-        let unsynced = format!(
-            "FROM {child} WHERE {parent_field} = ?1
-               AND NOT EXISTS (SELECT 1 FROM row_seq r WHERE r.entity = '{child}' AND r.row_id = {child}.id)",
-            child = child.as_str()
-        );
-        // Their local stamps go with them, so nothing stale applies if the id ever comes back.
-        let stamps = format!("DELETE FROM field_clock WHERE entity = '{}' AND row_id IN (SELECT id {unsynced})", child.as_str());
-        conn.prepare_cached(&stamps)?.execute([blob(row)])?;
-        removed |= conn.prepare_cached(&format!("DELETE {unsynced}"))?.execute([blob(row)])? > 0;
     }
     Ok(removed)
 }
@@ -358,7 +380,7 @@ impl<'c> RemoteBatch<'c> {
 /// The server deleted a row: remove it here, with a tombstone, and the unsynced rows this device
 /// added to it.
 fn apply_delete(conn: &Connection, row: &RowState) -> Result<Applied> {
-    let exists = conn.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", row.entity.as_str()))?.execute([blob(row.row_id)])? > 0;
+    let exists = delete_row(conn, row.entity, row.row_id)?;
     st::clear_stamps(conn, row.entity, row.row_id)?;
     st::add_tombstone(conn, row.entity, row.row_id, Hlc::ZERO)?;
     st::set_row_seq_and_scope(conn, row.entity, row.row_id, row.seq, &row.scope)?;
@@ -367,7 +389,7 @@ fn apply_delete(conn: &Connection, row: &RowState) -> Result<Applied> {
 }
 
 fn exists(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<bool> {
-    Ok(conn.prepare_cached(&format!("SELECT 1 FROM {} WHERE id = ?1", entity.as_str()))?.exists([blob(row)])?)
+    Ok(conn.prepare_cached(&format!("SELECT 1 FROM {} WHERE id = ?1", table(entity)))?.exists([blob(row)])?)
 }
 
 /// The fields of a pulled row this version knows, with valid values (others are logged and

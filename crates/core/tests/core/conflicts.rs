@@ -56,6 +56,8 @@ fn field_conflict(store: &mut Store, me: Uuid) -> (Uuid, Uuid) {
                 "public",
                 &[
                     ("contact_id", json!(contact.to_string())),
+                    ("owner_entity", json!("contact")),
+                    ("owner_id", json!(contact.to_string())),
                     ("entity", json!("contact")),
                     ("row_id", json!(contact.to_string())),
                     ("field", json!("organization")),
@@ -79,8 +81,8 @@ fn a_conflict_shows_my_side_as_mine_even_when_it_lost() {
     let list = conflicts::list(&store, false).expect("list");
     assert_eq!(list.len(), 1);
     let c = &list[0];
-    assert_eq!((c.id, c.contact_id, c.kind), (id, contact, ConflictKind::Field));
-    assert_eq!(c.contact_name.as_deref(), Some("Ada"), "the inbox names the person, not an id");
+    assert_eq!((c.id, c.owner_entity, c.owner_id, c.kind), (id, EntityKind::Contact, contact, ConflictKind::Field));
+    assert_eq!(c.owner_label.as_deref(), Some("Ada"), "the inbox names the person, not an id");
     assert_eq!(c.mine.value, json!("Mine Org"), "the side this device wrote is mine although the merge set it aside");
     assert_eq!(c.theirs.value, json!("Their Org"));
     assert!(!c.mine_was_kept && c.mine_is_own);
@@ -136,6 +138,8 @@ fn keeping_a_change_that_met_a_delete_recreates_the_record_under_a_new_id() {
             "public",
             &[
                 ("contact_id", json!(gone.to_string())),
+                ("owner_entity", json!("contact")),
+                ("owner_id", json!(gone.to_string())),
                 ("entity", json!("contact")),
                 ("row_id", json!(gone.to_string())),
                 ("kind", json!("delete")),

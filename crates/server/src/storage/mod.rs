@@ -16,8 +16,9 @@ pub use sqlite::SqliteStorage;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use liaison_protocol::PROTOCOL_VERSION;
 use liaison_protocol::schema::EntityKind;
-use liaison_protocol::wire::{FieldState, PullResponse, PushRequest, PushResponse, Role, RowState};
+use liaison_protocol::wire::{Change, FieldState, Incoming, PullResponse, PushBatch, PushRequest, PushResponse, Role, RowState};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
@@ -287,15 +288,44 @@ pub struct PruneReport {
     pub horizon_seq: u64,
 }
 
-/// Check a scope an administrator grants: `contact:<id>` (everyone reads `public` already).
+/// Check a scope an administrator grants: `contact:<id>` or `queue:<id>` (everyone reads
+/// `public` already).
 pub fn grantable_scope(text: &str) -> Result<String, StorageError> {
     let scope = liaison_protocol::scope::parse(text).map_err(StorageError::Invalid)?;
     if scope == liaison_protocol::scope::PUBLIC {
         return Err(StorageError::Invalid(
-            "everyone reads public records; a grant is for a restricted contact (contact:<id>)".into(),
+            "everyone reads public records; a grant is for a restricted contact (contact:<id>) or a queue (queue:<id>)".into(),
         ));
     }
     Ok(scope)
+}
+
+/// Live rows of one kind with their fields (see [`Storage::rows_of`]).
+pub type RowsOfKind = Vec<RowState>;
+
+/// Who writes a push: a signed-in device, or the server itself (an administrator's command).
+#[derive(Debug, Clone)]
+pub enum Pusher {
+    Device { user: User, device: Uuid },
+    /// The server, on an administrator's behalf: reads and writes as an administrator, stamps
+    /// with [`crate::sync::SERVER_DEVICE`].
+    Server,
+}
+
+/// The name the server signs its own writes with (e.g. a side of a conflict).
+pub const SERVER_USER: &str = "liaison-server";
+
+impl Pusher {
+    /// The user and device a push is recorded under.
+    pub fn user_and_device(&self) -> (User, Uuid) {
+        match self {
+            Pusher::Device { user, device } => (user.clone(), *device),
+            Pusher::Server => (
+                User { id: Uuid::nil(), name: SERVER_USER.to_owned(), role: Role::Admin, created_at: DateTime::UNIX_EPOCH },
+                crate::sync::SERVER_DEVICE,
+            ),
+        }
+    }
 }
 
 /// Why a storage operation failed. Messages say what to do; none carries contact or case content.
@@ -342,14 +372,11 @@ pub trait Storage: Send + Sync {
     async fn find_user_by_name(&self, name: &str) -> Result<Option<UserCredentials>, StorageError>;
     /// All users, ordered by name.
     async fn list_users(&self) -> Result<Vec<User>, StorageError>;
-    /// Change a user's role; [`StorageError::NotFound`] when there is no such user. Lowering an
-    /// admin or staff member to trainer or volunteer records a revocation of every restricted
-    /// scope for that user (their devices delete those rows unless a grant keeps them); raising
-    /// a trainer or volunteer to staff or admin re-sends every restricted row (new seqs) so their
-    /// devices receive them.
+    /// Change a user's role; [`StorageError::NotFound`] when there is no such user. See
+    /// [`crate::engine::set_role`] for what it takes away or gives.
     async fn set_role(&self, name: &str, role: Role) -> Result<User, StorageError>;
 
-    /// Let a user read a scope (`contact:<id>`). Idempotent: a second grant changes nothing. A new
+    /// Let a user read a scope (`contact:<id>`, `queue:<id>`). Idempotent: a second grant changes nothing. A new
     /// grant takes a sequence number and re-sends every row of the scope (new seqs) so the user's
     /// devices receive them. Unknown user: [`StorageError::NotFound`]; a scope that is not
     /// grantable: [`StorageError::Invalid`] (see [`grantable_scope`]).
@@ -376,21 +403,41 @@ pub trait Storage: Send + Sync {
     /// Revoke a device (idempotent: an already revoked device keeps its first revocation time).
     async fn revoke_device(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError>;
 
-    /// Apply a batch of changes written by `device_id` (always the authenticated device) in one
-    /// transaction; see [`crate::sync`] for the rules. A batch id seen before returns the stored
-    /// response unchanged.
+    /// Apply a batch of changes in one transaction; see [`crate::engine::push`] and
+    /// [`crate::sync`] for the rules. A batch id seen before returns the stored response
+    /// unchanged. A change of a kind this server does not know is refused on its own.
+    async fn push_as(&self, pusher: Pusher, batch: &PushBatch, now: DateTime<Utc>) -> Result<PushResponse, StorageError>;
+    /// [`Storage::push_as`] for the authenticated device `device_id` of `user`.
+    async fn push_batch(
+        &self,
+        user: &User,
+        device_id: Uuid,
+        batch: &PushBatch,
+        now: DateTime<Utc>,
+    ) -> Result<PushResponse, StorageError> {
+        self.push_as(Pusher::Device { user: user.clone(), device: device_id }, batch, now).await
+    }
+    /// [`Storage::push_batch`] of a request a client built.
     async fn push(
         &self,
         user: &User,
         device_id: Uuid,
         request: &PushRequest,
         now: DateTime<Utc>,
-    ) -> Result<PushResponse, StorageError>;
-    /// Erase a contact (right to erasure): in one transaction, delete every field value of the
-    /// contact row and of every row belonging to it (emails, phones, identifiers, conflicts), turn each into a purged
-    /// tombstone with a new sequence number, and record the ids as purged so every later change
-    /// to them (or a new row pointing at the contact) is refused with `erased`. An id the server
-    /// never saw is recorded as purged anyway; erasing twice changes nothing more.
+    ) -> Result<PushResponse, StorageError> {
+        self.push_batch(user, device_id, &PushBatch::from(request), now).await
+    }
+    /// Write changes as the server itself (an administrator's command: a queue, a membership),
+    /// through the same rules as a device's push, in one batch.
+    async fn write_as_server(&self, changes: Vec<Change>, now: DateTime<Utc>) -> Result<PushResponse, StorageError> {
+        let batch = PushBatch { batch_id: Uuid::now_v7(), changes: changes.into_iter().map(Incoming::Known).collect() };
+        self.push_as(Pusher::Server, &batch, now).await
+    }
+    /// The live rows of one kind, with their fields, oldest first (for administrators' lists).
+    async fn rows_of(&self, kind: EntityKind) -> Result<RowsOfKind, StorageError>;
+    /// Erase a contact (right to erasure); see [`crate::engine::erase`]: the contact and every
+    /// row that names them or hangs below such a row, at any depth, become purged tombstones, and
+    /// every later change to them (or a new row pointing at them) is refused with `erased`.
     async fn erase_contact(&self, contact_id: Uuid, now: DateTime<Utc>) -> Result<ErasureReport, StorageError>;
     /// Rows the user may read (by scope, see [`crate::permissions`]) that changed after `since`,
     /// in sequence order, at most `limit` (rows the user may not read are skipped, but the cursor
@@ -398,8 +445,13 @@ pub trait Storage: Send + Sync {
     /// (`revoked_scopes`). `next_cursor` is the last row's seq when `has_more`, else the current
     /// sequence counter. One consistent snapshot. A cursor `0 < since < horizon` (see
     /// [`Storage::prune_tombstones`]) is [`StorageError::ResyncRequired`]. Rows come with their
-    /// stored documents, ready for the wire ([`Storage::pull`] parses them).
-    async fn pull_page(&self, user: &User, since: u64, limit: u32) -> Result<PullPage, StorageError>;
+    /// stored documents, ready for the wire ([`Storage::pull`] parses them). Rows of kinds newer
+    /// than the client's `protocol` are skipped like unreadable ones.
+    async fn pull_page_as(&self, user: &User, since: u64, limit: u32, protocol: u32) -> Result<PullPage, StorageError>;
+    /// [`Storage::pull_page_as`] for a client of this build's protocol.
+    async fn pull_page(&self, user: &User, since: u64, limit: u32) -> Result<PullPage, StorageError> {
+        self.pull_page_as(user, since, limit, PROTOCOL_VERSION).await
+    }
     /// [`Storage::pull_page`] with every row's fields parsed.
     async fn pull(&self, user: &User, since: u64, limit: u32) -> Result<PullResponse, StorageError> {
         self.pull_page(user, since, limit).await?.decode()
@@ -412,8 +464,20 @@ pub trait Storage: Send + Sync {
     /// read per call. A snapshot is a sequence of calls, each starting after the previous
     /// `last_seq`; rows changed after `at` take a seq above it and leave the range, so the
     /// chunks together are the state at `at` (a pull from `at` brings the rest). Never
-    /// [`StorageError::ResyncRequired`].
-    async fn snapshot_chunk(&self, user: &User, at: u64, after: u64, limit: u32) -> Result<SnapshotChunk, StorageError>;
+    /// [`StorageError::ResyncRequired`]. Rows of kinds newer than the client's `protocol` are
+    /// left out.
+    async fn snapshot_chunk_as(
+        &self,
+        user: &User,
+        at: u64,
+        after: u64,
+        limit: u32,
+        protocol: u32,
+    ) -> Result<SnapshotChunk, StorageError>;
+    /// [`Storage::snapshot_chunk_as`] for a client of this build's protocol.
+    async fn snapshot_chunk(&self, user: &User, at: u64, after: u64, limit: u32) -> Result<SnapshotChunk, StorageError> {
+        self.snapshot_chunk_as(user, at, after, limit, PROTOCOL_VERSION).await
+    }
     /// Hard-delete the tombstones (purged ones included: their ids stay in the purged ids, so
     /// later changes are still refused `erased`) that took their current seq before
     /// `older_than`, and the revocations recorded before it; raise the horizon (never lowered)

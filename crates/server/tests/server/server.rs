@@ -54,7 +54,7 @@ async fn serving_on_port_zero_presents_the_announced_certificate_over_tls() {
     let (status, body) = https_get(addr, &fingerprint, "/v1/info").await.expect("TLS request");
     assert!(status.contains("200"), "got {status}: {body}");
     let info: ServerInfo = serde_json::from_str(&body).expect("ServerInfo JSON");
-    assert_eq!(info.protocol_max, 1);
+    assert_eq!(info.protocol_max, liaison_protocol::PROTOCOL_VERSION);
 
     let wrong = https_get(addr, &"0".repeat(64), "/v1/info").await;
     assert!(wrong.is_err(), "a client pinning another fingerprint must refuse the connection");

@@ -10,13 +10,15 @@ use chrono::{DateTime, Utc};
 use flate2::read::GzDecoder;
 use liaison_protocol::error::{ErrorBody, ErrorCode};
 use liaison_protocol::hlc::Hlc;
+use liaison_protocol::schema::EntityKind;
 use liaison_protocol::wire::{
-    Change, MAX_PUSH_CHANGES, PROTOCOL_HEADER, PullResponse, PushRequest, PushResponse, Role, SNAPSHOT_CONTENT_TYPE, SnapshotLine,
+    Change, MAX_PUSH_CHANGES, PROTOCOL_HEADER, PullResponse, PushBatch, PushRequest, PushResponse, Role, SNAPSHOT_CONTENT_TYPE,
+    SnapshotLine,
 };
 use liaison_server::handlers::SNAPSHOT_CHUNK_ROWS;
 use liaison_server::storage::{
     ClampRecord, Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser,
-    PruneReport, PullPage, SnapshotChunk, SqliteStorage, Storage, StorageError, User, UserCredentials,
+    PruneReport, PullPage, Pusher, RowsOfKind, SnapshotChunk, SqliteStorage, Storage, StorageError, User, UserCredentials,
 };
 use liaison_server::{AppState, router};
 use serde_json::{Value, json};
@@ -266,29 +268,33 @@ impl Storage for FailsMidSnapshot {
     async fn revoke_device(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError> {
         self.0.revoke_device(device_id, now).await
     }
-    async fn push(
-        &self,
-        user: &User,
-        device_id: Uuid,
-        request: &PushRequest,
-        now: DateTime<Utc>,
-    ) -> Result<PushResponse, StorageError> {
-        self.0.push(user, device_id, request, now).await
+    async fn push_as(&self, pusher: Pusher, batch: &PushBatch, now: DateTime<Utc>) -> Result<PushResponse, StorageError> {
+        self.0.push_as(pusher, batch, now).await
     }
     async fn erase_contact(&self, contact_id: Uuid, now: DateTime<Utc>) -> Result<ErasureReport, StorageError> {
         self.0.erase_contact(contact_id, now).await
     }
-    async fn pull_page(&self, user: &User, since: u64, limit: u32) -> Result<PullPage, StorageError> {
-        self.0.pull_page(user, since, limit).await
+    async fn rows_of(&self, kind: EntityKind) -> Result<RowsOfKind, StorageError> {
+        self.0.rows_of(kind).await
+    }
+    async fn pull_page_as(&self, user: &User, since: u64, limit: u32, protocol: u32) -> Result<PullPage, StorageError> {
+        self.0.pull_page_as(user, since, limit, protocol).await
     }
     async fn current_seq(&self) -> Result<u64, StorageError> {
         self.0.current_seq().await
     }
-    async fn snapshot_chunk(&self, user: &User, at: u64, after: u64, limit: u32) -> Result<SnapshotChunk, StorageError> {
+    async fn snapshot_chunk_as(
+        &self,
+        user: &User,
+        at: u64,
+        after: u64,
+        limit: u32,
+        protocol: u32,
+    ) -> Result<SnapshotChunk, StorageError> {
         if after > 0 {
             return Err(StorageError::Busy);
         }
-        self.0.snapshot_chunk(user, at, after, limit).await
+        self.0.snapshot_chunk_as(user, at, after, limit, protocol).await
     }
     async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError> {
         self.0.prune_tombstones(older_than).await

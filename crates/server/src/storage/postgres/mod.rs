@@ -17,17 +17,21 @@
 
 mod access;
 mod devices;
+mod port;
 mod sync;
 mod users;
 
 use super::{
     Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, PruneReport, PullPage,
-    SnapshotChunk, Storage, StorageError, User, UserCredentials,
+    Pusher, RowsOfKind, SnapshotChunk, Storage, StorageError, User, UserCredentials,
 };
+use crate::engine;
+use liaison_protocol::schema::EntityKind;
+use port::PgTx;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
-use liaison_protocol::wire::{PushRequest, PushResponse, Role};
+use liaison_protocol::wire::{PushBatch, PushResponse, Role};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::NoTls;
@@ -48,13 +52,17 @@ const MIGRATIONS: &[&[&str]] = &[
     &[sync::MIGRATION_4],
     // 5: each live row's fields as one document (a pull reads rows, not fields).
     &[sync::MIGRATION_5],
+    // 6: one engine for many entities (a row's person and protocol, revocations for moved trees,
+    // scopes granted by rows).
+    &[sync::MIGRATION_6],
 ];
 
 /// Steps of a migration that SQL alone cannot do, run after its SQL in the same transaction.
 async fn after_migration(tx: &deadpool_postgres::Transaction<'_>, version: usize) -> Result<(), StorageError> {
     match version {
         3 => sync::backfill_parents(tx).await,
-        5 => sync::backfill_documents(tx).await,
+        5 => sync::backfill_documents(tx, None).await,
+        6 => sync::backfill_conflict_owners(tx).await,
         _ => Ok(()),
     }
 }
@@ -263,15 +271,18 @@ impl Storage for PostgresStorage {
     }
 
     async fn set_role(&self, name: &str, role: Role) -> Result<User, StorageError> {
-        users::set_role(&mut self.client().await?, name, role, Utc::now()).await
+        let mut client = self.client().await?;
+        engine::set_role(PgTx::new(client.transaction().await.map_err(db)?), name, role, Utc::now()).await
     }
 
     async fn grant(&self, user_name: &str, scope: &str, now: DateTime<Utc>) -> Result<GrantReport, StorageError> {
-        access::grant(&mut self.client().await?, user_name, scope, now).await
+        let mut client = self.client().await?;
+        engine::grant(PgTx::new(client.transaction().await.map_err(db)?), user_name, scope, now).await
     }
 
     async fn revoke(&self, user_name: &str, scope: &str, now: DateTime<Utc>) -> Result<GrantInfo, StorageError> {
-        access::revoke(&mut self.client().await?, user_name, scope, now).await
+        let mut client = self.client().await?;
+        engine::revoke(PgTx::new(client.transaction().await.map_err(db)?), user_name, scope, now).await
     }
 
     async fn list_grants(&self) -> Result<Vec<GrantInfo>, StorageError> {
@@ -298,34 +309,41 @@ impl Storage for PostgresStorage {
         devices::revoke(&self.client().await?, device_id, now).await
     }
 
-    async fn push(
-        &self,
-        user: &User,
-        device_id: Uuid,
-        request: &PushRequest,
-        now: DateTime<Utc>,
-    ) -> Result<PushResponse, StorageError> {
-        sync::push(&mut self.client().await?, user, device_id, request, now).await
+    async fn push_as(&self, pusher: Pusher, batch: &PushBatch, now: DateTime<Utc>) -> Result<PushResponse, StorageError> {
+        let mut client = self.client().await?;
+        engine::push(PgTx::new(client.transaction().await.map_err(db)?), &pusher, batch, now).await
     }
 
     async fn erase_contact(&self, contact_id: Uuid, now: DateTime<Utc>) -> Result<ErasureReport, StorageError> {
-        sync::erase_contact(&mut self.client().await?, contact_id, now).await
+        let mut client = self.client().await?;
+        engine::erase(PgTx::new(client.transaction().await.map_err(db)?), contact_id, now).await
+    }
+
+    async fn rows_of(&self, kind: EntityKind) -> Result<RowsOfKind, StorageError> {
+        sync::rows_of(&self.client().await?, kind).await
     }
 
     async fn list_clamps(&self, limit: u32) -> Result<Vec<crate::storage::ClampRecord>, StorageError> {
         sync::list_clamps(&self.client().await?, limit).await
     }
 
-    async fn pull_page(&self, user: &User, since: u64, limit: u32) -> Result<PullPage, StorageError> {
-        sync::pull(&mut self.client().await?, user, since, limit).await
+    async fn pull_page_as(&self, user: &User, since: u64, limit: u32, protocol: u32) -> Result<PullPage, StorageError> {
+        sync::pull(&mut self.client().await?, user, since, limit, protocol).await
     }
 
     async fn current_seq(&self) -> Result<u64, StorageError> {
         sync::current_seq(&self.client().await?).await
     }
 
-    async fn snapshot_chunk(&self, user: &User, at: u64, after: u64, limit: u32) -> Result<SnapshotChunk, StorageError> {
-        sync::snapshot_chunk(&mut self.client().await?, user, at, after, limit).await
+    async fn snapshot_chunk_as(
+        &self,
+        user: &User,
+        at: u64,
+        after: u64,
+        limit: u32,
+        protocol: u32,
+    ) -> Result<SnapshotChunk, StorageError> {
+        sync::snapshot_chunk(&mut self.client().await?, user, at, after, limit, protocol).await
     }
 
     async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError> {

@@ -3,8 +3,7 @@
 use super::{db, is_unique_violation, parse_role, ts};
 use crate::storage::{NewUser, StorageError, User, UserCredentials, name_key, validate_user_name};
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Client;
-use liaison_protocol::wire::Role;
+use deadpool_postgres::{Client, GenericClient};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -52,7 +51,7 @@ pub(super) async fn create(c: &Client, new: &NewUser, now: DateTime<Utc>) -> Res
     Ok(user)
 }
 
-pub(super) async fn find_by_name(c: &Client, name: &str) -> Result<Option<UserCredentials>, StorageError> {
+pub(super) async fn find_by_name(c: &impl GenericClient, name: &str) -> Result<Option<UserCredentials>, StorageError> {
     let row = c
         .query_opt(&format!("SELECT {COLUMNS}, password_hash FROM users WHERE name_key = $1"), &[&name_key(name)])
         .await
@@ -65,21 +64,4 @@ pub(super) async fn list(c: &Client) -> Result<Vec<User>, StorageError> {
     let rows =
         c.query(&format!("SELECT {COLUMNS} FROM users ORDER BY name_key COLLATE \"C\""), &[]).await.map_err(db)?;
     rows.iter().map(|r| from_row(r, 0)).collect()
-}
-
-pub(super) async fn set_role(c: &mut Client, name: &str, role: Role, now: DateTime<Utc>) -> Result<User, StorageError> {
-    let tx = c.transaction().await.map_err(db)?;
-    // The serialised section: a downgrade records revocations at seqs from the shared counter.
-    let seq = super::sync::lock_seq(&tx).await?;
-    let before = tx
-        .query_opt(&format!("SELECT {COLUMNS} FROM users WHERE name_key = $1 FOR UPDATE"), &[&name_key(name)])
-        .await
-        .map_err(db)?;
-    let Some(before) = before.as_ref().map(|r| from_row(r, 0)).transpose()? else {
-        return Err(StorageError::NotFound(format!("there is no user named {name:?}")));
-    };
-    tx.execute("UPDATE users SET role = $1 WHERE id = $2", &[&role.as_str(), &before.id]).await.map_err(db)?;
-    super::access::after_role_change(&tx, seq, before.id, before.role, role, now).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(User { role, ..before })
 }

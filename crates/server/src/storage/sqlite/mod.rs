@@ -9,16 +9,20 @@
 
 mod access;
 mod devices;
+mod port;
 mod sync;
 mod users;
 
 use super::{
     Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, PruneReport, PullPage,
-    SnapshotChunk, Storage, StorageError, User, UserCredentials,
+    Pusher, RowsOfKind, SnapshotChunk, Storage, StorageError, User, UserCredentials,
 };
+use crate::engine;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use liaison_protocol::wire::{PushRequest, PushResponse, Role};
+use liaison_protocol::schema::EntityKind;
+use liaison_protocol::wire::{PushBatch, PushResponse, Role};
+use port::SqliteTx;
 use rusqlite::{Connection, ErrorCode as SqliteCode};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -38,13 +42,17 @@ const MIGRATIONS: &[&[&str]] = &[
     &[sync::MIGRATION_4],
     // 5: each live row's fields as one document (a pull reads rows, not fields).
     &[sync::MIGRATION_5],
+    // 6: one engine for many entities (a row's person and protocol, revocations for moved trees,
+    // scopes granted by rows).
+    &[sync::MIGRATION_6],
 ];
 
 /// Steps of a migration that SQL alone cannot do, run after its SQL in the same transaction.
 fn after_migration(conn: &Connection, version: usize) -> Result<(), StorageError> {
     match version {
         3 => sync::backfill_parents(conn),
-        5 => sync::backfill_documents(conn),
+        5 => sync::backfill_documents(conn, None),
+        6 => sync::backfill_conflict_owners(conn),
         _ => Ok(()),
     }
 }
@@ -188,17 +196,17 @@ impl Storage for SqliteStorage {
 
     async fn set_role(&self, name: &str, role: Role) -> Result<User, StorageError> {
         let name = name.to_owned();
-        self.call(move |c| users::set_role(c, &name, role, Utc::now())).await
+        self.call(move |c| engine::run_ready(engine::set_role(SqliteTx::begin(c)?, &name, role, Utc::now()))).await
     }
 
     async fn grant(&self, user_name: &str, scope: &str, now: DateTime<Utc>) -> Result<GrantReport, StorageError> {
         let (name, scope) = (user_name.to_owned(), scope.to_owned());
-        self.call(move |c| access::grant(c, &name, &scope, now)).await
+        self.call(move |c| engine::run_ready(engine::grant(SqliteTx::begin(c)?, &name, &scope, now))).await
     }
 
     async fn revoke(&self, user_name: &str, scope: &str, now: DateTime<Utc>) -> Result<GrantInfo, StorageError> {
         let (name, scope) = (user_name.to_owned(), scope.to_owned());
-        self.call(move |c| access::revoke(c, &name, &scope, now)).await
+        self.call(move |c| engine::run_ready(engine::revoke(SqliteTx::begin(c)?, &name, &scope, now))).await
     }
 
     async fn list_grants(&self) -> Result<Vec<GrantInfo>, StorageError> {
@@ -226,37 +234,42 @@ impl Storage for SqliteStorage {
         self.call(move |c| devices::revoke(c, device_id, now)).await
     }
 
-    async fn push(
-        &self,
-        user: &User,
-        device_id: Uuid,
-        request: &PushRequest,
-        now: DateTime<Utc>,
-    ) -> Result<PushResponse, StorageError> {
-        let (user, request) = (user.clone(), request.clone());
-        self.call(move |c| sync::push(c, &user, device_id, &request, now)).await
+    async fn push_as(&self, pusher: Pusher, batch: &PushBatch, now: DateTime<Utc>) -> Result<PushResponse, StorageError> {
+        let batch = batch.clone();
+        self.call(move |c| engine::run_ready(engine::push(SqliteTx::begin(c)?, &pusher, &batch, now))).await
     }
 
     async fn erase_contact(&self, contact_id: Uuid, now: DateTime<Utc>) -> Result<ErasureReport, StorageError> {
-        self.call(move |c| sync::erase_contact(c, contact_id, now)).await
+        self.call(move |c| engine::run_ready(engine::erase(SqliteTx::begin(c)?, contact_id, now))).await
+    }
+
+    async fn rows_of(&self, kind: EntityKind) -> Result<RowsOfKind, StorageError> {
+        self.call(move |c| sync::rows_of(c, kind)).await
     }
 
     async fn list_clamps(&self, limit: u32) -> Result<Vec<crate::storage::ClampRecord>, StorageError> {
         self.call(move |c| sync::list_clamps(c, limit)).await
     }
 
-    async fn pull_page(&self, user: &User, since: u64, limit: u32) -> Result<PullPage, StorageError> {
+    async fn pull_page_as(&self, user: &User, since: u64, limit: u32, protocol: u32) -> Result<PullPage, StorageError> {
         let user = user.clone();
-        self.call(move |c| sync::pull(c, &user, since, limit)).await
+        self.call(move |c| sync::pull(c, &user, since, limit, protocol)).await
     }
 
     async fn current_seq(&self) -> Result<u64, StorageError> {
         self.call(|c| sync::current_seq(c)).await
     }
 
-    async fn snapshot_chunk(&self, user: &User, at: u64, after: u64, limit: u32) -> Result<SnapshotChunk, StorageError> {
+    async fn snapshot_chunk_as(
+        &self,
+        user: &User,
+        at: u64,
+        after: u64,
+        limit: u32,
+        protocol: u32,
+    ) -> Result<SnapshotChunk, StorageError> {
         let user = user.clone();
-        self.call(move |c| sync::snapshot_chunk(c, &user, at, after, limit)).await
+        self.call(move |c| sync::snapshot_chunk(c, &user, at, after, limit, protocol)).await
     }
 
     async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError> {
@@ -417,6 +430,48 @@ mod tests {
             "stamps come through unchanged"
         );
         assert!(page.rows[2].deleted);
+    }
+
+    #[tokio::test]
+    async fn migration_6_names_the_owner_of_older_conflicts_and_the_person_of_older_child_rows() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        for (index, steps) in MIGRATIONS[..5].iter().enumerate() {
+            for sql in *steps {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            after_migration(&conn, index + 1).expect("old steps");
+        }
+        conn.pragma_update(None, "user_version", 5).expect("version 5");
+        let (contact, email, conflict) = (Uuid::from_u128(0xC0), Uuid::from_u128(0xE0), Uuid::from_u128(0xCF));
+        conn.execute_batch(&format!(
+            "UPDATE sync_state SET seq = 3;
+             INSERT INTO sync_rows (entity, row_id, seq, parent_id, doc) VALUES
+                 ('contact', x'{c}', 1, NULL, '{{}}'), ('contact_email', x'{e}', 2, x'{c}', '{{}}'), ('conflict', x'{f}', 3, x'{c}', '{{}}');
+             INSERT INTO sync_fields (entity, row_id, name, value, hlc_millis, hlc_counter, device, seq) VALUES
+                 ('conflict', x'{f}', 'contact_id', '\"{cs}\"', 7, 0, x'{d}', 3),
+                 ('conflict', x'{f}', 'kind', '\"field\"', 7, 0, x'{d}', 3);",
+            c = contact.simple(),
+            e = email.simple(),
+            f = conflict.simple(),
+            cs = contact,
+            d = Uuid::nil().simple(),
+        ))
+        .expect("rows written by the previous server");
+        migrate(&mut conn).expect("migrate");
+        let person: Vec<u8> =
+            conn.query_row("SELECT person_id FROM sync_rows WHERE row_id = ?1", [email.as_bytes()], |r| r.get(0)).expect("email");
+        assert_eq!(person.as_slice(), contact.as_bytes(), "an email belongs to its contact for erasure");
+
+        let storage = SqliteStorage { conn: Arc::new(Mutex::new(conn)) };
+        let admin = storage
+            .create_user(NewUser { name: "ada".into(), role: Role::Admin, password_hash: "unused".into() })
+            .await
+            .expect("user");
+        let page = storage.pull(&admin, 0, 10).await.expect("pull");
+        let row = page.rows.iter().find(|r| r.row_id == conflict).expect("the conflict");
+        assert_eq!(row.fields["owner_entity"].value, serde_json::json!("contact"));
+        assert_eq!(row.fields["owner_id"].value, serde_json::json!(contact.to_string()), "the owner is the contact it named");
+        assert_eq!(row.fields["owner_id"].hlc, row.fields["contact_id"].hlc, "stamped as the field it comes from");
     }
 
     #[test]

@@ -3,8 +3,7 @@
 use super::{db, is_unique_violation, parse_role, parse_ts, parse_uuid, ts};
 use crate::storage::{NewUser, StorageError, User, UserCredentials, name_key, validate_user_name};
 use chrono::{DateTime, SubsecRound, Utc};
-use liaison_protocol::wire::Role;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 /// `name_key` is the lower-cased name: "Ana" and "ana" are one person, so they are one account.
@@ -64,16 +63,4 @@ pub(super) fn list(c: &mut Connection) -> Result<Vec<User>, StorageError> {
     let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY name_key")).map_err(db)?;
     let rows = stmt.query_map([], |r| from_row(r, 0)).map_err(db)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db)
-}
-
-pub(super) fn set_role(c: &mut Connection, name: &str, role: Role, now: DateTime<Utc>) -> Result<User, StorageError> {
-    // Immediate: a downgrade records revocations at seqs from the shared counter.
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
-    let Some(before) = find_by_name(&tx, name)?.map(|creds| creds.user) else {
-        return Err(StorageError::NotFound(format!("there is no user named {name:?}")));
-    };
-    tx.execute("UPDATE users SET role = ?1 WHERE id = ?2", params![role.as_str(), before.id.as_bytes()]).map_err(db)?;
-    super::access::after_role_change(&tx, before.id, before.role, role, now)?;
-    tx.commit().map_err(db)?;
-    Ok(User { role, ..before })
 }

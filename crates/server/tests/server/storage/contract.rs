@@ -1045,7 +1045,7 @@ pub async fn pushes_to_records_a_user_may_not_read_are_refused_without_saying_wh
     ]);
     let resp = s.push(&vol, vd, &req, now()).await.expect("push");
     let record = "You may not change this record; ask a staff member for access.";
-    let restrict = "Only staff and administrators may restrict or unrestrict a contact.";
+    let restrict = "Only staff and administrators may set restricted on a contact.";
     let expected = [Some(record), Some(record), Some(record), Some(record), Some(record), None, Some(restrict), Some(restrict)];
     for (i, (result, expected)) in resp.results.iter().zip(expected).enumerate() {
         match expected {

@@ -1,0 +1,110 @@
+//! Desk tables: `queue`, `queue_member`, `case` with its contacts (`case_contact`), messages
+//! (`case_message`) and their attachments (`attachment`), the full-text index `case_fts`, and
+//! the attachment content store `blob`.
+//!
+//! Column names equal the schema's field names (see `liaison_protocol::schema`), so the generic
+//! write layer can address them. `case` is an SQL keyword: the write layer quotes every table
+//! name. `case.rid` is the stable integer key of the FTS index; `case.updated_at` is derived
+//! here (the newest clock of the case and its thread), never synced.
+//!
+//! Attachment content lives in `blob`, keyed by its SHA-256, inside the encrypted database: it is
+//! never written to a plaintext file, and `secure_delete` overwrites it when it goes.
+
+use super::Migration;
+use super::sync_tables::blob as id_blob;
+use crate::error::Result;
+use rusqlite::{Connection, OptionalExtension, params};
+use uuid::Uuid;
+
+pub const MIGRATION_1: Migration = Migration {
+    table: "desk",
+    sql: r#"
+CREATE TABLE queue (
+    id BLOB PRIMARY KEY, name TEXT NOT NULL DEFAULT '', email TEXT, language TEXT, description TEXT, signature TEXT,
+    calendar TEXT, sla TEXT, states TEXT NOT NULL DEFAULT '[]', archived INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE queue_member (
+    id BLOB PRIMARY KEY, queue_id BLOB, user TEXT NOT NULL DEFAULT '', role TEXT NOT NULL DEFAULT 'agent'
+);
+CREATE INDEX queue_member_by_queue ON queue_member(queue_id);
+CREATE TABLE "case" (
+    rid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, queue_id BLOB, subject TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'inquiry', channel TEXT NOT NULL DEFAULT 'email', state TEXT NOT NULL DEFAULT 'new',
+    language TEXT, category TEXT, priority TEXT, owner TEXT, tags TEXT NOT NULL DEFAULT '[]', wiki_pages TEXT,
+    created_at TEXT, updated_at TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX case_by_queue ON "case"(queue_id, updated_at);
+CREATE TABLE case_contact (
+    id BLOB PRIMARY KEY, case_id BLOB, contact_id BLOB, role TEXT NOT NULL DEFAULT 'reader'
+);
+CREATE INDEX case_contact_by_case ON case_contact(case_id);
+CREATE INDEX case_contact_by_contact ON case_contact(contact_id);
+CREATE TABLE case_message (
+    id BLOB PRIMARY KEY, case_id BLOB, kind TEXT NOT NULL DEFAULT 'note', channel TEXT NOT NULL DEFAULT 'email',
+    author_user TEXT, author_contact_id BLOB, sent_at TEXT NOT NULL DEFAULT '', body TEXT, original TEXT
+);
+CREATE INDEX case_message_by_case ON case_message(case_id, sent_at);
+CREATE INDEX case_message_by_author ON case_message(author_contact_id);
+CREATE TABLE attachment (
+    id BLOB PRIMARY KEY, message_id BLOB, name TEXT NOT NULL DEFAULT '', media_type TEXT,
+    size INTEGER NOT NULL DEFAULT 0, sha256 TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX attachment_by_message ON attachment(message_id);
+CREATE INDEX attachment_by_hash ON attachment(sha256);
+CREATE TABLE blob (sha256 TEXT PRIMARY KEY, content BLOB NOT NULL, stored_at TEXT NOT NULL) WITHOUT ROWID;
+CREATE VIRTUAL TABLE case_fts USING fts5(
+    subject, thread, tags,
+    tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3'
+);
+CREATE TRIGGER case_fts_on_delete AFTER DELETE ON "case" BEGIN
+    DELETE FROM case_fts WHERE rowid = old.rid;
+END;
+ALTER TABLE conflict ADD COLUMN owner_entity TEXT;
+ALTER TABLE conflict ADD COLUMN owner_id BLOB;
+UPDATE conflict SET owner_entity = 'contact', owner_id = contact_id WHERE owner_id IS NULL;
+CREATE INDEX conflict_by_owner ON conflict(owner_id);
+"#,
+};
+
+/// Rebuild a case's derived `updated_at` and its full-text entry (subject, the text of its
+/// thread, tags) after it or a row of its thread changed. `touched_at` (RFC 3339) becomes
+/// `updated_at` when given and newer. A missing case is a no-op.
+pub fn reindex_case(conn: &Connection, case: Uuid, touched_at: Option<&str>) -> Result<()> {
+    let row = conn
+        .prepare_cached(
+            r#"SELECT rid, subject, tags, updated_at,
+                      (SELECT group_concat(coalesce(body, ''), ' ') FROM case_message WHERE case_id = c.id)
+               FROM "case" c WHERE id = ?1"#,
+        )?
+        .query_row([id_blob(case)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, Option<String>>(4)?))
+        })
+        .optional()?;
+    let Some((rid, subject, tags, updated_at, thread)) = row else { return Ok(()) };
+    let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
+    conn.prepare_cached("DELETE FROM case_fts WHERE rowid = ?1")?.execute([rid])?;
+    conn.prepare_cached("INSERT INTO case_fts(rowid, subject, thread, tags) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![rid, subject, thread.unwrap_or_default(), tags.join(" ")])?;
+    if let Some(at) = touched_at.filter(|at| *at > updated_at.as_str()) {
+        conn.prepare_cached(r#"UPDATE "case" SET updated_at = ?2 WHERE rid = ?1"#)?.execute(params![rid, at])?;
+    }
+    Ok(())
+}
+
+/// Store attachment content by its digest (once, however many attachments share it).
+pub fn put_blob(conn: &Connection, sha256: &str, content: &[u8]) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO blob(sha256, content, stored_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![sha256, content, chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)])?;
+    Ok(())
+}
+
+/// Attachment content by its digest, when this device holds it.
+pub fn get_blob(conn: &Connection, sha256: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn.prepare_cached("SELECT content FROM blob WHERE sha256 = ?1")?.query_row([sha256], |r| r.get(0)).optional()?)
+}
+
+/// Delete the content no attachment on this device refers to any more (its rows were removed:
+/// revoked, erased, deleted). Returns how many contents went.
+pub fn drop_unreferenced_blobs(conn: &Connection) -> Result<u64> {
+    Ok(conn.prepare_cached("DELETE FROM blob WHERE sha256 NOT IN (SELECT sha256 FROM attachment)")?.execute([])? as u64)
+}
