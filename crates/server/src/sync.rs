@@ -83,6 +83,9 @@ pub struct StoredRow {
     /// For a row in the `public` scope: the sequence at which it last became public (created or
     /// unrestricted). A device whose cursor is before it never held the row.
     pub public_since: Option<u64>,
+    /// Not a stored row but its deleted parent's tombstone, standing in for a new row under it
+    /// (see [`StoredRow::for_child_of`]).
+    pub stand_in: bool,
 }
 
 impl StoredRow {
@@ -100,6 +103,7 @@ impl StoredRow {
             parent_id: None,
             person_id: None,
             public_since: Some(seq),
+            stand_in: false,
         }
     }
 
@@ -131,6 +135,7 @@ impl StoredRow {
             parent_id: Some(parent_id),
             person_id: None,
             public_since: None,
+            stand_in: true,
         })
     }
 
@@ -256,7 +261,10 @@ pub fn plan_change(
         other => other,
     };
     validate(change, existing)?;
-    permissions::check_write(author.access, change, existing.map(|row| row.scope.as_str()), source_scope)?;
+    let row_scope = existing.filter(|row| !row.stand_in).map(|row| row.scope.as_str());
+    permissions::check_write(author.access, change, row_scope, source_scope)?;
+    let change = without_identity_fields(change, existing);
+    let change = change.as_ref();
     let device = author.device;
     let def = change.entity.def();
 
@@ -443,20 +451,35 @@ fn create_rules(def: &EntityDef, change: &Change) -> Result<(), ErrorBody> {
     Ok(())
 }
 
-/// The fields a derived id comes from never change (a membership is for one queue and one user).
+/// The fields a derived id comes from never change (a membership is for one queue and one
+/// user): written again, they must still derive the row's id (another spelling of the same user
+/// is the same row).
 fn identity_is_kept(def: &EntityDef, change: &Change, row: &StoredRow) -> Result<(), ErrorBody> {
     let Identity::Derived(from) = def.identity else { return Ok(()) };
-    for name in from {
-        if let (Some(write), Some(stored)) = (change.fields.get(*name), row.fields.get(*name))
-            && write.value != stored.value
-        {
-            return Err(invalid(format!(
-                "the {name} of a {} cannot be changed; remove it and add another",
-                def.name
-            )));
-        }
+    if !from.iter().any(|name| change.fields.contains_key(*name)) {
+        return Ok(());
     }
-    Ok(())
+    let derived = def.derived_id(|name| change.fields.get(name).map(|w| &w.value).or_else(|| row.fields.get(name).map(|f| &f.value)));
+    match derived {
+        Some(id) if id != change.row_id => Err(invalid(format!(
+            "the {} of a {} cannot be changed; remove it and add another",
+            from.join(" and "),
+            def.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// An existing row's identity fields are settled: writing them again (a second device creating
+/// the same association) changes nothing and is no conflict.
+fn without_identity_fields<'c>(change: &'c Change, existing: Option<&StoredRow>) -> Cow<'c, Change> {
+    let Identity::Derived(from) = change.entity.def().identity else { return Cow::Borrowed(change) };
+    if existing.is_none_or(|row| row.deleted) || !from.iter().any(|name| change.fields.contains_key(*name)) {
+        return Cow::Borrowed(change);
+    }
+    let mut owned = change.clone();
+    owned.fields.retain(|name, _| !from.contains(&name.as_str()));
+    Cow::Owned(owned)
 }
 
 /// Rows of server-authored entities (conflicts): a client neither creates nor deletes them, and

@@ -165,6 +165,7 @@ impl SyncTx for PgTx<'_> {
             parent_id: head.try_get(8).map_err(db)?,
             person_id: head.try_get(9).map_err(db)?,
             public_since: optional_seq(10)?,
+            stand_in: false,
         }))
     }
 

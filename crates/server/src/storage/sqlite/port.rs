@@ -117,6 +117,7 @@ pub(super) fn load_row(c: &Connection, entity: EntityKind, row_id: Uuid) -> Resu
         parent_id: id(parent_id)?,
         person_id: id(person_id)?,
         public_since: public_since.map(to_u64).transpose()?,
+        stand_in: false,
     }))
 }
 

@@ -3,6 +3,7 @@
 //! line with a constructor and must pass the same list.
 
 mod contract;
+mod desk;
 pub mod postgres;
 
 use liaison_server::storage::{SqliteStorage, Storage};
@@ -19,52 +20,63 @@ macro_rules! contract_tests {
             @each $backend,
             $make,
             [
-                users_are_created_found_listed_and_change_role,
-                a_duplicate_user_name_is_refused_whatever_its_case,
-                devices_register_replace_their_token_list_and_revoke,
-                a_revoked_or_foreign_device_id_cannot_register_again,
-                push_applies_each_field_by_the_merge_rule,
-                a_pull_page_goes_on_the_wire_exactly_as_the_rows_it_stands_for,
-                two_devices_editing_different_fields_both_survive,
-                a_delete_tombstones_the_row_and_later_edits_do_not_revive_it,
-                a_retried_batch_returns_the_stored_response_and_changes_nothing,
-                a_change_id_already_applied_is_not_applied_again_in_a_new_batch,
-                a_batch_id_of_another_device_is_refused,
-                pull_pages_by_cursor_with_has_more,
-                invalid_changes_are_rejected_one_by_one_while_valid_ones_apply,
-                clocks_far_in_the_future_are_clamped,
-                erasing_a_contact_purges_it_and_its_rows_at_new_seqs,
-                changes_to_erased_data_are_refused_while_others_apply,
-                erasing_an_unknown_id_refuses_a_later_create,
-                erasing_twice_is_harmless,
-                concurrent_differing_edits_are_recorded_as_conflicts_and_pulled,
-                a_delete_wins_over_a_concurrent_update_which_goes_to_the_inbox,
-                a_deleted_contact_takes_its_rows_with_it_and_a_late_child_is_set_aside,
-                devices_resolve_conflicts_but_never_invent_or_delete_them,
-                restricted_contacts_reach_only_staff_and_granted_users,
-                restricting_a_public_contact_revokes_it_only_from_devices_that_may_hold_it,
-                a_contact_arriving_after_its_children_rescopes_them,
-                unrestricting_a_contact_sends_its_rows_to_volunteers,
-                a_grant_can_be_revoked_and_devices_are_told,
-                lowering_a_role_revokes_every_restricted_scope_and_raising_it_resends_them,
-                pushes_to_records_a_user_may_not_read_are_refused_without_saying_whether_they_exist,
-                erasure_purges_conflicts_and_rows_found_by_parent,
-                a_page_of_rows_the_user_may_not_read_still_moves_the_cursor,
-                a_snapshot_holds_exactly_the_live_readable_rows_at_its_sequence_in_seq_order,
-                a_snapshot_resumed_after_its_last_stored_row_returns_only_the_rest,
-                a_snapshot_then_a_pull_from_its_sequence_equals_a_full_pull,
-                a_pull_from_below_the_horizon_must_resync_and_others_pull_as_usual,
-                pruning_removes_only_old_tombstones_keeps_erasures_refused_and_raises_the_horizon,
+                contract::users_are_created_found_listed_and_change_role,
+                contract::a_duplicate_user_name_is_refused_whatever_its_case,
+                contract::devices_register_replace_their_token_list_and_revoke,
+                contract::a_revoked_or_foreign_device_id_cannot_register_again,
+                contract::push_applies_each_field_by_the_merge_rule,
+                contract::a_pull_page_goes_on_the_wire_exactly_as_the_rows_it_stands_for,
+                contract::two_devices_editing_different_fields_both_survive,
+                contract::a_delete_tombstones_the_row_and_later_edits_do_not_revive_it,
+                contract::a_retried_batch_returns_the_stored_response_and_changes_nothing,
+                contract::a_change_id_already_applied_is_not_applied_again_in_a_new_batch,
+                contract::a_batch_id_of_another_device_is_refused,
+                contract::pull_pages_by_cursor_with_has_more,
+                contract::invalid_changes_are_rejected_one_by_one_while_valid_ones_apply,
+                contract::clocks_far_in_the_future_are_clamped,
+                contract::erasing_a_contact_purges_it_and_its_rows_at_new_seqs,
+                contract::changes_to_erased_data_are_refused_while_others_apply,
+                contract::erasing_an_unknown_id_refuses_a_later_create,
+                contract::erasing_twice_is_harmless,
+                contract::concurrent_differing_edits_are_recorded_as_conflicts_and_pulled,
+                contract::a_delete_wins_over_a_concurrent_update_which_goes_to_the_inbox,
+                contract::a_deleted_contact_takes_its_rows_with_it_and_a_late_child_is_set_aside,
+                contract::devices_resolve_conflicts_but_never_invent_or_delete_them,
+                contract::restricted_contacts_reach_only_staff_and_granted_users,
+                contract::restricting_a_public_contact_revokes_it_only_from_devices_that_may_hold_it,
+                contract::a_contact_arriving_after_its_children_rescopes_them,
+                contract::unrestricting_a_contact_sends_its_rows_to_volunteers,
+                contract::a_grant_can_be_revoked_and_devices_are_told,
+                contract::lowering_a_role_revokes_every_restricted_scope_and_raising_it_resends_them,
+                contract::pushes_to_records_a_user_may_not_read_are_refused_without_saying_whether_they_exist,
+                contract::erasure_purges_conflicts_and_rows_found_by_parent,
+                contract::a_page_of_rows_the_user_may_not_read_still_moves_the_cursor,
+                contract::a_snapshot_holds_exactly_the_live_readable_rows_at_its_sequence_in_seq_order,
+                contract::a_snapshot_resumed_after_its_last_stored_row_returns_only_the_rest,
+                contract::a_snapshot_then_a_pull_from_its_sequence_equals_a_full_pull,
+                contract::a_pull_from_below_the_horizon_must_resync_and_others_pull_as_usual,
+                contract::pruning_removes_only_old_tombstones_keeps_erasures_refused_and_raises_the_horizon,
+                desk::a_case_s_thread_takes_its_queue_s_scope_at_every_depth,
+                desk::a_membership_grants_its_queue_and_removing_it_revokes_the_queue_from_the_member,
+                desk::messages_and_attachments_are_written_once_and_never_changed,
+                desk::erasing_a_reader_removes_their_links_messages_and_attachments_at_every_depth,
+                desk::moving_a_case_to_another_queue_revokes_it_only_from_readers_of_the_old_queue,
+                desk::who_may_create_queues_memberships_and_cases,
+                desk::a_membership_s_id_is_derived_from_its_queue_and_user,
+                desk::a_client_of_protocol_1_never_receives_rows_of_newer_kinds,
+                desk::a_change_of_a_kind_the_server_does_not_know_is_refused_alone,
+                desk::a_note_for_a_case_deleted_meanwhile_goes_to_the_inbox,
+                desk::the_authorization_matrix_of_a_queue_s_rows,
             ]
         );
     };
-    (@each $backend:ident, $make:path, [$($name:ident),* $(,)?]) => {
+    (@each $backend:ident, $make:path, [$($module:ident :: $name:ident),* $(,)?]) => {
         mod $backend {
             $(
                 #[tokio::test]
                 async fn $name() {
                     let (storage, _guard) = $make().await;
-                    super::contract::$name(&*storage).await;
+                    super::$module::$name(&*storage).await;
                 }
             )*
         }
