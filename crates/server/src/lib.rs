@@ -27,6 +27,7 @@
 //! # Ok::<(), liaison_server::storage::StorageError>(())
 //! ```
 
+pub mod admin;
 pub mod auth;
 pub mod engine;
 pub mod error;

@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use liaison_protocol::wire::Role;
 use liaison_server::auth::{self, MIN_PASSWORD_CHARS};
+use liaison_server::admin;
 use liaison_server::retention::{self, DEFAULT_TOMBSTONE_DAYS};
 use liaison_server::server::database_path;
 use liaison_server::storage::{DeviceInfo, NewUser, PostgresStorage, SqliteStorage, Storage, User, is_postgres_url};
@@ -49,9 +50,10 @@ enum Command {
     /// Clocks the server pulled back: devices whose clock ran more than 10 minutes ahead.
     #[command(subcommand)]
     Clamps(ClampCommand),
-    /// Let a trainer or volunteer see a restricted contact (staff and admins see them all).
+    /// Let a trainer or volunteer see a restricted contact, or a queue without being its member
+    /// (staff and admins see them all).
     Grant(GrantArgs),
-    /// Take back a grant: the user's devices delete the contact at their next sync.
+    /// Take back a grant: the user's devices delete the contact (or the queue's cases) at their next sync.
     Revoke(GrantArgs),
     /// List grants.
     #[command(subcommand)]
@@ -59,6 +61,82 @@ enum Command {
     /// Remove deletions (tombstones) and revocations older than N days. Devices that last synced
     /// before them re-sync from a snapshot, keeping their unsent changes.
     Prune(PruneArgs),
+    /// Create and change queues (where cases arrive) and manage who works in them.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum QueueCommand {
+    /// Create a queue, e.g. `queue add --name info-en --email info-en@example.org --language en`.
+    Add(QueueFields),
+    /// Change a queue's fields. QUEUE is its name or id.
+    Edit {
+        #[arg(value_name = "QUEUE")]
+        queue: String,
+        #[command(flatten)]
+        fields: QueueFields,
+        /// Archive the queue (true) or bring it back (false); queues are never deleted.
+        #[arg(long, value_name = "true|false")]
+        archived: Option<bool>,
+    },
+    /// List queues with their members.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add or remove a queue's members. A member's devices receive the queue and its cases.
+    #[command(subcommand)]
+    Member(MemberCommand),
+}
+
+#[derive(Debug, Args)]
+struct QueueFields {
+    /// The queue's name (unique), e.g. info-en.
+    #[arg(long)]
+    name: Option<String>,
+    /// The address readers write to.
+    #[arg(long)]
+    email: Option<String>,
+    /// The language of the queue (a BCP 47 tag such as en, de, pt-BR).
+    #[arg(long)]
+    language: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// The signature of replies sent from this queue.
+    #[arg(long)]
+    signature: Option<String>,
+    /// Business hours as JSON: {"zone": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-25"]}.
+    #[arg(long, value_name = "JSON")]
+    calendar: Option<String>,
+    /// SLA targets in minutes: first_response=480,update=1440,resolution=10080.
+    #[arg(long, value_name = "TARGETS")]
+    sla: Option<String>,
+    /// Case states of this queue beside new, open, pending, resolved and closed (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "STATES")]
+    states: Option<Vec<String>>,
+}
+
+#[derive(Debug, Subcommand)]
+enum MemberCommand {
+    /// Add a user to a queue (or change their role in it).
+    Add {
+        #[arg(value_name = "QUEUE")]
+        queue: String,
+        #[arg(value_name = "USER")]
+        user: String,
+        /// agent or lead.
+        #[arg(long, default_value = "agent")]
+        role: String,
+    },
+    /// Remove a user from a queue: their devices delete the queue's cases at their next sync.
+    Remove {
+        #[arg(value_name = "QUEUE")]
+        queue: String,
+        #[arg(value_name = "USER")]
+        user: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -76,10 +154,10 @@ struct GrantArgs {
     /// The user's name.
     #[arg(value_name = "USER")]
     user: String,
-    /// What to grant: a restricted contact.
+    /// What to grant: a restricted contact, or a queue.
     #[arg(value_enum, value_name = "KIND")]
     kind: ScopeKind,
-    /// The contact's id (a UUID).
+    /// The contact's or queue's id (a UUID).
     #[arg(value_name = "ID")]
     id: String,
 }
@@ -87,6 +165,7 @@ struct GrantArgs {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ScopeKind {
     Contact,
+    Queue,
 }
 
 #[derive(Debug, Subcommand)]
@@ -257,6 +336,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Revoke(args) => revoke(&db, &args).await,
         Command::Grants(GrantsCommand::List { json }) => grants_list(&db, json).await,
         Command::Prune(args) => prune(&db, &args).await,
+        Command::Queue(command) => queue(&db, command).await,
     }
 }
 
@@ -530,12 +610,12 @@ fn contact_arg(id: &str) -> Result<Uuid> {
 }
 
 fn scope_of(args: &GrantArgs) -> Result<(String, Uuid)> {
-    match args.kind {
-        ScopeKind::Contact => {
-            let id = contact_arg(&args.id)?;
-            Ok((liaison_protocol::scope::contact(id), id))
-        }
-    }
+    let id = contact_arg(&args.id)?;
+    let kind = match args.kind {
+        ScopeKind::Contact => liaison_protocol::schema::EntityKind::Contact,
+        ScopeKind::Queue => liaison_protocol::schema::EntityKind::Queue,
+    };
+    Ok((liaison_protocol::scope::of(kind, id), id))
 }
 
 async fn grant(db: &Database, args: &GrantArgs) -> Result<()> {
@@ -603,6 +683,83 @@ async fn prune(db: &Database, args: &PruneArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("{}", retention::describe(&report, days));
+    }
+    Ok(())
+}
+
+fn queue_input(fields: QueueFields, archived: Option<bool>) -> Result<admin::QueueInput> {
+    let calendar = fields
+        .calendar
+        .map(|text| serde_json::from_str::<serde_json::Value>(&text))
+        .transpose()
+        .context("--calendar is not JSON; see `liaison-server queue add --help` for its form")?;
+    if let Some(calendar) = &calendar {
+        liaison_protocol::schema::EntityKind::Queue.def().validate("calendar", calendar).map_err(|why| anyhow::anyhow!("--calendar: {why}"))?;
+    }
+    let sla = fields.sla.as_deref().map(admin::parse_sla).transpose().map_err(|e| anyhow::anyhow!("--sla: {e}"))?;
+    Ok(admin::QueueInput {
+        name: fields.name,
+        email: fields.email,
+        language: fields.language,
+        description: fields.description,
+        signature: fields.signature,
+        calendar,
+        sla,
+        states: fields.states.map(|s| s.into_iter().map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect()),
+        archived,
+    })
+}
+
+async fn queue(db: &Database, command: QueueCommand) -> Result<()> {
+    let storage = open_existing(db).await?;
+    let now = chrono::Utc::now();
+    match command {
+        QueueCommand::Add(fields) => {
+            let name = fields.name.clone().unwrap_or_default();
+            let id = admin::add_queue(&*storage, &queue_input(fields, None)?, now).await.context("cannot create the queue; nothing changed")?;
+            println!("Created queue {name} ({id}). Add its members with: liaison-server queue member add {name} USER");
+        }
+        QueueCommand::Edit { queue, fields, archived } => {
+            let info = admin::edit_queue(&*storage, &queue, &queue_input(fields, archived)?, now)
+                .await
+                .with_context(|| format!("cannot change queue {queue}; nothing changed"))?;
+            println!("Changed queue {} ({}); devices receive the change at their next sync.", info.name, info.id);
+        }
+        QueueCommand::List { json } => {
+            let queues = admin::list_queues(&*storage).await.context("cannot list queues")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&queues)?);
+            } else if queues.is_empty() {
+                println!("No queues yet. Create one with: liaison-server queue add --name info-en --email info-en@example.org");
+            } else {
+                let rows: Vec<[String; 5]> = queues
+                    .iter()
+                    .map(|q| {
+                        let members: Vec<String> = q.members.iter().map(|m| if m.role == "agent" { m.user.clone() } else { format!("{} ({})", m.user, m.role) }).collect();
+                        [
+                            q.name.clone() + if q.archived { " (archived)" } else { "" },
+                            q.id.to_string(),
+                            q.email.clone().unwrap_or_default(),
+                            q.language.clone().unwrap_or_default(),
+                            members.join(", "),
+                        ]
+                    })
+                    .collect();
+                print_table(&["QUEUE", "ID", "EMAIL", "LANGUAGE", "MEMBERS"], &rows);
+            }
+        }
+        QueueCommand::Member(MemberCommand::Add { queue, user, role }) => {
+            admin::add_member(&*storage, &queue, &user, &role, now)
+                .await
+                .with_context(|| format!("cannot add {user} to {queue}; nothing changed"))?;
+            println!("{user} is a member ({role}) of {queue}; their devices receive its cases at their next sync.");
+        }
+        QueueCommand::Member(MemberCommand::Remove { queue, user }) => {
+            admin::remove_member(&*storage, &queue, &user, now)
+                .await
+                .with_context(|| format!("cannot remove {user} from {queue}; nothing changed"))?;
+            println!("{user} is no longer a member of {queue}; their devices delete its cases at their next sync.");
+        }
     }
     Ok(())
 }

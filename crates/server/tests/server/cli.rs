@@ -422,3 +422,50 @@ async fn serve_prunes_tombstones_older_than_tombstone_days_at_start() {
     }
     assert_eq!(horizon(), i64::try_from(tombstone).expect("seq"), "the pruned tombstone sets the horizon");
 }
+
+#[test]
+fn queue_add_edit_list_and_members_manage_where_cases_arrive_and_who_works_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ok = |args: &[&str]| {
+        let out = run(args, dir.path(), Some("secret123"));
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let fails = |args: &[&str], says: &str| {
+        let out = run(args, dir.path(), None);
+        assert!(!out.status.success(), "{args:?} must fail");
+        assert!(text(&out.stderr).contains(says), "{args:?} says {says:?}: {}", text(&out.stderr));
+    };
+    ok(&["user", "add", "vera", "--role", "volunteer"]);
+    let calendar = r#"{"zone": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}}"#;
+    let added = ok(&["queue", "add", "--name", "info-de", "--email", "info-de@example.org", "--language", "de", "--calendar", calendar, "--sla", "first_response=480,resolution=10080"]);
+    assert!(added.contains("Created queue info-de"), "{added}");
+    fails(&["queue", "add", "--name", "INFO-DE"], "already exists");
+    fails(&["queue", "add", "--email", "x@example.org"], "needs a name");
+    fails(&["queue", "add", "--name", "bad", "--calendar", r#"{"zone": "UTC", "weekly": {"mon": [["17:00", "09:00"]]}}"#], "from before to");
+    fails(&["queue", "add", "--name", "bad", "--sla", "lunch=60"], "no target");
+
+    ok(&["queue", "member", "add", "info-de", "vera", "--role", "lead"]);
+    fails(&["queue", "member", "add", "info-de", "nobody"], "no user named");
+    fails(&["queue", "member", "add", "info-xx", "vera"], "no queue named");
+    fails(&["queue", "member", "add", "info-de", "vera", "--role", "boss"], "not a role");
+    let list: serde_json::Value = serde_json::from_str(&ok(&["queue", "list", "--json"])).expect("JSON");
+    let q = &list[0];
+    assert_eq!((q["name"].as_str(), q["email"].as_str(), q["language"].as_str()), (Some("info-de"), Some("info-de@example.org"), Some("de")));
+    assert_eq!(q["members"], serde_json::json!([{"user": "vera", "role": "lead"}]));
+    assert_eq!(q["fields"]["sla"]["first_response"], 480);
+    assert_eq!(q["fields"]["calendar"]["zone"], "Europe/Berlin");
+
+    let edited = ok(&["queue", "edit", "info-de", "--name", "info-de-at", "--archived", "true", "--states", "waiting on legal, escalated"]);
+    assert!(edited.contains("info-de-at"), "{edited}");
+    let table = ok(&["queue", "list"]);
+    assert!(table.starts_with("QUEUE") && table.contains("info-de-at (archived)") && table.contains("vera (lead)"), "{table}");
+    let list: serde_json::Value = serde_json::from_str(&ok(&["queue", "list", "--json"])).expect("JSON");
+    assert_eq!(list[0]["fields"]["states"], serde_json::json!(["waiting on legal", "escalated"]));
+    fails(&["queue", "edit", "info-de-at"], "nothing to change");
+
+    ok(&["queue", "member", "remove", "info-de-at", "vera"]);
+    fails(&["queue", "member", "remove", "info-de-at", "vera"], "not a member");
+    let list: serde_json::Value = serde_json::from_str(&ok(&["queue", "list", "--json"])).expect("JSON");
+    assert_eq!(list[0]["members"], serde_json::json!([]), "the member is gone");
+}
