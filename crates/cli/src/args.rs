@@ -40,6 +40,13 @@ pub enum Command {
     /// The conflict inbox: concurrent edits the server recorded, and resolving them.
     #[command(subcommand)]
     Conflicts(ConflictsCommand),
+    /// Queues this device holds (where cases arrive), their members and settings.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// Cases: open, list, show, edit, move through their states, assign, link contacts, and
+    /// record notes and interactions from any channel.
+    #[command(subcommand)]
+    Case(CaseCommand),
     /// Vault, contacts and sync state.
     Status,
     /// Fill the database with realistic generated contacts (for trying Liaison out).
@@ -174,4 +181,204 @@ pub struct LoginArgs {
     /// The server certificate's SHA-256 fingerprint, as given by its administrator.
     #[arg(long, value_name = "SHA256")]
     pub fingerprint: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// The queues on this device (all of them for staff; the ones you are a member of otherwise).
+    List,
+    /// One queue: settings, states, members and open cases. QUEUE is its name or id.
+    Show { queue: String },
+    /// Create a queue (staff and administrators).
+    Add(QueueFields),
+    /// Change a queue (staff and administrators); each given flag replaces that value.
+    Edit {
+        queue: String,
+        #[command(flatten)]
+        fields: QueueFields,
+        /// Archive the queue (true) or bring it back (false).
+        #[arg(long, value_name = "true|false")]
+        archived: Option<bool>,
+    },
+    /// Add or remove members (staff and administrators).
+    #[command(subcommand)]
+    Member(MemberCommand),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct QueueFields {
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The address readers write to (an empty value clears it).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// The queue's language, e.g. en, de, pt-BR.
+    #[arg(long, value_name = "L")]
+    pub lang: Option<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// The signature of replies from this queue.
+    #[arg(long)]
+    pub signature: Option<String>,
+    /// Business hours as JSON: {"zone": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-25"]}.
+    #[arg(long, value_name = "JSON")]
+    pub calendar: Option<String>,
+    /// SLA targets in minutes, e.g. first_response=480,update=1440,resolution=10080.
+    #[arg(long, value_name = "TARGETS")]
+    pub sla: Option<String>,
+    /// The queue's own case states (comma-separated), beside new, open, pending, resolved, closed.
+    #[arg(long, value_delimiter = ',', value_name = "STATES")]
+    pub states: Option<Vec<String>>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a user to a queue, or change their role in it.
+    Add {
+        queue: String,
+        user: String,
+        /// agent or lead.
+        #[arg(long, default_value = "agent")]
+        role: String,
+    },
+    /// Remove a user from a queue.
+    Remove { queue: String, user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Open a case in a queue; prints its id.
+    New(NewCase),
+    /// Cases, most recently updated first.
+    List {
+        /// Only this queue (name or id).
+        #[arg(long)]
+        queue: Option<String>,
+        /// Only cases in this state.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only cases owned by this user.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Leave out resolved and closed cases.
+        #[arg(long)]
+        open: bool,
+        /// Words to find in subjects, threads and tags.
+        #[arg(long, value_name = "WORDS")]
+        search: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// One case with its contacts and its thread.
+    Show { id: String },
+    /// Change a case; each given flag replaces that value (an empty value clears it).
+    Edit {
+        id: String,
+        #[arg(long)]
+        subject: Option<String>,
+        #[command(flatten)]
+        fields: CaseFields,
+        /// Move the case to another queue (name or id).
+        #[arg(long)]
+        queue: Option<String>,
+    },
+    /// Move a case to a state: new, open, pending (waiting on the reader), resolved, closed, or a
+    /// state of its queue.
+    State { id: String, state: String },
+    /// Give a case to a user, or take it back with --none.
+    Assign {
+        id: String,
+        #[arg(required_unless_present = "none")]
+        user: Option<String>,
+        #[arg(long, conflicts_with = "user")]
+        none: bool,
+    },
+    /// Link a contact to a case (or change their role), or take them off with --remove.
+    Link {
+        id: String,
+        contact: String,
+        /// reader, subject (of the article), representative or other.
+        #[arg(long, default_value = "reader")]
+        role: String,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Add an internal note (only the team sees it).
+    Note {
+        id: String,
+        #[arg(long)]
+        text: String,
+        /// A file to attach (repeat for several).
+        #[arg(long = "attach", value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Record an interaction that happened on another channel (IRC, phone, in person …).
+    Log {
+        id: String,
+        /// email, wiki, irc, mailing_list, phone, in_person, social or other.
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        text: String,
+        /// It was our reply to the reader (default: the reader's message to us).
+        #[arg(long)]
+        reply: bool,
+        /// The reader who wrote (a contact id; default: the case's reader).
+        #[arg(long, value_name = "CONTACT")]
+        from: Option<String>,
+        /// When it happened (RFC 3339, e.g. 2026-12-01T14:30:00Z; default: now).
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        #[arg(long = "attach", value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Save an attachment of a case's thread to a file.
+    Attachment {
+        /// The attachment's id (see `liaison case show`).
+        id: String,
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct NewCase {
+    /// The queue (name or id).
+    #[arg(long)]
+    pub queue: String,
+    #[arg(long)]
+    pub subject: String,
+    #[command(flatten)]
+    pub fields: CaseFields,
+    /// The reader who wrote (a contact id), linked as reader.
+    #[arg(long, value_name = "CONTACT")]
+    pub reader: Option<String>,
+    /// What the reader wrote: the case's first message.
+    #[arg(long)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct CaseFields {
+    /// inquiry, complaint or comment.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// email, wiki, irc, mailing_list, phone, in_person, social or other.
+    #[arg(long)]
+    pub channel: Option<String>,
+    #[arg(long, value_name = "L")]
+    pub lang: Option<String>,
+    #[arg(long)]
+    pub category: Option<String>,
+    /// low, normal, high or urgent.
+    #[arg(long)]
+    pub priority: Option<String>,
+    /// A tag (repeat for several).
+    #[arg(long = "tag", value_name = "T")]
+    pub tags: Vec<String>,
+    /// A wiki page the case is about, as WIKI:TITLE, e.g. en.wikipedia.org:Ada Lovelace (repeat for several).
+    #[arg(long = "page", value_name = "WIKI:TITLE")]
+    pub pages: Vec<String>,
 }

@@ -59,6 +59,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             unlock(&mut profile)?;
             conflicts(profile.store()?, cmd, json)
         }
+        Command::Queue(cmd) => {
+            unlock(&mut profile)?;
+            crate::desk::queue(profile.store()?, cmd, json)
+        }
+        Command::Case(cmd) => {
+            unlock(&mut profile)?;
+            crate::desk::case(profile.store()?, cmd, json)
+        }
         Command::Status => {
             let state = profile.state()?;
             if !state.exists {
@@ -75,7 +83,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn emit<T: Serialize>(value: &T) -> Result<()> {
+pub(crate) fn emit<T: Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     say!("{text}");
     Ok(())

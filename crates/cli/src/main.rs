@@ -8,6 +8,7 @@
 
 mod args;
 mod commands;
+mod desk;
 mod prompt;
 
 use clap::Parser;

@@ -7,6 +7,8 @@
 //! * [`store`]: the SQLCipher database, its checks, migrations and the one write layer that keeps
 //!   per-field clocks and the outbox in step with the rows.
 //! * [`contacts`]: the contacts domain (validation, child rows, full-text search).
+//! * [`queues`] and [`cases`]: the desk: queues with their members, cases with their contacts
+//!   and append-only threads of messages and attachments.
 //! * [`conflicts`]: the conflict inbox (concurrent edits the server recorded) and resolving them.
 //! * [`entities`]: what the client does per root entity (labels, search indexes, bulk-load hooks).
 //! * [`session`]: who is signed in on this device, with which role.
@@ -14,6 +16,7 @@
 //! * [`profile`]: a data directory, locked or unlocked: what the front ends hold.
 //! * [`demo`]: realistic generated contacts in many languages and scripts.
 
+pub mod cases;
 pub mod conflicts;
 pub mod contacts;
 pub mod demo;
@@ -23,6 +26,7 @@ pub mod idle;
 pub mod keychain;
 pub mod paths;
 pub mod profile;
+pub mod queues;
 pub mod session;
 pub mod store;
 pub mod sync;

@@ -8,6 +8,8 @@
 //! | GET | `/v1/pull?since=N&limit=M` | – | [`PullResponse`] |
 //! | GET | `/v1/snapshot?at=S&after=K` | – | a stream of [`SnapshotLine`]s, one JSON per line |
 //! | POST | `/v1/contacts/{id}/erase` | – | [`EraseResponse`] (staff and admins only) |
+//! | PUT | `/v1/blobs/{sha256}` | the bytes of an attachment | 201 stored, 200 held already |
+//! | GET | `/v1/blobs/{sha256}` | – | the bytes of an attachment the user may read |
 //!
 //! Every request carries [`PROTOCOL_HEADER`] and [`APP_HEADER`]; authenticated ones carry
 //! `Authorization: Bearer <token>`. Errors are [`crate::error::ErrorBody`] with the HTTP status of

@@ -270,6 +270,49 @@ impl futures_core::Stream for ChunkStream {
     }
 }
 
+/// A SHA-256 in its one accepted spelling: 64 lowercase hexadecimal digits.
+fn digest_arg(text: &str) -> Result<String, ApiError> {
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(text.to_owned())
+    } else {
+        Err(ApiError::invalid_input("A file is named by its SHA-256: 64 lowercase hexadecimal digits."))
+    }
+}
+
+/// `PUT /v1/blobs/{sha256}`: the content of an attachment this user may read (its row pushed
+/// first). The content must have that digest. 201 when stored, 200 when the server held it.
+pub async fn put_blob(
+    State(state): State<AppState>,
+    authed: Authed,
+    axum::extract::Path(sha256): axum::extract::Path<String>,
+    body: Bytes,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let sha256 = digest_arg(&sha256)?;
+    if body.len() > liaison_protocol::schema::MAX_ATTACHMENT_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("Attachments may be at most {} MB.", liaison_protocol::schema::MAX_ATTACHMENT_BYTES / 1_048_576),
+        ));
+    }
+    use sha2::Digest as _;
+    if hex::encode(sha2::Sha256::digest(&body)) != sha256 {
+        return Err(ApiError::invalid_input("The file's content does not match its SHA-256; it was damaged on the way. Try again."));
+    }
+    let stored = state.storage.put_blob(&authed.user, &sha256, &body, Utc::now()).await?;
+    Ok(if stored { axum::http::StatusCode::CREATED } else { axum::http::StatusCode::OK })
+}
+
+/// `GET /v1/blobs/{sha256}`: the content of an attachment this user may read.
+pub async fn get_blob(
+    State(state): State<AppState>,
+    authed: Authed,
+    axum::extract::Path(sha256): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let sha256 = digest_arg(&sha256)?;
+    let content = state.storage.get_blob(&authed.user, &sha256).await?;
+    Ok(([(CONTENT_TYPE, "application/octet-stream"), (CACHE_CONTROL, "no-store")], content).into_response())
+}
+
 /// `POST /v1/contacts/{id}/erase`: erase a person's data everywhere (staff and admins only).
 pub async fn erase_contact(
     State(state): State<AppState>,

@@ -40,6 +40,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/pull", get(handlers::pull))
         .route("/v1/snapshot", get(handlers::snapshot))
         .route("/v1/contacts/{id}/erase", post(handlers::erase_contact))
+        .route(
+            "/v1/blobs/{sha256}",
+            get(handlers::get_blob)
+                .put(handlers::put_blob)
+                // An attachment may be larger than any other request.
+                .layer(DefaultBodyLimit::max(liaison_protocol::schema::MAX_ATTACHMENT_BYTES + 1)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -53,6 +53,8 @@ pub async fn erase<T: SyncTx>(mut tx: T, person: Uuid, now: DateTime<Utc>) -> Re
     for (kind, id) in targets.iter().chain(std::iter::once(&(EntityKind::Contact, person))) {
         tx.record_purged(*kind, *id, person, now).await?;
     }
+    // The content of the person's attachments goes with their rows.
+    tx.drop_unreferenced_blobs().await?;
     tx.save_counters(seq, clock.last()).await?;
     tx.commit().await?;
     let rows = u64::try_from(targets.len()).unwrap_or(u64::MAX);

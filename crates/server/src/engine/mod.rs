@@ -167,6 +167,8 @@ pub trait SyncTx: Send {
         id: Uuid,
         grant: Option<&RowGrant>,
     ) -> impl Future<Output = Result<Option<RowGrant>>> + Send;
+    /// Delete attachment content that no live attachment row names any more.
+    fn drop_unreferenced_blobs(&mut self) -> impl Future<Output = Result<u64>> + Send;
     fn commit(self) -> impl Future<Output = Result<()>> + Send;
 }
 

@@ -42,7 +42,7 @@ pub async fn push<T: SyncTx>(mut tx: T, pusher: &Pusher, batch: &PushBatch, now:
     // waits for this transaction.
     let touched: Vec<Uuid> = batch.changes.iter().filter_map(Incoming::known).flat_map(sync::erasure_ids).collect();
     let purged = tx.purged_among(&touched).await?;
-    let mut run = Pushing { tx, seq, clock, now, now_millis: sync::unix_millis(now), device };
+    let mut run = Pushing { tx, seq, clock, now, now_millis: sync::unix_millis(now), device, deleted_files: false };
 
     let mut results = Vec::with_capacity(batch.changes.len());
     for incoming in &batch.changes {
@@ -65,7 +65,11 @@ pub async fn push<T: SyncTx>(mut tx: T, pusher: &Pusher, batch: &PushBatch, now:
         results.push(result);
     }
 
-    let Pushing { mut tx, seq, clock, .. } = run;
+    let Pushing { mut tx, seq, clock, deleted_files, .. } = run;
+    if deleted_files {
+        // The content of deleted attachments goes with them.
+        tx.drop_unreferenced_blobs().await?;
+    }
     tx.save_counters(seq, clock.last()).await?;
     let response = PushResponse { results };
     let text = serde_json::to_string(&response).map_err(|e| StorageError::Backend(e.to_string()))?;
@@ -91,6 +95,8 @@ struct Pushing<T> {
     now: DateTime<Utc>,
     now_millis: u64,
     device: Uuid,
+    /// An attachment was deleted: its content may be unreferenced now.
+    deleted_files: bool,
 }
 
 impl<T: SyncTx> Pushing<T> {
@@ -217,6 +223,7 @@ impl<T: SyncTx> Pushing<T> {
         };
         self.tx.write_row(&write).await?;
         if let Effect::Tombstone { hlc } = effect {
+            self.deleted_files |= change.entity == EntityKind::Attachment;
             self.delete_subtree(change.row_id, Stamp::new(*hlc, self.device)).await?;
         }
 
@@ -283,6 +290,7 @@ impl<T: SyncTx> Pushing<T> {
             if !row.deleted {
                 let seq = self.next_seq();
                 self.tx.tombstone(&row, seq, by, self.now).await?;
+                self.deleted_files |= row.kind == EntityKind::Attachment;
                 if row.kind.def().grants.is_some() {
                     self.ungrant_row(row.kind, row.id).await?;
                 }

@@ -478,12 +478,24 @@ pub trait Storage: Send + Sync {
     async fn snapshot_chunk(&self, user: &User, at: u64, after: u64, limit: u32) -> Result<SnapshotChunk, StorageError> {
         self.snapshot_chunk_as(user, at, after, limit, PROTOCOL_VERSION).await
     }
+    /// Keep the content of an attachment: `user` must be able to read a live attachment row that
+    /// names `sha256` (push the row first). `Ok(true)` when stored now, `Ok(false)` when the
+    /// server held it already. Otherwise [`StorageError::NotFound`], the same answer whether or
+    /// not such a row exists out of the user's sight.
+    async fn put_blob(&self, user: &User, sha256: &str, content: &[u8], now: DateTime<Utc>) -> Result<bool, StorageError>;
+    /// The content of an attachment `user` may read (a live attachment row naming `sha256` in a
+    /// scope they read); [`StorageError::NotFound`] otherwise, whether or not it exists.
+    async fn get_blob(&self, user: &User, sha256: &str) -> Result<Vec<u8>, StorageError>;
     /// Hard-delete the tombstones (purged ones included: their ids stay in the purged ids, so
     /// later changes are still refused `erased`) that took their current seq before
     /// `older_than`, and the revocations recorded before it; raise the horizon (never lowered)
     /// to the highest seq removed. Devices whose cursor is below the horizon must re-sync.
     async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError>;
 }
+
+/// The answer to a blob a user may not read or the server does not hold.
+pub const NO_SUCH_ATTACHMENT: &str =
+    "No attachment you may read has this content; sync first (its message must reach the server before its file).";
 
 /// The longest user name accepted.
 pub const MAX_USER_NAME_CHARS: usize = 64;

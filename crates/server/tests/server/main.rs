@@ -3,6 +3,7 @@
 //! through `oneshot`, no socket), `snapshot` (the streamed snapshot and the 410 re-sync, also
 //! through `oneshot`), `server` (real TLS on a port) and `cli` (the binary).
 
+mod blobs;
 mod cli;
 mod malformed;
 mod router;

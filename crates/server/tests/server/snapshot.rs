@@ -299,6 +299,12 @@ impl Storage for FailsMidSnapshot {
     async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError> {
         self.0.prune_tombstones(older_than).await
     }
+    async fn put_blob(&self, user: &User, sha256: &str, content: &[u8], now: DateTime<Utc>) -> Result<bool, StorageError> {
+        self.0.put_blob(user, sha256, content, now).await
+    }
+    async fn get_blob(&self, user: &User, sha256: &str) -> Result<Vec<u8>, StorageError> {
+        self.0.get_blob(user, sha256).await
+    }
 }
 
 #[tokio::test]

@@ -349,4 +349,12 @@ impl Storage for PostgresStorage {
     async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError> {
         sync::prune_tombstones(&mut self.client().await?, older_than).await
     }
+
+    async fn put_blob(&self, user: &User, sha256: &str, content: &[u8], now: DateTime<Utc>) -> Result<bool, StorageError> {
+        sync::put_blob(&mut self.client().await?, user, sha256, content, now).await
+    }
+
+    async fn get_blob(&self, user: &User, sha256: &str) -> Result<Vec<u8>, StorageError> {
+        sync::get_blob(&mut self.client().await?, user, sha256).await
+    }
 }

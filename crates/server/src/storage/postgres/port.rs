@@ -474,6 +474,17 @@ impl SyncTx for PgTx<'_> {
             .transpose()
     }
 
+    async fn drop_unreferenced_blobs(&mut self) -> Result<u64> {
+        self.tx
+            .execute(
+                "DELETE FROM blobs b WHERE NOT EXISTS (
+                     SELECT 1 FROM sync_fields f WHERE f.entity = 'attachment' AND f.name = 'sha256' AND f.value = to_json(b.sha256)::text)",
+                &[],
+            )
+            .await
+            .map_err(db)
+    }
+
     async fn commit(self) -> Result<()> {
         self.tx.commit().await.map_err(db)
     }

@@ -219,6 +219,13 @@ CREATE TABLE row_grants (
     PRIMARY KEY (entity, row_id)
 );
 CREATE INDEX row_grants_user ON row_grants (user_id);
+CREATE INDEX sync_fields_attachment_hash ON sync_fields (value) WHERE entity = 'attachment' AND name = 'sha256';
+CREATE TABLE blobs (
+    sha256    text PRIMARY KEY,
+    content   bytea NOT NULL,
+    size      bigint NOT NULL,
+    stored_at timestamptz NOT NULL
+);
 ";
 
 /// Part of migration 6: conflicts recorded before conflicts named their owner name it now (see
@@ -417,6 +424,53 @@ pub(super) async fn rows_of(c: &Client, kind: EntityKind) -> Result<Vec<liaison_
         }
     }
     Ok(rows)
+}
+
+async fn may_read_blob(tx: &Transaction<'_>, user: &User, sha256: &str) -> Result<(), StorageError> {
+    let access = access::load(tx, user.id).await?;
+    let named = serde_json::to_string(sha256).map_err(backend)?;
+    let rows = tx
+        .query(
+            "SELECT r.scope FROM sync_fields f JOIN sync_rows r ON r.entity = f.entity AND r.row_id = f.row_id
+             WHERE f.entity = 'attachment' AND f.name = 'sha256' AND f.value = $1 AND NOT r.deleted",
+            &[&named],
+        )
+        .await
+        .map_err(db)?;
+    let scopes = rows.iter().map(|r| r.try_get::<_, String>(0).map_err(db)).collect::<Result<Vec<_>, _>>()?;
+    if scopes.iter().any(|scope| access.may_read(scope)) {
+        Ok(())
+    } else {
+        Err(StorageError::NotFound(crate::storage::NO_SUCH_ATTACHMENT.into()))
+    }
+}
+
+/// See [`crate::storage::Storage::put_blob`].
+pub(super) async fn put_blob(c: &mut Client, user: &User, sha256: &str, content: &[u8], now: DateTime<Utc>) -> Result<bool, StorageError> {
+    let tx = c.transaction().await.map_err(db)?;
+    may_read_blob(&tx, user, sha256).await?;
+    let size = i64::try_from(content.len()).unwrap_or(i64::MAX);
+    let stored = tx
+        .execute(
+            "INSERT INTO blobs (sha256, content, size, stored_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING",
+            &[&sha256, &content, &size, &ts(now)],
+        )
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(stored > 0)
+}
+
+/// See [`crate::storage::Storage::get_blob`].
+pub(super) async fn get_blob(c: &mut Client, user: &User, sha256: &str) -> Result<Vec<u8>, StorageError> {
+    let tx = c.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await.map_err(db)?;
+    may_read_blob(&tx, user, sha256).await?;
+    let found = tx.query_opt("SELECT content FROM blobs WHERE sha256 = $1", &[&sha256]).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    found
+        .map(|r| r.try_get::<_, Vec<u8>>(0).map_err(db))
+        .transpose()?
+        .ok_or_else(|| StorageError::NotFound(crate::storage::NO_SUCH_ATTACHMENT.into()))
 }
 
 /// See [`crate::storage::Storage::prune_tombstones`]. Runs in the serialised section (the

@@ -275,6 +275,16 @@ impl Storage for SqliteStorage {
     async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError> {
         self.call(move |c| sync::prune_tombstones(c, older_than)).await
     }
+
+    async fn put_blob(&self, user: &User, sha256: &str, content: &[u8], now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let (user, sha256, content) = (user.clone(), sha256.to_owned(), content.to_vec());
+        self.call(move |c| sync::put_blob(c, &user, &sha256, &content, now)).await
+    }
+
+    async fn get_blob(&self, user: &User, sha256: &str) -> Result<Vec<u8>, StorageError> {
+        let (user, sha256) = (user.clone(), sha256.to_owned());
+        self.call(move |c| sync::get_blob(c, &user, &sha256)).await
+    }
 }
 
 #[cfg(test)]

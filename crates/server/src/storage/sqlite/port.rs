@@ -439,6 +439,18 @@ impl SyncTx for SqliteTx<'_> {
             .transpose()
     }
 
+    async fn drop_unreferenced_blobs(&mut self) -> Result<u64> {
+        let gone = self
+            .c()
+            .execute(
+                "DELETE FROM blobs WHERE NOT EXISTS (
+                     SELECT 1 FROM sync_fields f WHERE f.entity = 'attachment' AND f.name = 'sha256' AND f.value = json_quote(blobs.sha256))",
+                [],
+            )
+            .map_err(db)?;
+        Ok(u64::try_from(gone).unwrap_or(0))
+    }
+
     async fn commit(mut self) -> Result<()> {
         self.conn.execute_batch("COMMIT").map_err(db)?;
         self.open = false;

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use liaison_protocol::hlc::Hlc;
 use liaison_protocol::schema::EntityKind;
 use liaison_protocol::wire::{FieldState, MAX_PULL_LIMIT};
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::BTreeMap;
 
 pub(super) const MIGRATION_1: &str = "
@@ -188,7 +188,8 @@ pub(super) fn backfill_parents(c: &Connection) -> Result<(), StorageError> {
 /// the rows of protocol 1, their contact); `protocol`: the lowest protocol version that may
 /// receive the row. Revocations name whose readers they concern (`readers_of`) and the scope
 /// that keeps the rows (`unless_scope`, by default the revoked one); `row_grants` holds the
-/// scopes rows grant (a queue membership: its queue, to its user).
+/// scopes rows grant (a queue membership: its queue, to its user). `blobs` holds attachment
+/// content by its SHA-256, found from the attachment rows that name it.
 pub(super) const MIGRATION_6: &str = "
 ALTER TABLE sync_rows ADD COLUMN person_id BLOB;
 ALTER TABLE sync_rows ADD COLUMN protocol INTEGER NOT NULL DEFAULT 1;
@@ -205,6 +206,13 @@ CREATE TABLE row_grants (
     PRIMARY KEY (entity, row_id)
 );
 CREATE INDEX row_grants_user ON row_grants (user_id);
+CREATE INDEX sync_fields_attachment_hash ON sync_fields (value) WHERE entity = 'attachment' AND name = 'sha256';
+CREATE TABLE blobs (
+    sha256    TEXT PRIMARY KEY,
+    content   BLOB NOT NULL,
+    size      INTEGER NOT NULL,
+    stored_at TEXT NOT NULL
+);
 ";
 
 /// Part of migration 6: conflicts recorded before conflicts named their owner name it now (the
@@ -385,6 +393,54 @@ pub(super) fn rows_of(c: &mut Connection, kind: EntityKind) -> Result<Vec<liaiso
         }
     }
     Ok(rows)
+}
+
+/// The scopes of the live attachment rows that name `sha256`.
+fn attachment_scopes(c: &Connection, sha256: &str) -> Result<Vec<String>, StorageError> {
+    let named = serde_json::to_string(sha256).map_err(|e| StorageError::Backend(e.to_string()))?;
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT r.scope FROM sync_fields f JOIN sync_rows r ON r.entity = f.entity AND r.row_id = f.row_id
+             WHERE f.entity = 'attachment' AND f.name = 'sha256' AND f.value = ?1 AND r.deleted = 0",
+        )
+        .map_err(db)?;
+    let rows = stmt.query_map([named], |r| r.get(0)).map_err(db)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(db)
+}
+
+fn may_read_blob(c: &Connection, user: &User, sha256: &str) -> Result<(), StorageError> {
+    let access = access::load(c, user.id)?;
+    if attachment_scopes(c, sha256)?.iter().any(|scope| access.may_read(scope)) {
+        Ok(())
+    } else {
+        Err(StorageError::NotFound(crate::storage::NO_SUCH_ATTACHMENT.into()))
+    }
+}
+
+/// See [`crate::storage::Storage::put_blob`].
+pub(super) fn put_blob(c: &mut Connection, user: &User, sha256: &str, content: &[u8], now: DateTime<Utc>) -> Result<bool, StorageError> {
+    let tx = c.transaction().map_err(db)?;
+    may_read_blob(&tx, user, sha256)?;
+    let stored = tx
+        .execute(
+            "INSERT INTO blobs (sha256, content, size, stored_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (sha256) DO NOTHING",
+            params![sha256, content, i64::try_from(content.len()).unwrap_or(i64::MAX), ts(now)],
+        )
+        .map_err(db)?;
+    tx.commit().map_err(db)?;
+    Ok(stored > 0)
+}
+
+/// See [`crate::storage::Storage::get_blob`].
+pub(super) fn get_blob(c: &mut Connection, user: &User, sha256: &str) -> Result<Vec<u8>, StorageError> {
+    let tx = c.transaction().map_err(db)?;
+    may_read_blob(&tx, user, sha256)?;
+    let content: Option<Vec<u8>> = tx
+        .query_row("SELECT content FROM blobs WHERE sha256 = ?1", [sha256], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
+    tx.commit().map_err(db)?;
+    content.ok_or_else(|| StorageError::NotFound(crate::storage::NO_SUCH_ATTACHMENT.into()))
 }
 
 fn str_at<'r>(r: &'r rusqlite::Row<'_>, column: usize) -> Result<&'r str, StorageError> {

@@ -1,0 +1,358 @@
+//! `liaison queue …` and `liaison case …`: the desk from a script.
+
+use crate::args::{CaseCommand, CaseFields, MemberCommand, NewCase, QueueCommand, QueueFields};
+use crate::commands::emit;
+use anyhow::{Context, Result, anyhow};
+use liaison_core::cases::{self, Case, CaseFilter, CaseInput, CasePatch, MessageInput, NewFile, WikiPage};
+use liaison_core::queues::{self, Queue, QueuePatch};
+use liaison_core::store::Store;
+use liaison_core::{Error, ErrorCode};
+use serde_json::Value;
+use std::path::Path;
+use uuid::Uuid;
+
+/// `println!` that reports a closed stdout (e.g. `| head`) as an error instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
+fn id_arg(what: &str, text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text.trim()).map_err(|_| {
+        let shown: String = text.chars().take(64).collect();
+        anyhow!(Error::invalid(format!("{shown:?} is not a {what} id (a UUID, as `liaison {what} list` shows)")))
+    })
+}
+
+fn blank_is_none(v: Option<String>) -> Option<Option<String>> {
+    v.map(|s| if s.trim().is_empty() { None } else { Some(s) })
+}
+
+fn sla_targets(text: &str) -> Result<Value> {
+    let mut targets = serde_json::Map::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, minutes) = part
+            .split_once('=')
+            .ok_or_else(|| anyhow!(Error::invalid(format!("{part:?} is not an SLA target; write e.g. first_response=480"))))?;
+        let minutes: u64 = minutes
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!(Error::invalid(format!("{:?} is not a number of minutes (in {part:?})", minutes.trim()))))?;
+        targets.insert(name.trim().to_owned(), Value::from(minutes));
+    }
+    let value = Value::Object(targets);
+    liaison_protocol::schema::EntityKind::Queue.def().validate("sla", &value).map_err(|why| anyhow!(Error::invalid(why)))?;
+    Ok(value)
+}
+
+fn queue_patch(f: QueueFields, archived: Option<bool>) -> Result<QueuePatch> {
+    let calendar = match f.calendar {
+        None => None,
+        Some(text) if text.trim().is_empty() => Some(None),
+        Some(text) => Some(Some(
+            serde_json::from_str(&text).map_err(|e| anyhow!(Error::invalid(format!("--calendar is not JSON ({e}); see `liaison queue add --help`"))))?,
+        )),
+    };
+    let sla = match f.sla {
+        None => None,
+        Some(text) if text.trim().is_empty() => Some(None),
+        Some(text) => Some(Some(sla_targets(&text)?)),
+    };
+    Ok(QueuePatch {
+        name: f.name,
+        email: blank_is_none(f.email),
+        language: blank_is_none(f.lang),
+        description: blank_is_none(f.description),
+        signature: blank_is_none(f.signature),
+        calendar,
+        sla,
+        states: f.states,
+        archived,
+    })
+}
+
+pub fn queue(store: &mut Store, cmd: QueueCommand, json: bool) -> Result<()> {
+    match cmd {
+        QueueCommand::List => {
+            let list = queues::list(store)?;
+            if json {
+                return emit(&list);
+            }
+            if list.is_empty() {
+                say!("No queues on this device yet (staff see every queue; others the queues they are members of, after a sync).");
+            }
+            for q in &list {
+                let archived = if q.archived { " (archived)" } else { "" };
+                say!("{}  {}{archived}  {}  {} open", q.id, q.name, q.language.as_deref().unwrap_or("-"), q.open_cases);
+            }
+            Ok(())
+        }
+        QueueCommand::Show { queue } => {
+            let q = queues::get(store, queues::find(store, &queue)?)?;
+            show_queue(&q, json)
+        }
+        QueueCommand::Add(fields) => {
+            let q = queues::create(store, queue_patch(fields, None)?)?;
+            if json {
+                return emit(&q);
+            }
+            say!("{}", q.id);
+            Ok(())
+        }
+        QueueCommand::Edit { queue, fields, archived } => {
+            let id = queues::find(store, &queue)?;
+            let q = queues::update(store, id, queue_patch(fields, archived)?)?;
+            show_queue(&q, json)
+        }
+        QueueCommand::Member(MemberCommand::Add { queue, user, role }) => {
+            let id = queues::find(store, &queue)?;
+            show_queue(&queues::add_member(store, id, &user, &role)?, json)
+        }
+        QueueCommand::Member(MemberCommand::Remove { queue, user }) => {
+            let id = queues::find(store, &queue)?;
+            show_queue(&queues::remove_member(store, id, &user)?, json)
+        }
+    }
+}
+
+fn show_queue(q: &Queue, json: bool) -> Result<()> {
+    if json {
+        return emit(q);
+    }
+    say!("{}{}", q.name, if q.archived { " (archived)" } else { "" });
+    say!("  id:        {}", q.id);
+    for (label, value) in [("email", &q.email), ("language", &q.language), ("about", &q.description)] {
+        if let Some(v) = value {
+            say!("  {label:<10} {v}");
+        }
+    }
+    say!("  states:    {}", q.all_states().join(", "));
+    if let Some(sla) = &q.sla {
+        say!("  SLA:       {sla}");
+    }
+    if let Some(calendar) = &q.calendar {
+        say!("  hours:     {calendar}");
+    }
+    let members: Vec<String> = q.members.iter().map(|m| if m.role == "agent" { m.user.clone() } else { format!("{} ({})", m.user, m.role) }).collect();
+    say!("  members:   {}", if members.is_empty() { "none".to_owned() } else { members.join(", ") });
+    say!("  open:      {} case(s)", q.open_cases);
+    Ok(())
+}
+
+fn pages(args: &[String]) -> Result<Vec<WikiPage>> {
+    args.iter()
+        .map(|p| {
+            let (wiki, title) = p
+                .split_once(':')
+                .filter(|(w, t)| !w.trim().is_empty() && !t.trim().is_empty())
+                .ok_or_else(|| anyhow!(Error::invalid(format!("{p:?} is not a page; write WIKI:TITLE, e.g. en.wikipedia.org:Ada Lovelace"))))?;
+            Ok(WikiPage { wiki: wiki.trim().to_owned(), title: title.trim().to_owned() })
+        })
+        .collect()
+}
+
+fn read_files(paths: &[std::path::PathBuf]) -> Result<Vec<NewFile>> {
+    paths
+        .iter()
+        .map(|path| {
+            let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+            if meta.len() > liaison_protocol::schema::MAX_ATTACHMENT_BYTES as u64 {
+                return Err(anyhow!(Error::invalid(format!(
+                    "{} is {:.1} MB; attachments may be at most {} MB",
+                    path.display(),
+                    meta.len() as f64 / 1_048_576.0,
+                    liaison_protocol::schema::MAX_ATTACHMENT_BYTES / 1_048_576
+                ))));
+            }
+            let content = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Ok(NewFile { name: file_name(path), media_type: media_type(path), content })
+        })
+        .collect()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "attachment".into())
+}
+
+/// A media type from the file's extension, for the common kinds readers send.
+fn media_type(path: &Path) -> Option<String> {
+    let ext = path.extension()?.to_string_lossy().to_lowercase();
+    let media = match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "csv" => "text/csv",
+        "html" | "htm" => "text/html",
+        "eml" => "message/rfc822",
+        "odt" => "application/vnd.oasis.opendocument.text",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "zip" => "application/zip",
+        _ => return None,
+    };
+    Some(media.to_owned())
+}
+
+fn patch_of(subject: Option<String>, f: CaseFields, queue: Option<Uuid>) -> Result<CasePatch> {
+    Ok(CasePatch {
+        subject,
+        kind: f.kind,
+        channel: f.channel,
+        language: blank_is_none(f.lang),
+        category: blank_is_none(f.category),
+        priority: blank_is_none(f.priority),
+        tags: (!f.tags.is_empty()).then_some(f.tags.clone()),
+        wiki_pages: if f.pages.is_empty() { None } else { Some(pages(&f.pages)?) },
+        queue,
+    })
+}
+
+pub fn case(store: &mut Store, cmd: CaseCommand, json: bool) -> Result<()> {
+    match cmd {
+        CaseCommand::New(NewCase { queue, subject, fields, reader, text }) => {
+            let queue = queues::find(store, &queue)?;
+            let input = CaseInput {
+                queue,
+                subject,
+                kind: fields.kind,
+                channel: fields.channel,
+                language: fields.lang,
+                category: fields.category,
+                priority: fields.priority,
+                tags: fields.tags,
+                wiki_pages: pages(&fields.pages)?,
+                reader: reader.as_deref().map(|r| id_arg("contact", r)).transpose()?,
+                text,
+            };
+            let case = cases::create(store, input)?;
+            if json {
+                return emit(&case);
+            }
+            say!("{}", case.id);
+            Ok(())
+        }
+        CaseCommand::List { queue, state, owner, open, search, offset, limit } => {
+            let queue = queue.as_deref().map(|q| queues::find(store, q)).transpose()?;
+            let filter = CaseFilter { queue, state, owner, query: search, open_only: open };
+            let page = cases::list(store, &filter, offset, limit)?;
+            if json {
+                return emit(&page);
+            }
+            if page.items.is_empty() {
+                say!("No cases match.");
+            }
+            for c in &page.items {
+                let owner = c.owner.as_deref().map(|o| format!("  @{o}")).unwrap_or_default();
+                say!("{}  [{}] {}  ({}){owner}  {}", c.id, c.state, c.subject, c.queue_name.as_deref().unwrap_or("?"), c.reader.as_deref().unwrap_or(""));
+            }
+            if page.total > page.items.len() as u64 {
+                say!("({} of {}; use --offset to see more)", page.items.len(), page.total);
+            }
+            Ok(())
+        }
+        CaseCommand::Show { id } => show_case(&cases::get(store, id_arg("case", &id)?)?, json),
+        CaseCommand::Edit { id, subject, fields, queue } => {
+            let queue = queue.as_deref().map(|q| queues::find(store, q)).transpose()?;
+            let case = cases::update(store, id_arg("case", &id)?, patch_of(subject, fields, queue)?)?;
+            show_case(&case, json)
+        }
+        CaseCommand::State { id, state } => show_case(&cases::set_state(store, id_arg("case", &id)?, &state)?, json),
+        CaseCommand::Assign { id, user, none } => {
+            let owner = if none { None } else { user.as_deref() };
+            show_case(&cases::assign(store, id_arg("case", &id)?, owner)?, json)
+        }
+        CaseCommand::Link { id, contact, role, remove } => {
+            let (case, contact) = (id_arg("case", &id)?, id_arg("contact", &contact)?);
+            let case = if remove { cases::unlink(store, case, contact)? } else { cases::link(store, case, contact, &role)? };
+            show_case(&case, json)
+        }
+        CaseCommand::Note { id, text, files } => {
+            let input = MessageInput { kind: "note".into(), body: Some(text), ..Default::default() };
+            let message = cases::add_message(store, id_arg("case", &id)?, input, read_files(&files)?)?;
+            if json {
+                return emit(&message);
+            }
+            say!("{}", message.id);
+            Ok(())
+        }
+        CaseCommand::Log { id, channel, text, reply, from, at, files } => {
+            let input = MessageInput {
+                kind: if reply { "reply" } else { "inbound" }.into(),
+                channel: Some(channel),
+                body: Some(text),
+                author_contact: from.as_deref().map(|f| id_arg("contact", f)).transpose()?,
+                sent_at: at,
+            };
+            let message = cases::add_message(store, id_arg("case", &id)?, input, read_files(&files)?)?;
+            if json {
+                return emit(&message);
+            }
+            say!("{}", message.id);
+            Ok(())
+        }
+        CaseCommand::Attachment { id, output } => {
+            let id = id_arg("attachment", &id)?;
+            let Some((meta, content)) = cases::attachment_content(store, id)? else {
+                return Err(anyhow!(Error::new(
+                    ErrorCode::NotFound,
+                    "This attachment's content is not on this device yet; sync (`liaison sync`) to fetch it, then try again."
+                )));
+            };
+            std::fs::write(&output, &content).with_context(|| format!("cannot write {}", output.display()))?;
+            if json {
+                return emit(&meta);
+            }
+            say!("Saved {} ({} bytes) to {}.", meta.name, content.len(), output.display());
+            Ok(())
+        }
+    }
+}
+
+fn show_case(c: &Case, json: bool) -> Result<()> {
+    if json {
+        return emit(c);
+    }
+    say!("{}", c.subject);
+    say!("  id:        {}", c.id);
+    say!("  queue:     {}", c.queue_name.as_deref().unwrap_or("(not on this device)"));
+    say!("  {} via {}, {}{}", c.kind, c.channel, c.state, c.priority.as_deref().map(|p| format!(", priority {p}")).unwrap_or_default());
+    if let Some(owner) = &c.owner {
+        say!("  owner:     {owner}");
+    }
+    if !c.tags.is_empty() {
+        say!("  tags:      {}", c.tags.join(", "));
+    }
+    for p in &c.wiki_pages {
+        say!("  page:      {}:{}", p.wiki, p.title);
+    }
+    for l in &c.contacts {
+        say!("  {:<10} {} ({})", format!("{}:", l.role), l.name.as_deref().unwrap_or("(contact not on this device)"), l.contact_id);
+    }
+    say!("  opened {}, updated {}", c.created_at, c.updated_at);
+    for m in &c.messages {
+        let who = m.author_name.clone().or_else(|| m.author_user.clone()).unwrap_or_default();
+        let what = match m.kind.as_str() {
+            "inbound" => "from the reader",
+            "reply" => "reply",
+            "note" => "internal note",
+            _ => "event",
+        };
+        say!("");
+        say!("  — {} · {what} · {} · {who}", m.sent_at, m.channel);
+        if let Some(body) = &m.body {
+            for line in body.lines() {
+                say!("    {line}");
+            }
+        }
+        for a in &m.attachments {
+            let held = if a.stored { "" } else { " (not on this device yet)" };
+            say!("    📎 {} ({} bytes) {}{held}", a.name, a.size, a.id);
+        }
+    }
+    Ok(())
+}

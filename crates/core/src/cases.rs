@@ -1,0 +1,741 @@
+//! Cases: a reader's inquiry, complaint or comment, in a queue, with the contacts it concerns
+//! and its thread of messages.
+//!
+//! A case's scalar fields are one synced row (merged field by field, concurrent differing edits
+//! recorded as conflicts). Its contacts are rows with ids derived from the case and the contact,
+//! so linking the same person twice, on two laptops, makes one link. Its messages are
+//! append-only rows: an internal note and a public reply can never be confused or edited after
+//! the fact, and an offline note is never lost (a note for a case deleted meanwhile goes to the
+//! conflict inbox). Files are attachments of a message; their content is kept inside the
+//! encrypted store by its SHA-256.
+
+use crate::contacts::Page;
+use crate::entities;
+use crate::error::{Error, ErrorCode, Result};
+use crate::queues;
+use crate::store::contacts::fts_query;
+use crate::store::sync_tables::{blob, uuid_from};
+use crate::store::{Store, desk, write};
+use liaison_protocol::schema::{CASE_CONTACT_ROLES, CASE_KINDS, CHANNELS, EntityKind, MAX_ATTACHMENT_BYTES, MESSAGE_KINDS, PRIORITIES};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// A page of a wiki a case is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WikiPage {
+    /// The wiki's host, e.g. `en.wikipedia.org`.
+    pub wiki: String,
+    pub title: String,
+}
+
+/// What a person enters for a new case.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseInput {
+    pub queue: Uuid,
+    pub subject: String,
+    /// `inquiry` (the default), `complaint` or `comment`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The channel it came through (default `email`).
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub priority: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub wiki_pages: Vec<WikiPage>,
+    /// The reader who wrote, linked to the case as `reader`.
+    #[serde(default)]
+    pub reader: Option<Uuid>,
+    /// What the reader wrote: the case's first message (`inbound`).
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// A partial edit: `None` leaves a value as it is; `Some(None)` clears an optional value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CasePatch {
+    pub subject: Option<String>,
+    pub kind: Option<String>,
+    pub channel: Option<String>,
+    pub language: Option<Option<String>>,
+    pub category: Option<Option<String>>,
+    pub priority: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub wiki_pages: Option<Vec<WikiPage>>,
+    /// Move the case to another queue: its members see it, the old queue's no longer do.
+    pub queue: Option<Uuid>,
+}
+
+/// One of the contacts a case concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseContact {
+    pub id: Uuid,
+    pub contact_id: Uuid,
+    /// The contact's name, when the contact is on this device.
+    pub name: Option<String>,
+    /// `reader`, `subject`, `representative` or `other`.
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: Uuid,
+    pub name: String,
+    pub media_type: Option<String>,
+    pub size: u64,
+    pub sha256: String,
+    /// Whether this device holds the content (else it is fetched from the server when opened).
+    pub stored: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: Uuid,
+    /// `inbound` (from the reader), `reply` (the reader sees it), `note` (the team only) or
+    /// `event` (something that happened).
+    pub kind: String,
+    pub channel: String,
+    /// The team member who wrote it.
+    pub author_user: Option<String>,
+    /// The contact who wrote it (for inbound messages), and their name when on this device.
+    pub author_contact_id: Option<Uuid>,
+    pub author_name: Option<String>,
+    pub sent_at: String,
+    pub body: Option<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: Uuid,
+    pub queue_id: Uuid,
+    pub queue_name: Option<String>,
+    pub subject: String,
+    pub kind: String,
+    pub channel: String,
+    pub state: String,
+    pub language: Option<String>,
+    pub category: Option<String>,
+    pub priority: Option<String>,
+    pub owner: Option<String>,
+    pub tags: Vec<String>,
+    pub wiki_pages: Vec<WikiPage>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub contacts: Vec<CaseContact>,
+    /// The thread, oldest first.
+    pub messages: Vec<Message>,
+}
+
+/// One line of a case list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    pub id: Uuid,
+    pub queue_id: Uuid,
+    pub queue_name: Option<String>,
+    pub subject: String,
+    pub kind: String,
+    pub state: String,
+    pub priority: Option<String>,
+    pub owner: Option<String>,
+    pub language: Option<String>,
+    /// The first reader linked to the case.
+    pub reader: Option<String>,
+    pub messages: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Which cases to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseFilter {
+    #[serde(default)]
+    pub queue: Option<Uuid>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Words to find in the subject, the thread or the tags (prefix type-ahead).
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Leave out resolved and closed cases.
+    #[serde(default)]
+    pub open_only: bool,
+}
+
+/// A new message of a case's thread.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageInput {
+    /// See [`Message::kind`].
+    pub kind: String,
+    /// Default: the case's channel.
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// For an inbound message: who wrote it (default: the case's reader).
+    #[serde(default)]
+    pub author_contact: Option<Uuid>,
+    /// When it was sent or happened (RFC 3339; default: now).
+    #[serde(default)]
+    pub sent_at: Option<String>,
+}
+
+/// A file to attach to a new message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFile {
+    pub name: String,
+    pub media_type: Option<String>,
+    pub content: Vec<u8>,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn clean(s: &str) -> String {
+    s.trim().to_owned()
+}
+
+fn clean_opt(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+fn choice(what: &str, value: &str, options: &[&str]) -> Result<String> {
+    let value = value.trim().to_lowercase();
+    if options.contains(&value.as_str()) {
+        Ok(value)
+    } else {
+        Err(Error::invalid(format!("{value:?} is not a {what}; choose one of {}.", options.join(", "))))
+    }
+}
+
+fn opt(v: Option<String>) -> Value {
+    v.map_or(Value::Null, Value::String)
+}
+
+fn check_subject(subject: &str) -> Result<String> {
+    let subject = clean(subject);
+    if subject.is_empty() {
+        return Err(Error::invalid("A case needs a subject."));
+    }
+    if subject.chars().count() > 500 {
+        return Err(Error::invalid("The subject is longer than 500 characters."));
+    }
+    Ok(subject)
+}
+
+fn check_tags(tags: &[String]) -> Result<Vec<String>> {
+    let mut seen: Vec<String> = Vec::new();
+    for tag in tags.iter().map(|t| clean(t)).filter(|t| !t.is_empty()) {
+        if !seen.iter().any(|s| s.eq_ignore_ascii_case(&tag)) {
+            seen.push(tag);
+        }
+    }
+    if seen.len() > 100 || seen.iter().any(|t| t.chars().count() > 100) {
+        return Err(Error::invalid("At most 100 tags of at most 100 characters each."));
+    }
+    Ok(seen)
+}
+
+fn pages_value(pages: &[WikiPage]) -> Result<Value> {
+    let value = json!(pages.iter().map(|p| json!({"wiki": p.wiki.trim(), "title": p.title.trim()})).collect::<Vec<_>>());
+    EntityKind::Case.def().validate("wiki_pages", &value).map_err(Error::invalid)?;
+    Ok(value)
+}
+
+fn queue_exists(conn: &Connection, queue: Uuid) -> Result<()> {
+    match write::read_fields(conn, EntityKind::Queue, queue)? {
+        Some(_) => Ok(()),
+        None => Err(Error::new(
+            ErrorCode::NotFound,
+            format!("Queue {queue} is not on this device (you may not be one of its members); `liaison queue list` shows the queues you can use."),
+        )),
+    }
+}
+
+fn case_exists(conn: &Connection, case: Uuid) -> Result<()> {
+    match write::read_fields(conn, EntityKind::Case, case)? {
+        Some(_) => Ok(()),
+        None => Err(Error::not_found(format!("Case {case}"))),
+    }
+}
+
+/// Link a contact to a case in the caller's transaction (or change their role).
+fn link_in(conn: &Connection, case: Uuid, contact: Uuid, role: &str) -> Result<Uuid> {
+    let role = choice("role in a case", role, &CASE_CONTACT_ROLES)?;
+    if write::read_fields(conn, EntityKind::Contact, contact)?.is_none() {
+        return Err(Error::not_found(format!("Contact {contact}")));
+    }
+    let id = link_id(case, contact);
+    let exists = write::read_fields(conn, EntityKind::CaseContact, id)?.is_some();
+    let fields = [("case_id", json!(case.to_string())), ("contact_id", json!(contact.to_string())), ("role", json!(role))];
+    write::local_upsert(conn, EntityKind::CaseContact, id, if exists { &fields[2..] } else { &fields })?;
+    Ok(id)
+}
+
+/// The id of the link between a case and a contact (derived: the same on every device).
+pub fn link_id(case: Uuid, contact: Uuid) -> Uuid {
+    let values = BTreeMap::from([("case_id".to_owned(), json!(case.to_string())), ("contact_id".to_owned(), json!(contact.to_string()))]);
+    EntityKind::CaseContact.def().derived_id_of(&values).unwrap_or_else(Uuid::nil)
+}
+
+/// The first reader linked to a case.
+fn reader_of(conn: &Connection, case: Uuid) -> Result<Option<Uuid>> {
+    let found: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT contact_id FROM case_contact WHERE case_id = ?1 AND role = 'reader' ORDER BY rowid LIMIT 1")?
+        .query_row([blob(case)], |r| r.get(0))
+        .optional()?;
+    Ok(found.and_then(|b| Uuid::from_slice(&b).ok()))
+}
+
+/// Write a message (and its files) in the caller's transaction.
+fn message_in(conn: &Connection, case: Uuid, input: &MessageInput, files: &[NewFile]) -> Result<Uuid> {
+    let kind = choice("kind of message", &input.kind, &MESSAGE_KINDS)?;
+    let case_fields = write::read_fields(conn, EntityKind::Case, case)?.ok_or_else(|| Error::not_found(format!("Case {case}")))?;
+    let channel = match &input.channel {
+        Some(c) => choice("channel", c, &CHANNELS)?,
+        None => case_fields.get("channel").and_then(Value::as_str).unwrap_or("email").to_owned(),
+    };
+    let body = clean_opt(&input.body);
+    if body.is_none() && files.is_empty() {
+        return Err(Error::invalid("A message needs some text (or a file)."));
+    }
+    if let Some(b) = &body
+        && b.chars().count() > 200_000
+    {
+        return Err(Error::invalid("The text is longer than 200,000 characters."));
+    }
+    let sent_at = match &input.sent_at {
+        Some(at) => chrono::DateTime::parse_from_rfc3339(at.trim())
+            .map_err(|_| Error::invalid(format!("{at:?} is not a date and time (expected e.g. 2026-12-01T14:30:00Z)")))?
+            .with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        None => now(),
+    };
+    let author_contact = match (kind.as_str(), input.author_contact) {
+        (_, Some(contact)) => Some(contact),
+        ("inbound", None) => reader_of(conn, case)?,
+        _ => None,
+    };
+    if let Some(contact) = author_contact
+        && write::read_fields(conn, EntityKind::Contact, contact)?.is_none()
+    {
+        return Err(Error::not_found(format!("Contact {contact}")));
+    }
+    let author_user = if kind == "inbound" { None } else { crate::session::signed_in_user(conn)? };
+    for file in files {
+        check_file(file)?;
+    }
+    let id = Uuid::now_v7();
+    let mut fields = vec![
+        ("case_id", json!(case.to_string())),
+        ("kind", json!(kind)),
+        ("channel", json!(channel)),
+        ("sent_at", json!(sent_at)),
+        ("body", opt(body)),
+    ];
+    if let Some(user) = author_user {
+        fields.push(("author_user", json!(user)));
+    }
+    if let Some(contact) = author_contact {
+        fields.push(("author_contact_id", json!(contact.to_string())));
+    }
+    write::local_upsert(conn, EntityKind::CaseMessage, id, &fields)?;
+    for file in files {
+        let sha256 = hex::encode(Sha256::digest(&file.content));
+        desk::put_blob(conn, &sha256, &file.content)?;
+        let mut fields = vec![
+            ("message_id", json!(id.to_string())),
+            ("name", json!(file_name(&file.name))),
+            ("size", json!(file.content.len())),
+            ("sha256", json!(sha256)),
+        ];
+        if let Some(media) = clean_opt(&file.media_type) {
+            fields.push(("media_type", json!(media)));
+        }
+        write::local_upsert(conn, EntityKind::Attachment, Uuid::now_v7(), &fields)?;
+    }
+    Ok(id)
+}
+
+/// A file name as stored: no directories, no control or bidirectional-override characters, at
+/// most 255 characters; never empty.
+pub fn file_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}');
+    let name: String = base.chars().filter(|c| !c.is_control() && !bidi(*c)).take(255).collect();
+    let name = name.trim().trim_start_matches('.').to_owned();
+    if name.is_empty() { "attachment".to_owned() } else { name }
+}
+
+fn check_file(file: &NewFile) -> Result<()> {
+    if file.content.len() > MAX_ATTACHMENT_BYTES {
+        return Err(Error::invalid(format!(
+            "{} is {:.1} MB; attachments may be at most {} MB.",
+            file_name(&file.name),
+            file.content.len() as f64 / 1_048_576.0,
+            MAX_ATTACHMENT_BYTES / 1_048_576
+        )));
+    }
+    Ok(())
+}
+
+fn touch(conn: &Connection, case: Uuid) -> Result<()> {
+    entities::reindex(conn, EntityKind::Case, case, Some(&now()))
+}
+
+/// Open a case in a queue this device holds, with its reader and first message when given.
+pub fn create(store: &mut Store, input: CaseInput) -> Result<Case> {
+    let subject = check_subject(&input.subject)?;
+    let kind = choice("kind of case", input.kind.as_deref().unwrap_or("inquiry"), &CASE_KINDS)?;
+    let channel = choice("channel", input.channel.as_deref().unwrap_or("email"), &CHANNELS)?;
+    let priority = input.priority.as_deref().map(|p| choice("priority", p, &PRIORITIES)).transpose()?;
+    let language = clean_opt(&input.language);
+    if let Some(tag) = &language {
+        crate::contacts::validate_language(tag)?;
+    }
+    let tags = check_tags(&input.tags)?;
+    let pages = pages_value(&input.wiki_pages)?;
+    let id = Uuid::now_v7();
+    store.transaction(|tx| {
+        queue_exists(tx, input.queue)?;
+        let mut fields = vec![
+            ("queue_id", json!(input.queue.to_string())),
+            ("subject", json!(subject)),
+            ("kind", json!(kind)),
+            ("channel", json!(channel)),
+            ("state", json!("new")),
+            ("language", opt(language)),
+            ("category", opt(clean_opt(&input.category))),
+            ("priority", opt(priority)),
+            ("tags", json!(tags)),
+            ("created_at", json!(now())),
+        ];
+        if !input.wiki_pages.is_empty() {
+            fields.push(("wiki_pages", pages));
+        }
+        write::local_upsert(tx, EntityKind::Case, id, &fields)?;
+        if let Some(reader) = input.reader {
+            link_in(tx, id, reader, "reader")?;
+        }
+        if let Some(text) = clean_opt(&input.text) {
+            message_in(tx, id, &MessageInput { kind: "inbound".into(), body: Some(text), ..Default::default() }, &[])?;
+        }
+        touch(tx, id)
+    })?;
+    get(store, id)
+}
+
+/// Change a case's fields (or move it to another queue).
+pub fn update(store: &mut Store, id: Uuid, patch: CasePatch) -> Result<Case> {
+    let mut fields: Vec<(&str, Value)> = Vec::new();
+    if let Some(s) = &patch.subject {
+        fields.push(("subject", json!(check_subject(s)?)));
+    }
+    if let Some(k) = &patch.kind {
+        fields.push(("kind", json!(choice("kind of case", k, &CASE_KINDS)?)));
+    }
+    if let Some(c) = &patch.channel {
+        fields.push(("channel", json!(choice("channel", c, &CHANNELS)?)));
+    }
+    if let Some(l) = &patch.language {
+        let l = clean_opt(l);
+        if let Some(tag) = &l {
+            crate::contacts::validate_language(tag)?;
+        }
+        fields.push(("language", opt(l)));
+    }
+    if let Some(c) = &patch.category {
+        fields.push(("category", opt(clean_opt(c))));
+    }
+    if let Some(p) = &patch.priority {
+        fields.push(("priority", opt(p.as_deref().map(|p| choice("priority", p, &PRIORITIES)).transpose()?)));
+    }
+    if let Some(t) = &patch.tags {
+        fields.push(("tags", json!(check_tags(t)?)));
+    }
+    if let Some(p) = &patch.wiki_pages {
+        fields.push(("wiki_pages", pages_value(p)?));
+    }
+    store.transaction(|tx| {
+        case_exists(tx, id)?;
+        if let Some(queue) = patch.queue {
+            queue_exists(tx, queue)?;
+            fields.push(("queue_id", json!(queue.to_string())));
+        }
+        write::local_upsert(tx, EntityKind::Case, id, &fields)?;
+        touch(tx, id)
+    })?;
+    get(store, id)
+}
+
+/// Move a case through its lifecycle: new, open, pending (waiting on the reader), resolved,
+/// closed, or one of its queue's own states. The change is recorded in the thread as an event.
+pub fn set_state(store: &mut Store, id: Uuid, state: &str) -> Result<Case> {
+    let case = get(store, id)?;
+    let queue = queues::get(store, case.queue_id)?;
+    let allowed = queue.all_states();
+    let state = state.trim();
+    let Some(state) = allowed.iter().find(|s| s.eq_ignore_ascii_case(state)).cloned() else {
+        return Err(Error::invalid(format!("{state:?} is not a state of queue {}; its states are {}.", queue.name, allowed.join(", "))));
+    };
+    if state == case.state {
+        return Ok(case);
+    }
+    store.transaction(|tx| {
+        write::local_upsert(tx, EntityKind::Case, id, &[("state", json!(state))])?;
+        let event = MessageInput { kind: "event".into(), body: Some(format!("State: {} → {state}", case.state)), ..Default::default() };
+        message_in(tx, id, &event, &[])?;
+        touch(tx, id)
+    })?;
+    get(store, id)
+}
+
+/// Give a case to a team member (by user name), or take it back (`None`).
+pub fn assign(store: &mut Store, id: Uuid, owner: Option<&str>) -> Result<Case> {
+    let owner = owner.map(str::trim).filter(|o| !o.is_empty());
+    if let Some(o) = owner
+        && (o.chars().count() > 64 || o.chars().any(char::is_control))
+    {
+        return Err(Error::invalid(format!("{o:?} is not a user name")));
+    }
+    store.transaction(|tx| {
+        case_exists(tx, id)?;
+        write::local_upsert(tx, EntityKind::Case, id, &[("owner", owner.map_or(Value::Null, |o| json!(o)))])?;
+        let text = match owner {
+            Some(o) => format!("Assigned to {o}"),
+            None => "Unassigned".to_owned(),
+        };
+        message_in(tx, id, &MessageInput { kind: "event".into(), body: Some(text), ..Default::default() }, &[])?;
+        touch(tx, id)
+    })?;
+    get(store, id)
+}
+
+/// Link a contact to a case with a role (or change their role).
+pub fn link(store: &mut Store, case: Uuid, contact: Uuid, role: &str) -> Result<Case> {
+    store.transaction(|tx| {
+        case_exists(tx, case)?;
+        link_in(tx, case, contact, role)?;
+        touch(tx, case)
+    })?;
+    get(store, case)
+}
+
+/// Take a contact off a case.
+pub fn unlink(store: &mut Store, case: Uuid, contact: Uuid) -> Result<Case> {
+    store.transaction(|tx| {
+        if !write::local_delete(tx, EntityKind::CaseContact, link_id(case, contact))? {
+            return Err(Error::not_found(format!("Contact {contact} on case {case}")));
+        }
+        touch(tx, case)
+    })?;
+    get(store, case)
+}
+
+/// Add a message to a case's thread: an internal note, a reply, a logged interaction from any
+/// channel, with files. Returns the message.
+pub fn add_message(store: &mut Store, case: Uuid, input: MessageInput, files: Vec<NewFile>) -> Result<Message> {
+    let id = store.transaction(|tx| {
+        let id = message_in(tx, case, &input, &files)?;
+        touch(tx, case)?;
+        Ok(id)
+    })?;
+    get(store, case)?.messages.into_iter().find(|m| m.id == id).ok_or_else(|| Error::not_found(format!("Message {id}")))
+}
+
+/// Delete a case and its thread (staff and administrators; the server refuses others).
+pub fn delete(store: &mut Store, id: Uuid) -> Result<()> {
+    store.transaction(|tx| {
+        if !crate::session::is_staff(tx)? && crate::session::signed_in_role(tx)?.is_some() {
+            return Err(Error::new(ErrorCode::Forbidden, "Only staff and administrators may delete a case; close it instead."));
+        }
+        if !write::local_delete(tx, EntityKind::Case, id)? {
+            return Err(Error::not_found(format!("Case {id}")));
+        }
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+fn contact_name(conn: &Connection, id: Uuid) -> Result<Option<String>> {
+    entities::label_of_root(conn, EntityKind::Contact, id)
+}
+
+fn attachments(conn: &Connection, message: Uuid) -> Result<Vec<Attachment>> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT a.id, a.name, a.media_type, a.size, a.sha256, EXISTS (SELECT 1 FROM blob b WHERE b.sha256 = a.sha256)
+             FROM attachment a WHERE a.message_id = ?1 ORDER BY a.rowid",
+        )?
+        .query_map([blob(message)], |r| {
+            Ok(Attachment {
+                id: uuid_from(r.get(0)?)?,
+                name: r.get(1)?,
+                media_type: r.get(2)?,
+                size: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                sha256: r.get(4)?,
+                stored: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub fn get(store: &Store, id: Uuid) -> Result<Case> {
+    let conn = store.conn();
+    let f = write::read_fields(conn, EntityKind::Case, id)?.ok_or_else(|| Error::not_found(format!("Case {id}")))?;
+    let text = |name: &str| f.get(name).and_then(Value::as_str).map(str::to_owned);
+    let queue_id = text("queue_id").and_then(|q| Uuid::parse_str(&q).ok()).unwrap_or_default();
+    let updated_at: String =
+        conn.prepare_cached(r#"SELECT updated_at FROM "case" WHERE id = ?1"#)?.query_row([blob(id)], |r| r.get(0))?;
+    let contacts = conn
+        .prepare_cached("SELECT id, contact_id, role FROM case_contact WHERE case_id = ?1 ORDER BY rowid")?
+        .query_map([blob(id)], |r| Ok((uuid_from(r.get(0)?)?, uuid_from(r.get(1)?)?, r.get::<_, String>(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .map(|(id, contact_id, role)| Ok(CaseContact { id, contact_id, name: contact_name(conn, contact_id)?, role }))
+        .collect::<Result<Vec<_>>>()?;
+    type Row = (Uuid, String, String, Option<String>, Option<Vec<u8>>, String, Option<String>);
+    let rows: Vec<Row> = conn
+        .prepare_cached(
+            "SELECT id, kind, channel, author_user, author_contact_id, sent_at, body FROM case_message
+             WHERE case_id = ?1 ORDER BY sent_at, id",
+        )?
+        .query_map([blob(id)], |r| Ok((uuid_from(r.get(0)?)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut messages = Vec::with_capacity(rows.len());
+    for (mid, kind, channel, author_user, author, sent_at, body) in rows {
+        let author_contact_id = author.and_then(|b| Uuid::from_slice(&b).ok());
+        let author_name = author_contact_id.map(|c| contact_name(conn, c)).transpose()?.flatten();
+        messages.push(Message { id: mid, kind, channel, author_user, author_contact_id, author_name, sent_at, body, attachments: attachments(conn, mid)? });
+    }
+    Ok(Case {
+        id,
+        queue_id,
+        queue_name: entities::label_of_root(conn, EntityKind::Queue, queue_id)?,
+        subject: text("subject").unwrap_or_default(),
+        kind: text("kind").unwrap_or_default(),
+        channel: text("channel").unwrap_or_default(),
+        state: text("state").unwrap_or_default(),
+        language: text("language"),
+        category: text("category"),
+        priority: text("priority"),
+        owner: text("owner"),
+        tags: f.get("tags").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default(),
+        wiki_pages: f.get("wiki_pages").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default(),
+        created_at: text("created_at").unwrap_or_else(|| updated_at.clone()),
+        updated_at,
+        contacts,
+        messages,
+    })
+}
+
+const SUMMARY: &str = r#"c.id, c.queue_id, q.name, c.subject, c.kind, c.state, c.priority, c.owner, c.language,
+    (SELECT p.display_name FROM case_contact l JOIN contact p ON p.id = l.contact_id
+     WHERE l.case_id = c.id AND l.role = 'reader' ORDER BY l.rowid LIMIT 1),
+    (SELECT count(*) FROM case_message m WHERE m.case_id = c.id), c.created_at, c.updated_at"#;
+
+fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseSummary> {
+    let created: Option<String> = r.get(11)?;
+    let updated: String = r.get(12)?;
+    Ok(CaseSummary {
+        id: uuid_from(r.get(0)?)?,
+        queue_id: r.get::<_, Option<Vec<u8>>>(1)?.and_then(|b| Uuid::from_slice(&b).ok()).unwrap_or_default(),
+        queue_name: r.get(2)?,
+        subject: r.get(3)?,
+        kind: r.get(4)?,
+        state: r.get(5)?,
+        priority: r.get(6)?,
+        owner: r.get(7)?,
+        language: r.get(8)?,
+        reader: r.get(9)?,
+        messages: u64::try_from(r.get::<_, i64>(10)?).unwrap_or(0),
+        created_at: created.unwrap_or_else(|| updated.clone()),
+        updated_at: updated,
+    })
+}
+
+/// Cases matching `filter`, most recently updated first (best matches first when searching).
+pub fn list(store: &Store, filter: &CaseFilter, offset: u64, limit: u32) -> Result<Page<CaseSummary>> {
+    if limit == 0 || limit > crate::contacts::MAX_PAGE {
+        return Err(Error::invalid(format!("A page holds 1 to {} cases.", crate::contacts::MAX_PAGE)));
+    }
+    let conn = store.conn();
+    let mut conditions = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let fts = filter.query.as_deref().and_then(fts_query);
+    if let Some(q) = &fts {
+        args.push(q.clone().into());
+        conditions.push(format!("c.rid IN (SELECT rowid FROM case_fts WHERE case_fts MATCH ?{})", args.len()));
+    }
+    if let Some(queue) = filter.queue {
+        args.push(blob(queue).to_vec().into());
+        conditions.push(format!("c.queue_id = ?{}", args.len()));
+    }
+    if let Some(state) = &filter.state {
+        args.push(state.trim().to_owned().into());
+        conditions.push(format!("c.state = ?{}", args.len()));
+    }
+    if let Some(owner) = &filter.owner {
+        args.push(owner.trim().to_lowercase().into());
+        conditions.push(format!("lower(c.owner) = ?{}", args.len()));
+    }
+    if filter.open_only {
+        conditions.push("c.state NOT IN ('resolved', 'closed')".into());
+    }
+    let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let from = format!(r#"FROM "case" c LEFT JOIN queue q ON q.id = c.queue_id {filter_sql}"#);
+    let total: i64 = conn.prepare(&format!("SELECT count(*) {from}"))?.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+    let order = match &fts {
+        Some(_) => format!("ORDER BY (SELECT bm25(case_fts, 5.0, 1.0, 2.0) FROM case_fts WHERE case_fts MATCH ?1 AND rowid = c.rid), c.updated_at DESC"),
+        None => "ORDER BY c.updated_at DESC, c.id".to_owned(),
+    };
+    args.push(i64::from(limit).into());
+    args.push(i64::try_from(offset).unwrap_or(i64::MAX).into());
+    let n = args.len();
+    let items = conn
+        .prepare(&format!("SELECT {SUMMARY} {from} {order} LIMIT ?{} OFFSET ?{n}", n - 1))?
+        .query_map(rusqlite::params_from_iter(args.iter()), summary)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Page { items, total: u64::try_from(total).unwrap_or(0), offset })
+}
+
+/// The content of an attachment, when this device holds it.
+pub fn attachment_content(store: &Store, attachment: Uuid) -> Result<Option<(Attachment, Vec<u8>)>> {
+    let conn = store.conn();
+    let sha: Option<(Vec<u8>, String)> = conn
+        .prepare_cached("SELECT message_id, sha256 FROM attachment WHERE id = ?1")?
+        .query_row([blob(attachment)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((message, sha256)) = sha else { return Err(Error::not_found(format!("Attachment {attachment}"))) };
+    let message = Uuid::from_slice(&message).map_err(|e| Error::internal("attachment", e))?;
+    let meta = attachments(conn, message)?.into_iter().find(|a| a.id == attachment).ok_or_else(|| Error::not_found(format!("Attachment {attachment}")))?;
+    Ok(desk::get_blob(conn, &sha256)?.map(|content| (meta, content)))
+}
+
+/// Cases that name a contact (in any role), for the contact's page.
+pub fn of_contact(store: &Store, contact: Uuid) -> Result<Vec<CaseSummary>> {
+    let conn = store.conn();
+    let items = conn
+        .prepare_cached(&format!(
+            r#"SELECT {SUMMARY} FROM "case" c LEFT JOIN queue q ON q.id = c.queue_id
+               WHERE c.id IN (SELECT case_id FROM case_contact WHERE contact_id = ?1) ORDER BY c.updated_at DESC"#
+        ))?
+        .query_map(params![blob(contact)], summary)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(items)
+}
