@@ -9,6 +9,7 @@ mod at_rest;
 mod conflicts;
 mod convergence;
 mod crash;
+mod desk;
 mod scopes;
 mod snapshot;
 mod sync;

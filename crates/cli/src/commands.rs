@@ -65,7 +65,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Case(cmd) => {
             unlock(&mut profile)?;
-            crate::desk::case(profile.store()?, cmd, json)
+            crate::desk::case(profile.store()?, cmd, json).await
         }
         Command::Status => {
             let state = profile.state()?;

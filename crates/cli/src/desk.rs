@@ -6,7 +6,7 @@ use anyhow::{Context, Result, anyhow};
 use liaison_core::cases::{self, Case, CaseFilter, CaseInput, CasePatch, MessageInput, NewFile, WikiPage};
 use liaison_core::queues::{self, Queue, QueuePatch};
 use liaison_core::store::Store;
-use liaison_core::{Error, ErrorCode};
+use liaison_core::Error;
 use serde_json::Value;
 use std::path::Path;
 use uuid::Uuid;
@@ -212,7 +212,7 @@ fn patch_of(subject: Option<String>, f: CaseFields, queue: Option<Uuid>) -> Resu
     })
 }
 
-pub fn case(store: &mut Store, cmd: CaseCommand, json: bool) -> Result<()> {
+pub async fn case(store: &mut Store, cmd: CaseCommand, json: bool) -> Result<()> {
     match cmd {
         CaseCommand::New(NewCase { queue, subject, fields, reader, text }) => {
             let queue = queues::find(store, &queue)?;
@@ -297,12 +297,8 @@ pub fn case(store: &mut Store, cmd: CaseCommand, json: bool) -> Result<()> {
         }
         CaseCommand::Attachment { id, output } => {
             let id = id_arg("attachment", &id)?;
-            let Some((meta, content)) = cases::attachment_content(store, id)? else {
-                return Err(anyhow!(Error::new(
-                    ErrorCode::NotFound,
-                    "This attachment's content is not on this device yet; sync (`liaison sync`) to fetch it, then try again."
-                )));
-            };
+            // From this device, or fetched from the server on first open (and kept).
+            let (meta, content) = liaison_core::sync::fetch_attachment(store, id).await?;
             std::fs::write(&output, &content).with_context(|| format!("cannot write {}", output.display()))?;
             if json {
                 return emit(&meta);

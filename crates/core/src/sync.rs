@@ -9,7 +9,7 @@
 use crate::error::{Error, ErrorCode, Result};
 use crate::entities;
 use crate::store::sync_tables::{self as st, OutboxState};
-use crate::store::{Store, meta, write};
+use crate::store::{Store, desk, meta, write};
 use liaison_protocol::PROTOCOL_VERSION;
 use liaison_protocol::error::ErrorBody;
 use liaison_protocol::hlc::Hlc;
@@ -422,8 +422,49 @@ pub async fn sync(store: &mut Store) -> Result<SyncReport> {
 async fn run(store: &mut Store) -> Result<(u64, u64, u64)> {
     let client = connected_client(store)?;
     let (pushed, rejected) = push(store, &client).await?;
+    upload_files(store, &client).await?;
     let pulled = pull(store, &client).await?;
     Ok((pushed, rejected, pulled))
+}
+
+/// Send the content of attachments written here that the server does not have yet (after the
+/// push that carried their rows, which the server checks it against).
+async fn upload_files(store: &mut Store, client: &Client) -> Result<()> {
+    for sha256 in desk::pending_uploads(store.conn())? {
+        let Some(content) = desk::get_blob(store.conn(), &sha256)? else { continue };
+        let req = client.request(reqwest::Method::PUT, &format!("/v1/blobs/{sha256}")).header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(content);
+        let resp = req.send().await.map_err(|e| client.transport_error(e))?;
+        let outcome = match client.check_status(resp).await {
+            Ok(_) => desk::Upload::Done,
+            // No attachment the server accepted names it (its row was refused): never resend.
+            Err(e) if e.code == ErrorCode::NotFound => desk::Upload::Refused,
+            Err(e) => return Err(e),
+        };
+        store.transaction(|tx| desk::mark_upload(tx, &sha256, outcome))?;
+    }
+    Ok(())
+}
+
+/// The content of an attachment: from this device when it holds it, else fetched from the server
+/// (checked against its digest) and kept inside the encrypted store.
+pub async fn fetch_attachment(store: &mut Store, attachment: Uuid) -> Result<(crate::cases::Attachment, Vec<u8>)> {
+    if let Some(found) = crate::cases::attachment_content(store, attachment)? {
+        return Ok(found);
+    }
+    let sha256: String = store
+        .conn()
+        .prepare_cached("SELECT sha256 FROM attachment WHERE id = ?1")?
+        .query_row([st::blob(attachment)], |r| r.get(0))
+        .map_err(|_| Error::not_found(format!("Attachment {attachment}")))?;
+    let client = connected_client(store)?;
+    let resp = client.request(reqwest::Method::GET, &format!("/v1/blobs/{sha256}")).send().await.map_err(|e| client.transport_error(e))?;
+    let resp = client.check_status(resp).await?;
+    let content = resp.bytes().await.map_err(|e| client.transport_error(e))?;
+    if hex::encode(sha2::Sha256::digest(&content)) != sha256 {
+        return Err(Error::new(ErrorCode::BadResponse, "The server sent a file whose content does not match its digest; it was not kept. Try again."));
+    }
+    store.transaction(|tx| desk::store_blob(tx, &sha256, &content, desk::Upload::Done))?;
+    crate::cases::attachment_content(store, attachment)?.ok_or_else(|| Error::not_found(format!("Attachment {attachment}")))
 }
 
 async fn push(store: &mut Store, client: &Client) -> Result<(u64, u64)> {

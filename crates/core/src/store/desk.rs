@@ -8,7 +8,9 @@
 //! here (the newest clock of the case and its thread), never synced.
 //!
 //! Attachment content lives in `blob`, keyed by its SHA-256, inside the encrypted database: it is
-//! never written to a plaintext file, and `secure_delete` overwrites it when it goes.
+//! never written to a plaintext file, and `secure_delete` overwrites it when it goes. `uploaded`
+//! says whether the server has it: 0 not yet (written here), 1 yes (sent, or fetched from the
+//! server), 2 the server refused it (no attachment row it accepted names it).
 
 use super::Migration;
 use super::sync_tables::blob as id_blob;
@@ -51,7 +53,10 @@ CREATE TABLE attachment (
 );
 CREATE INDEX attachment_by_message ON attachment(message_id);
 CREATE INDEX attachment_by_hash ON attachment(sha256);
-CREATE TABLE blob (sha256 TEXT PRIMARY KEY, content BLOB NOT NULL, stored_at TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE blob (
+    sha256 TEXT PRIMARY KEY, content BLOB NOT NULL, stored_at TEXT NOT NULL,
+    uploaded INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE case_fts USING fts5(
     subject, thread, tags,
     tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3'
@@ -91,10 +96,38 @@ pub fn reindex_case(conn: &Connection, case: Uuid, touched_at: Option<&str>) -> 
     Ok(())
 }
 
-/// Store attachment content by its digest (once, however many attachments share it).
+/// Store attachment content written on this device by its digest (once, however many
+/// attachments share it).
 pub fn put_blob(conn: &Connection, sha256: &str, content: &[u8]) -> Result<()> {
-    conn.prepare_cached("INSERT OR IGNORE INTO blob(sha256, content, stored_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![sha256, content, chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)])?;
+    store_blob(conn, sha256, content, Upload::Pending)
+}
+
+/// Whether the server holds a blob (see the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upload {
+    Pending = 0,
+    Done = 1,
+    Refused = 2,
+}
+
+/// Store content by its digest with what the server knows of it.
+pub fn store_blob(conn: &Connection, sha256: &str, content: &[u8], upload: Upload) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO blob(sha256, content, stored_at, uploaded) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![sha256, content, chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), upload as i64])?;
+    Ok(())
+}
+
+/// The digests of content the server does not have yet, oldest first.
+pub fn pending_uploads(conn: &Connection) -> Result<Vec<String>> {
+    let rows = conn
+        .prepare_cached("SELECT sha256 FROM blob WHERE uploaded = 0 ORDER BY stored_at, sha256")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
+}
+
+pub fn mark_upload(conn: &Connection, sha256: &str, upload: Upload) -> Result<()> {
+    conn.prepare_cached("UPDATE blob SET uploaded = ?2 WHERE sha256 = ?1")?.execute(params![sha256, upload as i64])?;
     Ok(())
 }
 
