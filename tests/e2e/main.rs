@@ -6,6 +6,7 @@
 
 mod harness;
 mod at_rest;
+mod compat;
 mod conflicts;
 mod convergence;
 mod crash;
