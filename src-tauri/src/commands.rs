@@ -1,9 +1,12 @@
 //! Tauri commands: each takes state and arguments, calls liaison-core, maps the error.
 //! Arguments are validated in Rust (by liaison-core) whatever the UI already checked.
 
-use crate::dto::{ApiError, Conflict, Contact, ContactInput, ContactPage, Keep, LedgerEntry, ServerProbe, SyncReport, SyncStatus, UnlockMode, VaultState};
-use liaison_core::conflicts::{self, Choice};
+use crate::dto::{
+    ApiError, Conflict, Contact, ContactInput, ContactPage, Keep, LedgerEntry, ServerProbe, SyncReport, SyncStatus,
+    UnlockMode, VaultState,
+};
 use crate::state::AppState;
+use liaison_core::conflicts::{self, Choice};
 use liaison_core::contacts::{self, ContactPatch};
 use liaison_core::{Error, sync};
 use tauri::State;
@@ -26,7 +29,11 @@ pub async fn vault_state(state: State<'_, AppState>) -> Result<VaultState> {
 }
 
 #[tauri::command]
-pub async fn create_vault(state: State<'_, AppState>, mode: UnlockMode, passphrase: Option<String>) -> Result<VaultState> {
+pub async fn create_vault(
+    state: State<'_, AppState>,
+    mode: UnlockMode,
+    passphrase: Option<String>,
+) -> Result<VaultState> {
     {
         let mut profile = state.profile.lock().await;
         blocking(|| profile.create(mode.into(), passphrase.as_deref()))?;
@@ -66,7 +73,12 @@ pub async fn list_contacts(state: State<'_, AppState>, offset: u64, limit: u32) 
 }
 
 #[tauri::command]
-pub async fn search_contacts(state: State<'_, AppState>, query: String, offset: u64, limit: u32) -> Result<ContactPage> {
+pub async fn search_contacts(
+    state: State<'_, AppState>,
+    query: String,
+    offset: u64,
+    limit: u32,
+) -> Result<ContactPage> {
     let mut profile = state.profile.lock().await;
     Ok(blocking(|| contacts::search(profile.store()?, &query, offset, limit))?.into())
 }
@@ -121,7 +133,13 @@ pub async fn probe_server(url: String) -> Result<ServerProbe> {
 }
 
 #[tauri::command]
-pub async fn login(state: State<'_, AppState>, url: String, user: String, password: String, fingerprint: String) -> Result<SyncStatus> {
+pub async fn login(
+    state: State<'_, AppState>,
+    url: String,
+    user: String,
+    password: String,
+    fingerprint: String,
+) -> Result<SyncStatus> {
     // On its own connection, so a slow server does not hold up the rest of the app.
     let mut store = state.profile.lock().await.connect()?;
     let status = sync::login(&mut store, &url, &user, &password, &fingerprint).await?;
@@ -163,7 +181,12 @@ pub async fn list_conflicts(state: State<'_, AppState>, include_resolved: bool) 
 
 /// Resolve a conflict: keep my side, theirs, or a typed value. An ordinary edit that syncs.
 #[tauri::command]
-pub async fn resolve_conflict(state: State<'_, AppState>, id: String, keep: Keep, value: Option<String>) -> Result<Conflict> {
+pub async fn resolve_conflict(
+    state: State<'_, AppState>,
+    id: String,
+    keep: Keep,
+    value: Option<String>,
+) -> Result<Conflict> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::invalid(format!("{id:?} is not a conflict id")))?;
     let mut profile = state.profile.lock().await;
     let resolved = blocking(|| -> liaison_core::Result<_> {
@@ -173,8 +196,14 @@ pub async fn resolve_conflict(state: State<'_, AppState>, id: String, keep: Keep
             Keep::Theirs => Choice::Theirs,
             Keep::Value => {
                 let conflict = conflicts::get(store, id)?;
-                let field = conflict.field.ok_or_else(|| Error::invalid("A deleted record has no single value to edit; keep one side."))?;
-                Choice::Value(conflicts::value_from_text(conflict.entity, &field, value.as_deref().unwrap_or_default())?)
+                let field = conflict
+                    .field
+                    .ok_or_else(|| Error::invalid("A deleted record has no single value to edit; keep one side."))?;
+                Choice::Value(conflicts::value_from_text(
+                    conflict.entity,
+                    &field,
+                    value.as_deref().unwrap_or_default(),
+                )?)
             }
         };
         conflicts::resolve(store, id, choice)

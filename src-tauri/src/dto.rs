@@ -142,9 +142,21 @@ impl From<CoreContact> for Contact {
         Contact {
             id: c.id.to_string(),
             display_name: c.display_name,
-            emails: c.emails.into_iter().map(|e| ContactEmail { id: e.id.to_string(), address: e.address, label: e.label }).collect(),
-            phones: c.phones.into_iter().map(|p| ContactPhone { id: p.id.to_string(), number: p.number, label: p.label }).collect(),
-            identifiers: c.identifiers.into_iter().map(|i| ContactIdentifier { id: i.id.to_string(), kind: i.kind, value: i.value }).collect(),
+            emails: c
+                .emails
+                .into_iter()
+                .map(|e| ContactEmail { id: e.id.to_string(), address: e.address, label: e.label })
+                .collect(),
+            phones: c
+                .phones
+                .into_iter()
+                .map(|p| ContactPhone { id: p.id.to_string(), number: p.number, label: p.label })
+                .collect(),
+            identifiers: c
+                .identifiers
+                .into_iter()
+                .map(|i| ContactIdentifier { id: i.id.to_string(), kind: i.kind, value: i.value })
+                .collect(),
             language: c.language,
             organization: c.organization,
             tags: c.tags,
@@ -368,7 +380,13 @@ fn value_text(v: &serde_json::Value) -> Option<String> {
     match v {
         serde_json::Value::Null => None,
         serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Array(items) => Some(items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string)).collect::<Vec<_>>().join(", ")),
+        serde_json::Value::Array(items) => Some(
+            items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
         other => Some(other.to_string()),
     }
 }
@@ -378,12 +396,23 @@ impl From<liaison_protocol::wire::ConflictSide> for ConflictSide {
         let fields = s
             .value
             .as_object()
-            .map(|o| o.iter().filter(|(k, _)| k.as_str() != "contact_id").map(|(k, v)| ConflictField { name: k.clone(), text: value_text(v).unwrap_or_default() }).collect())
+            .map(|o| {
+                o.iter()
+                    .filter(|(k, _)| k.as_str() != "contact_id")
+                    .map(|(k, v)| ConflictField { name: k.clone(), text: value_text(v).unwrap_or_default() })
+                    .collect()
+            })
             .unwrap_or_default();
         let written_at = chrono::DateTime::from_timestamp_millis(i64::try_from(s.hlc.millis).unwrap_or(0))
             .unwrap_or_default()
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        ConflictSide { text: if s.value.is_object() { None } else { value_text(&s.value) }, fields, user: s.user, device: s.device.to_string(), written_at }
+        ConflictSide {
+            text: if s.value.is_object() { None } else { value_text(&s.value) },
+            fields,
+            user: s.user,
+            device: s.device.to_string(),
+            written_at,
+        }
     }
 }
 
@@ -473,13 +502,18 @@ mod tests {
             std::fs::write(BINDINGS, &expected).expect("write bindings");
         }
         let actual = std::fs::read_to_string(BINDINGS).unwrap_or_default();
-        assert!(actual == expected, "ui/src/api/bindings.ts is stale: run `cargo xtask bindings` and commit the result");
+        assert!(
+            actual == expected,
+            "ui/src/api/bindings.ts is stale: run `cargo xtask bindings` and commit the result"
+        );
     }
 
     #[test]
     fn every_error_code_is_in_the_typescript_union() {
         let ts = typescript_bindings();
-        for code in ["invalid_input", "wrong_passphrase", "certificate_mismatch", "corrupt_database", "server_unreachable"] {
+        for code in
+            ["invalid_input", "wrong_passphrase", "certificate_mismatch", "corrupt_database", "server_unreachable"]
+        {
             assert!(ts.contains(&format!("\"{code}\"")), "{code} missing from the generated ErrorCode union");
         }
     }

@@ -10,16 +10,26 @@ fn files_with(dir: &std::path::Path, needle: &[u8], hits: &mut Vec<String>) {
         if path.is_dir() {
             files_with(&path, needle, hits);
         } else if let Ok(bytes) = std::fs::read(&path)
-            && bytes.windows(needle.len()).any(|w| w == needle) {
-                hits.push(path.display().to_string());
-            }
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            hits.push(path.display().to_string());
+        }
     }
 }
 
 #[test]
 fn a_marker_string_is_not_in_the_database_the_wal_or_the_temp_directory() {
     let c = Client::new();
-    c.ok(&["contact", "add", "--name", &format!("Reader {MARKER}"), "--note", &format!("complaint {MARKER}"), "--email", "qx@example.org"]);
+    c.ok(&[
+        "contact",
+        "add",
+        "--name",
+        &format!("Reader {MARKER}"),
+        "--note",
+        &format!("complaint {MARKER}"),
+        "--email",
+        "qx@example.org",
+    ]);
     c.ok(&["demo", "--count", "50"]);
     let mut hits = vec![];
     files_with(c.dir.path(), MARKER.as_bytes(), &mut hits);
@@ -27,7 +37,11 @@ fn a_marker_string_is_not_in_the_database_the_wal_or_the_temp_directory() {
     assert!(hits.is_empty(), "plaintext personal data found on disk: {hits:?}");
     let db = std::fs::read(c.dir.path().join("liaison.db")).expect("database file");
     assert!(!db.starts_with(b"SQLite format 3"), "the database file must not be a plain SQLite file");
-    assert_eq!(c.json(&["contact", "search", MARKER]).as_array().map(Vec::len), Some(1), "the data is there for the passphrase holder");
+    assert_eq!(
+        c.json(&["contact", "search", MARKER]).as_array().map(Vec::len),
+        Some(1),
+        "the data is there for the passphrase holder"
+    );
 }
 
 #[test]
@@ -39,7 +53,11 @@ fn a_wrong_passphrase_is_refused_with_a_clear_message_and_nothing_changes() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("passphrase does not unlock"), "says what is wrong: {err}");
-    let json_err = c.command(&["contact", "list", "--json"]).env("LIAISON_PASSPHRASE", "not the passphrase").output().expect("run");
+    let json_err = c
+        .command(&["contact", "list", "--json"])
+        .env("LIAISON_PASSPHRASE", "not the passphrase")
+        .output()
+        .expect("run");
     let body: serde_json::Value = serde_json::from_slice(&json_err.stderr).expect("JSON error on stderr");
     assert_eq!(body["code"], "wrong_passphrase", "scripts branch on the code");
     assert_eq!(std::fs::read(c.dir.path().join("liaison.db")).expect("db"), before, "nothing was written");

@@ -21,7 +21,12 @@ impl OldClient {
         let tls = liaison_server::testing::pinned_client_config(&server.fingerprint).expect("tls");
         let http = reqwest::Client::builder().use_preconfigured_tls(tls).build().expect("http client");
         let mut client = OldClient { http, url: server.url.clone(), token: String::new() };
-        let request = v1::wire::LoginRequest { user: user.into(), password: PASSWORD.into(), device_id: Uuid::now_v7(), device_name: "old laptop".into() };
+        let request = v1::wire::LoginRequest {
+            user: user.into(),
+            password: PASSWORD.into(),
+            device_id: Uuid::now_v7(),
+            device_name: "old laptop".into(),
+        };
         let response: v1::wire::LoginResponse = client.post("/v1/login", &request).await;
         client.token = response.token;
         client
@@ -40,7 +45,9 @@ impl OldClient {
         let status = response.status();
         let bytes = response.bytes().await.expect("body");
         assert!(status.is_success(), "HTTP {status}: {}", String::from_utf8_lossy(&bytes));
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("a protocol 1 client cannot read this answer ({e}): {}", String::from_utf8_lossy(&bytes)))
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!("a protocol 1 client cannot read this answer ({e}): {}", String::from_utf8_lossy(&bytes))
+        })
     }
 
     async fn post<B: serde::Serialize, T: serde::de::DeserializeOwned>(&self, path: &str, body: &B) -> T {
@@ -50,7 +57,13 @@ impl OldClient {
     async fn pull_all(&self) -> Vec<v1::wire::RowState> {
         let (mut rows, mut since) = (Vec::new(), 0);
         loop {
-            let page: v1::wire::PullResponse = Self::decode(self.request(reqwest::Method::GET, &format!("/v1/pull?since={since}&limit=5")).send().await.expect("pull")).await;
+            let page: v1::wire::PullResponse = Self::decode(
+                self.request(reqwest::Method::GET, &format!("/v1/pull?since={since}&limit=5"))
+                    .send()
+                    .await
+                    .expect("pull"),
+            )
+            .await;
             rows.extend(page.rows);
             if !page.has_more {
                 return rows;
@@ -65,7 +78,9 @@ impl OldClient {
         let text = response.text().await.expect("body");
         let mut rows = Vec::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            match serde_json::from_str::<v1::wire::SnapshotLine>(line).unwrap_or_else(|e| panic!("a protocol 1 client cannot read {line}: {e}")) {
+            match serde_json::from_str::<v1::wire::SnapshotLine>(line)
+                .unwrap_or_else(|e| panic!("a protocol 1 client cannot read {line}: {e}"))
+            {
                 v1::wire::SnapshotLine::Row(row) => rows.push(row),
                 v1::wire::SnapshotLine::Start { .. } | v1::wire::SnapshotLine::End { .. } => {}
             }
@@ -81,7 +96,10 @@ fn contact_change(id: Uuid, name: &str) -> v1::wire::Change {
         entity: v1::schema::EntityKind::Contact,
         row_id: id,
         base_seq: 0,
-        fields: BTreeMap::from([("display_name".to_owned(), v1::wire::FieldWrite { value: serde_json::json!(name), hlc })]),
+        fields: BTreeMap::from([(
+            "display_name".to_owned(),
+            v1::wire::FieldWrite { value: serde_json::json!(name), hlc },
+        )]),
         deleted: None,
     }
 }
@@ -98,7 +116,8 @@ async fn a_client_of_protocol_1_syncs_contacts_against_a_server_with_the_desk_un
     today.login(&server, "ana");
     today.ok(&["sync"]);
     let reader = today.ok(&["contact", "add", "--name", "Rita Reader"]);
-    let case = today.ok(&["case", "new", "--queue", "info-en", "--subject", "A case", "--reader", &reader, "--text", "hello"]);
+    let case =
+        today.ok(&["case", "new", "--queue", "info-en", "--subject", "A case", "--reader", &reader, "--text", "hello"]);
     let file = today.tmp.path().join("f.txt");
     std::fs::write(&file, b"file").expect("file");
     today.ok(&["case", "note", &case, "--text", "note", "--attach", file.to_str().expect("path")]);
@@ -116,15 +135,31 @@ async fn a_client_of_protocol_1_syncs_contacts_against_a_server_with_the_desk_un
         let old = OldClient::login(&server, user).await;
         // Its own push of a contact is accepted as always.
         let mine = Uuid::now_v7();
-        let pushed: v1::wire::PushResponse = old.post("/v1/push", &v1::wire::PushRequest { batch_id: Uuid::now_v7(), changes: vec![contact_change(mine, &format!("Old client's contact ({user})"))] }).await;
+        let pushed: v1::wire::PushResponse = old
+            .post(
+                "/v1/push",
+                &v1::wire::PushRequest {
+                    batch_id: Uuid::now_v7(),
+                    changes: vec![contact_change(mine, &format!("Old client's contact ({user})"))],
+                },
+            )
+            .await;
         assert_eq!(pushed.results[0].outcome, v1::wire::Outcome::Accepted, "{user}: {pushed:?}");
 
         let pulled = old.pull_all().await;
         let snapshot = old.snapshot().await;
         for rows in [&pulled, &snapshot] {
-            let names: Vec<&str> = rows.iter().filter_map(|r| r.fields.get("display_name")).filter_map(|f| f.value.as_str()).collect();
-            assert!(names.contains(&"Rita Reader") && names.iter().any(|n| n.starts_with("Old client's contact")), "{user}: contacts arrive: {names:?}");
-            assert!(rows.iter().all(|r| r.entity != v1::schema::EntityKind::Conflict || r.fields.contains_key("contact_id")), "{user}: only conflicts about contacts");
+            let names: Vec<&str> =
+                rows.iter().filter_map(|r| r.fields.get("display_name")).filter_map(|f| f.value.as_str()).collect();
+            assert!(
+                names.contains(&"Rita Reader") && names.iter().any(|n| n.starts_with("Old client's contact")),
+                "{user}: contacts arrive: {names:?}"
+            );
+            assert!(
+                rows.iter()
+                    .all(|r| r.entity != v1::schema::EntityKind::Conflict || r.fields.contains_key("contact_id")),
+                "{user}: only conflicts about contacts"
+            );
         }
     }
     today.ok(&["sync"]);

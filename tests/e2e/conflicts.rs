@@ -30,7 +30,11 @@ fn two_offline_edits_of_one_field_become_one_conflict_on_both_devices() {
     assert_eq!(on_a[0]["id"], on_b[0]["id"], "the same conflict record");
     let c = &on_a[0];
     assert_eq!(c["field"], "organization");
-    assert_eq!((c["owner_entity"].as_str(), c["owner_label"].as_str()), (Some("contact"), Some("Grace Hopper")), "the conflict names the record it is about");
+    assert_eq!(
+        (c["owner_entity"].as_str(), c["owner_label"].as_str()),
+        (Some("contact"), Some("Grace Hopper")),
+        "the conflict names the record it is about"
+    );
     assert_eq!(c["mine"]["value"], "Yale", "A sees its own value as mine");
     assert_eq!(c["theirs"]["value"], "Harvard");
     assert_eq!(c["theirs"]["user"], "ben", "and who wrote the other one");
@@ -64,7 +68,10 @@ fn the_same_value_written_twice_or_edits_of_different_fields_are_no_conflict() {
     a.ok(&["sync"]);
     b.ok(&["sync"]);
     a.ok(&["sync"]);
-    assert!(conflicts(&a).is_empty() && conflicts(&b).is_empty(), "agreeing edits and different fields are not conflicts");
+    assert!(
+        conflicts(&a).is_empty() && conflicts(&b).is_empty(),
+        "agreeing edits and different fields are not conflicts"
+    );
     // A sequential edit (B saw A's version first) is no conflict either.
     b.ok(&["contact", "edit", &id, "--org", "Newer"]);
     b.ok(&["sync"]);
@@ -72,7 +79,10 @@ fn the_same_value_written_twice_or_edits_of_different_fields_are_no_conflict() {
     a.ok(&["contact", "edit", &id, "--org", "Newest"]);
     a.ok(&["sync"]);
     b.ok(&["sync"]);
-    assert!(conflicts(&a).is_empty() && conflicts(&b).is_empty(), "an edit made after seeing the other is not concurrent");
+    assert!(
+        conflicts(&a).is_empty() && conflicts(&b).is_empty(),
+        "an edit made after seeing the other is not concurrent"
+    );
 }
 
 #[test]

@@ -62,18 +62,36 @@ impl Device {
             let c = contacts::get(&self.store, id).expect("get");
             out.insert(
                 format!("contact {id}"),
-                format!("{}|{:?}|{:?}|{:?}|{:?}|{}|{}", c.display_name, c.language, c.organization, c.tags, c.notes, c.created_at, c.restricted),
+                format!(
+                    "{}|{:?}|{:?}|{:?}|{:?}|{}|{}",
+                    c.display_name, c.language, c.organization, c.tags, c.notes, c.created_at, c.restricted
+                ),
             );
         }
         for c in conflicts::list(&self.store, true).expect("conflicts") {
             // Sides as the server recorded them (kept, lost), not as "mine"/"theirs" per device.
             let (kept, lost) = if c.mine_was_kept { (&c.mine, &c.theirs) } else { (&c.theirs, &c.mine) };
-            out.insert(format!("conflict {}", c.id), format!("{}|{:?}|{:?}|{}|{}|{:?}", c.owner_id.as_simple(), c.field, c.kind, kept.value, lost.value, c.resolution));
+            out.insert(
+                format!("conflict {}", c.id),
+                format!(
+                    "{}|{:?}|{:?}|{}|{}|{:?}",
+                    c.owner_id.as_simple(),
+                    c.field,
+                    c.kind,
+                    kept.value,
+                    lost.value,
+                    c.resolution
+                ),
+            );
         }
-        for (table, value) in [("contact_email", "address"), ("contact_phone", "number"), ("contact_identifier", "value")] {
+        for (table, value) in
+            [("contact_email", "address"), ("contact_phone", "number"), ("contact_identifier", "value")]
+        {
             let sql = format!("SELECT lower(hex(id)), lower(hex(contact_id)), {value} FROM {table}");
             let mut stmt = self.store.conn().prepare(&sql).expect("prepare");
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))).expect("query");
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+                .expect("query");
             for row in rows {
                 let (id, parent, v) = row.expect("row");
                 out.insert(format!("{table} {id}"), format!("{parent}|{v}"));
@@ -125,7 +143,11 @@ async fn random_op(rng: &mut StdRng, device: &mut Device, staff: bool) {
         0..=2 => {
             let name = NAMES[rng.gen_range(0..NAMES.len())];
             let emails = if rng.gen_bool(0.5) { vec![format!("p{}@example.org", rng.gen_range(0..5))] } else { vec![] };
-            let c = contacts::create(&mut device.store, ContactInput { display_name: name.into(), emails, ..Default::default() }).expect("create");
+            let c = contacts::create(
+                &mut device.store,
+                ContactInput { display_name: name.into(), emails, ..Default::default() },
+            )
+            .expect("create");
             trace(format_args!("{} creates {}", device.name, c.id));
         }
         3..=6 => {
@@ -135,7 +157,13 @@ async fn random_op(rng: &mut StdRng, device: &mut Device, staff: bool) {
                     0 => patch.organization = Some(Some(ORGS[rng.gen_range(0..ORGS.len())].into())),
                     1 => patch.language = Some(Some(LANGS[rng.gen_range(0..LANGS.len())].into())),
                     2 => patch.notes = Some(Some(format!("note {}", rng.r#gen::<u16>()))),
-                    3 => patch.emails = Some((0..rng.gen_range(0..3)).map(|i| format!("e{}x{i}@example.org", rng.gen_range(0..4))).collect()),
+                    3 => {
+                        patch.emails = Some(
+                            (0..rng.gen_range(0..3))
+                                .map(|i| format!("e{}x{i}@example.org", rng.gen_range(0..4)))
+                                .collect(),
+                        )
+                    }
                     _ => patch.display_name = Some(NAMES[rng.gen_range(0..NAMES.len())].into()),
                 }
                 trace(format_args!("{} edits {id}: {patch:?}", device.name));
@@ -152,7 +180,12 @@ async fn random_op(rng: &mut StdRng, device: &mut Device, staff: bool) {
             if let Some(id) = pick(rng).filter(|_| staff) {
                 let restricted = rng.gen_bool(0.6);
                 trace(format_args!("{} restricts {id}: {restricted}", device.name));
-                contacts::update(&mut device.store, id, ContactPatch { restricted: Some(restricted), ..Default::default() }).expect("restrict");
+                contacts::update(
+                    &mut device.store,
+                    id,
+                    ContactPatch { restricted: Some(restricted), ..Default::default() },
+                )
+                .expect("restrict");
             }
         }
         9 => {
@@ -169,26 +202,35 @@ async fn random_op(rng: &mut StdRng, device: &mut Device, staff: bool) {
             // Trouble on the line: sometimes the last push's answer is lost after the server
             // committed it, sometimes a pull repeats from the start.
             if rng.gen_bool(0.3) {
-                device.store.conn().execute("UPDATE outbox SET state = 'sent' WHERE batch_id = (SELECT max(batch_id) FROM outbox)", []).expect("rewind outbox");
+                device
+                    .store
+                    .conn()
+                    .execute("UPDATE outbox SET state = 'sent' WHERE batch_id = (SELECT max(batch_id) FROM outbox)", [])
+                    .expect("rewind outbox");
             }
             if rng.gen_bool(0.2) {
                 meta::set(device.store.conn(), "pull_cursor", "0").expect("rewind cursor");
             }
             let report = sync::sync(&mut device.store).await.expect("sync");
-            trace(format_args!("{} syncs: pushed {} rejected {} pulled {}", device.name, report.pushed, report.rejected, report.pulled));
+            trace(format_args!(
+                "{} syncs: pushed {} rejected {} pulled {}",
+                device.name, report.pushed, report.rejected, report.pulled
+            ));
         }
     }
 }
 
 async fn run_seed(seed: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&liaison_server::server::database_path(dir.path())).expect("server storage"));
+    let storage: Arc<dyn Storage> =
+        Arc::new(SqliteStorage::open(&liaison_server::server::database_path(dir.path())).expect("server storage"));
     let hash = liaison_server::auth::hash_password(PASSWORD).expect("hash");
     for i in 0..DEVICES {
         let role = if i == VOLUNTEER { Role::Volunteer } else { Role::Staff };
         storage.create_user(NewUser { name: format!("u{i}"), role, password_hash: hash.clone() }).await.expect("user");
     }
-    let config = ServerConfig { data_dir: dir.path().to_path_buf(), listen: "127.0.0.1:0".into(), tls: TlsSource::SelfSigned };
+    let config =
+        ServerConfig { data_dir: dir.path().to_path_buf(), listen: "127.0.0.1:0".into(), tls: TlsSource::SelfSigned };
     let server = Server::bind_with_state(&config, AppState::new(storage.clone())).await.expect("bind");
     let (url, fingerprint) = (server.url(), server.certificate_fingerprint().to_string());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -225,41 +267,74 @@ async fn run_seed(seed: u64) {
     for (i, device) in devices.iter().enumerate() {
         if i != VOLUNTEER && i != 0 {
             let dump = device.dump();
-            assert!(dump == reference, "seed {seed}: staff device {i} differs from device 0 after quiescence: {:?}", differences(&dump, &reference));
+            assert!(
+                dump == reference,
+                "seed {seed}: staff device {i} differs from device 0 after quiescence: {:?}",
+                differences(&dump, &reference)
+            );
         }
-        assert_eq!(sync::status(&device.store).expect("status").pending, 0, "seed {seed}: device {i} still has unsent changes");
+        assert_eq!(
+            sync::status(&device.store).expect("status").pending,
+            0,
+            "seed {seed}: device {i} still has unsent changes"
+        );
         let held = device.dump();
         for erased in &log.erased {
             let (dashed, simple) = (erased.to_string(), erased.simple().to_string());
-            let left: Vec<_> = held.iter().filter(|(k, v)| k.contains(&dashed) || k.contains(&simple) || v.starts_with(&simple)).collect();
-            assert!(left.is_empty(), "seed {seed}: erased {erased} (or something of it) is still on device {i}: {left:?}");
+            let left: Vec<_> = held
+                .iter()
+                .filter(|(k, v)| k.contains(&dashed) || k.contains(&simple) || v.starts_with(&simple))
+                .collect();
+            assert!(
+                left.is_empty(),
+                "seed {seed}: erased {erased} (or something of it) is still on device {i}: {left:?}"
+            );
         }
     }
     // The volunteer's view: the staff view minus restricted contacts not granted to u3, with
     // everything that belongs to them. Conflicts about contacts that no longer exist keep the
     // scope the contact had when it was deleted, which only the server knows: for those, the
     // volunteer must hold a subset of the staff's (and the same as a fresh volunteer device).
-    let granted: Vec<String> = storage.list_grants().await.expect("grants").into_iter().filter(|g| g.user_name == "u3").map(|g| g.scope).collect();
+    let granted: Vec<String> = storage
+        .list_grants()
+        .await
+        .expect("grants")
+        .into_iter()
+        .filter(|g| g.user_name == "u3")
+        .map(|g| g.scope)
+        .collect();
     let live: Vec<String> = devices[0].contact_ids().into_iter().map(|id| id.simple().to_string()).collect();
     let hidden: Vec<String> = devices[0]
         .contact_ids()
         .into_iter()
-        .filter(|id| contacts::get(&devices[0].store, *id).expect("get").restricted && !granted.contains(&scope::contact(*id)))
+        .filter(|id| {
+            contacts::get(&devices[0].store, *id).expect("get").restricted && !granted.contains(&scope::contact(*id))
+        })
         .map(|id| id.simple().to_string())
         .collect();
-    let about = |k: &str, v: &str, ids: &[String]| ids.iter().any(|h| k.replace('-', "").contains(h.as_str()) || v.starts_with(h.as_str()));
+    let about = |k: &str, v: &str, ids: &[String]| {
+        ids.iter().any(|h| k.replace('-', "").contains(h.as_str()) || v.starts_with(h.as_str()))
+    };
     let decidable = |k: &String, v: &String| !k.starts_with("conflict ") || about(k, v, &live);
-    let expected_volunteer: BTreeMap<String, String> =
-        reference.iter().filter(|(k, v)| decidable(k, v) && !about(k, v, &hidden)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let expected_volunteer: BTreeMap<String, String> = reference
+        .iter()
+        .filter(|(k, v)| decidable(k, v) && !about(k, v, &hidden))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let volunteer = devices[VOLUNTEER].dump();
-    let volunteer_decidable: BTreeMap<String, String> = volunteer.iter().filter(|(k, v)| decidable(k, v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let volunteer_decidable: BTreeMap<String, String> =
+        volunteer.iter().filter(|(k, v)| decidable(k, v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     assert!(
         volunteer_decidable == expected_volunteer,
         "seed {seed}: the volunteer holds exactly what they may see; differences: {:?}",
         differences(&volunteer_decidable, &expected_volunteer)
     );
     for (k, v) in &volunteer {
-        assert_eq!(reference.get(k), Some(v), "seed {seed}: the volunteer holds {k}, which staff devices do not hold so");
+        assert_eq!(
+            reference.get(k),
+            Some(v),
+            "seed {seed}: the volunteer holds {k}, which staff devices do not hold so"
+        );
         assert!(!about(k, v, &hidden), "seed {seed}: the volunteer holds {k}, which belongs to a restricted contact");
     }
     for c in conflicts::list(&devices[0].store, true).expect("conflicts") {
@@ -269,19 +344,33 @@ async fn run_seed(seed: u64) {
     let mut fresh = Device::new(&url, &fingerprint, "u0").await;
     sync::sync(&mut fresh.store).await.expect("fresh sync");
     let fresh_dump = fresh.dump();
-    assert!(fresh_dump == reference, "seed {seed}: a new staff device syncing from nothing differs from the others: {:?}", differences(&fresh_dump, &reference));
+    assert!(
+        fresh_dump == reference,
+        "seed {seed}: a new staff device syncing from nothing differs from the others: {:?}",
+        differences(&fresh_dump, &reference)
+    );
     let mut fresh_volunteer = Device::new(&url, &fingerprint, "u3").await;
     sync::sync(&mut fresh_volunteer.store).await.expect("fresh sync");
     let fresh_view = fresh_volunteer.dump();
-    assert!(fresh_view == volunteer, "seed {seed}: a new volunteer device differs from the volunteer's: {:?}", differences(&fresh_view, &volunteer));
+    assert!(
+        fresh_view == volunteer,
+        "seed {seed}: a new volunteer device differs from the volunteer's: {:?}",
+        differences(&fresh_view, &volunteer)
+    );
     let _ = stop.send(());
     let _ = running.await;
 }
 
 /// The entries that differ between a device's rows and the expected ones: (key, held, expected).
-fn differences(held: &BTreeMap<String, String>, expected: &BTreeMap<String, String>) -> Vec<(String, Option<String>, Option<String>)> {
+fn differences(
+    held: &BTreeMap<String, String>,
+    expected: &BTreeMap<String, String>,
+) -> Vec<(String, Option<String>, Option<String>)> {
     let keys: std::collections::BTreeSet<&String> = held.keys().chain(expected.keys()).collect();
-    keys.into_iter().filter(|k| held.get(*k) != expected.get(*k)).map(|k| (k.clone(), held.get(k).cloned(), expected.get(k).cloned())).collect()
+    keys.into_iter()
+        .filter(|k| held.get(*k) != expected.get(*k))
+        .map(|k| (k.clone(), held.get(k).cloned(), expected.get(k).cloned()))
+        .collect()
 }
 
 fn trace(what: std::fmt::Arguments<'_>) {

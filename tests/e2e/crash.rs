@@ -9,7 +9,12 @@ use std::time::Duration;
 
 fn names_on(client: &Client) -> Vec<String> {
     let page = client.json(&["contact", "list", "--limit", "1000"]);
-    let mut names: Vec<String> = page["items"].as_array().expect("items").iter().map(|c| c["display_name"].as_str().unwrap_or_default().to_string()).collect();
+    let mut names: Vec<String> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|c| c["display_name"].as_str().unwrap_or_default().to_string())
+        .collect();
     names.sort();
     names
 }
@@ -38,7 +43,12 @@ fn killing_the_client_during_sync_loses_nothing_and_duplicates_nothing() {
     let mut rng = StdRng::seed_from_u64(7);
     for i in 0..KILLS {
         a.ok(&["contact", "add", "--name", &format!("Client crash {i:03}"), "--email", &format!("c{i}@example.org")]);
-        let mut sync = a.command(&["sync"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("start sync");
+        let mut sync = a
+            .command(&["sync"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start sync");
         // Unlocking takes ~100 ms; spread the kills over unlocking, pushing and pulling.
         std::thread::sleep(Duration::from_millis(rng.gen_range(0..400)));
         let _ = sync.kill(); // SIGKILL
@@ -67,7 +77,12 @@ fn killing_the_server_during_sync_loses_nothing_and_duplicates_nothing() {
     let mut rng = StdRng::seed_from_u64(11);
     for i in 0..KILLS {
         a.ok(&["contact", "add", "--name", &format!("Server crash {i:03}")]);
-        let sync = a.command(&["sync"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("start sync");
+        let sync = a
+            .command(&["sync"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start sync");
         std::thread::sleep(Duration::from_millis(rng.gen_range(100..300)));
         let dir = server.stop(); // SIGKILL: no graceful shutdown
         let _ = sync.wait_with_output();

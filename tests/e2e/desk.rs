@@ -15,7 +15,12 @@ fn held(client: &Client) -> Vec<(&'static str, i64)> {
     assert_eq!(secure, 1, "deleted content is overwritten, not left in free pages");
     ["queue", "queue_member", "\"case\"", "case_contact", "case_message", "attachment", "blob", "case_fts"]
         .into_iter()
-        .map(|table| (table, conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).expect("count")))
+        .map(|table| {
+            (
+                table,
+                conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).expect("count"),
+            )
+        })
         .collect()
 }
 
@@ -36,11 +41,32 @@ fn a_case_written_offline_reaches_the_queue_s_members_only_and_leaves_when_a_mem
 
     // Offline on the staff laptop: a reader, their case, a note with a screenshot.
     let reader = staff.ok(&["contact", "add", "--name", "Rita Reader", "--email", "rita@example.org"]);
-    let case = staff.ok(&["case", "new", "--queue", "info-en", "--subject", "Wrong birth date in an article", "--reader", &reader, "--text", "The article says 1901; it is 1910.", "--page", "en.wikipedia.org:Ada Example"]);
+    let case = staff.ok(&[
+        "case",
+        "new",
+        "--queue",
+        "info-en",
+        "--subject",
+        "Wrong birth date in an article",
+        "--reader",
+        &reader,
+        "--text",
+        "The article says 1901; it is 1910.",
+        "--page",
+        "en.wikipedia.org:Ada Example",
+    ]);
     let screenshot = staff.tmp.path().join("screenshot.png");
     let content: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&screenshot, &content).expect("write file");
-    staff.ok(&["case", "note", &case, "--text", "Checked the sources: 1910 is right.", "--attach", screenshot.to_str().expect("path")]);
+    staff.ok(&[
+        "case",
+        "note",
+        &case,
+        "--text",
+        "Checked the sources: 1910 is right.",
+        "--attach",
+        screenshot.to_str().expect("path"),
+    ]);
     staff.ok(&["case", "state", &case, "open"]);
     staff.ok(&["sync"]);
 
@@ -53,13 +79,25 @@ fn a_case_written_offline_reaches_the_queue_s_members_only_and_leaves_when_a_mem
     let kinds: Vec<&str> = thread.iter().filter_map(|m| m["kind"].as_str()).collect();
     assert_eq!(kinds, vec!["inbound", "note", "event"], "the reader's message, the note, the state change");
     let file = &thread[1]["attachments"][0];
-    assert_eq!((file["name"].as_str(), file["stored"].as_bool()), (Some("screenshot.png"), Some(false)), "metadata syncs, content on first open");
+    assert_eq!(
+        (file["name"].as_str(), file["stored"].as_bool()),
+        (Some("screenshot.png"), Some(false)),
+        "metadata syncs, content on first open"
+    );
     let saved = member.tmp.path().join("saved.png");
     member.ok(&["case", "attachment", file["id"].as_str().expect("id"), "--output", saved.to_str().expect("path")]);
     let fetched = std::fs::read(&saved).expect("saved file");
     assert_eq!(hex::encode(Sha256::digest(&fetched)), hex::encode(Sha256::digest(&content)), "identical by hash");
-    assert_eq!(member.json(&["case", "show", &case])["messages"][1]["attachments"][0]["stored"], true, "and kept inside the vault");
-    assert_eq!(member.json(&["case", "list", "--search", "sources"])["items"][0]["id"], case, "the thread is searchable");
+    assert_eq!(
+        member.json(&["case", "show", &case])["messages"][1]["attachments"][0]["stored"],
+        true,
+        "and kept inside the vault"
+    );
+    assert_eq!(
+        member.json(&["case", "list", "--search", "sources"])["items"][0]["id"],
+        case,
+        "the thread is searchable"
+    );
     // The member answers from their laptop; staff see it.
     member.ok(&["case", "log", &case, "--channel", "irc", "--text", "Rita thanked us on IRC."]);
     member.ok(&["sync"]);
@@ -70,7 +108,11 @@ fn a_case_written_offline_reaches_the_queue_s_members_only_and_leaves_when_a_mem
     assert_eq!(outsider.json(&["queue", "list"]), serde_json::json!([]), "a non-member holds no queue");
     assert_eq!(outsider.json(&["case", "list"])["total"], 0, "nor its cases");
     assert!(outsider.fails(&["case", "show", &case]).contains("not found"));
-    assert!(held(&outsider).iter().all(|(table, n)| *n == 0 || *table == "blob" && *n == 0), "nothing of the queue is stored: {:?}", held(&outsider));
+    assert!(
+        held(&outsider).iter().all(|(table, n)| *n == 0 || *table == "blob" && *n == 0),
+        "nothing of the queue is stored: {:?}",
+        held(&outsider)
+    );
 
     // Membership removed: the case, its thread and the file's content are gone from the device.
     assert!(held(&member).iter().all(|(_, n)| *n > 0), "before: {:?}", held(&member));
@@ -78,7 +120,10 @@ fn a_case_written_offline_reaches_the_queue_s_members_only_and_leaves_when_a_mem
     member.ok(&["sync"]);
     assert!(member.fails(&["case", "show", &case]).contains("not found"));
     let after = held(&member);
-    assert!(after.iter().all(|(_, n)| *n == 0), "deleted rows and an empty attachment store, not hidden ones: {after:?}");
+    assert!(
+        after.iter().all(|(_, n)| *n == 0),
+        "deleted rows and an empty attachment store, not hidden ones: {after:?}"
+    );
     assert_eq!(member.json(&["contact", "show", &reader])["display_name"], "Rita Reader", "public contacts stay");
     let refused = member.fails(&["case", "note", &case, "--text", "too late"]);
     assert!(refused.contains("not found"), "{refused}");
@@ -99,7 +144,18 @@ fn members_work_cases_and_the_queue_s_rules_hold_on_a_volunteer_s_laptop() {
     let refused = member.fails(&["queue", "add", "--name", "mine"]);
     assert!(refused.contains("Only staff"), "{refused}");
 
-    let case = member.ok(&["case", "new", "--queue", "info-de", "--subject", "Beschwerde", "--kind", "complaint", "--channel", "phone"]);
+    let case = member.ok(&[
+        "case",
+        "new",
+        "--queue",
+        "info-de",
+        "--subject",
+        "Beschwerde",
+        "--kind",
+        "complaint",
+        "--channel",
+        "phone",
+    ]);
     member.ok(&["case", "state", &case, "waiting on legal"]);
     let bad = member.fails(&["case", "state", &case, "snoozed"]);
     assert!(bad.contains("waiting on legal") && bad.contains("pending"), "the error lists the queue's states: {bad}");
@@ -109,9 +165,18 @@ fn members_work_cases_and_the_queue_s_rules_hold_on_a_volunteer_s_laptop() {
     staff.login(&server, "ana");
     staff.ok(&["sync"]);
     let seen = staff.json(&["case", "show", &case]);
-    assert_eq!((seen["state"].as_str(), seen["owner"].as_str(), seen["kind"].as_str()), (Some("waiting on legal"), Some("ben"), Some("complaint")));
+    assert_eq!(
+        (seen["state"].as_str(), seen["owner"].as_str(), seen["kind"].as_str()),
+        (Some("waiting on legal"), Some("ben"), Some("complaint"))
+    );
     assert_eq!(staff.json(&["case", "list", "--owner", "ben", "--open"])["total"], 1);
     let ledger = member.json(&["sync", "--status"]);
-    assert!(ledger.as_array().expect("ledger").iter().all(|e| e["state"] == "accepted"), "every change was accepted: {ledger}");
-    assert!(ledger.as_array().expect("ledger").iter().any(|e| e["label"] == "Beschwerde"), "the ledger names the case: {ledger}");
+    assert!(
+        ledger.as_array().expect("ledger").iter().all(|e| e["state"] == "accepted"),
+        "every change was accepted: {ledger}"
+    );
+    assert!(
+        ledger.as_array().expect("ledger").iter().any(|e| e["label"] == "Beschwerde"),
+        "the ledger names the case: {ledger}"
+    );
 }

@@ -17,7 +17,11 @@ pub fn bin(name: &str) -> PathBuf {
         exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
     });
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} is missing: build the binaries first (cargo xtask test does; by hand: cargo build --workspace --bins)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (cargo xtask test does; by hand: cargo build --workspace --bins)",
+        path.display()
+    );
     path
 }
 
@@ -55,7 +59,9 @@ impl Server {
         });
         let (mut url, mut fingerprint) = (None, None);
         while url.is_none() || fingerprint.is_none() {
-            let line = rx.recv_timeout(Duration::from_secs(30)).expect("the server printed its URL and fingerprint within 30 s");
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the server printed its URL and fingerprint within 30 s");
             if let Some(u) = line.strip_prefix("Liaison server listening on ") {
                 url = Some(u.trim().to_string());
             }
@@ -92,7 +98,12 @@ impl Server {
 
     /// Run `liaison-server ARGS --data-dir DIR` as an administrator would; returns stdout.
     pub fn admin(&self, args: &[&str]) -> String {
-        let out = Command::new(bin("liaison-server")).args(args).arg("--data-dir").arg(self.dir.path()).output().expect("run liaison-server");
+        let out = Command::new(bin("liaison-server"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .output()
+            .expect("run liaison-server");
         assert!(out.status.success(), "liaison-server {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -153,7 +164,11 @@ impl Client {
     /// Run and require failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(!out.status.success(), "liaison {args:?} should have failed but printed {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "liaison {args:?} should have failed but printed {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stderr).trim().to_string()
     }
 

@@ -4,13 +4,13 @@
 //! The binaries are built by `cargo xtask test` (which sets `LIAISON_BIN_DIR`); run by hand with
 //! `cargo build --workspace --bins && cargo test -p liaison-e2e`.
 
-mod harness;
 mod at_rest;
 mod compat;
 mod conflicts;
 mod convergence;
 mod crash;
 mod desk;
+mod harness;
 mod scopes;
 mod snapshot;
 mod sync;

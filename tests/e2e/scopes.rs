@@ -33,11 +33,18 @@ fn a_restricted_contact_never_reaches_a_volunteer_until_granted_and_leaves_when_
     let granted = server.admin(&["grant", "ben", "contact", &secret]);
     assert!(granted.contains("ben"), "grant says what it did: {granted}");
     volunteer.ok(&["sync"]);
-    assert_eq!(volunteer.contact(&secret)["emails"][0]["address"], "wb@example.org", "a grant brings the contact and its emails");
+    assert_eq!(
+        volunteer.contact(&secret)["emails"][0]["address"],
+        "wb@example.org",
+        "a grant brings the contact and its emails"
+    );
 
     server.admin(&["revoke", "ben", "contact", &secret]);
     volunteer.ok(&["sync"]);
-    assert!(volunteer.fails(&["contact", "show", &secret]).contains("not found"), "a revoke deletes it from the device");
+    assert!(
+        volunteer.fails(&["contact", "show", &secret]).contains("not found"),
+        "a revoke deletes it from the device"
+    );
     assert_eq!(searchable(&volunteer, "Whistle"), 0);
     assert_eq!(count(&volunteer), 1);
 }
@@ -58,8 +65,15 @@ fn restricting_a_contact_a_volunteer_already_has_deletes_it_there_and_refuses_th
     staff.ok(&["sync"]);
     volunteer.ok(&["sync"]);
 
-    assert!(volunteer.fails(&["contact", "show", &id]).contains("not found"), "the restricted contact is gone from the volunteer's device");
-    assert_eq!(volunteer.contact(&other)["notes"], "fine", "the other edit went through: one refused change blocks nothing");
+    assert!(
+        volunteer.fails(&["contact", "show", &id]).contains("not found"),
+        "the restricted contact is gone from the volunteer's device"
+    );
+    assert_eq!(
+        volunteer.contact(&other)["notes"],
+        "fine",
+        "the other edit went through: one refused change blocks nothing"
+    );
     let ledger = volunteer.json(&["sync", "--status"]);
     let refused: Vec<_> = ledger.as_array().expect("ledger").iter().filter(|e| e["state"] == "rejected").collect();
     assert_eq!(refused.len(), 1, "the edit of the restricted contact is refused: {ledger}");
@@ -107,6 +121,10 @@ fn conflicts_on_a_restricted_contact_stay_with_those_who_may_see_it() {
     a.ok(&["sync"]);
     v.ok(&["sync"]);
     assert_eq!(a.json(&["conflicts", "list"]).as_array().map(Vec::len), Some(1), "staff see the conflict");
-    assert_eq!(v.json(&["conflicts", "list", "--all"]).as_array().map(Vec::len), Some(0), "the volunteer never receives it");
+    assert_eq!(
+        v.json(&["conflicts", "list", "--all"]).as_array().map(Vec::len),
+        Some(0),
+        "the volunteer never receives it"
+    );
     assert_eq!(v.json(&["status"])["sync"]["conflicts"], 0);
 }

@@ -56,7 +56,12 @@ fn an_interrupted_first_sync_resumes_where_it_stopped_and_duplicates_nothing() {
     // Unlocking takes about 100 ms; the kills then walk through the download 100 ms apart.
     let mut delay = 150;
     for _ in 0..60 {
-        let mut sync = b.command(&["sync"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("start sync");
+        let mut sync = b
+            .command(&["sync"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start sync");
         std::thread::sleep(Duration::from_millis(delay));
         let finished = sync.try_wait().expect("wait").is_some();
         let _ = sync.kill(); // SIGKILL
@@ -64,12 +69,17 @@ fn an_interrupted_first_sync_resumes_where_it_stopped_and_duplicates_nothing() {
         if finished {
             break;
         }
-        progress_seen |= open_meta(&b, "snapshot_after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|after| after > 0);
+        progress_seen |=
+            open_meta(&b, "snapshot_after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|after| after > 0);
         delay += 100;
     }
     b.ok(&["sync"]);
     assert!(progress_seen, "at least one killed run had stored part of the snapshot, which the next run continued");
-    assert_eq!(count(&b), 6000, "every contact exactly once (ids are unique, so a duplicate would show as a wrong count)");
+    assert_eq!(
+        count(&b),
+        6000,
+        "every contact exactly once (ids are unique, so a duplicate would show as a wrong count)"
+    );
     let emails: i64 = {
         let mut profile = liaison_core::Profile::new(b.dir.path());
         profile.unlock(Some(PASSPHRASE)).expect("unlock");
@@ -80,7 +90,12 @@ fn an_interrupted_first_sync_resumes_where_it_stopped_and_duplicates_nothing() {
     let on_a: i64 = {
         let mut profile = liaison_core::Profile::new(a.dir.path());
         profile.unlock(Some(PASSPHRASE)).expect("unlock");
-        profile.store().expect("store").conn().query_row("SELECT count(*) FROM contact_email", [], |r| r.get(0)).expect("count")
+        profile
+            .store()
+            .expect("store")
+            .conn()
+            .query_row("SELECT count(*) FROM contact_email", [], |r| r.get(0))
+            .expect("count")
     };
     assert_eq!(emails, on_a, "child rows arrive exactly once too");
 }
@@ -107,7 +122,10 @@ fn a_device_away_longer_than_the_tombstone_horizon_resyncs_and_keeps_its_unsent_
     assert!(pruned.contains("snapshot"), "prune explains what devices will do: {pruned}");
 
     b.ok(&["sync"]);
-    assert!(b.fails(&["contact", "show", &gone]).contains("not found"), "the deletion the server no longer remembers still reaches B");
+    assert!(
+        b.fails(&["contact", "show", &gone]).contains("not found"),
+        "the deletion the server no longer remembers still reaches B"
+    );
     assert_eq!(b.contact(&kept)["notes"], "written offline", "B's unsent edit survived the re-sync");
     assert_eq!(b.pending(), 0, "and was sent");
     a.ok(&["sync"]);

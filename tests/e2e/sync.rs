@@ -7,7 +7,28 @@ use crate::harness::staff_and_volunteer as setup;
 #[test]
 fn a_contact_created_on_a_appears_on_b_after_sync() {
     let (_server, a, b) = setup();
-    let id = a.ok(&["contact", "add", "--name", "Ada Lovelace", "--email", "ada@example.org", "--email", "countess@example.net", "--wiki-user", "AdaL", "--irc", "ada_l", "--lang", "en", "--org", "Analytical", "--tag", "press", "--note", "met at Wikimania"]);
+    let id = a.ok(&[
+        "contact",
+        "add",
+        "--name",
+        "Ada Lovelace",
+        "--email",
+        "ada@example.org",
+        "--email",
+        "countess@example.net",
+        "--wiki-user",
+        "AdaL",
+        "--irc",
+        "ada_l",
+        "--lang",
+        "en",
+        "--org",
+        "Analytical",
+        "--tag",
+        "press",
+        "--note",
+        "met at Wikimania",
+    ]);
     a.ok(&["sync"]);
     b.ok(&["sync"]);
     let on_b = b.contact(&id);
@@ -69,7 +90,10 @@ fn a_retried_push_batch_whose_answer_was_lost_is_applied_once() {
         let mut profile = liaison_core::Profile::new(a.dir.path());
         profile.unlock(Some(crate::harness::PASSPHRASE)).expect("unlock A");
         let store = profile.store().expect("store");
-        let n = store.conn().execute("UPDATE outbox SET state = 'sent' WHERE batch_id = (SELECT max(batch_id) FROM outbox)", []).expect("rewind");
+        let n = store
+            .conn()
+            .execute("UPDATE outbox SET state = 'sent' WHERE batch_id = (SELECT max(batch_id) FROM outbox)", [])
+            .expect("rewind");
         assert!(n > 0, "there was a batch to rewind");
     }
     assert!(a.pending() > 0, "A believes the batch is still in flight");
@@ -95,34 +119,73 @@ fn the_sync_ledger_shows_each_change_pending_then_accepted() {
     assert_eq!(entries[1]["label"], "Ledger Person", "a child row's change names the contact it belongs to");
     a.ok(&["sync"]);
     let after = a.json(&["sync", "--status"]);
-    assert!(after.as_array().expect("list").iter().all(|e| e["state"] == "accepted" && e["error"].is_null()), "the server accepted both: {after}");
+    assert!(
+        after.as_array().expect("list").iter().all(|e| e["state"] == "accepted" && e["error"].is_null()),
+        "the server accepted both: {after}"
+    );
 }
 
 #[test]
 fn an_erased_contact_disappears_everywhere_and_offline_edits_cannot_bring_it_back() {
     let (server, a, b) = setup();
-    let id = a.ok(&["contact", "add", "--name", "Erase Me Person", "--email", "erase.me@example.org", "--note", "asked to be forgotten"]);
+    let id = a.ok(&[
+        "contact",
+        "add",
+        "--name",
+        "Erase Me Person",
+        "--email",
+        "erase.me@example.org",
+        "--note",
+        "asked to be forgotten",
+    ]);
     a.ok(&["sync"]);
     b.ok(&["sync"]);
     // B works offline: edits the person and adds an email the server has never seen.
-    b.ok(&["contact", "edit", &id, "--note", "offline note", "--email", "erase.me@example.org", "--email", "new.address@example.org"]);
+    b.ok(&[
+        "contact",
+        "edit",
+        &id,
+        "--note",
+        "offline note",
+        "--email",
+        "erase.me@example.org",
+        "--email",
+        "new.address@example.org",
+    ]);
     let said = server.erase_contact(&id);
     assert!(said.contains(&id), "the admin is told what was erased: {said}");
     a.ok(&["sync"]);
     assert!(a.fails(&["contact", "show", &id]).contains("not found"), "A no longer holds the person");
     b.ok(&["sync"]);
-    assert!(b.fails(&["contact", "show", &id]).contains("not found"), "B's offline edits did not keep the person alive");
+    assert!(
+        b.fails(&["contact", "show", &id]).contains("not found"),
+        "B's offline edits did not keep the person alive"
+    );
     assert_eq!(b.pending(), 0, "nothing about the person waits to be sent");
     let ledger = b.json(&["sync", "--status"]);
-    let refused: Vec<&serde_json::Value> = ledger.as_array().expect("list").iter().filter(|e| e["state"] == "rejected").collect();
-    assert!(!refused.is_empty() && refused.iter().all(|e| e["error"]["code"] == "erased"), "B's ledger says its edits were refused because of the erasure: {ledger}");
-    assert!(!ledger.to_string().contains("offline note") && !ledger.to_string().contains("new.address"), "and keeps none of their content: {ledger}");
+    let refused: Vec<&serde_json::Value> =
+        ledger.as_array().expect("list").iter().filter(|e| e["state"] == "rejected").collect();
+    assert!(
+        !refused.is_empty() && refused.iter().all(|e| e["error"]["code"] == "erased"),
+        "B's ledger says its edits were refused because of the erasure: {ledger}"
+    );
+    assert!(
+        !ledger.to_string().contains("offline note") && !ledger.to_string().contains("new.address"),
+        "and keeps none of their content: {ledger}"
+    );
     a.ok(&["sync"]);
-    assert!(a.fails(&["contact", "show", &id]).contains("not found"), "after B synced, the person is still gone from A");
+    assert!(
+        a.fails(&["contact", "show", &id]).contains("not found"),
+        "after B synced, the person is still gone from A"
+    );
     let c = Client::new();
     c.login(&server, "ana");
     c.ok(&["sync"]);
-    assert_eq!(c.json(&["contact", "search", "erase"]).as_array().map(Vec::len), Some(0), "a new device never receives the person");
+    assert_eq!(
+        c.json(&["contact", "search", "erase"]).as_array().map(Vec::len),
+        Some(0),
+        "a new device never receives the person"
+    );
 }
 
 #[test]
@@ -140,5 +203,8 @@ fn staff_erase_a_person_from_their_device_and_volunteers_cannot() {
     assert!(said.contains("Erased Forget Me Please"), "{said}");
     assert!(a.fails(&["contact", "show", &id]).contains("not found"), "gone at once on the device that erased it");
     b.ok(&["sync"]);
-    assert!(b.fails(&["contact", "show", &id]).contains("not found"), "and from the volunteer's device at its next sync");
+    assert!(
+        b.fails(&["contact", "show", &id]).contains("not found"),
+        "and from the volunteer's device at its next sync"
+    );
 }

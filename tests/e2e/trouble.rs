@@ -15,7 +15,10 @@ fn sync_with_the_server_down_fails_clearly_and_keeps_the_changes() {
     assert!(err.contains("Could not reach the server"), "{err}");
     assert!(a.pending() > 0, "the unsent change is kept for later");
     let status = a.json(&["status"]);
-    assert_eq!(status["sync"]["last_error"]["code"], "server_unreachable", "the status line shows why the last sync failed");
+    assert_eq!(
+        status["sync"]["last_error"]["code"], "server_unreachable",
+        "the status line shows why the last sync failed"
+    );
 }
 
 #[test]
@@ -50,7 +53,11 @@ fn login_without_a_terminal_requires_the_fingerprint_and_checks_it() {
     let err = a.fails(&["login", &server.url, "--user", "ana", "--fingerprint", &wrong]);
     assert!(err.contains(&server.fingerprint), "shows the real fingerprint for comparison: {err}");
     assert_eq!(a.json(&["status"])["sync"]["logged_in"], false);
-    let out = a.command(&["login", &server.url, "--user", "ana", "--fingerprint", &server.fingerprint]).env("LIAISON_PASSWORD", "wrong password").output().expect("run");
+    let out = a
+        .command(&["login", &server.url, "--user", "ana", "--fingerprint", &server.fingerprint])
+        .env("LIAISON_PASSWORD", "wrong password")
+        .output()
+        .expect("run");
     assert!(!out.status.success(), "a wrong password does not sign in");
 }
 

@@ -80,7 +80,10 @@ fn args() -> anyhow::Result<Args> {
     let value = |f: &str| argv.iter().position(|a| a == f).and_then(|i| argv.get(i + 1)).cloned();
     let smoke = flag("--smoke");
     let num = |f: &str, default: f64| -> anyhow::Result<f64> {
-        value(f).map(|v| v.parse::<f64>().map_err(|e| anyhow::anyhow!("{f} {v}: {e}"))).transpose().map(|v| v.unwrap_or(default))
+        value(f)
+            .map(|v| v.parse::<f64>().map_err(|e| anyhow::anyhow!("{f} {v}: {e}")))
+            .transpose()
+            .map(|v| v.unwrap_or(default))
     };
     Ok(Args {
         smoke,
@@ -175,7 +178,11 @@ async fn initial_sync(server: &RunningServer, expected_rows: u64) -> anyhow::Res
 
 /// B8 `runs` times, each with a new device; the run with the median time is reported (with
 /// every run's time), and its device and proxy are kept for what follows.
-async fn initial_syncs(server: &RunningServer, expected_rows: u64, runs: usize) -> anyhow::Result<(Value, Device, Proxy)> {
+async fn initial_syncs(
+    server: &RunningServer,
+    expected_rows: u64,
+    runs: usize,
+) -> anyhow::Result<(Value, Device, Proxy)> {
     let mut results = vec![];
     for _ in 0..runs {
         results.push(initial_sync(server, expected_rows).await?);
@@ -200,7 +207,9 @@ async fn initial_syncs(server: &RunningServer, expected_rows: u64, runs: usize) 
 async fn bench(args: &Args) -> anyhow::Result<Value> {
     let n = args.contacts;
     let label = if args.smoke { "smoke" } else { "full" };
-    println!("Liaison sync benchmark ({label} run): {n} generated contacts, loopback HTTPS, devices in their own processes");
+    println!(
+        "Liaison sync benchmark ({label} run): {n} generated contacts, loopback HTTPS, devices in their own processes"
+    );
     let work = tempfile::tempdir()?;
 
     let t = Instant::now();
@@ -322,7 +331,8 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
                 if down.iter().any(|&i| i >= data.len()) {
                     break;
                 }
-                data::remote_edits(&mut seeded, &data, &down, &format!("B9 round {r}: edited on another device")).await?;
+                data::remote_edits(&mut seeded, &data, &down, &format!("B9 round {r}: edited on another device"))
+                    .await?;
                 data::remote_edits(&mut seeded, &data, &up, &format!("B9 round {r}: edited on this device")).await?;
             }
         }
@@ -345,7 +355,13 @@ fn f(v: &Value) -> f64 {
 
 /// B9 on the device that did B8: an untimed warm-up sync, then rounds of 50 edits made on the
 /// device and 50 made by another device, each followed by one timed sync.
-async fn incremental(args: &Args, seeded: &mut Seeded, data: &[data::Contact], device: &mut Device, proxy: &Proxy) -> anyhow::Result<Value> {
+async fn incremental(
+    args: &Args,
+    seeded: &mut Seeded,
+    data: &[data::Contact],
+    device: &mut Device,
+    proxy: &Proxy,
+) -> anyhow::Result<Value> {
     let warmup = device.sync().await?;
     let mut rounds = vec![];
     for r in 0..args.b9_rounds {
@@ -355,7 +371,9 @@ async fn incremental(args: &Args, seeded: &mut Seeded, data: &[data::Contact], d
         }
         data::remote_edits(seeded, data, &down, &format!("B9 round {r}: edited on another device")).await?;
         let ids: Vec<String> = up.iter().map(|&i| data[i].id.to_string()).collect();
-        device.call(json!({ "cmd": "edit", "ids": ids, "notes": format!("B9 round {r}: edited on this device") })).await?;
+        device
+            .call(json!({ "cmd": "edit", "ids": ids, "notes": format!("B9 round {r}: edited on this device") }))
+            .await?;
         proxy.counters.reset();
         let s = device.sync().await?;
         check("B9: changes pushed", s["pushed"].as_u64() == Some(50), &s)?;
@@ -363,11 +381,22 @@ async fn incremental(args: &Args, seeded: &mut Seeded, data: &[data::Contact], d
         rounds.push(json!({ "ms": ms(&s), "device_cpu_ms": f(&s["cpu_seconds"]) * 1000.0, "pushed": s["pushed"], "pulled": s["pulled"], "bytes": proxy.counters.up() + proxy.counters.down() }));
     }
     let median_ms = median(rounds.iter().map(|r| f(&r["ms"])).collect());
-    println!("  B9  50 up + 50 down, one sync: median {median_ms:.1} ms over {} rounds (warm-up {:.1} ms)", rounds.len(), ms(&warmup));
+    println!(
+        "  B9  50 up + 50 down, one sync: median {median_ms:.1} ms over {} rounds (warm-up {:.1} ms)",
+        rounds.len(),
+        ms(&warmup)
+    );
     Ok(json!({ "warmup_ms": ms(&warmup), "rounds": rounds, "median_ms": median_ms }))
 }
 
-async fn resume(seeded: &Seeded, server: &RunningServer, proxy: &Proxy, b8_down: u64, total_rows: u64, full_counts: &Value) -> anyhow::Result<Value> {
+async fn resume(
+    seeded: &Seeded,
+    server: &RunningServer,
+    proxy: &Proxy,
+    b8_down: u64,
+    total_rows: u64,
+    full_counts: &Value,
+) -> anyhow::Result<Value> {
     let mut d2 = Device::spawn().await?;
     d2.login(&proxy.url(), &server.fingerprint).await?;
     proxy.counters.reset();
@@ -409,7 +438,11 @@ async fn resume(seeded: &Seeded, server: &RunningServer, proxy: &Proxy, b8_down:
             format!("{table}: {} on the device, {} expected", end[table], full_counts[table]),
         )?;
     }
-    check("B10: no duplicate rows", end["row_seqs"] == end["distinct_row_seqs"] && end["rows"].as_u64() == Some(total_rows), &end)?;
+    check(
+        "B10: no duplicate rows",
+        end["row_seqs"] == end["distinct_row_seqs"] && end["rows"].as_u64() == Some(total_rows),
+        &end,
+    )?;
     check(
         "B10: the resumed download",
         resumed_rows + stored == total_rows,
@@ -471,9 +504,9 @@ async fn pulls(seeded: &Seeded, server: &RunningServer, params: &load::Params) -
 const B11_TARGET_RATE: f64 = 2_000.0;
 
 fn machine() -> Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()));
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
+        s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string())
+    });
     json!({
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "cpu": cpu,
@@ -485,7 +518,9 @@ fn machine() -> Value {
 async fn run_pouchdb(docs: &std::path::Path, rounds: usize, runs: usize) -> anyhow::Result<Value> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/pouchdb");
     if !dir.join("node_modules/pouchdb-server").is_dir() {
-        anyhow::bail!("bench/pouchdb has no node_modules: run `npm ci --ignore-scripts` there (cargo xtask bench does), or pass --skip-pouchdb");
+        anyhow::bail!(
+            "bench/pouchdb has no node_modules: run `npm ci --ignore-scripts` there (cargo xtask bench does), or pass --skip-pouchdb"
+        );
     }
     let out = docs.with_extension("result.json");
     println!("  PouchDB: loading the same documents into pouchdb-server and replicating them (pouchdb-node)…");

@@ -90,7 +90,9 @@ fn ensure_node() -> Result<()> {
     }
     match node_major() {
         Some(v) if v >= 20 => Ok(()),
-        Some(v) => bail!("Node.js {v} is too old: Liaison's UI build needs Node.js 20 or newer (nodejs.org or NodeSource packages)"),
+        Some(v) => bail!(
+            "Node.js {v} is too old: Liaison's UI build needs Node.js 20 or newer (nodejs.org or NodeSource packages)"
+        ),
         None => bail!("Node.js is not installed: install Node.js 20 or newer and npm, then run again"),
     }
 }
@@ -116,7 +118,9 @@ pub fn ensure_bench_npm_packages() -> Result<()> {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let fresh = matches!((modified(&dir.join("package-lock.json")), modified(&dir.join("node_modules/.package-lock.json"))), (Some(l), Some(s)) if s >= l);
     if !fresh {
-        println!("Installing the PouchDB benchmark's npm packages (bench/pouchdb/package-lock.json: pouchdb-server, pouchdb-node)…");
+        println!(
+            "Installing the PouchDB benchmark's npm packages (bench/pouchdb/package-lock.json: pouchdb-server, pouchdb-node)…"
+        );
         run(npm(&dir).args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]).env("npm_config_yes", "true"))?;
     }
     Ok(())

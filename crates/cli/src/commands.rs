@@ -49,7 +49,12 @@ pub async fn run(cli: Cli) -> Result<()> {
             if json {
                 return emit(&report);
             }
-            say!("Sent {} change(s), {} refused; received {} change(s).", report.pushed, report.rejected, report.pulled);
+            say!(
+                "Sent {} change(s), {} refused; received {} change(s).",
+                report.pushed,
+                report.rejected,
+                report.pulled
+            );
             if report.rejected > 0 {
                 say!("Refused changes stay in the sync ledger with the server's reason.");
             }
@@ -70,7 +75,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Status => {
             let state = profile.state()?;
             if !state.exists {
-                bail!(Error::new(ErrorCode::NoVault, format!("There is no Liaison vault in {}; create one with `liaison init`.", state.data_dir.display())));
+                bail!(Error::new(
+                    ErrorCode::NoVault,
+                    format!(
+                        "There is no Liaison vault in {}; create one with `liaison init`.",
+                        state.data_dir.display()
+                    )
+                ));
             }
             unlock(&mut profile)?;
             let status = sync::status(profile.store()?)?;
@@ -142,22 +153,34 @@ fn init(profile: &mut Profile, args: InitArgs, json: bool) -> Result<()> {
 fn unlock(profile: &mut Profile) -> Result<()> {
     let state = profile.state()?;
     if !state.exists {
-        bail!(Error::new(ErrorCode::NoVault, format!("There is no Liaison vault in {}; create one with `liaison init`.", state.data_dir.display())));
+        bail!(Error::new(
+            ErrorCode::NoVault,
+            format!("There is no Liaison vault in {}; create one with `liaison init`.", state.data_dir.display())
+        ));
     }
     if let Ok(pass) = std::env::var(PASSPHRASE_ENV)
-        && state.mode == Some(UnlockMode::Passphrase) {
-            return Ok(profile.unlock(Some(&pass))?);
-        }
+        && state.mode == Some(UnlockMode::Passphrase)
+    {
+        return Ok(profile.unlock(Some(&pass))?);
+    }
     if state.mode == Some(UnlockMode::Keychain) {
         return Ok(profile.unlock(None)?);
     }
-    let pass = prompt::secret(PASSPHRASE_ENV, "Passphrase: ")?
-        .ok_or_else(|| anyhow!(Error::new(ErrorCode::WrongPassphrase, format!("This vault needs its passphrase: set {PASSPHRASE_ENV} or run on a terminal."))))?;
+    let pass = prompt::secret(PASSPHRASE_ENV, "Passphrase: ")?.ok_or_else(|| {
+        anyhow!(Error::new(
+            ErrorCode::WrongPassphrase,
+            format!("This vault needs its passphrase: set {PASSPHRASE_ENV} or run on a terminal.")
+        ))
+    })?;
     Ok(profile.unlock(Some(&pass))?)
 }
 
 fn parse_id(id: &str) -> Result<Uuid> {
-    Uuid::parse_str(id.trim()).map_err(|_| anyhow!(Error::invalid(format!("{id:?} is not a contact id (a UUID such as 0193…); find ids with `liaison contact list`."))))
+    Uuid::parse_str(id.trim()).map_err(|_| {
+        anyhow!(Error::invalid(format!(
+            "{id:?} is not a contact id (a UUID such as 0193…); find ids with `liaison contact list`."
+        )))
+    })
 }
 
 fn blank_to_none(v: String) -> Option<String> {
@@ -183,7 +206,9 @@ fn input_from(f: ContactFields) -> Result<ContactInput> {
 /// Only the flags that were given become part of the patch. A repeated flag given once with an
 /// empty value (`--email ""`) clears the list.
 fn patch_from(f: ContactFields) -> ContactPatch {
-    let list = |v: Vec<String>| if v.is_empty() { None } else { Some(v.into_iter().filter(|s| !s.trim().is_empty()).collect()) };
+    let list = |v: Vec<String>| {
+        if v.is_empty() { None } else { Some(v.into_iter().filter(|s| !s.trim().is_empty()).collect()) }
+    };
     ContactPatch {
         display_name: f.name,
         emails: list(f.emails),
@@ -206,7 +231,14 @@ async fn contact(profile: &mut Profile, cmd: ContactCommand, json: bool) -> Resu
     match cmd {
         ContactCommand::Add(fields) => {
             let c = contacts::create(store, input_from(fields)?)?;
-            if json { emit(&c) } else { { say!("{}", c.id); Ok(()) } }
+            if json {
+                emit(&c)
+            } else {
+                {
+                    say!("{}", c.id);
+                    Ok(())
+                }
+            }
         }
         ContactCommand::List { offset, limit } => print_page(&contacts::list(store, offset, limit)?, json),
         ContactCommand::Search { query, offset, limit } => {
@@ -220,16 +252,32 @@ async fn contact(profile: &mut Profile, cmd: ContactCommand, json: bool) -> Resu
         ContactCommand::Edit { id, fields } => {
             let patch = patch_from(fields);
             if patch == ContactPatch::default() {
-                bail!(Error::invalid("Nothing to change: pass at least one of --name, --email, --phone, --wiki-user, --irc, --lang, --org, --tag, --note, --restricted."));
+                bail!(Error::invalid(
+                    "Nothing to change: pass at least one of --name, --email, --phone, --wiki-user, --irc, --lang, --org, --tag, --note, --restricted."
+                ));
             }
             let c = contacts::update(store, parse_id(&id)?, patch)?;
-            if json { emit(&c) } else { { say!("Updated {}.", c.id); Ok(()) } }
+            if json {
+                emit(&c)
+            } else {
+                {
+                    say!("Updated {}.", c.id);
+                    Ok(())
+                }
+            }
         }
         ContactCommand::Erase { .. } => Ok(()), // handled above: it needs the profile across a network call
         ContactCommand::Delete { id } => {
             let id = parse_id(&id)?;
             contacts::delete(store, id)?;
-            if json { emit(&serde_json::json!({ "deleted": id })) } else { { say!("Deleted {id}."); Ok(()) } }
+            if json {
+                emit(&serde_json::json!({ "deleted": id }))
+            } else {
+                {
+                    say!("Deleted {id}.");
+                    Ok(())
+                }
+            }
         }
     }
 }
@@ -241,7 +289,9 @@ async fn erase(profile: &mut Profile, id: &str, yes: bool, json: bool) -> Result
         if !prompt::interactive() {
             bail!(Error::invalid("Erasing cannot be undone: pass --yes to confirm when not on a terminal."));
         }
-        if !prompt::confirm(&format!("Erase all data about {name}, on the server and on every device? This cannot be undone."))? {
+        if !prompt::confirm(&format!(
+            "Erase all data about {name}, on the server and on every device? This cannot be undone."
+        ))? {
             bail!("Nothing was erased.");
         }
     }
@@ -254,7 +304,9 @@ async fn erase(profile: &mut Profile, id: &str, yes: bool, json: bool) -> Result
 }
 
 fn parse_conflict_id(id: &str) -> Result<Uuid> {
-    Uuid::parse_str(id.trim()).map_err(|_| anyhow!(Error::invalid(format!("{id:?} is not a conflict id; find ids with `liaison conflicts list`."))))
+    Uuid::parse_str(id.trim()).map_err(|_| {
+        anyhow!(Error::invalid(format!("{id:?} is not a conflict id; find ids with `liaison conflicts list`.")))
+    })
 }
 
 fn conflicts(store: &mut liaison_core::store::Store, cmd: ConflictsCommand, json: bool) -> Result<()> {
@@ -268,7 +320,12 @@ fn conflicts(store: &mut liaison_core::store::Store, cmd: ConflictsCommand, json
                 say!("No conflicts{}.", if all { "" } else { " wait for a decision" });
             }
             for c in &list {
-                say!("{}  {}  {}", c.id, c.owner_label.as_deref().unwrap_or("(contact not on this device)"), conflict_subject(c));
+                say!(
+                    "{}  {}  {}",
+                    c.id,
+                    c.owner_label.as_deref().unwrap_or("(contact not on this device)"),
+                    conflict_subject(c)
+                );
             }
             Ok(())
         }
@@ -283,17 +340,23 @@ fn conflicts(store: &mut liaison_core::store::Store, cmd: ConflictsCommand, json
                 (Some(KeepSide::Theirs), _) => liaison_conflicts::Choice::Theirs,
                 (None, Some(text)) => {
                     let c = liaison_conflicts::get(store, id)?;
-                    let field = c.field.as_deref().ok_or_else(|| anyhow!(Error::invalid("This conflict is about a delete: use --keep mine or --keep theirs.")))?;
+                    let field = c.field.as_deref().ok_or_else(|| {
+                        anyhow!(Error::invalid("This conflict is about a delete: use --keep mine or --keep theirs."))
+                    })?;
                     liaison_conflicts::Choice::Value(liaison_conflicts::value_from_text(c.entity, field, &text)?)
                 }
-                (None, None) => bail!(Error::invalid("Say how to resolve it: --keep mine, --keep theirs or --value TEXT.")),
+                (None, None) => {
+                    bail!(Error::invalid("Say how to resolve it: --keep mine, --keep theirs or --value TEXT."))
+                }
             };
             let done = liaison_conflicts::resolve(store, id, choice)?;
             if json {
                 return emit(&done);
             }
             match done.restored_id {
-                Some(new) => say!("Resolved: the change was kept as a new record {new}. It reaches the server at the next sync."),
+                Some(new) => {
+                    say!("Resolved: the change was kept as a new record {new}. It reaches the server at the next sync.")
+                }
                 None => say!("Resolved. The decision reaches the server and other devices at the next sync."),
             }
             Ok(())
@@ -323,11 +386,27 @@ fn print_conflict(c: &liaison_conflicts::Conflict) -> Result<()> {
     say!("  id:        {}", c.id);
     say!("  detected:  {}", c.detected_at);
     let mine_label = if c.mine_is_own { "mine" } else { "current" };
-    say!("  {mine_label:<9}  {}   ({} on {}{})", side_text(&c.mine.value), c.mine.user, c.mine.device, if c.mine_was_kept { ", kept" } else { ", set aside" });
-    say!("  theirs:    {}   ({} on {}{})", side_text(&c.theirs.value), c.theirs.user, c.theirs.device, if c.mine_was_kept { ", set aside" } else { ", kept" });
+    say!(
+        "  {mine_label:<9}  {}   ({} on {}{})",
+        side_text(&c.mine.value),
+        c.mine.user,
+        c.mine.device,
+        if c.mine_was_kept { ", kept" } else { ", set aside" }
+    );
+    say!(
+        "  theirs:    {}   ({} on {}{})",
+        side_text(&c.theirs.value),
+        c.theirs.user,
+        c.theirs.device,
+        if c.mine_was_kept { ", set aside" } else { ", kept" }
+    );
     match (&c.resolved_by, &c.resolved_at) {
         (Some(by), Some(at)) => say!("  resolved:  {} by {by} at {at}", c.resolution.as_deref().unwrap_or("?")),
-        _ => say!("  Resolve with: liaison conflicts resolve {} --keep mine|theirs{}", c.id, if c.field.is_some() { " | --value TEXT" } else { "" }),
+        _ => say!(
+            "  Resolve with: liaison conflicts resolve {} --keep mine|theirs{}",
+            c.id,
+            if c.field.is_some() { " | --value TEXT" } else { "" }
+        ),
     }
     Ok(())
 }
@@ -396,7 +475,11 @@ async fn login(profile: &mut Profile, args: LoginArgs, json: bool) -> Result<()>
             }
         }
         None if prompt::interactive() => {
-            eprintln!("The server at {} identifies itself with the certificate fingerprint (SHA-256):\n  {}", probe.url, group(&probe.fingerprint));
+            eprintln!(
+                "The server at {} identifies itself with the certificate fingerprint (SHA-256):\n  {}",
+                probe.url,
+                group(&probe.fingerprint)
+            );
             if !prompt::confirm("Is this exactly the fingerprint your administrator gave you?")? {
                 bail!("Not signed in: the fingerprint was not confirmed.");
             }
@@ -433,7 +516,11 @@ fn print_status(profile: &Profile, status: &SyncStatus, json: bool) -> Result<()
         say!("Contacts:       {n}");
     }
     match (&status.server_url, status.logged_in) {
-        (Some(url), true) => say!("Server:         {url} as {} ({})", status.user.as_deref().unwrap_or("?"), status.role.as_deref().unwrap_or("?")),
+        (Some(url), true) => say!(
+            "Server:         {url} as {} ({})",
+            status.user.as_deref().unwrap_or("?"),
+            status.role.as_deref().unwrap_or("?")
+        ),
         (Some(url), false) => say!("Server:         {url} (signed out)"),
         (None, _) => say!("Server:         not signed in"),
     }
@@ -464,7 +551,10 @@ fn profile_store(profile: &Profile) -> Result<&liaison_core::store::Store> {
 fn demo(profile: &mut Profile, count: u64, seed: u64) -> Result<()> {
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(count);
-        bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} contacts ({eta})").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} contacts ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
         Some(bar)
     } else {
         None

@@ -3,10 +3,10 @@
 use crate::args::{CaseCommand, CaseFields, MemberCommand, NewCase, QueueCommand, QueueFields};
 use crate::commands::emit;
 use anyhow::{Context, Result, anyhow};
+use liaison_core::Error;
 use liaison_core::cases::{self, Case, CaseFilter, CaseInput, CasePatch, MessageInput, NewFile, WikiPage};
 use liaison_core::queues::{self, Queue, QueuePatch};
 use liaison_core::store::Store;
-use liaison_core::Error;
 use serde_json::Value;
 use std::path::Path;
 use uuid::Uuid;
@@ -33,17 +33,19 @@ fn blank_is_none(v: Option<String>) -> Option<Option<String>> {
 fn sla_targets(text: &str) -> Result<Value> {
     let mut targets = serde_json::Map::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, minutes) = part
-            .split_once('=')
-            .ok_or_else(|| anyhow!(Error::invalid(format!("{part:?} is not an SLA target; write e.g. first_response=480"))))?;
-        let minutes: u64 = minutes
-            .trim()
-            .parse()
-            .map_err(|_| anyhow!(Error::invalid(format!("{:?} is not a number of minutes (in {part:?})", minutes.trim()))))?;
+        let (name, minutes) = part.split_once('=').ok_or_else(|| {
+            anyhow!(Error::invalid(format!("{part:?} is not an SLA target; write e.g. first_response=480")))
+        })?;
+        let minutes: u64 = minutes.trim().parse().map_err(|_| {
+            anyhow!(Error::invalid(format!("{:?} is not a number of minutes (in {part:?})", minutes.trim())))
+        })?;
         targets.insert(name.trim().to_owned(), Value::from(minutes));
     }
     let value = Value::Object(targets);
-    liaison_protocol::schema::EntityKind::Queue.def().validate("sla", &value).map_err(|why| anyhow!(Error::invalid(why)))?;
+    liaison_protocol::schema::EntityKind::Queue
+        .def()
+        .validate("sla", &value)
+        .map_err(|why| anyhow!(Error::invalid(why)))?;
     Ok(value)
 }
 
@@ -51,9 +53,9 @@ fn queue_patch(f: QueueFields, archived: Option<bool>) -> Result<QueuePatch> {
     let calendar = match f.calendar {
         None => None,
         Some(text) if text.trim().is_empty() => Some(None),
-        Some(text) => Some(Some(
-            serde_json::from_str(&text).map_err(|e| anyhow!(Error::invalid(format!("--calendar is not JSON ({e}); see `liaison queue add --help`"))))?,
-        )),
+        Some(text) => Some(Some(serde_json::from_str(&text).map_err(|e| {
+            anyhow!(Error::invalid(format!("--calendar is not JSON ({e}); see `liaison queue add --help`")))
+        })?)),
     };
     let sla = match f.sla {
         None => None,
@@ -81,7 +83,9 @@ pub fn queue(store: &mut Store, cmd: QueueCommand, json: bool) -> Result<()> {
                 return emit(&list);
             }
             if list.is_empty() {
-                say!("No queues on this device yet (staff see every queue; others the queues they are members of, after a sync).");
+                say!(
+                    "No queues on this device yet (staff see every queue; others the queues they are members of, after a sync)."
+                );
             }
             for q in &list {
                 let archived = if q.archived { " (archived)" } else { "" };
@@ -135,7 +139,11 @@ fn show_queue(q: &Queue, json: bool) -> Result<()> {
     if let Some(calendar) = &q.calendar {
         say!("  hours:     {calendar}");
     }
-    let members: Vec<String> = q.members.iter().map(|m| if m.role == "agent" { m.user.clone() } else { format!("{} ({})", m.user, m.role) }).collect();
+    let members: Vec<String> = q
+        .members
+        .iter()
+        .map(|m| if m.role == "agent" { m.user.clone() } else { format!("{} ({})", m.user, m.role) })
+        .collect();
     say!("  members:   {}", if members.is_empty() { "none".to_owned() } else { members.join(", ") });
     say!("  open:      {} case(s)", q.open_cases);
     Ok(())
@@ -144,10 +152,12 @@ fn show_queue(q: &Queue, json: bool) -> Result<()> {
 fn pages(args: &[String]) -> Result<Vec<WikiPage>> {
     args.iter()
         .map(|p| {
-            let (wiki, title) = p
-                .split_once(':')
-                .filter(|(w, t)| !w.trim().is_empty() && !t.trim().is_empty())
-                .ok_or_else(|| anyhow!(Error::invalid(format!("{p:?} is not a page; write WIKI:TITLE, e.g. en.wikipedia.org:Ada Lovelace"))))?;
+            let (wiki, title) =
+                p.split_once(':').filter(|(w, t)| !w.trim().is_empty() && !t.trim().is_empty()).ok_or_else(|| {
+                    anyhow!(Error::invalid(format!(
+                        "{p:?} is not a page; write WIKI:TITLE, e.g. en.wikipedia.org:Ada Lovelace"
+                    )))
+                })?;
             Ok(WikiPage { wiki: wiki.trim().to_owned(), title: title.trim().to_owned() })
         })
         .collect()
@@ -248,7 +258,14 @@ pub async fn case(store: &mut Store, cmd: CaseCommand, json: bool) -> Result<()>
             }
             for c in &page.items {
                 let owner = c.owner.as_deref().map(|o| format!("  @{o}")).unwrap_or_default();
-                say!("{}  [{}] {}  ({}){owner}  {}", c.id, c.state, c.subject, c.queue_name.as_deref().unwrap_or("?"), c.reader.as_deref().unwrap_or(""));
+                say!(
+                    "{}  [{}] {}  ({}){owner}  {}",
+                    c.id,
+                    c.state,
+                    c.subject,
+                    c.queue_name.as_deref().unwrap_or("?"),
+                    c.reader.as_deref().unwrap_or("")
+                );
             }
             if page.total > page.items.len() as u64 {
                 say!("({} of {}; use --offset to see more)", page.items.len(), page.total);
@@ -268,7 +285,8 @@ pub async fn case(store: &mut Store, cmd: CaseCommand, json: bool) -> Result<()>
         }
         CaseCommand::Link { id, contact, role, remove } => {
             let (case, contact) = (id_arg("case", &id)?, id_arg("contact", &contact)?);
-            let case = if remove { cases::unlink(store, case, contact)? } else { cases::link(store, case, contact, &role)? };
+            let case =
+                if remove { cases::unlink(store, case, contact)? } else { cases::link(store, case, contact, &role)? };
             show_case(&case, json)
         }
         CaseCommand::Note { id, text, files } => {
@@ -316,7 +334,13 @@ fn show_case(c: &Case, json: bool) -> Result<()> {
     say!("{}", c.subject);
     say!("  id:        {}", c.id);
     say!("  queue:     {}", c.queue_name.as_deref().unwrap_or("(not on this device)"));
-    say!("  {} via {}, {}{}", c.kind, c.channel, c.state, c.priority.as_deref().map(|p| format!(", priority {p}")).unwrap_or_default());
+    say!(
+        "  {} via {}, {}{}",
+        c.kind,
+        c.channel,
+        c.state,
+        c.priority.as_deref().map(|p| format!(", priority {p}")).unwrap_or_default()
+    );
     if let Some(owner) = &c.owner {
         say!("  owner:     {owner}");
     }
@@ -327,7 +351,12 @@ fn show_case(c: &Case, json: bool) -> Result<()> {
         say!("  page:      {}:{}", p.wiki, p.title);
     }
     for l in &c.contacts {
-        say!("  {:<10} {} ({})", format!("{}:", l.role), l.name.as_deref().unwrap_or("(contact not on this device)"), l.contact_id);
+        say!(
+            "  {:<10} {} ({})",
+            format!("{}:", l.role),
+            l.name.as_deref().unwrap_or("(contact not on this device)"),
+            l.contact_id
+        );
     }
     say!("  opened {}, updated {}", c.created_at, c.updated_at);
     for m in &c.messages {

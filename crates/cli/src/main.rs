@@ -16,7 +16,10 @@ use liaison_core::Error;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_env("LIAISON_LOG")).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("LIAISON_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
     let cli = args::Cli::parse();
     let json = cli.json;
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -46,7 +49,9 @@ fn report(e: &anyhow::Error, json: bool) {
     if json {
         let body = match core {
             Some(err) => err.body(),
-            None => liaison_protocol::error::ErrorBody::new(liaison_protocol::error::ErrorCode::Internal, format!("{e:#}")),
+            None => {
+                liaison_protocol::error::ErrorBody::new(liaison_protocol::error::ErrorCode::Internal, format!("{e:#}"))
+            }
         };
         eprintln!("{}", serde_json::to_string(&body).unwrap_or_else(|_| format!("{e:#}")));
     } else {

@@ -47,7 +47,8 @@ fn measure(mut store: Store, n: u64) -> Result<Run, Box<dyn std::error::Error>> 
     let start = Instant::now();
     demo::fill(&mut store, n, 7, |_| {})?;
     let insert_s = start.elapsed().as_secs_f64();
-    let queries: [(&'static str, &str); 3] = [("common name", "müller"), ("prefix type-ahead", "ma"), ("selective", "lovelace")];
+    let queries: [(&'static str, &str); 3] =
+        [("common name", "müller"), ("prefix type-ahead", "ma"), ("selective", "lovelace")];
     let mut searches = vec![];
     for (label, q) in queries {
         let mut times = vec![];
@@ -67,7 +68,10 @@ fn measure(mut store: Store, n: u64) -> Result<Run, Box<dyn std::error::Error>> 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = args();
     let dir = tempfile::tempdir()?;
-    println!("Liaison benchmark, {} run: {} generated contacts (with emails, phones, identifiers, FTS index)", args.label, args.contacts);
+    println!(
+        "Liaison benchmark, {} run: {} generated contacts (with emails, phones, identifiers, FTS index)",
+        args.label, args.contacts
+    );
     let plain = measure(Store::create_plaintext_for_benchmarks(&dir.path().join("plain.db"))?, args.contacts)?;
     let cipher = measure(Store::create(&dir.path().join("cipher.db"), &DataKey::generate())?, args.contacts)?;
     println!("\n| id | measure | SQLCipher | plain SQLite | ratio |\n|---|---|---|---|---|");
@@ -81,7 +85,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut json_searches = vec![];
     for ((label, p50, p95, hits), (_, pp50, pp95, _)) in cipher.searches.iter().zip(&plain.searches) {
-        println!("| B6 | search, {label} ({hits} hits), p50 / p95 | {p50:.2} / {p95:.2} ms | {pp50:.2} / {pp95:.2} ms | {:.2}× |", p95 / pp95.max(1e-9));
+        println!(
+            "| B6 | search, {label} ({hits} hits), p50 / p95 | {p50:.2} / {p95:.2} ms | {pp50:.2} / {pp95:.2} ms | {:.2}× |",
+            p95 / pp95.max(1e-9)
+        );
         json_searches.push(format!(
             "{{\"query\":\"{label}\",\"hits\":{hits},\"cipher_p50_ms\":{p50:.3},\"cipher_p95_ms\":{p95:.3},\"plain_p50_ms\":{pp50:.3},\"plain_p95_ms\":{pp95:.3}}}"
         ));

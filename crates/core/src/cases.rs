@@ -16,7 +16,9 @@ use crate::queues;
 use crate::store::contacts::fts_query;
 use crate::store::sync_tables::{blob, uuid_from};
 use crate::store::{Store, desk, write};
-use liaison_protocol::schema::{CASE_CONTACT_ROLES, CASE_KINDS, CHANNELS, EntityKind, MAX_ATTACHMENT_BYTES, MESSAGE_KINDS, PRIORITIES};
+use liaison_protocol::schema::{
+    CASE_CONTACT_ROLES, CASE_KINDS, CHANNELS, EntityKind, MAX_ATTACHMENT_BYTES, MESSAGE_KINDS, PRIORITIES,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -249,7 +251,8 @@ fn check_tags(tags: &[String]) -> Result<Vec<String>> {
 }
 
 fn pages_value(pages: &[WikiPage]) -> Result<Value> {
-    let value = json!(pages.iter().map(|p| json!({"wiki": p.wiki.trim(), "title": p.title.trim()})).collect::<Vec<_>>());
+    let value =
+        json!(pages.iter().map(|p| json!({"wiki": p.wiki.trim(), "title": p.title.trim()})).collect::<Vec<_>>());
     EntityKind::Case.def().validate("wiki_pages", &value).map_err(Error::invalid)?;
     Ok(value)
 }
@@ -259,7 +262,9 @@ fn queue_exists(conn: &Connection, queue: Uuid) -> Result<()> {
         Some(_) => Ok(()),
         None => Err(Error::new(
             ErrorCode::NotFound,
-            format!("Queue {queue} is not on this device (you may not be one of its members); `liaison queue list` shows the queues you can use."),
+            format!(
+                "Queue {queue} is not on this device (you may not be one of its members); `liaison queue list` shows the queues you can use."
+            ),
         )),
     }
 }
@@ -279,21 +284,27 @@ fn link_in(conn: &Connection, case: Uuid, contact: Uuid, role: &str) -> Result<U
     }
     let id = link_id(case, contact);
     let exists = write::read_fields(conn, EntityKind::CaseContact, id)?.is_some();
-    let fields = [("case_id", json!(case.to_string())), ("contact_id", json!(contact.to_string())), ("role", json!(role))];
+    let fields =
+        [("case_id", json!(case.to_string())), ("contact_id", json!(contact.to_string())), ("role", json!(role))];
     write::local_upsert(conn, EntityKind::CaseContact, id, if exists { &fields[2..] } else { &fields })?;
     Ok(id)
 }
 
 /// The id of the link between a case and a contact (derived: the same on every device).
 pub fn link_id(case: Uuid, contact: Uuid) -> Uuid {
-    let values = BTreeMap::from([("case_id".to_owned(), json!(case.to_string())), ("contact_id".to_owned(), json!(contact.to_string()))]);
+    let values = BTreeMap::from([
+        ("case_id".to_owned(), json!(case.to_string())),
+        ("contact_id".to_owned(), json!(contact.to_string())),
+    ]);
     EntityKind::CaseContact.def().derived_id_of(&values).unwrap_or_else(Uuid::nil)
 }
 
 /// The first reader linked to a case.
 fn reader_of(conn: &Connection, case: Uuid) -> Result<Option<Uuid>> {
     let found: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT contact_id FROM case_contact WHERE case_id = ?1 AND role = 'reader' ORDER BY rowid LIMIT 1")?
+        .prepare_cached(
+            "SELECT contact_id FROM case_contact WHERE case_id = ?1 AND role = 'reader' ORDER BY rowid LIMIT 1",
+        )?
         .query_row([blob(case)], |r| r.get(0))
         .optional()?;
     Ok(found.and_then(|b| Uuid::from_slice(&b).ok()))
@@ -302,7 +313,8 @@ fn reader_of(conn: &Connection, case: Uuid) -> Result<Option<Uuid>> {
 /// Write a message (and its files) in the caller's transaction.
 fn message_in(conn: &Connection, case: Uuid, input: &MessageInput, files: &[NewFile]) -> Result<Uuid> {
     let kind = choice("kind of message", &input.kind, &MESSAGE_KINDS)?;
-    let case_fields = write::read_fields(conn, EntityKind::Case, case)?.ok_or_else(|| Error::not_found(format!("Case {case}")))?;
+    let case_fields =
+        write::read_fields(conn, EntityKind::Case, case)?.ok_or_else(|| Error::not_found(format!("Case {case}")))?;
     let channel = match &input.channel {
         Some(c) => choice("channel", c, &CHANNELS)?,
         None => case_fields.get("channel").and_then(Value::as_str).unwrap_or("email").to_owned(),
@@ -488,14 +500,22 @@ pub fn set_state(store: &mut Store, id: Uuid, state: &str) -> Result<Case> {
     let allowed = queue.all_states();
     let state = state.trim();
     let Some(state) = allowed.iter().find(|s| s.eq_ignore_ascii_case(state)).cloned() else {
-        return Err(Error::invalid(format!("{state:?} is not a state of queue {}; its states are {}.", queue.name, allowed.join(", "))));
+        return Err(Error::invalid(format!(
+            "{state:?} is not a state of queue {}; its states are {}.",
+            queue.name,
+            allowed.join(", ")
+        )));
     };
     if state == case.state {
         return Ok(case);
     }
     store.transaction(|tx| {
         write::local_upsert(tx, EntityKind::Case, id, &[("state", json!(state))])?;
-        let event = MessageInput { kind: "event".into(), body: Some(format!("State: {} → {state}", case.state)), ..Default::default() };
+        let event = MessageInput {
+            kind: "event".into(),
+            body: Some(format!("State: {} → {state}", case.state)),
+            ..Default::default()
+        };
         message_in(tx, id, &event, &[])?;
         touch(tx, id)
     })?;
@@ -559,7 +579,10 @@ pub fn add_message(store: &mut Store, case: Uuid, input: MessageInput, files: Ve
 pub fn delete(store: &mut Store, id: Uuid) -> Result<()> {
     store.transaction(|tx| {
         if !crate::session::is_staff(tx)? && crate::session::signed_in_role(tx)?.is_some() {
-            return Err(Error::new(ErrorCode::Forbidden, "Only staff and administrators may delete a case; close it instead."));
+            return Err(Error::new(
+                ErrorCode::Forbidden,
+                "Only staff and administrators may delete a case; close it instead.",
+            ));
         }
         if !write::local_delete(tx, EntityKind::Case, id)? {
             return Err(Error::not_found(format!("Case {id}")));
@@ -615,13 +638,25 @@ pub fn get(store: &Store, id: Uuid) -> Result<Case> {
             "SELECT id, kind, channel, author_user, author_contact_id, sent_at, body FROM case_message
              WHERE case_id = ?1 ORDER BY sent_at, id",
         )?
-        .query_map([blob(id)], |r| Ok((uuid_from(r.get(0)?)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
+        .query_map([blob(id)], |r| {
+            Ok((uuid_from(r.get(0)?)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     let mut messages = Vec::with_capacity(rows.len());
     for (mid, kind, channel, author_user, author, sent_at, body) in rows {
         let author_contact_id = author.and_then(|b| Uuid::from_slice(&b).ok());
         let author_name = author_contact_id.map(|c| contact_name(conn, c)).transpose()?.flatten();
-        messages.push(Message { id: mid, kind, channel, author_user, author_contact_id, author_name, sent_at, body, attachments: attachments(conn, mid)? });
+        messages.push(Message {
+            id: mid,
+            kind,
+            channel,
+            author_user,
+            author_contact_id,
+            author_name,
+            sent_at,
+            body,
+            attachments: attachments(conn, mid)?,
+        });
     }
     Ok(Case {
         id,
@@ -699,9 +734,13 @@ pub fn list(store: &Store, filter: &CaseFilter, offset: u64, limit: u32) -> Resu
     }
     let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
     let from = format!(r#"FROM "case" c LEFT JOIN queue q ON q.id = c.queue_id {filter_sql}"#);
-    let total: i64 = conn.prepare(&format!("SELECT count(*) {from}"))?.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+    let total: i64 = conn
+        .prepare(&format!("SELECT count(*) {from}"))?
+        .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
     let order = match &fts {
-        Some(_) => format!("ORDER BY (SELECT bm25(case_fts, 5.0, 1.0, 2.0) FROM case_fts WHERE case_fts MATCH ?1 AND rowid = c.rid), c.updated_at DESC"),
+        Some(_) => format!(
+            "ORDER BY (SELECT bm25(case_fts, 5.0, 1.0, 2.0) FROM case_fts WHERE case_fts MATCH ?1 AND rowid = c.rid), c.updated_at DESC"
+        ),
         None => "ORDER BY c.updated_at DESC, c.id".to_owned(),
     };
     args.push(i64::from(limit).into());
@@ -723,7 +762,10 @@ pub fn attachment_content(store: &Store, attachment: Uuid) -> Result<Option<(Att
         .optional()?;
     let Some((message, sha256)) = sha else { return Err(Error::not_found(format!("Attachment {attachment}"))) };
     let message = Uuid::from_slice(&message).map_err(|e| Error::internal("attachment", e))?;
-    let meta = attachments(conn, message)?.into_iter().find(|a| a.id == attachment).ok_or_else(|| Error::not_found(format!("Attachment {attachment}")))?;
+    let meta = attachments(conn, message)?
+        .into_iter()
+        .find(|a| a.id == attachment)
+        .ok_or_else(|| Error::not_found(format!("Attachment {attachment}")))?;
     Ok(desk::get_blob(conn, &sha256)?.map(|content| (meta, content)))
 }
 

@@ -190,14 +190,18 @@ pub fn get(store: &Store, id: Uuid) -> Result<Conflict> {
         .optional()?
         .ok_or_else(|| Error::not_found(format!("Conflict {id}")))?;
     view(conn, raw, &me(conn)?).ok_or_else(|| {
-        Error::new(ErrorCode::InvalidInput, format!("Conflict {id} concerns a kind of record this version of Liaison does not know; update Liaison."))
+        Error::new(
+            ErrorCode::InvalidInput,
+            format!("Conflict {id} concerns a kind of record this version of Liaison does not know; update Liaison."),
+        )
     })
 }
 
 /// Turn what a person typed into a value for `field` of `entity` (a list field takes
 /// comma-separated items; an empty text clears an optional field).
 pub fn value_from_text(entity: EntityKind, field: &str, text: &str) -> Result<Value> {
-    let def = entity.def().field(field).ok_or_else(|| Error::invalid(format!("{} has no field {field}", entity.as_str())))?;
+    let def =
+        entity.def().field(field).ok_or_else(|| Error::invalid(format!("{} has no field {field}", entity.as_str())))?;
     let text = text.trim();
     Ok(match def.ty {
         FieldType::TextList => json!(text.split(',').map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>()),
@@ -255,7 +259,9 @@ fn apply_field_choice(tx: &Connection, c: &Conflict, choice: &Choice) -> Result<
         Choice::Value(v) => v.clone(),
     };
     let def = c.entity.def();
-    let fdef = def.field(field).ok_or_else(|| Error::invalid(format!("{} has no field {field}; update Liaison.", def.name)))?;
+    let fdef = def
+        .field(field)
+        .ok_or_else(|| Error::invalid(format!("{} has no field {field}; update Liaison.", def.name)))?;
     fdef.validate(&value).map_err(Error::invalid)?;
     if write::read_fields(tx, c.entity, c.row_id)?.is_none() {
         return Err(Error::new(
@@ -271,7 +277,11 @@ fn apply_field_choice(tx: &Connection, c: &Conflict, choice: &Choice) -> Result<
 /// record from the fields the change carried (under a new id: the deleted id stays deleted).
 fn apply_delete_choice(tx: &Connection, c: &Conflict, choice: &Choice) -> Result<Option<Uuid>> {
     let change_side = match choice {
-        Choice::Value(_) => return Err(Error::invalid("A deleted record has no single value to edit; keep the delete or keep the change.")),
+        Choice::Value(_) => {
+            return Err(Error::invalid(
+                "A deleted record has no single value to edit; keep the delete or keep the change.",
+            ));
+        }
         Choice::Mine => &c.mine,
         Choice::Theirs => &c.theirs,
     };
@@ -282,7 +292,8 @@ fn apply_delete_choice(tx: &Connection, c: &Conflict, choice: &Choice) -> Result
     let Some(fields) = change_side.value.as_object() else {
         return Err(Error::invalid("The set-aside change is not readable; keep the delete to close this conflict."));
     };
-    let mut patch: Vec<(&str, Value)> = fields.iter().filter_map(|(name, v)| Some((def.field(name)?.name, v.clone()))).collect();
+    let mut patch: Vec<(&str, Value)> =
+        fields.iter().filter_map(|(name, v)| Some((def.field(name)?.name, v.clone()))).collect();
     // A child row's change may not repeat its parent; directly below its owner, that is the owner.
     if let Some(parent) = def.parent
         && parent.kind == Some(c.owner_entity)
@@ -290,7 +301,12 @@ fn apply_delete_choice(tx: &Connection, c: &Conflict, choice: &Choice) -> Result
     {
         patch.push((parent.field, json!(c.owner_id.to_string())));
     }
-    let missing: Vec<&str> = def.fields.iter().filter(|f| f.required && !patch.iter().any(|(n, v)| *n == f.name && !v.is_null())).map(|f| f.name).collect();
+    let missing: Vec<&str> = def
+        .fields
+        .iter()
+        .filter(|f| f.required && !patch.iter().any(|(n, v)| *n == f.name && !v.is_null()))
+        .map(|f| f.name)
+        .collect();
     if !missing.is_empty() {
         return Err(Error::invalid(format!(
             "The set-aside change holds only {}, not enough to re-create the deleted {} (it needs {}). Keep the delete, then add it again by hand.",
@@ -301,11 +317,19 @@ fn apply_delete_choice(tx: &Connection, c: &Conflict, choice: &Choice) -> Result
     }
     if let Some(parent) = def.parent {
         let parent_kind = parent.kind.unwrap_or(c.owner_entity);
-        let parent_id = patch.iter().find(|(n, _)| *n == parent.field).and_then(|(_, v)| v.as_str()).and_then(|s| Uuid::parse_str(s).ok());
+        let parent_id = patch
+            .iter()
+            .find(|(n, _)| *n == parent.field)
+            .and_then(|(_, v)| v.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok());
         if parent_id.map(|id| write::read_fields(tx, parent_kind, id)).transpose()?.flatten().is_none() {
             return Err(Error::new(
                 ErrorCode::NotFound,
-                format!("The {} this {} belonged to is gone too; keep the delete.", parent_kind.as_str().replace('_', " "), def.name.replace('_', " ")),
+                format!(
+                    "The {} this {} belonged to is gone too; keep the delete.",
+                    parent_kind.as_str().replace('_', " "),
+                    def.name.replace('_', " ")
+                ),
             ));
         }
     }

@@ -155,12 +155,21 @@ fn clean_opt(s: Option<String>) -> Option<String> {
 
 /// A pragmatic email check: one `@`, a non-empty local part, a domain with a dot, no spaces.
 pub fn validate_email(address: &str) -> Result<()> {
-    let bad = || Error::invalid(format!("{address:?} is not a valid email address (expected something like name@example.org)"));
+    let bad = || {
+        Error::invalid(format!("{address:?} is not a valid email address (expected something like name@example.org)"))
+    };
     if address.len() > 320 || address.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad());
     }
     let (local, domain) = address.rsplit_once('@').ok_or_else(bad)?;
-    if local.is_empty() || local.contains('@') || domain.len() < 3 || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+    if local.is_empty()
+        || local.contains('@')
+        || domain.len() < 3
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+    {
         return Err(bad());
     }
     if domain.chars().any(|c| !(c.is_alphanumeric() || c == '.' || c == '-')) {
@@ -173,7 +182,9 @@ pub fn validate_phone(number: &str) -> Result<()> {
     let digits = number.chars().filter(char::is_ascii_digit).count();
     let allowed = |c: char| c.is_ascii_digit() || " +-().x/".contains(c);
     if digits < 3 || number.len() > 50 || !number.chars().all(allowed) || number[1..].contains('+') {
-        return Err(Error::invalid(format!("{number:?} is not a phone number (digits, spaces, + - ( ) . / only; at least 3 digits)")));
+        return Err(Error::invalid(format!(
+            "{number:?} is not a phone number (digits, spaces, + - ( ) . / only; at least 3 digits)"
+        )));
     }
     Ok(())
 }
@@ -181,7 +192,8 @@ pub fn validate_phone(number: &str) -> Result<()> {
 /// A BCP 47-shaped language tag: `en`, `pt-BR`, `zh-Hant`, `sr-Latn-RS`.
 pub fn validate_language(tag: &str) -> Result<()> {
     let mut parts = tag.split('-');
-    let primary_ok = parts.next().is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
+    let primary_ok =
+        parts.next().is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
     let rest_ok = parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
     if primary_ok && rest_ok && tag.len() <= 35 {
         Ok(())
@@ -198,7 +210,9 @@ fn validate_wiki_user(name: &str) -> Result<()> {
 }
 
 fn validate_irc_nick(nick: &str) -> Result<()> {
-    if nick.chars().count() > 64 || nick.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '!' || c == '@') {
+    if nick.chars().count() > 64
+        || nick.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '!' || c == '@')
+    {
         return Err(Error::invalid(format!("{nick:?} is not a valid IRC nick (no spaces, commas, ! or @)")));
     }
     Ok(())
@@ -258,13 +272,15 @@ fn normalise(mut p: ContactPatch) -> Result<ContactPatch> {
         validate_irc_nick(n)?;
     }
     if let Some(Some(o)) = &p.organization
-        && o.chars().count() > 300 {
-            return Err(Error::invalid("The organisation is longer than 300 characters."));
-        }
+        && o.chars().count() > 300
+    {
+        return Err(Error::invalid("The organisation is longer than 300 characters."));
+    }
     if let Some(Some(n)) = &p.notes
-        && n.chars().count() > 20_000 {
-            return Err(Error::invalid("Notes are longer than 20,000 characters."));
-        }
+        && n.chars().count() > 20_000
+    {
+        return Err(Error::invalid("Notes are longer than 20,000 characters."));
+    }
     Ok(p)
 }
 
@@ -277,7 +293,14 @@ fn opt(v: &Option<String>) -> Value {
 
 /// Replace a contact's child rows of one kind with `wanted`, keeping rows whose value is still
 /// wanted (so their ids, and other devices' edits to them, survive).
-fn replace_children(conn: &Connection, contact: Uuid, entity: EntityKind, value_field: &str, kind: Option<&str>, wanted: &[String]) -> Result<()> {
+fn replace_children(
+    conn: &Connection,
+    contact: Uuid,
+    entity: EntityKind,
+    value_field: &str,
+    kind: Option<&str>,
+    wanted: &[String],
+) -> Result<()> {
     let def = entity.def();
     let filter = if kind.is_some() { " AND kind = ?2" } else { "" };
     let sql = format!("SELECT id, {value_field} FROM {} WHERE contact_id = ?1{filter} ORDER BY rowid", def.name);
@@ -360,8 +383,13 @@ fn now() -> String {
 /// checking here too tells the person at once instead of at the next sync.
 fn check_may_restrict(conn: &Connection, patch: &ContactPatch) -> Result<()> {
     use liaison_protocol::wire::Role;
-    if patch.restricted.is_some() && matches!(crate::session::signed_in_role(conn)?, Some(Role::Trainer | Role::Volunteer)) {
-        return Err(Error::new(ErrorCode::Forbidden, "Only staff and administrators may restrict or unrestrict a contact."));
+    if patch.restricted.is_some()
+        && matches!(crate::session::signed_in_role(conn)?, Some(Role::Trainer | Role::Volunteer))
+    {
+        return Err(Error::new(
+            ErrorCode::Forbidden,
+            "Only staff and administrators may restrict or unrestrict a contact.",
+        ));
     }
     Ok(())
 }
@@ -420,7 +448,12 @@ pub fn delete(store: &mut Store, id: Uuid) -> Result<()> {
 // Reads
 
 fn is_restricted(conn: &Connection, id: Uuid) -> Result<bool> {
-    Ok(conn.prepare_cached("SELECT restricted FROM contact WHERE id = ?1")?.query_row([blob(id)], |r| r.get::<_, i64>(0)).optional()?.unwrap_or(0) != 0)
+    Ok(conn
+        .prepare_cached("SELECT restricted FROM contact WHERE id = ?1")?
+        .query_row([blob(id)], |r| r.get::<_, i64>(0))
+        .optional()?
+        .unwrap_or(0)
+        != 0)
 }
 
 fn exists(conn: &Connection, id: Uuid) -> Result<bool> {
@@ -508,7 +541,9 @@ pub fn list(store: &Store, offset: u64, limit: u32) -> Result<Page<ContactSummar
     let conn = store.conn();
     let total: i64 = conn.query_row("SELECT count(*) FROM contact", [], |r| r.get(0))?;
     let items = conn
-        .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM contact c ORDER BY c.sort_key, c.id LIMIT ?1 OFFSET ?2"))?
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM contact c ORDER BY c.sort_key, c.id LIMIT ?1 OFFSET ?2"
+        ))?
         .query_map(params![limit, offset as i64], summary)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Page { items, total: total as u64, offset })
@@ -520,7 +555,9 @@ pub fn search(store: &Store, query: &str, offset: u64, limit: u32) -> Result<Pag
     let Some(fts) = fts_query(query) else { return list(store, offset, limit) };
     let limit = check_page(limit)?;
     let conn = store.conn();
-    let total: i64 = conn.prepare_cached("SELECT count(*) FROM contact_fts WHERE contact_fts MATCH ?1")?.query_row([&fts], |r| r.get(0))?;
+    let total: i64 = conn
+        .prepare_cached("SELECT count(*) FROM contact_fts WHERE contact_fts MATCH ?1")?
+        .query_row([&fts], |r| r.get(0))?;
     // The page is chosen first, from the rank and the name alone; the summary columns (the
     // primary email is a subquery) are then computed for the page's rows only, not for every
     // match (a two-letter prefix matches a third of a large list).

@@ -52,12 +52,18 @@ fn id_in(fields: &BTreeMap<String, FieldState>, field: &str) -> Option<Uuid> {
 
 /// The parent of a row: from the fields it is arriving with when they name it, else from the
 /// store. A conflict's parent is its owner, of the kind it names.
-fn parent(conn: &Connection, kind: EntityKind, id: Uuid, fields: Option<&BTreeMap<String, FieldState>>) -> Result<Option<(EntityKind, Uuid)>> {
+fn parent(
+    conn: &Connection,
+    kind: EntityKind,
+    id: Uuid,
+    fields: Option<&BTreeMap<String, FieldState>>,
+) -> Result<Option<(EntityKind, Uuid)>> {
     let Some(p) = kind.def().parent else { return Ok(None) };
     let parent_kind = match p.kind {
         Some(k) => Some(k),
         None => {
-            let named = fields.and_then(|f| f.get("owner_entity")).and_then(|f| f.value.as_str()).and_then(EntityKind::parse);
+            let named =
+                fields.and_then(|f| f.get("owner_entity")).and_then(|f| f.value.as_str()).and_then(EntityKind::parse);
             match named {
                 Some(k) => Some(k),
                 None => stored_owner_kind(conn, kind, id)?,
@@ -75,15 +81,22 @@ fn stored_owner_kind(conn: &Connection, kind: EntityKind, id: Uuid) -> Result<Op
     if kind != EntityKind::Conflict {
         return Ok(None);
     }
-    let text: Option<Option<String>> =
-        conn.prepare_cached("SELECT owner_entity FROM conflict WHERE id = ?1")?.query_row([blob(id)], |r| r.get(0)).optional()?;
+    let text: Option<Option<String>> = conn
+        .prepare_cached("SELECT owner_entity FROM conflict WHERE id = ?1")?
+        .query_row([blob(id)], |r| r.get(0))
+        .optional()?;
     Ok(text.flatten().as_deref().and_then(EntityKind::parse))
 }
 
 /// The root of the tree a row is in (the row itself when it heads one). `fields`: the row's
 /// fields as they arrive, when it is being applied (they may name a parent the store does not
 /// know yet).
-pub fn root_of(conn: &Connection, kind: EntityKind, id: Uuid, fields: Option<&BTreeMap<String, FieldState>>) -> Result<Option<(EntityKind, Uuid)>> {
+pub fn root_of(
+    conn: &Connection,
+    kind: EntityKind,
+    id: Uuid,
+    fields: Option<&BTreeMap<String, FieldState>>,
+) -> Result<Option<(EntityKind, Uuid)>> {
     let (mut kind, mut id) = (kind, id);
     let mut fields = fields;
     for _ in 0..8 {
@@ -99,7 +112,12 @@ pub fn root_of(conn: &Connection, kind: EntityKind, id: Uuid, fields: Option<&BT
 }
 
 /// What a person calls the row: the label of the root of its tree, when it is on this device.
-pub fn label(conn: &Connection, kind: EntityKind, id: Uuid, fields: Option<&BTreeMap<String, FieldState>>) -> Result<Option<String>> {
+pub fn label(
+    conn: &Connection,
+    kind: EntityKind,
+    id: Uuid,
+    fields: Option<&BTreeMap<String, FieldState>>,
+) -> Result<Option<String>> {
     let Some((root_kind, root_id)) = root_of(conn, kind, id, fields)? else { return Ok(None) };
     label_of_root(conn, root_kind, root_id)
 }

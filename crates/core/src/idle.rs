@@ -92,7 +92,13 @@ mod tests {
 
     /// Checks every [`CHECK_EVERY`] from `start` for `total`, with both clocks moving together;
     /// returns the first lock and when it came.
-    fn run(lock: &mut IdleLock, timeout: Duration, start: Instant, wall: SystemTime, total: Duration) -> Option<(LockReason, Duration)> {
+    fn run(
+        lock: &mut IdleLock,
+        timeout: Duration,
+        start: Instant,
+        wall: SystemTime,
+        total: Duration,
+    ) -> Option<(LockReason, Duration)> {
         let mut elapsed = Duration::ZERO;
         while elapsed <= total {
             if let Some(reason) = lock.check(timeout, start + elapsed, wall + elapsed) {
@@ -132,7 +138,11 @@ mod tests {
         let mut lock = IdleLock::new(start);
         assert_eq!(run(&mut lock, 5 * MINUTE, start, wall, 4 * MINUTE), None);
         lock.activity(start + 4 * MINUTE);
-        assert_eq!(lock.check(5 * MINUTE, start + 8 * MINUTE, wall + 8 * MINUTE), None, "four minutes after the last activity");
+        assert_eq!(
+            lock.check(5 * MINUTE, start + 8 * MINUTE, wall + 8 * MINUTE),
+            None,
+            "four minutes after the last activity"
+        );
         assert_eq!(lock.check(5 * MINUTE, start + 9 * MINUTE, wall + 9 * MINUTE), Some(LockReason::Idle));
     }
 

@@ -52,7 +52,12 @@ impl Profile {
 
     pub fn state(&self) -> Result<VaultState> {
         let vault = vault::read(&self.dir)?;
-        Ok(VaultState { exists: vault.is_some(), unlocked: self.store.is_some(), mode: vault.map(|v| v.mode), data_dir: self.dir.clone() })
+        Ok(VaultState {
+            exists: vault.is_some(),
+            unlocked: self.store.is_some(),
+            mode: vault.map(|v| v.mode),
+            data_dir: self.dir.clone(),
+        })
     }
 
     /// Whether the OS keychain works here; `Err` says why not. May block on the OS.
@@ -66,7 +71,10 @@ impl Profile {
         if db.exists() {
             return Err(Error::new(
                 ErrorCode::VaultExists,
-                format!("{} already exists without a vault; Liaison will not overwrite it. Move it away first.", db.display()),
+                format!(
+                    "{} already exists without a vault; Liaison will not overwrite it. Move it away first.",
+                    db.display()
+                ),
             ));
         }
         let (vault, key) = vault::create(&self.dir, mode, passphrase, self.keychain.as_ref())?;
@@ -93,7 +101,10 @@ impl Profile {
             return Ok(());
         }
         let vault = vault::read(&self.dir)?.ok_or_else(|| {
-            Error::new(ErrorCode::NoVault, format!("There is no Liaison vault in {}; create one first (liaison init).", self.dir.display()))
+            Error::new(
+                ErrorCode::NoVault,
+                format!("There is no Liaison vault in {}; create one first (liaison init).", self.dir.display()),
+            )
         })?;
         let key = vault::unlock(&vault, passphrase, self.keychain.as_ref())?;
         self.store = Some(Store::open(&self.database_path(), &key)?);
@@ -105,16 +116,18 @@ impl Profile {
     pub fn lock(&mut self) {
         self.key = None;
         if let Some(store) = self.store.take()
-            && let Err(e) = store.close() {
-                tracing::warn!(error = %e, "closing the database");
-            }
+            && let Err(e) = store.close()
+        {
+            tracing::warn!(error = %e, "closing the database");
+        }
     }
 
     /// A second connection to the unlocked database, for work that must not hold this profile
     /// (a sync waiting on the network while the person keeps working). SQLite's WAL lets both
     /// connections work side by side.
     pub fn connect(&self) -> Result<Store> {
-        let key = self.key.as_ref().ok_or_else(|| Error::new(ErrorCode::Locked, "The vault is locked; unlock it first."))?;
+        let key =
+            self.key.as_ref().ok_or_else(|| Error::new(ErrorCode::Locked, "The vault is locked; unlock it first."))?;
         Store::open(&self.database_path(), key)
     }
 

@@ -65,7 +65,8 @@ pub struct QueuePatch {
 }
 
 fn require_staff(conn: &Connection, what: &str) -> Result<()> {
-    if matches!(crate::session::signed_in_role(conn)?, Some(r) if !matches!(r, liaison_protocol::wire::Role::Admin | liaison_protocol::wire::Role::Staff)) {
+    if matches!(crate::session::signed_in_role(conn)?, Some(r) if !matches!(r, liaison_protocol::wire::Role::Admin | liaison_protocol::wire::Role::Staff))
+    {
         return Err(Error::new(ErrorCode::Forbidden, format!("Only staff and administrators may {what}.")));
     }
     Ok(())
@@ -76,13 +77,16 @@ fn require_staff(conn: &Connection, what: &str) -> Result<()> {
 pub fn validate_calendar(calendar: &Value) -> Result<()> {
     EntityKind::Queue.def().validate("calendar", calendar).map_err(Error::invalid)?;
     let zone = calendar.get("zone").and_then(Value::as_str).unwrap_or_default();
-    jiff::tz::TimeZone::get(zone)
-        .map(|_| ())
-        .map_err(|_| Error::invalid(format!("{zone:?} is not a time zone; use a name from the IANA database such as Europe/Berlin or America/Sao_Paulo")))
+    jiff::tz::TimeZone::get(zone).map(|_| ()).map_err(|_| {
+        Error::invalid(format!(
+            "{zone:?} is not a time zone; use a name from the IANA database such as Europe/Berlin or America/Sao_Paulo"
+        ))
+    })
 }
 
 fn patch_fields(p: &QueuePatch) -> Result<Vec<(&'static str, Value)>> {
-    let text = |v: &Option<String>| v.as_ref().map(|s| s.trim()).filter(|s| !s.is_empty()).map_or(Value::Null, |s| json!(s));
+    let text =
+        |v: &Option<String>| v.as_ref().map(|s| s.trim()).filter(|s| !s.is_empty()).map_or(Value::Null, |s| json!(s));
     let mut fields = Vec::new();
     if let Some(name) = &p.name {
         let name = name.trim();
@@ -121,7 +125,9 @@ fn patch_fields(p: &QueuePatch) -> Result<Vec<(&'static str, Value)>> {
         let mut seen = Vec::new();
         for state in states.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
             if CASE_STATES.contains(&state) {
-                return Err(Error::invalid(format!("{state:?} is a built-in state already; a queue adds states of its own")));
+                return Err(Error::invalid(format!(
+                    "{state:?} is a built-in state already; a queue adds states of its own"
+                )));
             }
             if !seen.iter().any(|s: &String| s.eq_ignore_ascii_case(state)) {
                 seen.push(state.to_owned());
@@ -187,7 +193,10 @@ pub fn add_member(store: &mut Store, queue: Uuid, user: &str, role: &str) -> Res
         return Err(Error::invalid("Name the user to add."));
     }
     if !QUEUE_ROLES.contains(&role) {
-        return Err(Error::invalid(format!("{role:?} is not a role in a queue; roles are {}.", QUEUE_ROLES.join(", "))));
+        return Err(Error::invalid(format!(
+            "{role:?} is not a role in a queue; roles are {}.",
+            QUEUE_ROLES.join(", ")
+        )));
     }
     let id = membership_id(queue, user).ok_or_else(|| Error::invalid("Name the user to add."))?;
     store.transaction(|tx| {
@@ -257,7 +266,8 @@ fn queue_from(conn: &Connection, id: Uuid, fields: &BTreeMap<&'static str, Value
 
 pub fn get(store: &Store, id: Uuid) -> Result<Queue> {
     let conn = store.conn();
-    let fields = write::read_fields(conn, EntityKind::Queue, id)?.ok_or_else(|| Error::not_found(format!("Queue {id}")))?;
+    let fields =
+        write::read_fields(conn, EntityKind::Queue, id)?.ok_or_else(|| Error::not_found(format!("Queue {id}")))?;
     queue_from(conn, id, &fields)
 }
 
@@ -279,10 +289,17 @@ fn find_in(conn: &Connection, named: &str) -> Result<Uuid> {
             None => Err(Error::not_found(format!("Queue {id}"))),
         };
     }
-    let found: Option<Vec<u8>> =
-        conn.prepare_cached("SELECT id FROM queue WHERE lower(name) = lower(?1) LIMIT 1")?.query_row([named], |r| r.get(0)).optional()?;
+    let found: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT id FROM queue WHERE lower(name) = lower(?1) LIMIT 1")?
+        .query_row([named], |r| r.get(0))
+        .optional()?;
     found.and_then(|b| Uuid::from_slice(&b).ok()).ok_or_else(|| {
-        Error::new(ErrorCode::NotFound, format!("There is no queue named {named:?} on this device; `liaison queue list` shows the queues it holds."))
+        Error::new(
+            ErrorCode::NotFound,
+            format!(
+                "There is no queue named {named:?} on this device; `liaison queue list` shows the queues it holds."
+            ),
+        )
     })
 }
 

@@ -6,8 +6,8 @@
 //! plain file. Push batches are idempotent: a batch whose answer was lost is re-sent with the same
 //! batch id, and the server returns the answer it stored.
 
-use crate::error::{Error, ErrorCode, Result};
 use crate::entities;
+use crate::error::{Error, ErrorCode, Result};
 use crate::store::sync_tables::{self as st, OutboxState};
 use crate::store::{Store, desk, meta, write};
 use liaison_protocol::PROTOCOL_VERSION;
@@ -15,8 +15,8 @@ use liaison_protocol::error::ErrorBody;
 use liaison_protocol::hlc::Hlc;
 use liaison_protocol::schema::EntityKind;
 use liaison_protocol::wire::{
-    APP_HEADER, LoginRequest, LoginResponse, MAX_PUSH_CHANGES, Outcome, PROTOCOL_HEADER, PullResponse, PushRequest, PushResponse, RowState,
-    ServerInfo,
+    APP_HEADER, LoginRequest, LoginResponse, MAX_PUSH_CHANGES, Outcome, PROTOCOL_HEADER, PullResponse, PushRequest,
+    PushResponse, RowState, ServerInfo,
 };
 use rustls::DigitallySignedStruct;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -76,12 +76,16 @@ pub struct ServerProbe {
 /// `https://host:port` with no trailing slash; anything else is refused with a reason.
 pub fn normalise_url(input: &str) -> Result<String> {
     let url = input.trim().trim_end_matches('/');
-    let parsed = reqwest::Url::parse(url).map_err(|e| Error::invalid(format!("{input:?} is not a server address ({e}); expected e.g. https://liaison.example.org")))?;
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        Error::invalid(format!("{input:?} is not a server address ({e}); expected e.g. https://liaison.example.org"))
+    })?;
     if parsed.scheme() != "https" {
         return Err(Error::invalid(format!("{input:?} does not start with https://; Liaison only syncs over HTTPS.")));
     }
     if parsed.host_str().is_none() || parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(Error::invalid(format!("{input:?} is not a server address; expected e.g. https://liaison.example.org")));
+        return Err(Error::invalid(format!(
+            "{input:?} is not a server address; expected e.g. https://liaison.example.org"
+        )));
     }
     Ok(url.to_string())
 }
@@ -90,7 +94,9 @@ pub fn normalise_url(input: &str) -> Result<String> {
 pub fn normalise_fingerprint(input: &str) -> Result<String> {
     let hex: String = input.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).collect::<String>().to_lowercase();
     if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(Error::invalid(format!("{input:?} is not a SHA-256 fingerprint (64 hexadecimal digits, colons allowed).")));
+        return Err(Error::invalid(format!(
+            "{input:?} is not a SHA-256 fingerprint (64 hexadecimal digits, colons allowed)."
+        )));
     }
     Ok(hex)
 }
@@ -118,16 +124,28 @@ impl ServerCertVerifier for PinnedCert {
             *seen = Some(fingerprint.clone());
         }
         match &self.expected {
-            Some(expected) if *expected != fingerprint => Err(rustls::Error::General("server certificate does not match the pinned fingerprint".into())),
+            Some(expected) if *expected != fingerprint => {
+                Err(rustls::Error::General("server certificate does not match the pinned fingerprint".into()))
+            }
             _ => Ok(ServerCertVerified::assertion()),
         }
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
@@ -173,19 +191,23 @@ impl Client {
 
     fn transport_error(&self, e: reqwest::Error) -> Error {
         if let (Some(expected), Some(seen)) = (&self.expected, self.seen_fingerprint())
-            && *expected != seen {
-                return Error::new(
-                    ErrorCode::CertificateMismatch,
-                    format!(
-                        "The server at {} presented a different certificate than the one you trusted (expected {expected}, got {seen}). \
+            && *expected != seen
+        {
+            return Error::new(
+                ErrorCode::CertificateMismatch,
+                format!(
+                    "The server at {} presented a different certificate than the one you trusted (expected {expected}, got {seen}). \
                          Someone may be intercepting the connection; nothing was sent. If your administrator replaced the certificate, \
                          sign in again and confirm the new fingerprint.",
-                        self.base
-                    ),
-                );
-            }
+                    self.base
+                ),
+            );
+        }
         if e.is_decode() {
-            return Error::new(ErrorCode::BadResponse, format!("The answer from {} could not be understood ({e}). Is this a Liaison server?", self.base));
+            return Error::new(
+                ErrorCode::BadResponse,
+                format!("The answer from {} could not be understood ({e}). Is this a Liaison server?", self.base),
+            );
         }
         let mut cause = e.to_string();
         let mut source = std::error::Error::source(&e);
@@ -195,7 +217,10 @@ impl Client {
         }
         Error::new(
             ErrorCode::ServerUnreachable,
-            format!("Could not reach the server at {} ({cause}). Check the address and your network; your changes are kept and will sync later.", self.base),
+            format!(
+                "Could not reach the server at {} ({cause}). Check the address and your network; your changes are kept and will sync later.",
+                self.base
+            ),
         )
     }
 
@@ -231,14 +256,18 @@ impl Client {
             Ok(body) => Err(body.into()),
             Err(_) => Err(Error::new(
                 ErrorCode::BadResponse,
-                format!("The server at {} answered HTTP {status} without a Liaison error; is this address a Liaison server?", self.base),
+                format!(
+                    "The server at {} answered HTTP {status} without a Liaison error; is this address a Liaison server?",
+                    self.base
+                ),
             )),
         }
     }
 
     async fn post_json<B: Serialize, T: serde::de::DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
         let json = serde_json::to_vec(body).map_err(|e| Error::internal("encoding a request", e))?;
-        let mut req = self.request(reqwest::Method::POST, path).header(reqwest::header::CONTENT_TYPE, "application/json");
+        let mut req =
+            self.request(reqwest::Method::POST, path).header(reqwest::header::CONTENT_TYPE, "application/json");
         req = if json.len() > 1024 {
             let packed = zstd::bulk::compress(&json, 3).map_err(|e| Error::internal("compressing a request", e))?;
             req.header(reqwest::header::CONTENT_ENCODING, "zstd").body(packed)
@@ -255,11 +284,16 @@ pub async fn probe(url: &str) -> Result<ServerProbe> {
     let url = normalise_url(url)?;
     let client = Client::new(&url, None, None)?;
     let info: ServerInfo = client.send(client.request(reqwest::Method::GET, "/v1/info")).await?;
-    let fingerprint = client.seen_fingerprint().ok_or_else(|| Error::new(ErrorCode::BadResponse, "The server presented no certificate."))?;
+    let fingerprint = client
+        .seen_fingerprint()
+        .ok_or_else(|| Error::new(ErrorCode::BadResponse, "The server presented no certificate."))?;
     if !(info.protocol_min..=info.protocol_max).contains(&PROTOCOL_VERSION) {
         return Err(Error::new(
             ErrorCode::UpgradeRequired,
-            format!("This server speaks protocol {}–{}, this Liaison speaks {PROTOCOL_VERSION}; update Liaison to sync.", info.protocol_min, info.protocol_max),
+            format!(
+                "This server speaks protocol {}–{}, this Liaison speaks {PROTOCOL_VERSION}; update Liaison to sync.",
+                info.protocol_min, info.protocol_max
+            ),
         ));
     }
     Ok(ServerProbe { url, fingerprint, info })
@@ -282,7 +316,12 @@ pub async fn login(store: &mut Store, url: &str, user: &str, password: &str, fin
         return Err(Error::invalid("Enter a user name and a password."));
     }
     let client = Client::new(&url, Some(fingerprint.clone()), None)?;
-    let req = LoginRequest { user: user.trim().to_string(), password: password.to_string(), device_id: meta::device_id(store.conn())?, device_name: device_name() };
+    let req = LoginRequest {
+        user: user.trim().to_string(),
+        password: password.to_string(),
+        device_id: meta::device_id(store.conn())?,
+        device_name: device_name(),
+    };
     let resp: LoginResponse = client.post_json("/v1/login", &req).await?;
     store.transaction(|tx| {
         meta::set(tx, keys::URL, &url)?;
@@ -354,7 +393,16 @@ pub fn ledger(store: &Store, limit: usize) -> Result<Vec<LedgerEntry>> {
             .change
             .fields
             .iter()
-            .map(|(name, write)| (name.clone(), liaison_protocol::wire::FieldState { value: write.value.clone(), hlc: write.hlc, device: Uuid::nil() }))
+            .map(|(name, write)| {
+                (
+                    name.clone(),
+                    liaison_protocol::wire::FieldState {
+                        value: write.value.clone(),
+                        hlc: write.hlc,
+                        device: Uuid::nil(),
+                    },
+                )
+            })
             .collect();
         entities::label(conn, e.change.entity, e.change.row_id, Some(&fields))
     };
@@ -383,7 +431,12 @@ pub fn ledger(store: &Store, limit: usize) -> Result<Vec<LedgerEntry>> {
 
 fn connected_client(store: &Store) -> Result<Client> {
     let conn = store.conn();
-    let not_logged_in = || Error::new(ErrorCode::NotLoggedIn, "This device is not signed in to a server; sign in first (liaison login URL --user NAME).");
+    let not_logged_in = || {
+        Error::new(
+            ErrorCode::NotLoggedIn,
+            "This device is not signed in to a server; sign in first (liaison login URL --user NAME).",
+        )
+    };
     let token = meta::get(conn, keys::TOKEN)?.ok_or_else(not_logged_in)?;
     let url = meta::get(conn, keys::URL)?.ok_or_else(not_logged_in)?;
     let fingerprint = meta::get(conn, keys::FINGERPRINT)?.ok_or_else(not_logged_in)?;
@@ -396,7 +449,8 @@ fn connected_client(store: &Store) -> Result<Client> {
 /// nothing.
 pub async fn erase_contact(store: &mut Store, id: Uuid) -> Result<SyncReport> {
     let client = connected_client(store)?;
-    let _: liaison_protocol::wire::EraseResponse = client.send(client.request(reqwest::Method::POST, &format!("/v1/contacts/{id}/erase"))).await?;
+    let _: liaison_protocol::wire::EraseResponse =
+        client.send(client.request(reqwest::Method::POST, &format!("/v1/contacts/{id}/erase"))).await?;
     sync(store).await
 }
 
@@ -432,7 +486,10 @@ async fn run(store: &mut Store) -> Result<(u64, u64, u64)> {
 async fn upload_files(store: &mut Store, client: &Client) -> Result<()> {
     for sha256 in desk::pending_uploads(store.conn())? {
         let Some(content) = desk::get_blob(store.conn(), &sha256)? else { continue };
-        let req = client.request(reqwest::Method::PUT, &format!("/v1/blobs/{sha256}")).header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(content);
+        let req = client
+            .request(reqwest::Method::PUT, &format!("/v1/blobs/{sha256}"))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(content);
         let resp = req.send().await.map_err(|e| client.transport_error(e))?;
         let outcome = match client.check_status(resp).await {
             Ok(_) => desk::Upload::Done,
@@ -457,14 +514,22 @@ pub async fn fetch_attachment(store: &mut Store, attachment: Uuid) -> Result<(cr
         .query_row([st::blob(attachment)], |r| r.get(0))
         .map_err(|_| Error::not_found(format!("Attachment {attachment}")))?;
     let client = connected_client(store)?;
-    let resp = client.request(reqwest::Method::GET, &format!("/v1/blobs/{sha256}")).send().await.map_err(|e| client.transport_error(e))?;
+    let resp = client
+        .request(reqwest::Method::GET, &format!("/v1/blobs/{sha256}"))
+        .send()
+        .await
+        .map_err(|e| client.transport_error(e))?;
     let resp = client.check_status(resp).await?;
     let content = resp.bytes().await.map_err(|e| client.transport_error(e))?;
     if hex::encode(sha2::Sha256::digest(&content)) != sha256 {
-        return Err(Error::new(ErrorCode::BadResponse, "The server sent a file whose content does not match its digest; it was not kept. Try again."));
+        return Err(Error::new(
+            ErrorCode::BadResponse,
+            "The server sent a file whose content does not match its digest; it was not kept. Try again.",
+        ));
     }
     store.transaction(|tx| desk::store_blob(tx, &sha256, &content, desk::Upload::Done))?;
-    crate::cases::attachment_content(store, attachment)?.ok_or_else(|| Error::not_found(format!("Attachment {attachment}")))
+    crate::cases::attachment_content(store, attachment)?
+        .ok_or_else(|| Error::not_found(format!("Attachment {attachment}")))
 }
 
 async fn push(store: &mut Store, client: &Client) -> Result<(u64, u64)> {
@@ -488,7 +553,10 @@ async fn push(store: &mut Store, client: &Client) -> Result<(u64, u64)> {
         let request = PushRequest { batch_id, changes: entries.iter().map(|e| e.change.clone()).collect() };
         let response: PushResponse = client.post_json("/v1/push", &request).await?;
         if response.results.len() != request.changes.len() {
-            return Err(Error::new(ErrorCode::BadResponse, "The server answered a push with the wrong number of results; the changes stay queued."));
+            return Err(Error::new(
+                ErrorCode::BadResponse,
+                "The server answered a push with the wrong number of results; the changes stay queued.",
+            ));
         }
         store.transaction(|tx| {
             for result in &response.results {
@@ -498,7 +566,10 @@ async fn push(store: &mut Store, client: &Client) -> Result<(u64, u64)> {
                         accepted += 1;
                     }
                     Outcome::Rejected => {
-                        let (code, message) = result.error.as_ref().map_or(("internal", "refused without a reason"), |e| (e.code.as_str(), e.message.as_str()));
+                        let (code, message) =
+                            result.error.as_ref().map_or(("internal", "refused without a reason"), |e| {
+                                (e.code.as_str(), e.message.as_str())
+                            });
                         st::mark_result(tx, result.change_id, OutboxState::Rejected, Some((code, message)))?;
                         rejected += 1;
                     }
@@ -649,7 +720,12 @@ impl Receiving {
 }
 
 fn bad_snapshot(what: &str) -> Error {
-    Error::new(ErrorCode::BadResponse, format!("The server's snapshot could not be read ({what}); what arrived so far is kept and the next sync continues."))
+    Error::new(
+        ErrorCode::BadResponse,
+        format!(
+            "The server's snapshot could not be read ({what}); what arrived so far is kept and the next sync continues."
+        ),
+    )
 }
 
 /// Receive a snapshot: every row this user may read as of one server sequence, streamed as one
@@ -659,7 +735,11 @@ async fn snapshot(store: &mut Store, client: &Client) -> Result<u64> {
     let resync = meta::get(store.conn(), keys::SNAPSHOT_RESYNC)?.is_some();
     let at = meta_u64(store.conn(), keys::SNAPSHOT_AT)?;
     let after = meta_u64(store.conn(), keys::SNAPSHOT_AFTER)?;
-    let resp = client.request(reqwest::Method::GET, &format!("/v1/snapshot?at={at}&after={after}")).send().await.map_err(|e| client.transport_error(e))?;
+    let resp = client
+        .request(reqwest::Method::GET, &format!("/v1/snapshot?at={at}&after={after}"))
+        .send()
+        .await
+        .map_err(|e| client.transport_error(e))?;
     let mut resp = client.check_status(resp).await?;
     let mut receiving = Receiving { at, started: false, resync, rows: Vec::with_capacity(SNAPSHOT_CHUNK), changed: 0 };
     let mut buffer: Vec<u8> = Vec::new();
@@ -680,7 +760,8 @@ async fn snapshot(store: &mut Store, client: &Client) -> Result<u64> {
             start += len + 1;
             // A row of a kind this version does not know (a newer server's) is skipped.
             if !line.iter().all(u8::is_ascii_whitespace)
-                && let Some(line) = liaison_protocol::wire::read_snapshot_line(line).map_err(|e| bad_snapshot(&e.to_string()))?
+                && let Some(line) =
+                    liaison_protocol::wire::read_snapshot_line(line).map_err(|e| bad_snapshot(&e.to_string()))?
             {
                 lines.push(line);
             }
@@ -714,7 +795,8 @@ async fn pull(store: &mut Store, client: &Client) -> Result<u64> {
         // A device that already holds rows from the server (its cursor was reset, e.g. by
         // signing in again) must also drop the rows the snapshot no longer has: snapshots
         // carry no tombstones.
-        let holds_rows = store.conn().query_row("SELECT EXISTS (SELECT 1 FROM row_seq)", [], |r| r.get::<_, bool>(0))?;
+        let holds_rows =
+            store.conn().query_row("SELECT EXISTS (SELECT 1 FROM row_seq)", [], |r| r.get::<_, bool>(0))?;
         if holds_rows {
             store.transaction(|tx| meta::set(tx, keys::SNAPSHOT_RESYNC, "1"))?;
         }
@@ -722,7 +804,10 @@ async fn pull(store: &mut Store, client: &Client) -> Result<u64> {
     }
     loop {
         let since = meta_u64(store.conn(), keys::CURSOR)?;
-        let page: PullResponse = match client.send(client.request(reqwest::Method::GET, &format!("/v1/pull?since={since}&limit={PULL_PAGE}"))).await {
+        let page: PullResponse = match client
+            .send(client.request(reqwest::Method::GET, &format!("/v1/pull?since={since}&limit={PULL_PAGE}")))
+            .await
+        {
             Err(e) if e.code == ErrorCode::ResyncRequired => {
                 tracing::info!(since, "the server no longer keeps deletions this old; re-syncing from a snapshot");
                 store.transaction(|tx| {
@@ -736,7 +821,10 @@ async fn pull(store: &mut Store, client: &Client) -> Result<u64> {
             other => other?,
         };
         if page.next_cursor < since {
-            return Err(Error::new(ErrorCode::BadResponse, "The server moved the sync cursor backwards; refusing the page."));
+            return Err(Error::new(
+                ErrorCode::BadResponse,
+                "The server moved the sync cursor backwards; refusing the page.",
+            ));
         }
         changed += apply_page(store, &page)?;
         // A page may hold no row this user may read and still move the cursor: keep going

@@ -110,11 +110,17 @@ pub fn read(dir: &Path) -> Result<Option<VaultFile>> {
     let vault: VaultFile = serde_json::from_str(&text).map_err(|e| {
         Error::new(
             ErrorCode::CorruptDatabase,
-            format!("{} is damaged ({e}); without it the database cannot be opened. Restore it from a backup.", path.display()),
+            format!(
+                "{} is damaged ({e}); without it the database cannot be opened. Restore it from a backup.",
+                path.display()
+            ),
         )
     })?;
     if vault.mode == UnlockMode::Passphrase && vault.passphrase.is_none() {
-        return Err(Error::new(ErrorCode::CorruptDatabase, format!("{} has no passphrase wrapping; restore it from a backup.", path.display())));
+        return Err(Error::new(
+            ErrorCode::CorruptDatabase,
+            format!("{} has no passphrase wrapping; restore it from a backup.", path.display()),
+        ));
     }
     Ok(Some(vault))
 }
@@ -127,7 +133,8 @@ fn validate_passphrase(passphrase: &str) -> Result<()> {
 }
 
 fn derive(passphrase: &str, salt: &[u8], memory_kib: u32, passes: u32, lanes: u32) -> Result<Zeroizing<[u8; 32]>> {
-    let params = Params::new(memory_kib, passes, lanes, Some(32)).map_err(|e| Error::internal("key derivation settings", e))?;
+    let params =
+        Params::new(memory_kib, passes, lanes, Some(32)).map_err(|e| Error::internal("key derivation settings", e))?;
     let mut out = Zeroizing::new([0u8; 32]);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password_into(passphrase.as_bytes(), salt, out.as_mut())
@@ -158,7 +165,9 @@ fn wrap_with_passphrase(key: &DataKey, passphrase: &str) -> Result<PassphraseWra
 }
 
 fn unwrap_with_passphrase(wrap: &PassphraseWrap, passphrase: &str) -> Result<DataKey> {
-    let damaged = |what: &str| Error::new(ErrorCode::CorruptDatabase, format!("vault.json is damaged ({what}); restore it from a backup."));
+    let damaged = |what: &str| {
+        Error::new(ErrorCode::CorruptDatabase, format!("vault.json is damaged ({what}); restore it from a backup."))
+    };
     if wrap.kdf != "argon2id" {
         return Err(damaged("unknown key derivation"));
     }
@@ -192,7 +201,12 @@ fn write_vault_file(dir: &Path, vault: &VaultFile) -> Result<()> {
 }
 
 /// Create a new vault in `dir` (which must not hold one) and return its fresh data key.
-pub fn create(dir: &Path, mode: UnlockMode, passphrase: Option<&str>, keychain: &dyn Keychain) -> Result<(VaultFile, DataKey)> {
+pub fn create(
+    dir: &Path,
+    mode: UnlockMode,
+    passphrase: Option<&str>,
+    keychain: &dyn Keychain,
+) -> Result<(VaultFile, DataKey)> {
     if read(dir)?.is_some() {
         return Err(Error::new(ErrorCode::VaultExists, format!("A vault already exists in {}.", dir.display())));
     }
@@ -211,7 +225,9 @@ pub fn create(dir: &Path, mode: UnlockMode, passphrase: Option<&str>, keychain: 
             vault.passphrase = Some(wrap_with_passphrase(&key, pass)?);
         }
         UnlockMode::Keychain => {
-            keychain.probe().map_err(|why| Error::new(ErrorCode::KeychainUnavailable, format!("{why}. Use a passphrase instead.")))?;
+            keychain.probe().map_err(|why| {
+                Error::new(ErrorCode::KeychainUnavailable, format!("{why}. Use a passphrase instead."))
+            })?;
             keychain.set(&vault.keychain_account(), &hex::encode(key.bytes()))?;
         }
     }
@@ -223,8 +239,13 @@ pub fn create(dir: &Path, mode: UnlockMode, passphrase: Option<&str>, keychain: 
 pub fn unlock(vault: &VaultFile, passphrase: Option<&str>, keychain: &dyn Keychain) -> Result<DataKey> {
     match vault.mode {
         UnlockMode::Passphrase => {
-            let pass = passphrase.ok_or_else(|| Error::new(ErrorCode::WrongPassphrase, "This vault is unlocked with a passphrase; enter it."))?;
-            let wrap = vault.passphrase.as_ref().ok_or_else(|| Error::new(ErrorCode::CorruptDatabase, "vault.json has no passphrase wrapping."))?;
+            let pass = passphrase.ok_or_else(|| {
+                Error::new(ErrorCode::WrongPassphrase, "This vault is unlocked with a passphrase; enter it.")
+            })?;
+            let wrap = vault
+                .passphrase
+                .as_ref()
+                .ok_or_else(|| Error::new(ErrorCode::CorruptDatabase, "vault.json has no passphrase wrapping."))?;
             unwrap_with_passphrase(wrap, pass)
         }
         UnlockMode::Keychain => {
@@ -234,7 +255,9 @@ pub fn unlock(vault: &VaultFile, passphrase: Option<&str>, keychain: &dyn Keycha
                     "The key for this vault is not in the system keychain (was it removed?). Without it the database cannot be opened.",
                 )
             })?;
-            let mut bytes = Zeroizing::new(hex::decode(stored.trim()).map_err(|_| Error::new(ErrorCode::CorruptDatabase, "The keychain entry for this vault is damaged."))?);
+            let mut bytes = Zeroizing::new(hex::decode(stored.trim()).map_err(|_| {
+                Error::new(ErrorCode::CorruptDatabase, "The keychain entry for this vault is damaged.")
+            })?);
             if bytes.len() != 32 {
                 return Err(Error::new(ErrorCode::CorruptDatabase, "The keychain entry for this vault is damaged."));
             }
@@ -269,7 +292,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let kc = MemoryKeychain::default();
         let (vault, key) = create(dir.path(), UnlockMode::Passphrase, Some("correct horse"), &kc).expect("create");
-        let again = unlock(&read(dir.path()).expect("read").expect("exists"), Some("correct horse"), &kc).expect("unlock");
+        let again =
+            unlock(&read(dir.path()).expect("read").expect("exists"), Some("correct horse"), &kc).expect("unlock");
         assert_eq!(key.bytes(), again.bytes(), "the same passphrase must yield the same data key");
         let err = unlock(&vault, Some("wrong horse!"), &kc).expect_err("wrong passphrase");
         assert_eq!(err.code, ErrorCode::WrongPassphrase);
@@ -280,7 +304,8 @@ mod tests {
     #[test]
     fn short_passphrases_are_refused_before_anything_is_written() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let err = create(dir.path(), UnlockMode::Passphrase, Some("short"), &MemoryKeychain::default()).expect_err("too short");
+        let err = create(dir.path(), UnlockMode::Passphrase, Some("short"), &MemoryKeychain::default())
+            .expect_err("too short");
         assert_eq!(err.code, ErrorCode::InvalidInput);
         assert!(read(dir.path()).expect("read").is_none(), "a refused vault leaves no file behind");
     }
@@ -300,14 +325,18 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let kc = MemoryKeychain::default();
         create(dir.path(), UnlockMode::Keychain, None, &kc).expect("create");
-        assert_eq!(create(dir.path(), UnlockMode::Keychain, None, &kc).expect_err("exists").code, ErrorCode::VaultExists);
+        assert_eq!(
+            create(dir.path(), UnlockMode::Keychain, None, &kc).expect_err("exists").code,
+            ErrorCode::VaultExists
+        );
     }
 
     #[test]
     fn changing_the_passphrase_keeps_the_data_key() {
         let dir = tempfile::tempdir().expect("tempdir");
         let kc = MemoryKeychain::default();
-        let (mut vault, key) = create(dir.path(), UnlockMode::Passphrase, Some("first passphrase"), &kc).expect("create");
+        let (mut vault, key) =
+            create(dir.path(), UnlockMode::Passphrase, Some("first passphrase"), &kc).expect("create");
         change_passphrase(dir.path(), &mut vault, &key, "second passphrase").expect("change");
         let vault = read(dir.path()).expect("read").expect("exists");
         assert_eq!(unlock(&vault, Some("second passphrase"), &kc).expect("new").bytes(), key.bytes());

@@ -22,7 +22,11 @@ fn keychain_mode_round_trips_or_is_refused_with_an_explanation() {
     match NativeKeychain.probe() {
         Ok(()) => {
             profile.create(UnlockMode::Keychain, None).expect("create a keychain vault");
-            contacts::create(profile.store().expect("unlocked"), ContactInput { display_name: "Keychain Kept".into(), ..Default::default() }).expect("add");
+            contacts::create(
+                profile.store().expect("unlocked"),
+                ContactInput { display_name: "Keychain Kept".into(), ..Default::default() },
+            )
+            .expect("add");
             profile.lock();
             profile.unlock(None).expect("the keychain unlocks the vault without a passphrase");
             assert_eq!(contacts::count(profile.store().expect("unlocked")).expect("count"), 1);
@@ -32,7 +36,11 @@ fn keychain_mode_round_trips_or_is_refused_with_an_explanation() {
             assert!(!text.contains("wrapped_key"), "no key material in vault.json in keychain mode");
             profile.lock();
             vault::forget_keychain_entry(&file, &NativeKeychain).expect("clean up the keychain entry");
-            assert_eq!(profile.unlock(None).expect_err("entry gone").code, ErrorCode::KeychainUnavailable, "without the entry the vault cannot open");
+            assert_eq!(
+                profile.unlock(None).expect_err("entry gone").code,
+                ErrorCode::KeychainUnavailable,
+                "without the entry the vault cannot open"
+            );
         }
         Err(why) => {
             assert!(!expect_keychain(), "a Secret Service was expected here but did not work: {why}");

@@ -81,11 +81,7 @@ impl Clock {
 
     /// Issue a stamp for a local event at wall-clock time `now_millis`.
     pub fn tick(&mut self, now_millis: u64) -> Hlc {
-        self.last = if now_millis > self.last.millis {
-            Hlc::new(now_millis, 0)
-        } else {
-            bump(self.last)
-        };
+        self.last = if now_millis > self.last.millis { Hlc::new(now_millis, 0) } else { bump(self.last) };
         self.last
     }
 

@@ -422,7 +422,11 @@ fn check_shape(name: &str, shape: JsonShape, value: &Value) -> Result<(), String
                 let text = |key: &str| page.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
                 match (text("wiki"), text("title")) {
                     (Some(wiki), Some(title)) if wiki.len() <= 255 && title.chars().count() <= 255 => {}
-                    _ => return Err(format!("each page of {name} needs a wiki and a title (at most 255 characters each)")),
+                    _ => {
+                        return Err(format!(
+                            "each page of {name} needs a wiki and a title (at most 255 characters each)"
+                        ));
+                    }
                 }
             }
             Ok(())
@@ -477,13 +481,18 @@ fn check_calendar(name: &str, value: &Value) -> Result<(), String> {
             if !WEEKDAYS.contains(&day.as_str()) {
                 return Err(format!("{name}.weekly has no day {day:?}; days are {}", WEEKDAYS.join(", ")));
             }
-            let spans = spans.as_array().ok_or_else(|| format!("{name}.weekly.{day} must be a list of [from, to] hours"))?;
+            let spans =
+                spans.as_array().ok_or_else(|| format!("{name}.weekly.{day} must be a list of [from, to] hours"))?;
             for span in spans {
                 let pair = span.as_array().filter(|p| p.len() == 2);
                 let times: Option<Vec<&str>> = pair.map(|p| p.iter().filter_map(Value::as_str).collect());
                 match times.as_deref() {
                     Some([from, to]) if is_clock_time(from) && is_clock_time(to) && from < to => {}
-                    _ => return Err(format!("{name}.weekly.{day} hours must be pairs like [\"09:00\", \"17:00\"], from before to")),
+                    _ => {
+                        return Err(format!(
+                            "{name}.weekly.{day} hours must be pairs like [\"09:00\", \"17:00\"], from before to"
+                        ));
+                    }
                 }
             }
         }
@@ -646,7 +655,11 @@ pub const QUEUE_ROLES: [&str; 2] = ["agent", "lead"];
 pub static QUEUE_MEMBER: EntityDef = EntityDef {
     kind: EntityKind::QueueMember,
     name: "queue_member",
-    fields: &[reference("queue_id", EntityKind::Queue, true), text("user", true, 64), choice("role", &QUEUE_ROLES, true)],
+    fields: &[
+        reference("queue_id", EntityKind::Queue, true),
+        text("user", true, 64),
+        choice("role", &QUEUE_ROLES, true),
+    ],
     scope: ScopeRule::Of { field: "queue_id" },
     writers: Writers { create: Who::Staff, edit: Who::Staff, delete: Who::Staff },
     grants: Some(GrantRule { user_field: "user", scope_field: "queue_id" }),
@@ -783,26 +796,46 @@ mod tests {
                 let field = def.field(parent.field).unwrap_or_else(|| panic!("{kind}: the parent field exists"));
                 assert!(field.required || parent.kind.is_none(), "{kind}: a child always names its parent");
                 match (parent.kind, field.ty) {
-                    (Some(of), FieldType::Ref(to)) => assert_eq!(of, to, "{kind}: the parent field refers to the parent"),
+                    (Some(of), FieldType::Ref(to)) => {
+                        assert_eq!(of, to, "{kind}: the parent field refers to the parent")
+                    }
                     (None, FieldType::AnyRef) => {}
                     other => panic!("{kind}: the parent field must be a reference, not {other:?}"),
                 }
             }
-            assert_eq!(def.scope == ScopeRule::Parent, def.parent.is_some(), "{kind}: children take their parent's scope");
+            assert_eq!(
+                def.scope == ScopeRule::Parent,
+                def.parent.is_some(),
+                "{kind}: children take their parent's scope"
+            );
             if let ScopeRule::Of { field } | ScopeRule::OwnWhen { field } = def.scope {
                 assert!(def.field(field).is_some(), "{kind}: the scope field exists");
             }
             if let Some(person) = def.person {
-                assert_eq!(def.field(person).map(|f| f.ty), Some(FieldType::Ref(EntityKind::Contact)), "{kind}: a person is a contact");
+                assert_eq!(
+                    def.field(person).map(|f| f.ty),
+                    Some(FieldType::Ref(EntityKind::Contact)),
+                    "{kind}: a person is a contact"
+                );
             }
             if let Some(grant) = def.grants {
-                assert!(def.field(grant.user_field).is_some() && def.field(grant.scope_field).is_some(), "{kind}: grant fields exist");
+                assert!(
+                    def.field(grant.user_field).is_some() && def.field(grant.scope_field).is_some(),
+                    "{kind}: grant fields exist"
+                );
             }
             if let Identity::Derived(fields) = def.identity {
-                assert!(fields.iter().all(|f| def.field(f).is_some_and(|f| f.required)), "{kind}: a derived id comes from required fields");
+                assert!(
+                    fields.iter().all(|f| def.field(f).is_some_and(|f| f.required)),
+                    "{kind}: a derived id comes from required fields"
+                );
             }
             if def.mutability == Mutability::AppendOnly {
-                assert_eq!((def.writers.edit, def.writers.delete), (Who::Nobody, Who::Nobody), "{kind}: append-only rows never change");
+                assert_eq!(
+                    (def.writers.edit, def.writers.delete),
+                    (Who::Nobody, Who::Nobody),
+                    "{kind}: append-only rows never change"
+                );
             }
             assert!(def.since >= 1 && def.since <= crate::PROTOCOL_VERSION, "{kind}: introduced by a known protocol");
         }
@@ -813,10 +846,19 @@ mod tests {
         let of = |k: EntityKind| k.children().collect::<Vec<_>>();
         assert_eq!(
             of(EntityKind::Contact),
-            vec![EntityKind::ContactEmail, EntityKind::ContactPhone, EntityKind::ContactIdentifier, EntityKind::Conflict]
+            vec![
+                EntityKind::ContactEmail,
+                EntityKind::ContactPhone,
+                EntityKind::ContactIdentifier,
+                EntityKind::Conflict
+            ]
         );
         assert_eq!(of(EntityKind::Case), vec![EntityKind::Conflict, EntityKind::CaseContact, EntityKind::CaseMessage]);
-        assert_eq!(of(EntityKind::CaseMessage), vec![EntityKind::Conflict, EntityKind::Attachment], "depth 3: a message's files");
+        assert_eq!(
+            of(EntityKind::CaseMessage),
+            vec![EntityKind::Conflict, EntityKind::Attachment],
+            "depth 3: a message's files"
+        );
         assert!(EntityKind::known_at(1).all(|k| k.def().since == 1), "protocol 1 knows only the contact entities");
         assert_eq!(EntityKind::known_at(1).count(), 5);
     }
@@ -835,7 +877,10 @@ mod tests {
         assert!(c.validate("restricted", &json!(true)).is_ok());
         assert_eq!(c.validate("restricted", &json!("yes")), Err("restricted must be true or false".into()));
         let case = EntityKind::Case.def();
-        assert_eq!(case.validate("kind", &json!("rant")), Err("kind must be one of inquiry, complaint, comment".into()));
+        assert_eq!(
+            case.validate("kind", &json!("rant")),
+            Err("kind must be one of inquiry, complaint, comment".into())
+        );
         let file = EntityKind::Attachment.def();
         assert!(file.validate("size", &json!(MAX_ATTACHMENT_BYTES + 1)).expect_err("too big").contains("at most"));
         assert!(file.validate("size", &json!(-1)).is_err());
@@ -872,7 +917,9 @@ mod tests {
     fn derived_ids_do_not_depend_on_spelling() {
         let def = EntityKind::QueueMember.def();
         let queue = Uuid::from_u128(7);
-        let id = |q: String, user: &str| def.derived_id_of(&BTreeMap::from([("queue_id".into(), json!(q)), ("user".into(), json!(user))]));
+        let id = |q: String, user: &str| {
+            def.derived_id_of(&BTreeMap::from([("queue_id".into(), json!(q)), ("user".into(), json!(user))]))
+        };
         let one = id(queue.to_string(), "Ana").expect("derived");
         assert_eq!(id(queue.simple().to_string().to_uppercase(), " ana "), Some(one), "same queue, same user");
         assert_ne!(id(queue.to_string(), "ben"), Some(one), "another user, another row");

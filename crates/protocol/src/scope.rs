@@ -58,7 +58,12 @@ pub fn parse(text: &str) -> Result<String, String> {
     }
     let kinds: Vec<&str> =
         EntityKind::ALL.into_iter().filter(|k| forms_compartments(*k)).map(EntityKind::as_str).collect();
-    let expected = || format!("{text:?} is not a scope; expected public or one of {}", kinds.iter().map(|k| format!("{k}:<id>")).collect::<Vec<_>>().join(", "));
+    let expected = || {
+        format!(
+            "{text:?} is not a scope; expected public or one of {}",
+            kinds.iter().map(|k| format!("{k}:<id>")).collect::<Vec<_>>().join(", ")
+        )
+    };
     let (kind, id) = text.split_once(':').ok_or_else(expected)?;
     let kind = EntityKind::parse(kind).filter(|k| forms_compartments(*k)).ok_or_else(expected)?;
     let id = Uuid::parse_str(id).map_err(|_| expected())?;
@@ -79,7 +84,10 @@ mod tests {
         assert_eq!(contact_id(&of(EntityKind::Queue, id)), None, "a queue is no contact");
         assert_eq!(parse("public"), Ok(PUBLIC.to_owned()));
         assert!(parse("contact:nope").is_err());
-        assert!(parse(&format!("case_message:{id}")).expect_err("no compartment").contains("queue:<id>"), "messages form no compartment of their own");
+        assert!(
+            parse(&format!("case_message:{id}")).expect_err("no compartment").contains("queue:<id>"),
+            "messages form no compartment of their own"
+        );
         assert!(parse("planet:1").is_err(), "unknown kinds are refused, not guessed");
         assert_eq!(split(PUBLIC), None);
     }

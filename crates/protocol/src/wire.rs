@@ -216,7 +216,10 @@ pub struct PushBatch {
 
 impl From<&PushRequest> for PushBatch {
     fn from(request: &PushRequest) -> Self {
-        PushBatch { batch_id: request.batch_id, changes: request.changes.iter().cloned().map(Incoming::Known).collect() }
+        PushBatch {
+            batch_id: request.batch_id,
+            changes: request.changes.iter().cloned().map(Incoming::Known).collect(),
+        }
     }
 }
 
@@ -426,7 +429,12 @@ mod tests {
 
     #[test]
     fn secrets_never_appear_in_debug_output() {
-        let req = LoginRequest { user: "u".into(), password: "hunter2".into(), device_id: Uuid::nil(), device_name: "d".into() };
+        let req = LoginRequest {
+            user: "u".into(),
+            password: "hunter2".into(),
+            device_id: Uuid::nil(),
+            device_name: "d".into(),
+        };
         assert!(!format!("{req:?}").contains("hunter2"));
         let res = LoginResponse { token: "tok123".into(), device_id: Uuid::nil(), user: "u".into(), role: Role::Staff };
         assert!(!format!("{res:?}").contains("tok123"));
@@ -442,7 +450,10 @@ mod tests {
         let batch: PushBatch = serde_json::from_value(body).expect("one unknown kind does not spoil the batch");
         assert_eq!(batch.changes[0], Incoming::Unknown { change_id: id, entity: "planet".into() });
         assert_eq!(batch.changes[1].known().map(|c| c.entity), Some(EntityKind::Contact));
-        assert!(serde_json::from_value::<Change>(json!({"change_id": id, "entity": "planet", "row_id": id})).is_err(), "a Change itself stays strict");
+        assert!(
+            serde_json::from_value::<Change>(json!({"change_id": id, "entity": "planet", "row_id": id})).is_err(),
+            "a Change itself stays strict"
+        );
     }
 
     #[test]
@@ -463,7 +474,9 @@ mod tests {
 
     #[test]
     fn server_info_from_an_older_server_lists_no_entities() {
-        let info: ServerInfo = serde_json::from_value(json!({"server_version": "0.1.0", "protocol_min": 1, "protocol_max": 1})).expect("old form");
+        let info: ServerInfo =
+            serde_json::from_value(json!({"server_version": "0.1.0", "protocol_min": 1, "protocol_max": 1}))
+                .expect("old form");
         assert!(info.entities.is_empty());
     }
 }

@@ -43,7 +43,8 @@ pub struct QueueInput {
 
 impl QueueInput {
     fn fields(&self) -> Vec<(&'static str, Value)> {
-        let text = |v: &Option<String>| v.as_ref().map(|s| if s.trim().is_empty() { Value::Null } else { json!(s.trim()) });
+        let text =
+            |v: &Option<String>| v.as_ref().map(|s| if s.trim().is_empty() { Value::Null } else { json!(s.trim()) });
         [
             ("name", self.name.as_ref().map(|s| json!(s.trim()))),
             ("email", text(&self.email)),
@@ -119,7 +120,9 @@ pub async fn add_queue(storage: &dyn Storage, input: &QueueInput, now: DateTime<
     if let Some(name) = &input.name
         && find(&list_queues(storage).await?, name).is_ok()
     {
-        return Err(AdminError::Invalid(format!("a queue named {name:?} already exists; `liaison-server queue list` shows it")));
+        return Err(AdminError::Invalid(format!(
+            "a queue named {name:?} already exists; `liaison-server queue list` shows it"
+        )));
     }
     let id = Uuid::now_v7();
     write(storage, change(EntityKind::Queue, id, input.fields(), now), now).await?;
@@ -127,11 +130,18 @@ pub async fn add_queue(storage: &dyn Storage, input: &QueueInput, now: DateTime<
 }
 
 /// Change the given fields of a queue (named by id or name).
-pub async fn edit_queue(storage: &dyn Storage, queue: &str, input: &QueueInput, now: DateTime<Utc>) -> Result<QueueInfo, AdminError> {
+pub async fn edit_queue(
+    storage: &dyn Storage,
+    queue: &str,
+    input: &QueueInput,
+    now: DateTime<Utc>,
+) -> Result<QueueInfo, AdminError> {
     let id = find(&list_queues(storage).await?, queue)?.id;
     let fields = input.fields();
     if fields.is_empty() {
-        return Err(AdminError::Invalid("nothing to change: give at least one of --name, --email, --language, … (see --help)".into()));
+        return Err(AdminError::Invalid(
+            "nothing to change: give at least one of --name, --email, --language, … (see --help)".into(),
+        ));
     }
     write(storage, change(EntityKind::Queue, id, fields, now), now).await?;
     let queues = list_queues(storage).await?;
@@ -145,7 +155,10 @@ pub async fn list_queues(storage: &dyn Storage) -> Result<Vec<QueueInfo>, AdminE
     for row in storage.rows_of(EntityKind::QueueMember).await? {
         let queue = text(&row, "queue_id").and_then(|q| Uuid::parse_str(&q).ok());
         if let (Some(queue), Some(user)) = (queue, text(&row, "user")) {
-            members.entry(queue).or_default().push(Member { user, role: text(&row, "role").unwrap_or_else(|| "agent".into()) });
+            members
+                .entry(queue)
+                .or_default()
+                .push(Member { user, role: text(&row, "role").unwrap_or_else(|| "agent".into()) });
         }
     }
     let mut queues: Vec<QueueInfo> = storage
@@ -174,38 +187,66 @@ pub async fn list_queues(storage: &dyn Storage) -> Result<Vec<QueueInfo>, AdminE
 pub fn find<'q>(queues: &'q [QueueInfo], named: &str) -> Result<&'q QueueInfo, AdminError> {
     let named = named.trim();
     if let Ok(id) = Uuid::parse_str(named) {
-        return queues.iter().find(|q| q.id == id).ok_or_else(|| AdminError::Invalid(format!("there is no queue {id}; `liaison-server queue list` shows the queues")));
+        return queues.iter().find(|q| q.id == id).ok_or_else(|| {
+            AdminError::Invalid(format!("there is no queue {id}; `liaison-server queue list` shows the queues"))
+        });
     }
     let found: Vec<&QueueInfo> = queues.iter().filter(|q| q.name.eq_ignore_ascii_case(named)).collect();
     match found.as_slice() {
         [one] => Ok(one),
-        [] => Err(AdminError::Invalid(format!("there is no queue named {named:?}; `liaison-server queue list` shows the queues"))),
+        [] => Err(AdminError::Invalid(format!(
+            "there is no queue named {named:?}; `liaison-server queue list` shows the queues"
+        ))),
         _ => Err(AdminError::Invalid(format!("several queues are named {named:?}; name one by its id"))),
     }
 }
 
 /// Add a user to a queue with a role (`agent` or `lead`), or change their role. Their devices
 /// receive the queue and its cases at their next sync.
-pub async fn add_member(storage: &dyn Storage, queue: &str, user: &str, role: &str, now: DateTime<Utc>) -> Result<Uuid, AdminError> {
+pub async fn add_member(
+    storage: &dyn Storage,
+    queue: &str,
+    user: &str,
+    role: &str,
+    now: DateTime<Utc>,
+) -> Result<Uuid, AdminError> {
     if !QUEUE_ROLES.contains(&role) {
-        return Err(AdminError::Invalid(format!("{role:?} is not a role in a queue; roles are {}", QUEUE_ROLES.join(", "))));
+        return Err(AdminError::Invalid(format!(
+            "{role:?} is not a role in a queue; roles are {}",
+            QUEUE_ROLES.join(", ")
+        )));
     }
     let queue = find(&list_queues(storage).await?, queue)?.id;
     let fields = vec![("queue_id", json!(queue.to_string())), ("user", json!(user.trim())), ("role", json!(role))];
     let values: BTreeMap<String, Value> = fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
-    let id = EntityKind::QueueMember.def().derived_id_of(&values).ok_or_else(|| AdminError::Invalid("a member needs a user name".into()))?;
+    let id = EntityKind::QueueMember
+        .def()
+        .derived_id_of(&values)
+        .ok_or_else(|| AdminError::Invalid("a member needs a user name".into()))?;
     write(storage, change(EntityKind::QueueMember, id, fields, now), now).await?;
     Ok(id)
 }
 
 /// Remove a user from a queue: their devices delete the queue's cases at their next sync.
-pub async fn remove_member(storage: &dyn Storage, queue: &str, user: &str, now: DateTime<Utc>) -> Result<(), AdminError> {
+pub async fn remove_member(
+    storage: &dyn Storage,
+    queue: &str,
+    user: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AdminError> {
     let info = find(&list_queues(storage).await?, queue)?.clone();
     if !info.members.iter().any(|m| m.user.eq_ignore_ascii_case(user.trim())) {
-        return Err(AdminError::Invalid(format!("{user} is not a member of {}; `liaison-server queue list` shows the members", info.name)));
+        return Err(AdminError::Invalid(format!(
+            "{user} is not a member of {}; `liaison-server queue list` shows the members",
+            info.name
+        )));
     }
-    let values = BTreeMap::from([("queue_id".to_owned(), json!(info.id.to_string())), ("user".to_owned(), json!(user.trim()))]);
-    let id = EntityKind::QueueMember.def().derived_id_of(&values).ok_or_else(|| AdminError::Invalid("a member needs a user name".into()))?;
+    let values =
+        BTreeMap::from([("queue_id".to_owned(), json!(info.id.to_string())), ("user".to_owned(), json!(user.trim()))]);
+    let id = EntityKind::QueueMember
+        .def()
+        .derived_id_of(&values)
+        .ok_or_else(|| AdminError::Invalid("a member needs a user name".into()))?;
     let mut delete = change(EntityKind::QueueMember, id, Vec::new(), now);
     delete.deleted = Some(stamp(now));
     write(storage, delete, now).await

@@ -7,11 +7,11 @@ use crate::error::ApiError;
 use crate::router::{ApiJson, ApiQuery, ClientProtocol, PROTOCOL_MAX, PROTOCOL_MIN};
 use crate::storage::{MAX_USER_NAME_CHARS, NewDevice, StorageError};
 use crate::storage::{PullPage, PulledRow, Storage, User};
-use axum::{Extension, Json};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::Utc;
 use liaison_protocol::error::ErrorCode;
 use liaison_protocol::wire::{
@@ -188,10 +188,7 @@ pub async fn snapshot(
     }
     let (sender, receiver) = mpsc::channel(SNAPSHOT_CHUNKS_AHEAD);
     tokio::spawn(stream_snapshot(Arc::clone(&state.storage), authed.user, protocol, at, query.after, sender));
-    Ok((
-        [(CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE), (CACHE_CONTROL, "no-store")],
-        Body::from_stream(ChunkStream(receiver)),
-    )
+    Ok(([(CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE), (CACHE_CONTROL, "no-store")], Body::from_stream(ChunkStream(receiver)))
         .into_response())
 }
 
@@ -296,7 +293,9 @@ pub async fn put_blob(
     }
     use sha2::Digest as _;
     if hex::encode(sha2::Sha256::digest(&body)) != sha256 {
-        return Err(ApiError::invalid_input("The file's content does not match its SHA-256; it was damaged on the way. Try again."));
+        return Err(ApiError::invalid_input(
+            "The file's content does not match its SHA-256; it was damaged on the way. Try again.",
+        ));
     }
     let stored = state.storage.put_blob(&authed.user, &sha256, &body, Utc::now()).await?;
     Ok(if stored { axum::http::StatusCode::CREATED } else { axum::http::StatusCode::OK })
@@ -319,9 +318,13 @@ pub async fn erase_contact(
     authed: Authed,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Json<liaison_protocol::wire::EraseResponse>, ApiError> {
-    let contact_id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::invalid_input(format!("{id:?} is not a contact id.")))?;
+    let contact_id =
+        uuid::Uuid::parse_str(&id).map_err(|_| ApiError::invalid_input(format!("{id:?} is not a contact id.")))?;
     if !crate::permissions::may_erase(&authed.user) {
-        return Err(ApiError::new(ErrorCode::Forbidden, "Only staff and administrators may erase a person's data; ask one of them."));
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "Only staff and administrators may erase a person's data; ask one of them.",
+        ));
     }
     let report = state.storage.erase_contact(contact_id, Utc::now()).await?;
     tracing::info!(user = %authed.user.id, %contact_id, rows = report.rows, "erased a contact");

@@ -5,8 +5,8 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use liaison_protocol::wire::Role;
-use liaison_server::auth::{self, MIN_PASSWORD_CHARS};
 use liaison_server::admin;
+use liaison_server::auth::{self, MIN_PASSWORD_CHARS};
 use liaison_server::retention::{self, DEFAULT_TOMBSTONE_DAYS};
 use liaison_server::server::database_path;
 use liaison_server::storage::{DeviceInfo, NewUser, PostgresStorage, SqliteStorage, Storage, User, is_postgres_url};
@@ -550,7 +550,9 @@ async fn clamps_list(db: &Database, limit: u32, json: bool) -> Result<()> {
         })
         .collect();
     print_table(&["WHEN", "USER", "DEVICE", "FIELD", "CLOCK"], &rows);
-    println!("Ask these users to set their computer's clock automatically; their edits were kept, at the server's time.");
+    println!(
+        "Ask these users to set their computer's clock automatically; their edits were kept, at the server's time."
+    );
     Ok(())
 }
 
@@ -694,7 +696,10 @@ fn queue_input(fields: QueueFields, archived: Option<bool>) -> Result<admin::Que
         .transpose()
         .context("--calendar is not JSON; see `liaison-server queue add --help` for its form")?;
     if let Some(calendar) = &calendar {
-        liaison_protocol::schema::EntityKind::Queue.def().validate("calendar", calendar).map_err(|why| anyhow::anyhow!("--calendar: {why}"))?;
+        liaison_protocol::schema::EntityKind::Queue
+            .def()
+            .validate("calendar", calendar)
+            .map_err(|why| anyhow::anyhow!("--calendar: {why}"))?;
     }
     let sla = fields.sla.as_deref().map(admin::parse_sla).transpose().map_err(|e| anyhow::anyhow!("--sla: {e}"))?;
     Ok(admin::QueueInput {
@@ -716,7 +721,9 @@ async fn queue(db: &Database, command: QueueCommand) -> Result<()> {
     match command {
         QueueCommand::Add(fields) => {
             let name = fields.name.clone().unwrap_or_default();
-            let id = admin::add_queue(&*storage, &queue_input(fields, None)?, now).await.context("cannot create the queue; nothing changed")?;
+            let id = admin::add_queue(&*storage, &queue_input(fields, None)?, now)
+                .await
+                .context("cannot create the queue; nothing changed")?;
             println!("Created queue {name} ({id}). Add its members with: liaison-server queue member add {name} USER");
         }
         QueueCommand::Edit { queue, fields, archived } => {
@@ -730,12 +737,20 @@ async fn queue(db: &Database, command: QueueCommand) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&queues)?);
             } else if queues.is_empty() {
-                println!("No queues yet. Create one with: liaison-server queue add --name info-en --email info-en@example.org");
+                println!(
+                    "No queues yet. Create one with: liaison-server queue add --name info-en --email info-en@example.org"
+                );
             } else {
                 let rows: Vec<[String; 5]> = queues
                     .iter()
                     .map(|q| {
-                        let members: Vec<String> = q.members.iter().map(|m| if m.role == "agent" { m.user.clone() } else { format!("{} ({})", m.user, m.role) }).collect();
+                        let members: Vec<String> = q
+                            .members
+                            .iter()
+                            .map(
+                                |m| if m.role == "agent" { m.user.clone() } else { format!("{} ({})", m.user, m.role) },
+                            )
+                            .collect();
                         [
                             q.name.clone() + if q.archived { " (archived)" } else { "" },
                             q.id.to_string(),

@@ -92,7 +92,10 @@ pub fn check_write(
         return Err(ErrorBody::new(ErrorCode::InvalidInput, format!("no device may {verb} a {noun}")));
     }
     if !access.is(who) {
-        return Err(ErrorBody::new(ErrorCode::Forbidden, format!("Only staff and administrators may {verb} a {noun}.")));
+        return Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            format!("Only staff and administrators may {verb} a {noun}."),
+        ));
     }
     if let Some(field) = def.staff_fields.iter().find(|f| change.fields.contains_key(**f))
         && !access.is(Who::Staff)
@@ -193,27 +196,198 @@ mod tests {
         let queue = scope::of(EntityKind::Queue, Uuid::from_u128(9));
         let public = scope::PUBLIC;
         let cases: Vec<WriteCase<'_>> = vec![
-            (Role::Volunteer, false, EntityKind::Contact, vec!["notes"], Some(public), None, None, "public rows are writable by all"),
-            (Role::Volunteer, false, EntityKind::Contact, vec!["notes"], Some(&restricted), None, Some(FORBIDDEN_RECORD), "an unreadable row is not writable"),
-            (Role::Volunteer, true, EntityKind::Contact, vec!["notes"], Some(&restricted), None, None, "a grant lets the user edit"),
-            (Role::Staff, false, EntityKind::Contact, vec!["notes"], Some(&restricted), None, None, "staff edit restricted contacts"),
-            (Role::Volunteer, false, EntityKind::ContactEmail, vec!["address"], None, Some(&restricted), Some(FORBIDDEN_RECORD), "no new child for an unreadable contact"),
-            (Role::Volunteer, false, EntityKind::ContactEmail, vec!["address"], Some(public), Some(&restricted), Some(FORBIDDEN_RECORD), "no moving a row to an unreadable contact"),
-            (Role::Volunteer, false, EntityKind::ContactEmail, vec!["address"], None, Some(public), None, "a new child of a public contact is fine"),
-            (Role::Volunteer, false, EntityKind::Conflict, vec!["resolution"], Some(&restricted), None, Some(FORBIDDEN_RECORD), "no resolving an unreadable conflict"),
-            (Role::Volunteer, false, EntityKind::Contact, vec!["restricted"], None, None, Some(RESTRICT), "volunteers may not create restricted contacts"),
-            (Role::Trainer, false, EntityKind::Contact, vec!["restricted"], Some(public), None, Some(RESTRICT), "trainers may not restrict"),
-            (Role::Volunteer, true, EntityKind::Contact, vec!["restricted"], Some(&restricted), None, Some(RESTRICT), "a grant does not allow unrestricting"),
+            (
+                Role::Volunteer,
+                false,
+                EntityKind::Contact,
+                vec!["notes"],
+                Some(public),
+                None,
+                None,
+                "public rows are writable by all",
+            ),
+            (
+                Role::Volunteer,
+                false,
+                EntityKind::Contact,
+                vec!["notes"],
+                Some(&restricted),
+                None,
+                Some(FORBIDDEN_RECORD),
+                "an unreadable row is not writable",
+            ),
+            (
+                Role::Volunteer,
+                true,
+                EntityKind::Contact,
+                vec!["notes"],
+                Some(&restricted),
+                None,
+                None,
+                "a grant lets the user edit",
+            ),
+            (
+                Role::Staff,
+                false,
+                EntityKind::Contact,
+                vec!["notes"],
+                Some(&restricted),
+                None,
+                None,
+                "staff edit restricted contacts",
+            ),
+            (
+                Role::Volunteer,
+                false,
+                EntityKind::ContactEmail,
+                vec!["address"],
+                None,
+                Some(&restricted),
+                Some(FORBIDDEN_RECORD),
+                "no new child for an unreadable contact",
+            ),
+            (
+                Role::Volunteer,
+                false,
+                EntityKind::ContactEmail,
+                vec!["address"],
+                Some(public),
+                Some(&restricted),
+                Some(FORBIDDEN_RECORD),
+                "no moving a row to an unreadable contact",
+            ),
+            (
+                Role::Volunteer,
+                false,
+                EntityKind::ContactEmail,
+                vec!["address"],
+                None,
+                Some(public),
+                None,
+                "a new child of a public contact is fine",
+            ),
+            (
+                Role::Volunteer,
+                false,
+                EntityKind::Conflict,
+                vec!["resolution"],
+                Some(&restricted),
+                None,
+                Some(FORBIDDEN_RECORD),
+                "no resolving an unreadable conflict",
+            ),
+            (
+                Role::Volunteer,
+                false,
+                EntityKind::Contact,
+                vec!["restricted"],
+                None,
+                None,
+                Some(RESTRICT),
+                "volunteers may not create restricted contacts",
+            ),
+            (
+                Role::Trainer,
+                false,
+                EntityKind::Contact,
+                vec!["restricted"],
+                Some(public),
+                None,
+                Some(RESTRICT),
+                "trainers may not restrict",
+            ),
+            (
+                Role::Volunteer,
+                true,
+                EntityKind::Contact,
+                vec!["restricted"],
+                Some(&restricted),
+                None,
+                Some(RESTRICT),
+                "a grant does not allow unrestricting",
+            ),
             (Role::Staff, false, EntityKind::Contact, vec!["restricted"], Some(public), None, None, "staff restrict"),
-            (Role::Admin, false, EntityKind::Contact, vec!["restricted"], None, None, None, "admins create restricted contacts"),
-            (Role::Volunteer, false, EntityKind::Contact, vec!["restricted"], Some(&restricted), None, Some(FORBIDDEN_RECORD), "an unreadable row says nothing more"),
-            (Role::Volunteer, false, EntityKind::Queue, vec!["name"], None, None, Some("Only staff and administrators may create a queue."), "volunteers create no queues"),
+            (
+                Role::Admin,
+                false,
+                EntityKind::Contact,
+                vec!["restricted"],
+                None,
+                None,
+                None,
+                "admins create restricted contacts",
+            ),
+            (
+                Role::Volunteer,
+                false,
+                EntityKind::Contact,
+                vec!["restricted"],
+                Some(&restricted),
+                None,
+                Some(FORBIDDEN_RECORD),
+                "an unreadable row says nothing more",
+            ),
+            (
+                Role::Volunteer,
+                false,
+                EntityKind::Queue,
+                vec!["name"],
+                None,
+                None,
+                Some("Only staff and administrators may create a queue."),
+                "volunteers create no queues",
+            ),
             (Role::Staff, false, EntityKind::Queue, vec!["name"], None, None, None, "staff create queues"),
-            (Role::Volunteer, true, EntityKind::Queue, vec!["name"], Some(&queue), None, Some("Only staff and administrators may change a queue."), "a member does not change the queue"),
-            (Role::Volunteer, true, EntityKind::QueueMember, vec!["role"], None, Some(&queue), Some("Only staff and administrators may create a queue member."), "members do not add members"),
-            (Role::Volunteer, true, EntityKind::Case, vec!["subject"], None, Some(&queue), None, "a member opens cases in the queue"),
-            (Role::Volunteer, false, EntityKind::Case, vec!["subject"], None, Some(&queue), Some(FORBIDDEN_RECORD), "a non-member opens none"),
-            (Role::Volunteer, true, EntityKind::CaseMessage, vec!["body"], None, Some(&queue), None, "a member writes notes"),
+            (
+                Role::Volunteer,
+                true,
+                EntityKind::Queue,
+                vec!["name"],
+                Some(&queue),
+                None,
+                Some("Only staff and administrators may change a queue."),
+                "a member does not change the queue",
+            ),
+            (
+                Role::Volunteer,
+                true,
+                EntityKind::QueueMember,
+                vec!["role"],
+                None,
+                Some(&queue),
+                Some("Only staff and administrators may create a queue member."),
+                "members do not add members",
+            ),
+            (
+                Role::Volunteer,
+                true,
+                EntityKind::Case,
+                vec!["subject"],
+                None,
+                Some(&queue),
+                None,
+                "a member opens cases in the queue",
+            ),
+            (
+                Role::Volunteer,
+                false,
+                EntityKind::Case,
+                vec!["subject"],
+                None,
+                Some(&queue),
+                Some(FORBIDDEN_RECORD),
+                "a non-member opens none",
+            ),
+            (
+                Role::Volunteer,
+                true,
+                EntityKind::CaseMessage,
+                vec!["body"],
+                None,
+                Some(&queue),
+                None,
+                "a member writes notes",
+            ),
         ];
         for (role, granted, entity, fields, row_scope, parent_scope, expected, why) in cases {
             let result = check_write(&access(role, granted), &change(entity, &fields), row_scope, parent_scope);
@@ -228,7 +402,8 @@ mod tests {
         assert!(!FORBIDDEN_RECORD.contains("exist"), "the refusal must not say whether the record exists");
         let mut delete = change(EntityKind::Queue, &[]);
         delete.deleted = Some(Hlc::new(1, 0));
-        let error = check_write(&access(Role::Admin, false), &delete, Some(scope::PUBLIC), None).expect_err("queues stay");
+        let error =
+            check_write(&access(Role::Admin, false), &delete, Some(scope::PUBLIC), None).expect_err("queues stay");
         assert_eq!(error.code, ErrorCode::InvalidInput, "not even an administrator deletes a queue from a device");
     }
 
@@ -246,11 +421,16 @@ mod tests {
             (Role::Staff, false, 10, 5, false, "staff read it anyway"),
         ];
         for (role, granted, since, since_seq, applies, why) in cases {
-            assert_eq!(revocation_applies(&access(role, granted), since, since_seq, &scope, None, None), applies, "{why}");
+            assert_eq!(
+                revocation_applies(&access(role, granted), since, since_seq, &scope, None, None),
+                applies,
+                "{why}"
+            );
         }
         // A case moved from queue 1 to queue 2: named after the case, for readers of queue 1 who
         // do not read queue 2.
-        let (q1, q2) = (scope::of(EntityKind::Queue, Uuid::from_u128(1)), scope::of(EntityKind::Queue, Uuid::from_u128(2)));
+        let (q1, q2) =
+            (scope::of(EntityKind::Queue, Uuid::from_u128(1)), scope::of(EntityKind::Queue, Uuid::from_u128(2)));
         let case = scope::of(EntityKind::Case, Uuid::from_u128(3));
         let member = |queues: &[&String]| Access::new(Role::Volunteer, queues.iter().map(|q| (*q).clone()));
         let moved = |a: &Access| revocation_applies(a, 10, 1, &case, Some(&q1), Some(&q2));

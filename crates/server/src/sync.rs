@@ -398,7 +398,10 @@ pub fn validate(change: &Change, existing: Option<&StoredRow>) -> Result<(), Err
         if def.field(name).is_none() {
             // Echo at most a short prefix of a name we do not know: it came from the client.
             let shown: String = name.chars().take(64).collect();
-            return Err(invalid(format!("{} has no field named {shown:?}; update Liaison or drop the change", def.name)));
+            return Err(invalid(format!(
+                "{} has no field named {shown:?}; update Liaison or drop the change",
+                def.name
+            )));
         }
     }
     match def.mutability {
@@ -459,7 +462,9 @@ fn identity_is_kept(def: &EntityDef, change: &Change, row: &StoredRow) -> Result
     if !from.iter().any(|name| change.fields.contains_key(*name)) {
         return Ok(());
     }
-    let derived = def.derived_id(|name| change.fields.get(name).map(|w| &w.value).or_else(|| row.fields.get(name).map(|f| &f.value)));
+    let derived = def.derived_id(|name| {
+        change.fields.get(name).map(|w| &w.value).or_else(|| row.fields.get(name).map(|f| &f.value))
+    });
     match derived {
         Some(id) if id != change.row_id => Err(invalid(format!(
             "the {} of a {} cannot be changed; remove it and add another",
@@ -491,7 +496,10 @@ fn server_authored_rules(
     existing: Option<&StoredRow>,
 ) -> Result<(), ErrorBody> {
     if change.deleted.is_some() {
-        return Err(invalid(format!("{}s are recorded by the server and cannot be deleted; resolve them instead", def.name)));
+        return Err(invalid(format!(
+            "{}s are recorded by the server and cannot be deleted; resolve them instead",
+            def.name
+        )));
     }
     if existing.is_none() {
         return Err(invalid(format!("{}s are recorded by the server", def.name)));
@@ -499,7 +507,11 @@ fn server_authored_rules(
     if let Some(name) = change.fields.keys().find(|name| !def.client_may_write(name)) {
         return Err(ErrorBody::new(
             ErrorCode::Forbidden,
-            format!("{}.{name} is recorded by the server; a device may only write {}", def.name, client_fields.join(", ")),
+            format!(
+                "{}.{name} is recorded by the server; a device may only write {}",
+                def.name,
+                client_fields.join(", ")
+            ),
         ));
     }
     Ok(())
@@ -568,9 +580,10 @@ pub fn reference_after(change: &Change, existing: Option<&StoredRow>, effect: &E
         return Some(id);
     }
     let stored = existing.and_then(|row| {
-        row.fields.get(field).and_then(|f| as_id(&f.value)).or_else(|| {
-            (change.entity.def().parent_field() == Some(field)).then_some(row.parent_id).flatten()
-        })
+        row.fields
+            .get(field)
+            .and_then(|f| as_id(&f.value))
+            .or_else(|| (change.entity.def().parent_field() == Some(field)).then_some(row.parent_id).flatten())
     });
     stored.or_else(|| named_in_change(change, field))
 }
@@ -608,7 +621,12 @@ pub fn missing_scope(kind: EntityKind, id: Uuid) -> Option<String> {
 /// [`ScopeRule`]. `source_scope` is the scope of the row it takes its scope from, now (its
 /// parent, or the row its scope field refers to). A tombstone keeps the scope it had. A row
 /// whose source is unknown gets its own compartment, which only staff read.
-pub fn scope_after(change: &Change, existing: Option<&StoredRow>, effect: &Effect, source_scope: Option<&str>) -> String {
+pub fn scope_after(
+    change: &Change,
+    existing: Option<&StoredRow>,
+    effect: &Effect,
+    source_scope: Option<&str>,
+) -> String {
     let def = change.entity.def();
     let own = || scope::of(change.entity, change.row_id);
     let kept = existing.map(|row| row.scope.clone());
@@ -617,7 +635,8 @@ pub fn scope_after(change: &Change, existing: Option<&StoredRow>, effect: &Effec
         (ScopeRule::Own, _) => own(),
         (_, Effect::Tombstone { .. } | Effect::Unchanged) if kept.is_some() => kept.unwrap_or_else(own),
         (ScopeRule::OwnWhen { field }, effect) => {
-            let on = |fields: &BTreeMap<String, FieldState>| fields.get(field).is_some_and(|f| f.value == Value::Bool(true));
+            let on =
+                |fields: &BTreeMap<String, FieldState>| fields.get(field).is_some_and(|f| f.value == Value::Bool(true));
             let flagged = match effect {
                 Effect::Write(winners) if winners.contains_key(field) => on(winners),
                 _ => existing.is_some_and(|row| on(&row.fields)),
@@ -630,10 +649,12 @@ pub fn scope_after(change: &Change, existing: Option<&StoredRow>, effect: &Effec
             (None, Some(kept)) => kept,
             // A delete of a row the server never had names no source: a child of a contact is
             // public, as its contact would be; anything else only staff read.
-            (None, None) => match scope_source_field(def).and_then(|f| referenced_kind(def, f)).map(|k| k.def().scope) {
-                Some(ScopeRule::Public | ScopeRule::OwnWhen { .. }) => scope::PUBLIC.to_owned(),
-                _ => own(),
-            },
+            (None, None) => {
+                match scope_source_field(def).and_then(|f| referenced_kind(def, f)).map(|k| k.def().scope) {
+                    Some(ScopeRule::Public | ScopeRule::OwnWhen { .. }) => scope::PUBLIC.to_owned(),
+                    _ => own(),
+                }
+            }
         },
     }
 }
@@ -824,12 +845,7 @@ mod tests {
         Access::new(Role::Volunteer, [])
     }
 
-    fn plan_as(
-        existing: Option<&StoredRow>,
-        c: &Change,
-        device: Uuid,
-        clock: &mut Clock,
-    ) -> Result<Plan, ErrorBody> {
+    fn plan_as(existing: Option<&StoredRow>, c: &Change, device: Uuid, clock: &mut Clock) -> Result<Plan, ErrorBody> {
         let (user, access) = (user(), volunteer());
         plan_change(&Author { user: &user, access: &access, device }, existing, None, c, NOW, clock)
     }
@@ -974,10 +990,18 @@ mod tests {
         assert_eq!(err.code, ErrorCode::Erased);
         assert!(refuse_erased(false).is_ok());
         let mut note = Change { entity: EntityKind::CaseMessage, ..change(&[]) };
-        note.fields.insert("case_id".into(), FieldWrite { value: json!(Uuid::from_u128(8).to_string()), hlc: Hlc::ZERO });
-        note.fields.insert("author_contact_id".into(), FieldWrite { value: json!(contact.simple().to_string()), hlc: Hlc::ZERO });
+        note.fields
+            .insert("case_id".into(), FieldWrite { value: json!(Uuid::from_u128(8).to_string()), hlc: Hlc::ZERO });
+        note.fields.insert(
+            "author_contact_id".into(),
+            FieldWrite { value: json!(contact.simple().to_string()), hlc: Hlc::ZERO },
+        );
         note.fields.insert("body".into(), FieldWrite { value: json!(contact.to_string()), hlc: Hlc::ZERO });
-        assert_eq!(erasure_ids(&note), vec![note.row_id, contact, Uuid::from_u128(8)], "every reference counts (in field order), text does not");
+        assert_eq!(
+            erasure_ids(&note),
+            vec![note.row_id, contact, Uuid::from_u128(8)],
+            "every reference counts (in field order), text does not"
+        );
         assert_eq!(parent_id_from_stored(&format!("{:?}", contact.to_string())), Some(contact));
     }
 
@@ -1004,9 +1028,23 @@ mod tests {
         let stored = edited_row();
         // (value, hlc, device, base_seq, conflict kept value (None: no conflict), why)
         let cases = [
-            ("New", Hlc::new(NOW, 6), DEV_C, 5, Some("New"), "another device wrote after base_seq: recorded, the winner is kept"),
+            (
+                "New",
+                Hlc::new(NOW, 6),
+                DEV_C,
+                5,
+                Some("New"),
+                "another device wrote after base_seq: recorded, the winner is kept",
+            ),
             ("New", Hlc::new(NOW, 4), DEV_C, 5, Some("Old"), "recorded even when the incoming side loses the merge"),
-            ("New", Hlc::new(NOW, 6), DEV_C, 0, Some("New"), "an author who never saw the row conflicts with what is there"),
+            (
+                "New",
+                Hlc::new(NOW, 6),
+                DEV_C,
+                0,
+                Some("New"),
+                "an author who never saw the row conflicts with what is there",
+            ),
             ("Old", Hlc::new(NOW, 6), DEV_C, 5, None, "the same value is no conflict"),
             ("New", Hlc::new(NOW, 6), DEV_A, 5, None, "a device never conflicts with itself"),
             ("New", Hlc::new(NOW, 6), DEV_C, 10, None, "base_seq equal to the field's seq: the author saw that write"),
@@ -1025,9 +1063,18 @@ mod tests {
                     let conflict = &p.conflicts[0];
                     assert_eq!((conflict.kind, conflict.field.as_deref()), (CONFLICT_KIND_FIELD, Some("display_name")));
                     assert_eq!(conflict.kept.value, json!(kept), "{why}");
-                    let (mine, theirs) = if kept == value { (&conflict.kept, &conflict.lost) } else { (&conflict.lost, &conflict.kept) };
-                    assert_eq!((mine.device, mine.hlc, mine.user.as_deref()), (device, hlc, Some("ana")), "the author's side names the author");
-                    assert_eq!((&theirs.value, theirs.device, theirs.hlc, theirs.user.as_deref()), (&json!("Old"), DEV_A, Hlc::new(NOW, 5), None), "the stored side is looked up by device");
+                    let (mine, theirs) =
+                        if kept == value { (&conflict.kept, &conflict.lost) } else { (&conflict.lost, &conflict.kept) };
+                    assert_eq!(
+                        (mine.device, mine.hlc, mine.user.as_deref()),
+                        (device, hlc, Some("ana")),
+                        "the author's side names the author"
+                    );
+                    assert_eq!(
+                        (&theirs.value, theirs.device, theirs.hlc, theirs.user.as_deref()),
+                        (&json!("Old"), DEV_A, Hlc::new(NOW, 5), None),
+                        "the stored side is looked up by device"
+                    );
                 }
             }
         }
@@ -1039,7 +1086,10 @@ mod tests {
         let mut c = change(&[("notes", json!("mine"), Hlc::new(NOW, 9))]);
         c.base_seq = 5;
         let p = plan(Some(&stored), &c, DEV_A).expect("valid");
-        assert!(p.conflicts.is_empty(), "notes was written at seq 4, before the author's base 5, though the row moved on");
+        assert!(
+            p.conflicts.is_empty(),
+            "notes was written at seq 4, before the author's base 5, though the row moved on"
+        );
         c.base_seq = 3;
         assert_eq!(plan(Some(&stored), &c, DEV_A).expect("valid").conflicts.len(), 1, "a base before seq 4 conflicts");
     }
@@ -1062,21 +1112,35 @@ mod tests {
             (9, false, "the author saw a later version of the tombstone"),
         ];
         for (base_seq, conflict, why) in cases {
-            let mut c = change(&[("notes", json!("offline"), Hlc::new(NOW, 9)), ("organization", json!("WMF"), Hlc::new(NOW, 3))]);
+            let mut c = change(&[
+                ("notes", json!("offline"), Hlc::new(NOW, 9)),
+                ("organization", json!("WMF"), Hlc::new(NOW, 3)),
+            ]);
             c.base_seq = base_seq;
             let p = plan(Some(&tombstone(8)), &c, DEV_B).expect("accepted");
             assert_eq!(p.effect, Effect::Unchanged, "{why}: the delete always wins");
             assert_eq!(p.conflicts.len(), usize::from(conflict), "{why}");
             if let Some(d) = p.conflicts.first() {
                 assert_eq!((d.kind, d.field.as_deref()), (CONFLICT_KIND_DELETE, None));
-                assert_eq!((&d.kept.value, d.kept.hlc, d.kept.device, &d.kept.user), (&Value::Null, Hlc::new(NOW, 7), DEV_A, &None), "kept is the delete");
-                assert_eq!(d.lost.value, json!({"notes": "offline", "organization": "WMF"}), "the update's fields are kept");
+                assert_eq!(
+                    (&d.kept.value, d.kept.hlc, d.kept.device, &d.kept.user),
+                    (&Value::Null, Hlc::new(NOW, 7), DEV_A, &None),
+                    "kept is the delete"
+                );
+                assert_eq!(
+                    d.lost.value,
+                    json!({"notes": "offline", "organization": "WMF"}),
+                    "the update's fields are kept"
+                );
                 assert_eq!((d.lost.hlc, d.lost.device, d.lost.user.as_deref()), (Hlc::new(NOW, 9), DEV_B, Some("ana")));
             }
         }
         let mut again = change(&[]);
         again.deleted = Some(Hlc::new(NOW, 9));
-        assert!(plan(Some(&tombstone(8)), &again, DEV_B).expect("ok").conflicts.is_empty(), "deleting a tombstone is no conflict");
+        assert!(
+            plan(Some(&tombstone(8)), &again, DEV_B).expect("ok").conflicts.is_empty(),
+            "deleting a tombstone is no conflict"
+        );
     }
 
     #[test]
@@ -1084,7 +1148,10 @@ mod tests {
         let contact = Uuid::from_u128(5);
         let parent = tombstone(8);
         let stand_in = StoredRow::for_child_of(&parent, contact).expect("the parent is deleted");
-        let mut email = change(&[("contact_id", json!(contact.to_string())), ("address", json!("a@example.org"))].map(|(n, v)| (n, v, Hlc::new(NOW, 1))));
+        let mut email = change(
+            &[("contact_id", json!(contact.to_string())), ("address", json!("a@example.org"))]
+                .map(|(n, v)| (n, v, Hlc::new(NOW, 1))),
+        );
         email.entity = EntityKind::ContactEmail;
         let p = plan(Some(&stand_in), &email, DEV_B).expect("accepted");
         assert_eq!(p.effect, Effect::Unchanged, "the contact's delete wins: no orphaned email");
@@ -1096,7 +1163,10 @@ mod tests {
     fn an_edit_of_a_row_whose_tombstone_was_pruned_never_recreates_it() {
         // Only the notes: were this a create, it would be refused for lacking a name; a full
         // set of fields would re-create the person the delete removed.
-        for fields in [vec![("notes", json!("offline"), Hlc::new(NOW, 9))], vec![("display_name", json!("Back"), Hlc::new(NOW, 9))]] {
+        for fields in [
+            vec![("notes", json!("offline"), Hlc::new(NOW, 9))],
+            vec![("display_name", json!("Back"), Hlc::new(NOW, 9))],
+        ] {
             let mut c = change(&fields);
             c.base_seq = 12;
             let p = plan(None, &c, DEV_B).expect("accepted, so the device stops resending it");
@@ -1105,7 +1175,10 @@ mod tests {
             assert_eq!(p.conflicts[0].kind, CONFLICT_KIND_DELETE);
         }
         let fresh = change(&[("display_name", json!("New"), Hlc::new(NOW, 9))]);
-        assert!(plan(None, &fresh, DEV_B).expect("create").effect.modifies(), "a new row (base_seq 0) is created as before");
+        assert!(
+            plan(None, &fresh, DEV_B).expect("create").effect.modifies(),
+            "a new row (base_seq 0) is created as before"
+        );
     }
 
     #[test]
@@ -1115,7 +1188,12 @@ mod tests {
         let cases: [(Uuid, u64, Option<Value>, &str); 5] = [
             (DEV_B, 5, Some(json!({"display_name": "Old"})), "A renamed the contact at seq 10, after B's base"),
             (DEV_B, 0, Some(json!({"display_name": "Old"})), "B's own notes are never a conflict with B"),
-            (Uuid::from_u128(0xC), 3, Some(json!({"display_name": "Old", "notes": "n"})), "both fields are newer than base 3"),
+            (
+                Uuid::from_u128(0xC),
+                3,
+                Some(json!({"display_name": "Old", "notes": "n"})),
+                "both fields are newer than base 3",
+            ),
             (DEV_A, 5, None, "A's own write; B's notes (seq 4) were seen"),
             (DEV_B, 10, None, "the author saw every field"),
         ];
@@ -1130,9 +1208,17 @@ mod tests {
                 Some(lost) => {
                     let d = &p.conflicts[0];
                     assert_eq!(d.kind, CONFLICT_KIND_DELETE);
-                    assert_eq!((&d.kept.value, d.kept.hlc, d.kept.device, d.kept.user.as_deref()), (&Value::Null, Hlc::new(NOW, 20), device, Some("ana")), "{why}");
+                    assert_eq!(
+                        (&d.kept.value, d.kept.hlc, d.kept.device, d.kept.user.as_deref()),
+                        (&Value::Null, Hlc::new(NOW, 20), device, Some("ana")),
+                        "{why}"
+                    );
                     assert_eq!(d.lost.value, lost, "{why}");
-                    assert_eq!((d.lost.hlc, d.lost.device), (Hlc::new(NOW, 5), DEV_A), "{why}: the newest of the set-aside writes");
+                    assert_eq!(
+                        (d.lost.hlc, d.lost.device),
+                        (Hlc::new(NOW, 5), DEV_A),
+                        "{why}: the newest of the set-aside writes"
+                    );
                 }
             }
         }
@@ -1148,7 +1234,10 @@ mod tests {
     }
 
     fn conflict_row() -> StoredRow {
-        let mut r = StoredRow::public(12, BTreeMap::from([("kind".to_owned(), stored_field("field", Hlc::new(NOW, 0), SERVER_DEVICE))]));
+        let mut r = StoredRow::public(
+            12,
+            BTreeMap::from([("kind".to_owned(), stored_field("field", Hlc::new(NOW, 0), SERVER_DEVICE))]),
+        );
         r.fields.insert("resolution".into(), stored_field("kept_theirs", Hlc::new(NOW, 1), DEV_A));
         r.parent_id = Some(Uuid::from_u128(77));
         r
@@ -1167,13 +1256,43 @@ mod tests {
         delete.deleted = Some(Hlc::new(NOW, 5));
         // (change, existing?, expected error (code, part of the message), why)
         let cases = [
-            (conflict_change(&[("resolution", json!("kept_mine"))]), false, Some((ErrorCode::InvalidInput, "conflicts are recorded by the server")), "a client must not invent conflicts"),
+            (
+                conflict_change(&[("resolution", json!("kept_mine"))]),
+                false,
+                Some((ErrorCode::InvalidInput, "conflicts are recorded by the server")),
+                "a client must not invent conflicts",
+            ),
             (delete, true, Some((ErrorCode::InvalidInput, "cannot be deleted")), "a conflict is resolved, not deleted"),
-            (conflict_change(&[("kept", json!({}))]), true, Some((ErrorCode::Forbidden, "may only write")), "the recorded sides are the server's"),
-            (conflict_change(&[("resolution", json!("kept_mine")), ("kind", json!("delete"))]), true, Some((ErrorCode::Forbidden, "conflict.kind")), "one server field spoils the change"),
-            (conflict_change(&[("resolution", json!("ignored"))]), true, Some((ErrorCode::InvalidInput, "kept_mine, kept_theirs, edited")), "resolutions are a closed list"),
-            (conflict_change(&[("resolution", Value::Null)]), true, Some((ErrorCode::InvalidInput, "must be one of")), "a resolution is never cleared"),
-            (conflict_change(&[("resolution", json!("edited")), ("resolved_at", json!("2025-06-15T10:00:00Z"))]), true, None, "resolving is allowed"),
+            (
+                conflict_change(&[("kept", json!({}))]),
+                true,
+                Some((ErrorCode::Forbidden, "may only write")),
+                "the recorded sides are the server's",
+            ),
+            (
+                conflict_change(&[("resolution", json!("kept_mine")), ("kind", json!("delete"))]),
+                true,
+                Some((ErrorCode::Forbidden, "conflict.kind")),
+                "one server field spoils the change",
+            ),
+            (
+                conflict_change(&[("resolution", json!("ignored"))]),
+                true,
+                Some((ErrorCode::InvalidInput, "kept_mine, kept_theirs, edited")),
+                "resolutions are a closed list",
+            ),
+            (
+                conflict_change(&[("resolution", Value::Null)]),
+                true,
+                Some((ErrorCode::InvalidInput, "must be one of")),
+                "a resolution is never cleared",
+            ),
+            (
+                conflict_change(&[("resolution", json!("edited")), ("resolved_at", json!("2025-06-15T10:00:00Z"))]),
+                true,
+                None,
+                "resolving is allowed",
+            ),
         ];
         for (c, existing, expected, why) in cases {
             let stored = conflict_row();
@@ -1204,7 +1323,10 @@ mod tests {
         }
         let mut concurrent = conflict_change(&[("resolution", json!("edited"))]);
         concurrent.base_seq = 0;
-        assert!(plan(Some(&stored), &concurrent, DEV_B).expect("ok").conflicts.is_empty(), "not even when two devices resolve at once");
+        assert!(
+            plan(Some(&stored), &concurrent, DEV_B).expect("ok").conflicts.is_empty(),
+            "not even when two devices resolve at once"
+        );
     }
 
     /// (change, existing, effect, parent scope, expected scope, why)
@@ -1213,10 +1335,18 @@ mod tests {
     #[test]
     fn scopes_follow_the_restricted_flag_and_the_parent() {
         let id = Uuid::from_u128(77);
-        let flag = |v: Value| Effect::Write(BTreeMap::from([("restricted".to_owned(), FieldState { value: v, hlc: Hlc::ZERO, device: DEV_A })]));
-        let name_only = Effect::Write(BTreeMap::from([("display_name".to_owned(), stored_field("A", Hlc::ZERO, DEV_A))]));
+        let flag = |v: Value| {
+            Effect::Write(BTreeMap::from([(
+                "restricted".to_owned(),
+                FieldState { value: v, hlc: Hlc::ZERO, device: DEV_A },
+            )]))
+        };
+        let name_only =
+            Effect::Write(BTreeMap::from([("display_name".to_owned(), stored_field("A", Hlc::ZERO, DEV_A))]));
         let mut restricted_row = row(&[]);
-        restricted_row.fields.insert("restricted".into(), FieldState { value: json!(true), hlc: Hlc::ZERO, device: DEV_A });
+        restricted_row
+            .fields
+            .insert("restricted".into(), FieldState { value: json!(true), hlc: Hlc::ZERO, device: DEV_A });
         restricted_row.scope = scope::contact(id);
         let contact = change(&[]);
         let email = Change { entity: EntityKind::ContactEmail, ..change(&[]) };
@@ -1227,9 +1357,23 @@ mod tests {
             (&contact, None, flag(json!(false)), None, scope::PUBLIC, "not restricted: public"),
             (&contact, None, flag(Value::Null), None, scope::PUBLIC, "null reads as false"),
             (&contact, None, name_only.clone(), None, scope::PUBLIC, "a new contact without the flag is public"),
-            (&contact, Some(&restricted_row), name_only.clone(), None, &restricted, "an edit of other fields keeps the scope"),
+            (
+                &contact,
+                Some(&restricted_row),
+                name_only.clone(),
+                None,
+                &restricted,
+                "an edit of other fields keeps the scope",
+            ),
             (&contact, Some(&restricted_row), flag(json!(false)), None, scope::PUBLIC, "unrestricting makes it public"),
-            (&contact, Some(&restricted_row), Effect::Tombstone { hlc: Hlc::ZERO }, None, &restricted, "a tombstone keeps its scope"),
+            (
+                &contact,
+                Some(&restricted_row),
+                Effect::Tombstone { hlc: Hlc::ZERO },
+                None,
+                &restricted,
+                "a tombstone keeps its scope",
+            ),
             (&email, None, name_only.clone(), Some(&other), &other, "a child has its contact's scope"),
             (&email, None, name_only, None, scope::PUBLIC, "a child of a contact not on the server yet is public"),
         ];
@@ -1263,10 +1407,17 @@ mod tests {
         let email = child_change(new);
         let mut stored = row(&[]);
         stored.parent_id = Some(old);
-        let moved = Effect::Write(BTreeMap::from([("contact_id".to_owned(), stored_field(&new.to_string(), Hlc::ZERO, DEV_A))]));
+        let moved = Effect::Write(BTreeMap::from([(
+            "contact_id".to_owned(),
+            stored_field(&new.to_string(), Hlc::ZERO, DEV_A),
+        )]));
         assert_eq!(parent_after(&email, Some(&stored), &moved), Some(new), "a winning parent write moves the row");
         assert_eq!(parent_after(&email, Some(&stored), &Effect::Unchanged), Some(old), "a losing one does not");
-        assert_eq!(parent_after(&email, None, &Effect::Unchanged), Some(new), "a row not on the server: the named parent");
+        assert_eq!(
+            parent_after(&email, None, &Effect::Unchanged),
+            Some(new),
+            "a row not on the server: the named parent"
+        );
         assert_eq!(parent_after(&change(&[]), None, &Effect::Unchanged), None, "a contact has no parent");
         assert_eq!(named_in_change(&email, "contact_id"), Some(new));
     }
@@ -1290,12 +1441,21 @@ mod tests {
         let names = BTreeMap::from([(DEV_A, "bob".to_owned())]);
         let at = chrono::TimeZone::timestamp_millis_opt(&Utc, 1_750_000_000_000).single().expect("time");
         let contact = Uuid::from_u128(77);
-        let fields = conflict_fields(&draft, EntityKind::ContactEmail, Uuid::from_u128(9), (EntityKind::Contact, contact), &names, at, Hlc::new(NOW, 40));
+        let fields = conflict_fields(
+            &draft,
+            EntityKind::ContactEmail,
+            Uuid::from_u128(9),
+            (EntityKind::Contact, contact),
+            &names,
+            at,
+            Hlc::new(NOW, 40),
+        );
         let value = |n: &str| fields[n].value.clone();
         assert_eq!(value("contact_id"), json!(contact.to_string()), "protocol 1 clients find the contact");
         assert_eq!((value("owner_entity"), value("owner_id")), (json!("contact"), json!(contact.to_string())));
         let case = Uuid::from_u128(78);
-        let about_case = conflict_fields(&draft, EntityKind::Case, case, (EntityKind::Case, case), &names, at, Hlc::ZERO);
+        let about_case =
+            conflict_fields(&draft, EntityKind::Case, case, (EntityKind::Case, case), &names, at, Hlc::ZERO);
         assert!(!about_case.contains_key("contact_id"), "a case is no contact");
         assert_eq!(about_case["owner_entity"].value, json!("case"));
         assert_eq!((value("entity"), value("row_id")), (json!("contact_email"), json!(Uuid::from_u128(9).to_string())));
@@ -1303,14 +1463,25 @@ mod tests {
         assert_eq!(value("kept"), json!({"value": "mine", "hlc": format!("{NOW}-2"), "device": DEV_B, "user": "ana"}));
         assert_eq!(value("lost")["user"], json!("bob"), "a stored side is named by its device's user");
         assert_eq!(value("detected_at"), json!("2025-06-15T15:06:40.000Z"), "RFC 3339");
-        assert!(fields.values().all(|f| f.device == SERVER_DEVICE && f.hlc == Hlc::new(NOW, 40)), "stamped by the server");
+        assert!(
+            fields.values().all(|f| f.device == SERVER_DEVICE && f.hlc == Hlc::new(NOW, 40)),
+            "stamped by the server"
+        );
         for (name, field) in &fields {
             EntityKind::Conflict.def().validate(name, &field.value).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
 
         let mut unknown = draft;
         unknown.lost.device = STRANGER;
-        let fields = conflict_fields(&unknown, EntityKind::Contact, contact, (EntityKind::Contact, contact), &names, at, Hlc::ZERO);
+        let fields = conflict_fields(
+            &unknown,
+            EntityKind::Contact,
+            contact,
+            (EntityKind::Contact, contact),
+            &names,
+            at,
+            Hlc::ZERO,
+        );
         assert_eq!(fields["lost"].value["user"], json!(UNKNOWN_DEVICE_USER));
         assert_eq!(devices_to_name(&[unknown]), vec![STRANGER], "only sides without a user are looked up");
     }

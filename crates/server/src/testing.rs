@@ -225,7 +225,10 @@ mod pinned {
             if actual == self.expected {
                 Ok(ServerCertVerified::assertion())
             } else {
-                Err(rustls::Error::General(format!("certificate fingerprint {actual} is not the pinned {}", self.expected)))
+                Err(rustls::Error::General(format!(
+                    "certificate fingerprint {actual} is not the pinned {}",
+                    self.expected
+                )))
             }
         }
 

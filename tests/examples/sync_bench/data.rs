@@ -65,7 +65,12 @@ pub fn generate(n: u64) -> Vec<Contact> {
                 emails.push(format!("{local}@press.example.net"));
             }
             let mut phones = c.phones;
-            phones.push(format!("+41 79 {:03} {:02} {:02}", extra.gen_range(0..1000), extra.gen_range(0..100), extra.gen_range(0..100)));
+            phones.push(format!(
+                "+41 79 {:03} {:02} {:02}",
+                extra.gen_range(0..1000),
+                extra.gen_range(0..100),
+                extra.gen_range(0..100)
+            ));
             let mut identifiers: Vec<(&'static str, String)> = vec![];
             if let Some(w) = c.wiki_user {
                 identifiers.push(("wiki", w));
@@ -91,7 +96,10 @@ fn change(entity: EntityKind, row_id: Uuid, base_seq: u64, hlc: Hlc, fields: Vec
         entity,
         row_id,
         base_seq,
-        fields: fields.into_iter().map(|(k, value)| (k.to_string(), FieldWrite { value, hlc })).collect::<BTreeMap<_, _>>(),
+        fields: fields
+            .into_iter()
+            .map(|(k, value)| (k.to_string(), FieldWrite { value, hlc }))
+            .collect::<BTreeMap<_, _>>(),
         deleted: None,
     }
 }
@@ -103,10 +111,22 @@ pub fn changes(c: &Contact, children: bool, hlc: Hlc) -> Vec<Change> {
     if children {
         let parent = json!(c.id.to_string());
         for (id, address) in &c.emails {
-            out.push(change(EntityKind::ContactEmail, *id, 0, hlc, vec![("contact_id", parent.clone()), ("address", json!(address))]));
+            out.push(change(
+                EntityKind::ContactEmail,
+                *id,
+                0,
+                hlc,
+                vec![("contact_id", parent.clone()), ("address", json!(address))],
+            ));
         }
         for (id, number) in &c.phones {
-            out.push(change(EntityKind::ContactPhone, *id, 0, hlc, vec![("contact_id", parent.clone()), ("number", json!(number))]));
+            out.push(change(
+                EntityKind::ContactPhone,
+                *id,
+                0,
+                hlc,
+                vec![("contact_id", parent.clone()), ("number", json!(number))],
+            ));
         }
         for (id, kind, value) in &c.identifiers {
             out.push(change(
@@ -213,8 +233,10 @@ async fn push(
 /// are already on the server when the device under test syncs).
 pub async fn remote_edits(seeded: &mut Seeded, data: &[Contact], indices: &[usize], text: &str) -> anyhow::Result<()> {
     let hlc = now_hlc();
-    let changes: Vec<Change> =
-        indices.iter().map(|&i| change(EntityKind::Contact, data[i].id, seeded.contact_seqs[i], hlc, vec![("notes", json!(text))])).collect();
+    let changes: Vec<Change> = indices
+        .iter()
+        .map(|&i| change(EntityKind::Contact, data[i].id, seeded.contact_seqs[i], hlc, vec![("notes", json!(text))]))
+        .collect();
     let request = PushRequest { batch_id: Uuid::now_v7(), changes };
     let response = seeded.storage.push(&seeded.user, seeded.seeder, &request, chrono::Utc::now()).await?;
     for (result, &i) in response.results.iter().zip(indices) {
@@ -240,7 +262,10 @@ pub fn write_pouchdb_docs(data: &[Contact], path: &Path) -> anyhow::Result<()> {
         }
         doc.insert("emails".into(), c.emails.iter().map(|(_, a)| json!({ "address": a })).collect());
         doc.insert("phones".into(), c.phones.iter().map(|(_, n)| json!({ "number": n })).collect());
-        doc.insert("identifiers".into(), c.identifiers.iter().map(|(_, k, v)| json!({ "kind": k, "value": v })).collect());
+        doc.insert(
+            "identifiers".into(),
+            c.identifiers.iter().map(|(_, k, v)| json!({ "kind": k, "value": v })).collect(),
+        );
         serde_json::to_writer(&mut out, &Value::Object(doc))?;
         out.write_all(b"\n")?;
     }

@@ -60,7 +60,8 @@ pub fn cpu_seconds(pid: &str) -> f64 {
 /// CPU time spent by the whole machine (all cores, every process), in seconds.
 pub fn machine_busy_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let v: Vec<f64> = stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let v: Vec<f64> =
+        stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
     let total: f64 = v.iter().take(8).sum();
     let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
     (total - idle) / 100.0
@@ -69,7 +70,12 @@ pub fn machine_busy_seconds() -> f64 {
 pub fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -93,7 +99,9 @@ fn handle(runtime: &tokio::runtime::Runtime, store: &mut Store, request: &Value)
                 Ok(report) => {
                     json!({ "ok": true, "seconds": seconds, "cpu_seconds": cpu, "pushed": report.pushed, "rejected": report.rejected, "pulled": report.pulled })
                 }
-                Err(e) => json!({ "ok": false, "seconds": seconds, "cpu_seconds": cpu, "code": e.code, "message": e.message }),
+                Err(e) => {
+                    json!({ "ok": false, "seconds": seconds, "cpu_seconds": cpu, "code": e.code, "message": e.message })
+                }
             }
         }
         "edit" => {
@@ -118,7 +126,10 @@ fn handle(runtime: &tokio::runtime::Runtime, store: &mut Store, request: &Value)
                 out.insert(key.into(), json!(meta::get(store.conn(), key)?.and_then(|v| v.parse::<u64>().ok())));
             }
             let after = request["after"].as_u64().unwrap_or(u64::MAX >> 1);
-            out.insert("rows_after".into(), json!(count(store, &format!("SELECT count(*) FROM row_seq WHERE seq > {after}"))?));
+            out.insert(
+                "rows_after".into(),
+                json!(count(store, &format!("SELECT count(*) FROM row_seq WHERE seq > {after}"))?),
+            );
             out.insert("row_seqs".into(), json!(count(store, "SELECT count(*) FROM row_seq")?));
             let distinct = count(store, "SELECT count(*) FROM (SELECT DISTINCT entity, row_id FROM row_seq)")?;
             out.insert("distinct_row_seqs".into(), json!(distinct));

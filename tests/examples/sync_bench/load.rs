@@ -33,7 +33,12 @@ pub async fn tokens(storage: &Arc<dyn Storage>, user: &User, n: usize) -> anyhow
         let token = liaison_server::auth::new_token();
         storage
             .register_device(
-                NewDevice { id: Uuid::now_v7(), user_id: user.id, name: format!("load-{i}"), token_hash: liaison_server::auth::token_hash(&token) },
+                NewDevice {
+                    id: Uuid::now_v7(),
+                    user_id: user.id,
+                    name: format!("load-{i}"),
+                    token_hash: liaison_server::auth::token_hash(&token),
+                },
                 chrono::Utc::now(),
             )
             .await?;
@@ -49,7 +54,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
 }
 
-pub async fn run(base: &str, fingerprint: &str, tokens: &[String], newest: u64, params: &Params) -> anyhow::Result<Value> {
+pub async fn run(
+    base: &str,
+    fingerprint: &str,
+    tokens: &[String],
+    newest: u64,
+    params: &Params,
+) -> anyhow::Result<Value> {
     let behind_clients = (params.clients / 10).max(1);
     let start_gate = Arc::new(tokio::sync::Barrier::new(params.clients + 1));
     let mut tasks = Vec::with_capacity(params.clients);
@@ -164,7 +175,13 @@ pub fn run_child(argv: &[String]) -> anyhow::Result<()> {
 
 /// Run the load generator in its own process against `base`, and measure the CPU time the
 /// server's process (this one) and the whole machine spent meanwhile.
-pub async fn spawn(base: &str, fingerprint: &str, tokens: &[String], newest: u64, params: &Params) -> anyhow::Result<Value> {
+pub async fn spawn(
+    base: &str,
+    fingerprint: &str,
+    tokens: &[String],
+    newest: u64,
+    params: &Params,
+) -> anyhow::Result<Value> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("tokens.json");
     std::fs::write(&file, serde_json::to_string(tokens)?)?;

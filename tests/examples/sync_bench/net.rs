@@ -19,7 +19,11 @@ pub struct RunningServer {
 impl RunningServer {
     pub async fn start(storage: Arc<dyn Storage>) -> anyhow::Result<RunningServer> {
         let dir = tempfile::tempdir()?;
-        let config = ServerConfig { data_dir: dir.path().to_path_buf(), listen: "127.0.0.1:0".into(), tls: TlsSource::SelfSigned };
+        let config = ServerConfig {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".into(),
+            tls: TlsSource::SelfSigned,
+        };
         let server = Server::bind_with_state(&config, AppState::new(storage)).await?;
         let (port, fingerprint) = (server.local_addr().port(), server.certificate_fingerprint().to_string());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

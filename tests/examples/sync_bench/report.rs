@@ -70,7 +70,11 @@ fn lines(s: &Value) -> Vec<Line> {
             } else {
                 "–".into()
             },
-            ratio: if has_pouch { format!("{:.1}×", f(&pouch["b8"]["seconds"]) / f(&b8["seconds"])) } else { "–".into() },
+            ratio: if has_pouch {
+                format!("{:.1}×", f(&pouch["b8"]["seconds"]) / f(&b8["seconds"]))
+            } else {
+                "–".into()
+            },
             target: "≤ 20 s (≥ 30k rows/s)",
             met: Some(f(&b8["seconds"]) <= 20.0 && rows > 0.0),
         });
@@ -100,7 +104,11 @@ fn lines(s: &Value) -> Vec<Line> {
             } else {
                 "–".into()
             },
-            ratio: if has_pouch { format!("{:.1}× faster", f(&pouch["b8"]["seconds"]) / f(&b8c["seconds"])) } else { "–".into() },
+            ratio: if has_pouch {
+                format!("{:.1}× faster", f(&pouch["b8"]["seconds"]) / f(&b8c["seconds"]))
+            } else {
+                "–".into()
+            },
             target: "≥ 10× faster than PouchDB",
             met: has_pouch.then(|| f(&pouch["b8"]["seconds"]) / f(&b8c["seconds"]) >= 10.0),
         });
@@ -115,8 +123,16 @@ fn lines(s: &Value) -> Vec<Line> {
             } else {
                 format!("{b16:.0} B")
             },
-            pouchdb: if has_pouch { format!("{:.0} B (HTTP, gzip)", f(&pouch["b8"]["bytes_per_doc"])) } else { "–".into() },
-            ratio: if has_pouch { format!("{:.1}× fewer", f(&pouch["b8"]["bytes_per_doc"]) / b16) } else { "–".into() },
+            pouchdb: if has_pouch {
+                format!("{:.0} B (HTTP, gzip)", f(&pouch["b8"]["bytes_per_doc"]))
+            } else {
+                "–".into()
+            },
+            ratio: if has_pouch {
+                format!("{:.1}× fewer", f(&pouch["b8"]["bytes_per_doc"]) / b16)
+            } else {
+                "–".into()
+            },
             target: "≤ 250 B",
             met: Some(b16 <= 250.0),
         });
@@ -125,7 +141,10 @@ fn lines(s: &Value) -> Vec<Line> {
         let b9 = f(&s["b9"]["median_ms"]);
         out.push(Line {
             id: "B9",
-            measure: format!("incremental sync, 50 up + 50 down, one sync (median of {})", s["b9"]["rounds"].as_array().map_or(0, Vec::len)),
+            measure: format!(
+                "incremental sync, 50 up + 50 down, one sync (median of {})",
+                s["b9"]["rounds"].as_array().map_or(0, Vec::len)
+            ),
             liaison: format!("{b9:.1} ms (HTTPS)"),
             pouchdb: if has_pouch { format!("{:.1} ms (HTTP)", f(&pouch["b9"]["median_ms"])) } else { "–".into() },
             ratio: if has_pouch { format!("{:.2}×", f(&pouch["b9"]["median_ms"]) / b9) } else { "–".into() },
@@ -193,16 +212,27 @@ fn lines(s: &Value) -> Vec<Line> {
 }
 
 fn table(s: &Value) -> String {
-    let mut t = String::from("| id | measure | Liaison | PouchDB | ratio | target | met? |\n|---|---|---|---|---|---|---|\n");
+    let mut t =
+        String::from("| id | measure | Liaison | PouchDB | ratio | target | met? |\n|---|---|---|---|---|---|---|\n");
     for l in lines(s) {
-        t.push_str(&format!("| {} | {} | {} | {} | {} | {} | {} |\n", l.id, l.measure, l.liaison, l.pouchdb, l.ratio, l.target, yes_no(l.met)));
+        t.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            l.id,
+            l.measure,
+            l.liaison,
+            l.pouchdb,
+            l.ratio,
+            l.target,
+            yes_no(l.met)
+        ));
     }
     t
 }
 
 fn core_table(core: &Value) -> Option<String> {
     let b5 = core.get("b5")?;
-    let mut t = String::from("| id | measure | SQLCipher | plain SQLite | ratio | target |\n|---|---|---|---|---|---|\n");
+    let mut t =
+        String::from("| id | measure | SQLCipher | plain SQLite | ratio | target |\n|---|---|---|---|---|---|\n");
     t.push_str(&format!(
         "| B5 | insert {} contacts, indexed | {:.2} s | {:.2} s | {:.2}× | ≤ 2 s; ≤ 1.3× plain |\n",
         thousands(f(&core["contacts"])),
@@ -252,7 +282,10 @@ fn markdown(doc: &Value) -> String {
             md.push_str(&format!(", PostgreSQL {:.1} s", f(&seed["postgres"]["full_seconds"])));
         }
         if !s["pouchdb"].is_null() {
-            md.push_str(&format!("; pouchdb-server `_bulk_docs` of the same contacts {:.1} s", f(&s["pouchdb"]["load_seconds"])));
+            md.push_str(&format!(
+                "; pouchdb-server `_bulk_docs` of the same contacts {:.1} s",
+                f(&s["pouchdb"]["load_seconds"])
+            ));
         }
         if !s["b8"].is_null() {
             md.push_str(&format!(

@@ -136,15 +136,17 @@ impl FieldDef {
                 for item in items {
                     match item {
                         Value::String(s) if s.chars().count() <= self.max_len => {}
-                        Value::String(_) => return Err(format!("an item of {name} is longer than {} characters", self.max_len)),
+                        Value::String(_) => {
+                            return Err(format!("an item of {name} is longer than {} characters", self.max_len));
+                        }
                         _ => return Err(format!("{name} must be a list of strings")),
                     }
                 }
                 Ok(())
             }
-            (FieldType::Ref(_), Value::String(s)) => uuid::Uuid::parse_str(s)
-                .map(|_| ())
-                .map_err(|_| format!("{name} must be a record id (UUID)")),
+            (FieldType::Ref(_), Value::String(s)) => {
+                uuid::Uuid::parse_str(s).map(|_| ()).map_err(|_| format!("{name} must be a record id (UUID)"))
+            }
             (FieldType::Bool, Value::Bool(_)) => Ok(()),
             (FieldType::Json, v) => {
                 if v.to_string().len() > self.max_len {

@@ -50,7 +50,8 @@ END;
 };
 
 /// 2: restricted contacts (visible only to staff, administrators and users granted access).
-pub const MIGRATION_2: Migration = Migration { table: "contact", sql: "ALTER TABLE contact ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0;" };
+pub const MIGRATION_2: Migration =
+    Migration { table: "contact", sql: "ALTER TABLE contact ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0;" };
 
 /// Conflicts the server recorded (entity `conflict`; see `liaison_protocol::schema::CONFLICT`).
 /// Column names equal the schema's field names.
@@ -103,8 +104,14 @@ pub fn reindex(conn: &Connection, contact: Uuid, touched_at: Option<&str>) -> Re
              FROM contact c WHERE id = ?1",
         )?
         .query_row([blob(contact)], |r| {
-            let text = |i: usize| -> rusqlite::Result<String> { Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default()) };
-            Ok((Indexed { rid: r.get(0)?, name: r.get(1)?, organization: r.get(2)?, tags: r.get(3)?, notes: r.get(4)? }, text(5)?, text(6)?, text(7)?))
+            let text =
+                |i: usize| -> rusqlite::Result<String> { Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default()) };
+            Ok((
+                Indexed { rid: r.get(0)?, name: r.get(1)?, organization: r.get(2)?, tags: r.get(3)?, notes: r.get(4)? },
+                text(5)?,
+                text(6)?,
+                text(7)?,
+            ))
         })
         .optional()?;
     let Some((Indexed { rid, name, organization, tags, notes }, emails, phones, idents)) = row else { return Ok(()) };
@@ -114,8 +121,12 @@ pub fn reindex(conn: &Connection, contact: Uuid, touched_at: Option<&str>) -> Re
         .execute(params![rid, name, emails, organization, format!("{idents} {phones}"), tags.join(" "), notes])?;
     let sort_key = name.trim().to_lowercase();
     match touched_at {
-        Some(at) => conn.prepare_cached("UPDATE contact SET sort_key = ?2, updated_at = ?3 WHERE rid = ?1")?.execute(params![rid, sort_key, at])?,
-        None => conn.prepare_cached("UPDATE contact SET sort_key = ?2 WHERE rid = ?1")?.execute(params![rid, sort_key])?,
+        Some(at) => conn
+            .prepare_cached("UPDATE contact SET sort_key = ?2, updated_at = ?3 WHERE rid = ?1")?
+            .execute(params![rid, sort_key, at])?,
+        None => {
+            conn.prepare_cached("UPDATE contact SET sort_key = ?2 WHERE rid = ?1")?.execute(params![rid, sort_key])?
+        }
     };
     Ok(())
 }
@@ -140,7 +151,11 @@ mod tests {
     fn search_input_becomes_a_safe_prefix_query() {
         assert_eq!(fts_query("ada lov").as_deref(), Some("\"ada\"* \"lov\"*"));
         assert_eq!(fts_query("  ").as_deref(), None, "blank input is no query");
-        assert_eq!(fts_query("a\"b OR c").as_deref(), Some("\"ab\"* \"OR\"* \"c\"*"), "FTS operators are taken literally");
+        assert_eq!(
+            fts_query("a\"b OR c").as_deref(),
+            Some("\"ab\"* \"OR\"* \"c\"*"),
+            "FTS operators are taken literally"
+        );
         assert_eq!(fts_query("-- ;").as_deref(), None, "punctuation alone is no query");
     }
 }

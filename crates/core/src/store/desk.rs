@@ -82,7 +82,13 @@ pub fn reindex_case(conn: &Connection, case: Uuid, touched_at: Option<&str>) -> 
                FROM "case" c WHERE id = ?1"#,
         )?
         .query_row([id_blob(case)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, Option<String>>(4)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
         })
         .optional()?;
     let Some((rid, subject, tags, updated_at, thread)) = row else { return Ok(()) };
@@ -113,7 +119,12 @@ pub enum Upload {
 /// Store content by its digest with what the server knows of it.
 pub fn store_blob(conn: &Connection, sha256: &str, content: &[u8], upload: Upload) -> Result<()> {
     conn.prepare_cached("INSERT OR IGNORE INTO blob(sha256, content, stored_at, uploaded) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![sha256, content, chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), upload as i64])?;
+        .execute(params![
+            sha256,
+            content,
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            upload as i64
+        ])?;
     Ok(())
 }
 
@@ -133,7 +144,10 @@ pub fn mark_upload(conn: &Connection, sha256: &str, upload: Upload) -> Result<()
 
 /// Attachment content by its digest, when this device holds it.
 pub fn get_blob(conn: &Connection, sha256: &str) -> Result<Option<Vec<u8>>> {
-    Ok(conn.prepare_cached("SELECT content FROM blob WHERE sha256 = ?1")?.query_row([sha256], |r| r.get(0)).optional()?)
+    Ok(conn
+        .prepare_cached("SELECT content FROM blob WHERE sha256 = ?1")?
+        .query_row([sha256], |r| r.get(0))
+        .optional()?)
 }
 
 /// Delete the content no attachment on this device refers to any more (its rows were removed:

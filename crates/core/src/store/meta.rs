@@ -6,10 +6,8 @@ use liaison_protocol::hlc::{Clock, Hlc};
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-pub const MIGRATION_1: Migration = Migration {
-    table: "meta",
-    sql: "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
-};
+pub const MIGRATION_1: Migration =
+    Migration { table: "meta", sql: "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;" };
 
 pub const DEVICE_ID: &str = "device_id";
 const CLOCK: &str = "hlc";
@@ -19,7 +17,10 @@ pub fn get(conn: &Connection, key: &str) -> Result<Option<String>> {
 }
 
 pub fn set(conn: &Connection, key: &str, value: &str) -> Result<()> {
-    conn.prepare_cached("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?.execute(params![key, value])?;
+    conn.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, value])?;
     Ok(())
 }
 

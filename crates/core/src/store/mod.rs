@@ -69,7 +69,8 @@ impl Store {
                 format!("{} already exists; Liaison never overwrites a database. Move it away first.", path.display()),
             ));
         }
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)?;
         let mut store = Store::configure(conn, path, key)?;
         store.migrate()?;
         meta::init_device(&store.conn)?;
@@ -132,20 +133,25 @@ impl Store {
         conn.execute_batch(&format!("PRAGMA key = \"{}\";", key.sqlcipher_literal().as_str()))?;
         let cipher_version: String = conn.query_row("PRAGMA cipher_version", [], |r| r.get(0)).unwrap_or_default();
         if cipher_version.trim().is_empty() {
-            return Err(refuse(ErrorCode::Internal, "This build of Liaison has no SQLCipher; it refuses to store data unencrypted.".into()));
+            return Err(refuse(
+                ErrorCode::Internal,
+                "This build of Liaison has no SQLCipher; it refuses to store data unencrypted.".into(),
+            ));
         }
         // A wrong key fails only on the first read: read the schema before anything else.
-        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0)).map_err(|e| match Error::from(e) {
-            err if err.code == ErrorCode::CorruptDatabase => refuse(
-                ErrorCode::CorruptDatabase,
-                format!(
-                    "{} could not be decrypted with this vault's key: it is damaged, was changed outside Liaison, \
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0)).map_err(
+            |e| match Error::from(e) {
+                err if err.code == ErrorCode::CorruptDatabase => refuse(
+                    ErrorCode::CorruptDatabase,
+                    format!(
+                        "{} could not be decrypted with this vault's key: it is damaged, was changed outside Liaison, \
                      or belongs to another vault. Nothing was modified.",
-                    path.display()
+                        path.display()
+                    ),
                 ),
-            ),
-            err => err,
-        })?;
+                err => err,
+            },
+        )?;
         conn.execute_batch(
             "PRAGMA temp_store = MEMORY;
              PRAGMA secure_delete = ON;
@@ -168,7 +174,8 @@ impl Store {
 
     /// The settings the security design requires, read back rather than assumed.
     fn verify_settings(&self, journal_mode: &str) -> Result<()> {
-        let int = |pragma: &str| -> Result<i64> { Ok(self.conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))?) };
+        let int =
+            |pragma: &str| -> Result<i64> { Ok(self.conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))?) };
         let problems: Vec<String> = [
             (journal_mode.eq_ignore_ascii_case("wal"), format!("journal_mode is {journal_mode}, not WAL")),
             (int("synchronous")? == 2, "synchronous is not FULL".to_string()),
@@ -184,7 +191,10 @@ impl Store {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(refuse(ErrorCode::Internal, format!("The database settings are unsafe ({}); refusing to continue.", problems.join("; "))))
+            Err(refuse(
+                ErrorCode::Internal,
+                format!("The database settings are unsafe ({}); refusing to continue.", problems.join("; ")),
+            ))
         }
     }
 
@@ -199,7 +209,8 @@ impl Store {
         }
         for (i, step) in MIGRATIONS.iter().enumerate().skip(done) {
             let tx = self.conn.transaction()?;
-            tx.execute_batch(step.sql).map_err(|e| Error::internal(&format!("migration {} ({})", i + 1, step.table), e))?;
+            tx.execute_batch(step.sql)
+                .map_err(|e| Error::internal(&format!("migration {} ({})", i + 1, step.table), e))?;
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
             tx.commit()?;
         }
@@ -238,7 +249,11 @@ impl Store {
     /// `PRAGMA integrity_check` (and SQLCipher's page HMAC check), for tests and diagnostics.
     pub fn integrity_check(&self) -> Result<()> {
         let result: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-        if result == "ok" { Ok(()) } else { Err(Error::new(ErrorCode::CorruptDatabase, format!("integrity check failed: {result}"))) }
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorCode::CorruptDatabase, format!("integrity check failed: {result}")))
+        }
     }
 
     /// Flush the WAL into the main file (used before closing, and by tests).
@@ -253,4 +268,3 @@ impl Store {
         self.conn.close().map_err(|(_, e)| Error::from(e))
     }
 }
-

@@ -47,13 +47,20 @@ CREATE INDEX outbox_state ON outbox(state, id);
 };
 
 /// Looking up a row's unsent changes during every pull needs this index.
-pub const MIGRATION_2: Migration = Migration { table: "sync", sql: "CREATE INDEX outbox_by_row ON outbox(entity, row_id, state);" };
+pub const MIGRATION_2: Migration =
+    Migration { table: "sync", sql: "CREATE INDEX outbox_by_row ON outbox(entity, row_id, state);" };
 
 /// 3: the scope each pulled row belongs to, so a revoked scope can be deleted row by row.
-pub const MIGRATION_3: Migration = Migration { table: "sync", sql: "ALTER TABLE row_seq ADD COLUMN scope TEXT; CREATE INDEX row_seq_by_scope ON row_seq(scope);" };
+pub const MIGRATION_3: Migration = Migration {
+    table: "sync",
+    sql: "ALTER TABLE row_seq ADD COLUMN scope TEXT; CREATE INDEX row_seq_by_scope ON row_seq(scope);",
+};
 
 /// 4: rows confirmed by a re-sync snapshot (see `sync::snapshot`); emptied when it ends.
-pub const MIGRATION_4: Migration = Migration { table: "sync", sql: "CREATE TABLE snapshot_seen (entity TEXT NOT NULL, row_id BLOB NOT NULL, PRIMARY KEY (entity, row_id)) WITHOUT ROWID;" };
+pub const MIGRATION_4: Migration = Migration {
+    table: "sync",
+    sql: "CREATE TABLE snapshot_seen (entity TEXT NOT NULL, row_id BLOB NOT NULL, PRIMARY KEY (entity, row_id)) WITHOUT ROWID;",
+};
 
 /// 5: a row's base stamp: the stamp of every field of the row that has no `field_clock` entry of
 /// its own. A pulled row whose fields were all written together (most rows) then costs one
@@ -65,7 +72,8 @@ pub const MIGRATION_5: Migration = Migration {
 
 /// Record that a re-sync snapshot contained this row.
 pub fn mark_seen(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<()> {
-    conn.prepare_cached("INSERT OR IGNORE INTO snapshot_seen(entity, row_id) VALUES (?1, ?2)")?.execute(params![entity.as_str(), blob(row)])?;
+    conn.prepare_cached("INSERT OR IGNORE INTO snapshot_seen(entity, row_id) VALUES (?1, ?2)")?
+        .execute(params![entity.as_str(), blob(row)])?;
     Ok(())
 }
 
@@ -88,29 +96,41 @@ pub fn take_unseen(conn: &Connection) -> Result<Vec<(EntityKind, Uuid)>> {
 
 /// The rows this device received in `scope`.
 pub fn rows_in_scope(conn: &Connection, scope: &str) -> Result<Vec<(EntityKind, Uuid)>> {
-    let rows: Vec<(String, Vec<u8>)> =
-        conn.prepare_cached("SELECT entity, row_id FROM row_seq WHERE scope = ?1")?.query_map([scope], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    let rows: Vec<(String, Vec<u8>)> = conn
+        .prepare_cached("SELECT entity, row_id FROM row_seq WHERE scope = ?1")?
+        .query_map([scope], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(rows.into_iter().filter_map(|(e, id)| Some((EntityKind::parse(&e)?, Uuid::from_slice(&id).ok()?))).collect())
 }
 
 /// Forget everything about a row except its outbox entries: clocks and the sequence it was seen at.
 pub fn forget_row(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<()> {
     clear_stamps(conn, entity, row)?;
-    conn.prepare_cached("DELETE FROM row_seq WHERE entity = ?1 AND row_id = ?2")?.execute(params![entity.as_str(), blob(row)])?;
+    conn.prepare_cached("DELETE FROM row_seq WHERE entity = ?1 AND row_id = ?2")?
+        .execute(params![entity.as_str(), blob(row)])?;
     Ok(())
 }
 
 /// The fields of a row that have local changes the server has not acknowledged yet
 /// (pending or sent), and whether a delete of the row is among them.
-pub fn unsent_fields(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<(std::collections::BTreeSet<String>, bool)> {
-    let mut stmt = conn.prepare_cached("SELECT fields, deleted FROM outbox WHERE entity = ?1 AND row_id = ?2 AND state IN ('pending', 'sent')")?;
+pub fn unsent_fields(
+    conn: &Connection,
+    entity: EntityKind,
+    row: Uuid,
+) -> Result<(std::collections::BTreeSet<String>, bool)> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT fields, deleted FROM outbox WHERE entity = ?1 AND row_id = ?2 AND state IN ('pending', 'sent')",
+    )?;
     let mut fields = std::collections::BTreeSet::new();
     let mut deleted = false;
-    let rows = stmt.query_map(params![entity.as_str(), blob(row)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;
+    let rows = stmt.query_map(params![entity.as_str(), blob(row)], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+    })?;
     for row in rows {
         let (json, del) = row?;
         deleted |= del.is_some();
-        let map: BTreeMap<String, FieldWrite> = serde_json::from_str(&json).map_err(|e| Error::internal("outbox entry", e))?;
+        let map: BTreeMap<String, FieldWrite> =
+            serde_json::from_str(&json).map_err(|e| Error::internal("outbox entry", e))?;
         fields.extend(map.into_keys());
     }
     Ok((fields, deleted))
@@ -145,7 +165,8 @@ pub(crate) fn blob(id: Uuid) -> [u8; 16] {
 }
 
 pub(crate) fn uuid_from(bytes: Vec<u8>) -> rusqlite::Result<Uuid> {
-    Uuid::from_slice(&bytes).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))
+    Uuid::from_slice(&bytes)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))
 }
 
 /// The stamp of a field: its own, or else the row's base stamp (see [`MIGRATION_5`]).
@@ -169,7 +190,8 @@ pub fn set_stamp(conn: &Connection, entity: EntityKind, row: Uuid, field: &str, 
 
 /// Forget every stamp of a row (its own and its base stamp).
 pub fn clear_stamps(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<()> {
-    conn.prepare_cached("DELETE FROM field_clock WHERE entity = ?1 AND row_id = ?2")?.execute(params![entity.as_str(), blob(row)])?;
+    conn.prepare_cached("DELETE FROM field_clock WHERE entity = ?1 AND row_id = ?2")?
+        .execute(params![entity.as_str(), blob(row)])?;
     conn.prepare_cached("UPDATE row_seq SET base_millis = NULL, base_counter = NULL, base_device = NULL WHERE entity = ?1 AND row_id = ?2 AND base_device IS NOT NULL")?
         .execute(params![entity.as_str(), blob(row)])?;
     Ok(())
@@ -201,7 +223,14 @@ pub fn set_row_seq_and_scope(conn: &Connection, entity: EntityKind, row: Uuid, s
 /// Record a row new to this device: its sequence, scope and stamps, in as few writes as
 /// possible. The stamp most fields share becomes the row's base stamp; only fields stamped
 /// otherwise get `field_clock` rows. The row must have no stamps yet.
-pub fn record_new_row(conn: &Connection, entity: EntityKind, row: Uuid, seq: u64, scope: &str, stamps: &[(&str, Stamp)]) -> Result<()> {
+pub fn record_new_row(
+    conn: &Connection,
+    entity: EntityKind,
+    row: Uuid,
+    seq: u64,
+    scope: &str,
+    stamps: &[(&str, Stamp)],
+) -> Result<()> {
     let base = most_common(stamps.iter().map(|(_, s)| *s));
     let (millis, counter, device) = match base {
         Some(b) => (Some(b.hlc.millis as i64), Some(i64::from(b.hlc.counter)), Some(blob(b.device))),
@@ -344,12 +373,20 @@ const ENTRY_COLUMNS: &str = "id, change_id, entity, row_id, base_seq, fields, de
 /// Outbox entries in the given states, oldest first, at most `limit`.
 pub fn entries(conn: &Connection, states: &[OutboxState], limit: usize) -> Result<Vec<OutboxEntry>> {
     let names: Vec<String> = states.iter().map(|s| format!("'{}'", state_name(*s))).collect();
-    query_entries(conn, &format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE state IN ({}) ORDER BY id LIMIT ?1", names.join(",")), limit)
+    query_entries(
+        conn,
+        &format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE state IN ({}) ORDER BY id LIMIT ?1", names.join(",")),
+        limit,
+    )
 }
 
 /// The newest `limit` outbox entries in any state, oldest of them first: the sync ledger.
 pub fn newest_entries(conn: &Connection, limit: usize) -> Result<Vec<OutboxEntry>> {
-    query_entries(conn, &format!("SELECT * FROM (SELECT {ENTRY_COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?1) ORDER BY id"), limit)
+    query_entries(
+        conn,
+        &format!("SELECT * FROM (SELECT {ENTRY_COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?1) ORDER BY id"),
+        limit,
+    )
 }
 
 fn query_entries(conn: &Connection, sql: &str, limit: usize) -> Result<Vec<OutboxEntry>> {
@@ -369,7 +406,8 @@ fn state_name(s: OutboxState) -> &'static str {
 
 pub fn mark_sent(conn: &Connection, ids: &[i64], batch_id: Uuid) -> Result<()> {
     let now = chrono::Utc::now().to_rfc3339();
-    let mut stmt = conn.prepare_cached("UPDATE outbox SET state = 'sent', batch_id = ?2, updated_at = ?3 WHERE id = ?1")?;
+    let mut stmt =
+        conn.prepare_cached("UPDATE outbox SET state = 'sent', batch_id = ?2, updated_at = ?3 WHERE id = ?1")?;
     for id in ids {
         stmt.execute(params![id, blob(batch_id), now])?;
     }
@@ -378,13 +416,10 @@ pub fn mark_sent(conn: &Connection, ids: &[i64], batch_id: Uuid) -> Result<()> {
 
 pub fn mark_result(conn: &Connection, change_id: Uuid, state: OutboxState, error: Option<(&str, &str)>) -> Result<()> {
     let now = chrono::Utc::now().to_rfc3339();
-    conn.prepare_cached("UPDATE outbox SET state = ?2, error_code = ?3, error_message = ?4, updated_at = ?5 WHERE change_id = ?1")?.execute(params![
-        blob(change_id),
-        state_name(state),
-        error.map(|e| e.0),
-        error.map(|e| e.1),
-        now
-    ])?;
+    conn.prepare_cached(
+        "UPDATE outbox SET state = ?2, error_code = ?3, error_message = ?4, updated_at = ?5 WHERE change_id = ?1",
+    )?
+    .execute(params![blob(change_id), state_name(state), error.map(|e| e.0), error.map(|e| e.1), now])?;
     Ok(())
 }
 
@@ -401,7 +436,10 @@ impl Removal {
     fn code_and_message(self) -> (&'static str, &'static str) {
         match self {
             Removal::Erased => ("erased", "This person's data was erased at their request; the change was not sent."),
-            Removal::AccessRevoked => ("forbidden", "You no longer have access to this record, so it was removed from this device; the change was not sent."),
+            Removal::AccessRevoked => (
+                "forbidden",
+                "You no longer have access to this record, so it was removed from this device; the change was not sent.",
+            ),
         }
     }
 }
@@ -439,5 +477,6 @@ pub fn erase_outbox_data_mentioning(conn: &Connection, id: Uuid, why: Removal) -
 
 /// Count of outbox entries per state.
 pub fn count(conn: &Connection, state: OutboxState) -> Result<u64> {
-    Ok(conn.query_row("SELECT count(*) FROM outbox WHERE state = ?1", [state_name(state)], |r| r.get::<_, i64>(0))? as u64)
+    Ok(conn.query_row("SELECT count(*) FROM outbox WHERE state = ?1", [state_name(state)], |r| r.get::<_, i64>(0))?
+        as u64)
 }

@@ -14,9 +14,9 @@ pub fn to_sql(ty: FieldType, value: &Value) -> Result<Sql> {
         (_, Value::Null) => Sql::Null,
         (FieldType::Text | FieldType::Choice(_) | FieldType::Sha256, Value::String(s)) => Sql::Text(s.clone()),
         (FieldType::TextList, Value::Array(_)) => Sql::Text(value.to_string()),
-        (FieldType::Ref(_) | FieldType::AnyRef, Value::String(s)) => {
-            Sql::Blob(Uuid::parse_str(s).map_err(|_| Error::invalid(format!("{s:?} is not a record id")))?.as_bytes().to_vec())
-        }
+        (FieldType::Ref(_) | FieldType::AnyRef, Value::String(s)) => Sql::Blob(
+            Uuid::parse_str(s).map_err(|_| Error::invalid(format!("{s:?} is not a record id")))?.as_bytes().to_vec(),
+        ),
         (FieldType::Bool, Value::Bool(b)) => Sql::Integer(i64::from(*b)),
         (FieldType::Integer, Value::Number(n)) => {
             Sql::Integer(n.as_i64().ok_or_else(|| Error::invalid(format!("{n} is not a whole number")))?)
@@ -36,7 +36,9 @@ pub fn from_sql(ty: FieldType, value: ValueRef<'_>) -> Value {
         (FieldType::Bool, _) => Value::Bool(false),
         (FieldType::Json(_), ValueRef::Text(t)) => serde_json::from_slice(t).unwrap_or(Value::Null),
         (_, ValueRef::Null) => Value::Null,
-        (FieldType::Ref(_) | FieldType::AnyRef, ValueRef::Blob(b)) => Uuid::from_slice(b).map(|u| Value::String(u.to_string())).unwrap_or(Value::Null),
+        (FieldType::Ref(_) | FieldType::AnyRef, ValueRef::Blob(b)) => {
+            Uuid::from_slice(b).map(|u| Value::String(u.to_string())).unwrap_or(Value::Null)
+        }
         (_, ValueRef::Text(t)) => Value::String(String::from_utf8_lossy(t).into_owned()),
         (_, ValueRef::Integer(i)) => Value::from(i),
         (_, ValueRef::Real(f)) => Value::from(f),

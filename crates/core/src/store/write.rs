@@ -76,7 +76,13 @@ impl WriteMode {
 }
 
 /// Write the given columns of a row; returns how many rows were written (0 or 1).
-fn write_columns(conn: &Connection, def: &EntityDef, row: Uuid, mode: WriteMode, fields: &[(&str, Value)]) -> Result<usize> {
+fn write_columns(
+    conn: &Connection,
+    def: &EntityDef,
+    row: Uuid,
+    mode: WriteMode,
+    fields: &[(&str, Value)],
+) -> Result<usize> {
     let mut params = Vec::with_capacity(fields.len() + 1);
     for (name, value) in fields {
         let fdef = def.field(name).ok_or_else(|| Error::invalid(format!("{} has no field {name}", def.name)))?;
@@ -138,7 +144,14 @@ pub fn local_upsert(conn: &Connection, entity: EntityKind, row: Uuid, patch: &[(
         st::set_stamp(conn, entity, row, name, Stamp::new(hlc, device))?;
         fields.insert(name.to_string(), FieldWrite { value, hlc });
     }
-    let change = Change { change_id: Uuid::now_v7(), entity, row_id: row, base_seq: st::row_seq(conn, entity, row)?, fields, deleted: None };
+    let change = Change {
+        change_id: Uuid::now_v7(),
+        entity,
+        row_id: row,
+        base_seq: st::row_seq(conn, entity, row)?,
+        fields,
+        deleted: None,
+    };
     st::enqueue(conn, &change)?;
     Ok(true)
 }
@@ -152,8 +165,14 @@ pub fn local_delete(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<
     let hlc = meta::tick(conn)?;
     st::clear_stamps(conn, entity, row)?;
     st::add_tombstone(conn, entity, row, hlc)?;
-    let change =
-        Change { change_id: Uuid::now_v7(), entity, row_id: row, base_seq: st::row_seq(conn, entity, row)?, fields: BTreeMap::new(), deleted: Some(hlc) };
+    let change = Change {
+        change_id: Uuid::now_v7(),
+        entity,
+        row_id: row,
+        base_seq: st::row_seq(conn, entity, row)?,
+        fields: BTreeMap::new(),
+        deleted: Some(hlc),
+    };
     st::enqueue(conn, &change)?;
     Ok(true)
 }
@@ -178,7 +197,10 @@ fn children_of(conn: &Connection, child: EntityKind, parent: Uuid, unsynced_only
         String::new()
     };
     let sql = format!("SELECT id FROM {} t WHERE {field} = ?1{unsynced}", table(child));
-    let ids = conn.prepare_cached(&sql)?.query_map([blob(parent)], |r| st::uuid_from(r.get(0)?))?.collect::<rusqlite::Result<_>>()?;
+    let ids = conn
+        .prepare_cached(&sql)?
+        .query_map([blob(parent)], |r| st::uuid_from(r.get(0)?))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(ids)
 }
 
@@ -187,7 +209,12 @@ fn children_of(conn: &Connection, child: EntityKind, parent: Uuid, unsynced_only
 /// outgoing change about any of them (unsent changes become "refused" with the reason, with no
 /// data, so the ledger still tells the person what happened). Returns whether any row was
 /// removed, and the rows concerned.
-fn remove_tree(conn: &Connection, entity: EntityKind, row: Uuid, why: st::Removal) -> Result<(bool, Vec<(EntityKind, Uuid)>)> {
+fn remove_tree(
+    conn: &Connection,
+    entity: EntityKind,
+    row: Uuid,
+    why: st::Removal,
+) -> Result<(bool, Vec<(EntityKind, Uuid)>)> {
     let mut removed = delete_row(conn, entity, row)?;
     let mut rows = vec![(entity, row)];
     let mut frontier = vec![(entity, row)];
@@ -302,7 +329,12 @@ pub struct RemoteBatch<'c> {
 
 impl<'c> RemoteBatch<'c> {
     pub fn begin(conn: &'c Connection) -> Result<Self> {
-        Ok(RemoteBatch { conn, any_tombstone: st::any_tombstone(conn)?, unsent: st::rows_with_unsent_changes(conn)?, newest: Hlc::ZERO })
+        Ok(RemoteBatch {
+            conn,
+            any_tombstone: st::any_tombstone(conn)?,
+            unsent: st::rows_with_unsent_changes(conn)?,
+            newest: Hlc::ZERO,
+        })
     }
 
     /// Apply one row (see [`apply_remote`]).
@@ -320,7 +352,8 @@ impl<'c> RemoteBatch<'c> {
             return self.merge(row);
         }
         let fields = valid_fields(row);
-        let values: Vec<(&str, Value)> = fields.iter().map(|(f, state)| (f.name, values::normalise(f.ty, &state.value))).collect();
+        let values: Vec<(&str, Value)> =
+            fields.iter().map(|(f, state)| (f.name, values::normalise(f.ty, &state.value))).collect();
         if write_columns(self.conn, row.entity.def(), row.row_id, WriteMode::InsertIfNew, &values)? > 0 {
             let stamps: Vec<(&str, Stamp)> = fields.iter().map(|(f, state)| (f.name, state.stamp())).collect();
             st::record_new_row(self.conn, row.entity, row.row_id, row.seq, &row.scope, &stamps)?;
@@ -353,7 +386,11 @@ impl<'c> RemoteBatch<'c> {
             // order (its sequence), not the clocks, says it is stale.
             return Ok(Applied::default());
         }
-        let unsent = if self.unsent.contains(&(row.entity, row.row_id)) { st::unsent_fields(conn, row.entity, row.row_id)?.0 } else { Default::default() };
+        let unsent = if self.unsent.contains(&(row.entity, row.row_id)) {
+            st::unsent_fields(conn, row.entity, row.row_id)?.0
+        } else {
+            Default::default()
+        };
         let def = row.entity.def();
         let mut winners: Vec<(&str, Value)> = Vec::new();
         let mut stamps = Vec::new();
@@ -362,7 +399,11 @@ impl<'c> RemoteBatch<'c> {
         for (f, state) in fields {
             let incoming = state.stamp();
             let stored = if exists { st::stamp(conn, row.entity, row.row_id, f.name)? } else { None };
-            let take = if unsent.contains(f.name) { incoming.wins_over_opt(stored.as_ref()) } else { stored != Some(incoming) };
+            let take = if unsent.contains(f.name) {
+                incoming.wins_over_opt(stored.as_ref())
+            } else {
+                stored != Some(incoming)
+            };
             if take {
                 winners.push((f.name, values::normalise(f.ty, &state.value)));
                 stamps.push((f.name, incoming));

@@ -25,13 +25,26 @@ fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
 #[test]
 fn a_marker_in_a_contact_is_never_found_in_the_database_file_or_wal() {
     let (dir, mut store, _key) = temp_store();
-    let input = ContactInput { display_name: format!("Reader {MARKER}"), notes: Some(format!("complaint about {MARKER}")), emails: vec!["marker@example.org".into()], ..Default::default() };
+    let input = ContactInput {
+        display_name: format!("Reader {MARKER}"),
+        notes: Some(format!("complaint about {MARKER}")),
+        emails: vec!["marker@example.org".into()],
+        ..Default::default()
+    };
     contacts::create(&mut store, input).expect("create");
     // Before the checkpoint the data sits in the WAL; after it, in the main file. Check both.
     assert!(dir.path().join("liaison.db-wal").exists(), "WAL mode keeps a -wal file while open");
-    assert_eq!(files_containing(dir.path(), MARKER.as_bytes()), Vec::<String>::new(), "plaintext found while the WAL holds the data");
+    assert_eq!(
+        files_containing(dir.path(), MARKER.as_bytes()),
+        Vec::<String>::new(),
+        "plaintext found while the WAL holds the data"
+    );
     store.checkpoint().expect("checkpoint");
-    assert_eq!(files_containing(dir.path(), MARKER.as_bytes()), Vec::<String>::new(), "plaintext found after checkpoint");
+    assert_eq!(
+        files_containing(dir.path(), MARKER.as_bytes()),
+        Vec::<String>::new(),
+        "plaintext found after checkpoint"
+    );
     let head = std::fs::read(dir.path().join("liaison.db")).expect("db");
     assert!(!head.starts_with(b"SQLite format 3"), "an encrypted file has no plaintext SQLite header");
     let found = contacts::search(&store, MARKER, 0, 10).expect("search");
@@ -41,7 +54,9 @@ fn a_marker_in_a_contact_is_never_found_in_the_database_file_or_wal() {
 #[test]
 fn every_open_enforces_the_security_settings() {
     let (_dir, store, _key) = temp_store();
-    let q = |sql: &str| -> String { store.conn().query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0)).map(|v| format!("{v:?}")).expect(sql) };
+    let q = |sql: &str| -> String {
+        store.conn().query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0)).map(|v| format!("{v:?}")).expect(sql)
+    };
     assert!(!q("PRAGMA cipher_version").contains("Null"), "SQLCipher must be compiled in");
     assert_eq!(q("PRAGMA journal_mode"), "Text(\"wal\")");
     assert_eq!(q("PRAGMA synchronous"), "Integer(2)", "FULL: NORMAL can lose committed transactions on power loss");
@@ -89,7 +104,8 @@ fn a_missing_database_is_reported_never_recreated() {
 fn a_tampered_byte_is_detected_and_never_returns_altered_data() {
     let (dir, mut store, key) = temp_store();
     for i in 0..50 {
-        contacts::create(&mut store, ContactInput { display_name: format!("Person {i}"), ..Default::default() }).expect("create");
+        contacts::create(&mut store, ContactInput { display_name: format!("Person {i}"), ..Default::default() })
+            .expect("create");
     }
     store.close().expect("close");
     let path = dir.path().join("liaison.db");
@@ -108,7 +124,11 @@ fn a_tampered_byte_is_detected_and_never_returns_altered_data() {
         });
         match outcome {
             Err(e) => {
-                assert_eq!(e.code, ErrorCode::CorruptDatabase, "byte {pos}: tampering is reported as a damaged database");
+                assert_eq!(
+                    e.code,
+                    ErrorCode::CorruptDatabase,
+                    "byte {pos}: tampering is reported as a damaged database"
+                );
                 detected += 1;
             }
             Ok(page) => panic!("byte {pos}: a tampered database returned {} rows instead of failing", page.items.len()),
@@ -123,7 +143,11 @@ fn profile_passphrase_round_trip_and_wrong_passphrase() {
     let mut profile = Profile::new(dir.path());
     assert!(!profile.state().expect("state").exists);
     profile.create(UnlockMode::Passphrase, Some("a long passphrase")).expect("create");
-    contacts::create(profile.store().expect("unlocked"), ContactInput { display_name: "Kept".into(), ..Default::default() }).expect("add");
+    contacts::create(
+        profile.store().expect("unlocked"),
+        ContactInput { display_name: "Kept".into(), ..Default::default() },
+    )
+    .expect("add");
     profile.lock();
     assert_eq!(profile.store().expect_err("locked").code, ErrorCode::Locked, "a locked profile gives no access");
     assert_eq!(profile.unlock(Some("the wrong passphrase")).expect_err("wrong").code, ErrorCode::WrongPassphrase);

@@ -44,7 +44,8 @@ async fn impostor(reply: &'static str) -> (String, String) {
 }
 
 const NOT_JSON: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 21\r\nConnection: close\r\n\r\n<html>welcome!</html>";
-const HTML_ERROR: &str = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: 11\r\nConnection: close\r\n\r\nBad gateway";
+const HTML_ERROR: &str =
+    "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: 11\r\nConnection: close\r\n\r\nBad gateway";
 const WRONG_SHAPE: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\nConnection: close\r\n\r\n{\"token\": 42}";
 
 #[tokio::test]
@@ -71,12 +72,17 @@ async fn a_response_of_the_wrong_shape_loses_no_local_change() {
     let (_dir, mut store, _key) = temp_store();
     let err = sync::login(&mut store, &url, "ana", "password", &fingerprint).await.expect_err("wrong shape");
     assert_eq!(err.code, ErrorCode::BadResponse, "{}", err.message);
-    contacts::create(&mut store, ContactInput { display_name: "Still Here".into(), ..Default::default() }).expect("create");
+    contacts::create(&mut store, ContactInput { display_name: "Still Here".into(), ..Default::default() })
+        .expect("create");
     let err = sync::sync(&mut store).await.expect_err("not signed in");
     assert_eq!(err.code, ErrorCode::NotLoggedIn);
     let status = sync::status(&store).expect("status");
     assert!(status.pending > 0, "the local change waits for a real server");
-    assert_eq!(status.last_error.map(|e| e.code), Some(ErrorCode::NotLoggedIn), "the status shows why sync did not run");
+    assert_eq!(
+        status.last_error.map(|e| e.code),
+        Some(ErrorCode::NotLoggedIn),
+        "the status shows why sync did not run"
+    );
 }
 
 const UPGRADE: &str = "HTTP/1.1 426 Upgrade Required\r\nContent-Type: application/json\r\nContent-Length: 93\r\nConnection: close\r\n\r\n{\"code\":\"upgrade_required\",\"message\":\"This server needs Liaison protocol 2; update Liaison.\"}";
@@ -93,7 +99,8 @@ async fn a_client_too_old_for_the_server_is_told_to_update_and_keeps_its_changes
         meta::set(conn, "server_fingerprint", &fingerprint).expect("fingerprint");
         meta::set(conn, "server_token", "t0ken").expect("token");
     }
-    contacts::create(&mut store, ContactInput { display_name: "Written Offline".into(), ..Default::default() }).expect("create");
+    contacts::create(&mut store, ContactInput { display_name: "Written Offline".into(), ..Default::default() })
+        .expect("create");
     let err = sync::sync(&mut store).await.expect_err("426");
     assert_eq!(err.code, ErrorCode::UpgradeRequired);
     assert!(err.message.contains("update Liaison"), "{}", err.message);

@@ -19,7 +19,12 @@ pub async fn grant<T: SyncTx>(mut tx: T, user_name: &str, scope: &str, now: Date
     let (mut seq, clock) = tx.counters().await?;
     let user = tx.find_user(user_name).await?.ok_or_else(|| no_such_user(user_name))?;
     if let Some(existing) = tx.grant_of(user.id, &scope).await? {
-        let grant = GrantInfo { user_name: user.name, scope, granted_seq: existing.granted_seq, granted_at: existing.granted_at };
+        let grant = GrantInfo {
+            user_name: user.name,
+            scope,
+            granted_seq: existing.granted_seq,
+            granted_at: existing.granted_at,
+        };
         return Ok(GrantReport { grant, created: false, rows: 0 });
     }
     seq += 1;
@@ -48,8 +53,13 @@ pub async fn revoke<T: SyncTx>(mut tx: T, user_name: &str, scope: &str, now: Dat
             user.name
         )));
     };
-    let revocation =
-        Revocation { user: Some(user.id), scope: scope.clone(), readers_of: None, unless: None, since_seq: removed.granted_seq };
+    let revocation = Revocation {
+        user: Some(user.id),
+        scope: scope.clone(),
+        readers_of: None,
+        unless: None,
+        since_seq: removed.granted_seq,
+    };
     tx.record_revocation(seq + 1, &revocation, now).await?;
     tx.save_counters(seq + 1, clock.last()).await?;
     tx.commit().await?;

@@ -144,17 +144,64 @@ pub trait SyncTx: Send {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<()>> + Send;
     /// Make a live row a tombstone at `seq`, deleted by `by` (its fields go).
-    fn tombstone(&mut self, row: &RowRef, seq: u64, by: Stamp, now: DateTime<Utc>) -> impl Future<Output = Result<()>> + Send;
+    fn tombstone(
+        &mut self,
+        row: &RowRef,
+        seq: u64,
+        by: Stamp,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Erase a stored row: a purged tombstone at `seq`, every field value deleted.
-    fn purge(&mut self, kind: EntityKind, id: Uuid, seq: u64, now: DateTime<Utc>) -> impl Future<Output = Result<()>> + Send;
+    fn purge(
+        &mut self,
+        kind: EntityKind,
+        id: Uuid,
+        seq: u64,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// A purged tombstone for an id the server never held.
-    fn insert_purged(&mut self, kind: EntityKind, id: Uuid, seq: u64, now: DateTime<Utc>) -> impl Future<Output = Result<()>> + Send;
+    fn insert_purged(
+        &mut self,
+        kind: EntityKind,
+        id: Uuid,
+        seq: u64,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Remember that `id` was erased with `person`, so later changes to it are refused.
-    fn record_purged(&mut self, kind: EntityKind, id: Uuid, person: Uuid, now: DateTime<Utc>) -> impl Future<Output = Result<()>> + Send;
-    fn record_revocation(&mut self, seq: u64, revocation: &Revocation, now: DateTime<Utc>) -> impl Future<Output = Result<()>> + Send;
-    fn record_applied(&mut self, change: Uuid, batch: Uuid, device: Uuid, seq: Option<u64>) -> impl Future<Output = Result<()>> + Send;
-    fn record_response(&mut self, batch: Uuid, device: Uuid, response: &str, now: DateTime<Utc>) -> impl Future<Output = Result<()>> + Send;
-    fn record_clamp(&mut self, change: Uuid, device: Uuid, clamp: &Clamp, now: DateTime<Utc>) -> impl Future<Output = Result<()>> + Send;
+    fn record_purged(
+        &mut self,
+        kind: EntityKind,
+        id: Uuid,
+        person: Uuid,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn record_revocation(
+        &mut self,
+        seq: u64,
+        revocation: &Revocation,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn record_applied(
+        &mut self,
+        change: Uuid,
+        batch: Uuid,
+        device: Uuid,
+        seq: Option<u64>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn record_response(
+        &mut self,
+        batch: Uuid,
+        device: Uuid,
+        response: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn record_clamp(
+        &mut self,
+        change: Uuid,
+        device: Uuid,
+        clamp: &Clamp,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// The names of the users of these devices (devices the server does not know are left out).
     fn device_users(&mut self, devices: &[Uuid]) -> impl Future<Output = Result<BTreeMap<Uuid, String>>> + Send;
     fn grant_of(&mut self, user: Uuid, scope: &str) -> impl Future<Output = Result<Option<GrantRecord>>> + Send;
@@ -179,7 +226,9 @@ pub fn run_ready<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     match future.as_mut().poll(&mut cx) {
         std::task::Poll::Ready(out) => out,
-        std::task::Poll::Pending => Err(StorageError::Backend("a storage call waited on a backend that never waits".into())),
+        std::task::Poll::Pending => {
+            Err(StorageError::Backend("a storage call waited on a backend that never waits".into()))
+        }
     }
 }
 

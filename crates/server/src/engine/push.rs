@@ -19,7 +19,12 @@ use uuid::Uuid;
 /// Apply a batch of changes written by `pusher` (the authenticated device, or the server on an
 /// administrator's behalf) in one transaction. A batch id seen before returns the stored
 /// response unchanged; a change id applied before is not applied again.
-pub async fn push<T: SyncTx>(mut tx: T, pusher: &Pusher, batch: &PushBatch, now: DateTime<Utc>) -> Result<PushResponse> {
+pub async fn push<T: SyncTx>(
+    mut tx: T,
+    pusher: &Pusher,
+    batch: &PushBatch,
+    now: DateTime<Utc>,
+) -> Result<PushResponse> {
     let (user, device) = pusher.user_and_device();
     let user = &user;
     let (seq, clock) = tx.counters().await?;
@@ -83,7 +88,9 @@ fn unknown_kind(entity: &str) -> ErrorBody {
     let shown: String = entity.chars().take(40).collect();
     ErrorBody::new(
         ErrorCode::InvalidInput,
-        format!("This server does not know records of kind {shown:?}; ask your administrator to update liaison-server. The change stays in your ledger."),
+        format!(
+            "This server does not know records of kind {shown:?}; ask your administrator to update liaison-server. The change stays in your ledger."
+        ),
     )
 }
 
@@ -160,7 +167,14 @@ impl<T: SyncTx> Pushing<T> {
         }
 
         let planned = existing.as_ref().or(stand_in.as_ref());
-        let plan = match sync::plan_change(author, planned, named_scope.as_deref(), change, self.now_millis, &mut self.clock) {
+        let plan = match sync::plan_change(
+            author,
+            planned,
+            named_scope.as_deref(),
+            change,
+            self.now_millis,
+            &mut self.clock,
+        ) {
             Ok(plan) => plan,
             Err(error) => return refuse(error),
         };
@@ -203,7 +217,8 @@ impl<T: SyncTx> Pushing<T> {
             None => None,
         };
         let scope = sync::scope_after(change, existing, effect, source_scope.as_deref());
-        let public_since = sync::public_since_after(existing.map(|row| (row.scope.as_str(), row.public_since)), &scope, row_seq);
+        let public_since =
+            sync::public_since_after(existing.map(|row| (row.scope.as_str(), row.public_since)), &scope, row_seq);
         let placement = Placement {
             seq: row_seq,
             scope,
@@ -252,7 +267,13 @@ impl<T: SyncTx> Pushing<T> {
     /// Tell devices about a tree that moved to `scope` from the scopes in `moved` (each with
     /// since when the row was public): one revocation per scope it left, to exactly the users who
     /// could read the old scope and cannot read the new one.
-    async fn revoke_moved(&mut self, kind: EntityKind, row: Uuid, scope: &str, moved: &[(String, Option<u64>)]) -> Result<()> {
+    async fn revoke_moved(
+        &mut self,
+        kind: EntityKind,
+        row: Uuid,
+        scope: &str,
+        moved: &[(String, Option<u64>)],
+    ) -> Result<()> {
         let mut left: BTreeMap<&str, Vec<Option<u64>>> = BTreeMap::new();
         for (old, since) in moved {
             left.entry(old.as_str()).or_default().push(*since);
@@ -342,8 +363,13 @@ impl<T: SyncTx> Pushing<T> {
     /// they still read it some other way when they pull).
     async fn ungrant_row(&mut self, kind: EntityKind, id: Uuid) -> Result<()> {
         if let Some(grant) = self.tx.set_row_grant(kind, id, None).await? {
-            let revocation =
-                Revocation { user: Some(grant.user), scope: grant.scope, readers_of: None, unless: None, since_seq: grant.granted_seq };
+            let revocation = Revocation {
+                user: Some(grant.user),
+                scope: grant.scope,
+                readers_of: None,
+                unless: None,
+                since_seq: grant.granted_seq,
+            };
             let seq = self.next_seq();
             self.tx.record_revocation(seq, &revocation, self.now).await?;
         }
@@ -352,7 +378,12 @@ impl<T: SyncTx> Pushing<T> {
 
     /// The root of the tree the change's row is in (the row itself when it has no parent): the
     /// owner of the conflicts about it.
-    async fn owner_of(&mut self, change: &Change, planned: Option<&StoredRow>, effect: &Effect) -> Result<(EntityKind, Uuid)> {
+    async fn owner_of(
+        &mut self,
+        change: &Change,
+        planned: Option<&StoredRow>,
+        effect: &Effect,
+    ) -> Result<(EntityKind, Uuid)> {
         let (mut kind, mut id) = (change.entity, change.row_id);
         let mut parent = sync::parent_after(change, planned, effect);
         while let (Some(of), Some(parent_id)) = (kind.def().parent.and_then(|p| p.kind), parent) {
@@ -363,11 +394,17 @@ impl<T: SyncTx> Pushing<T> {
     }
 
     /// Write a `conflict` row about `change`'s row, in its owner's scope, at a new seq.
-    async fn record_conflict(&mut self, change: &Change, owner: (EntityKind, Uuid), draft: &ConflictDraft) -> Result<()> {
+    async fn record_conflict(
+        &mut self,
+        change: &Change,
+        owner: (EntityKind, Uuid),
+        draft: &ConflictDraft,
+    ) -> Result<()> {
         let names = self.tx.device_users(&sync::devices_to_name(std::slice::from_ref(draft))).await?;
         let hlc = self.clock.tick(self.now_millis);
         let fields = sync::conflict_fields(draft, change.entity, change.row_id, owner, &names, self.now, hlc);
-        let scope = scope_of(&mut self.tx, Some(owner.0), owner.1).await?.unwrap_or_else(|| scope::of(owner.0, owner.1));
+        let scope =
+            scope_of(&mut self.tx, Some(owner.0), owner.1).await?.unwrap_or_else(|| scope::of(owner.0, owner.1));
         let seq = self.next_seq();
         let placement = Placement {
             seq,

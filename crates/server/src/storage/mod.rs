@@ -18,7 +18,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use liaison_protocol::PROTOCOL_VERSION;
 use liaison_protocol::schema::EntityKind;
-use liaison_protocol::wire::{Change, FieldState, Incoming, PullResponse, PushBatch, PushRequest, PushResponse, Role, RowState};
+use liaison_protocol::wire::{
+    Change, FieldState, Incoming, PullResponse, PushBatch, PushRequest, PushResponse, Role, RowState,
+};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
@@ -294,7 +296,8 @@ pub fn grantable_scope(text: &str) -> Result<String, StorageError> {
     let scope = liaison_protocol::scope::parse(text).map_err(StorageError::Invalid)?;
     if scope == liaison_protocol::scope::PUBLIC {
         return Err(StorageError::Invalid(
-            "everyone reads public records; a grant is for a restricted contact (contact:<id>) or a queue (queue:<id>)".into(),
+            "everyone reads public records; a grant is for a restricted contact (contact:<id>) or a queue (queue:<id>)"
+                .into(),
         ));
     }
     Ok(scope)
@@ -306,7 +309,10 @@ pub type RowsOfKind = Vec<RowState>;
 /// Who writes a push: a signed-in device, or the server itself (an administrator's command).
 #[derive(Debug, Clone)]
 pub enum Pusher {
-    Device { user: User, device: Uuid },
+    Device {
+        user: User,
+        device: Uuid,
+    },
     /// The server, on an administrator's behalf: reads and writes as an administrator, stamps
     /// with [`crate::sync::SERVER_DEVICE`].
     Server,
@@ -321,7 +327,12 @@ impl Pusher {
         match self {
             Pusher::Device { user, device } => (user.clone(), *device),
             Pusher::Server => (
-                User { id: Uuid::nil(), name: SERVER_USER.to_owned(), role: Role::Admin, created_at: DateTime::UNIX_EPOCH },
+                User {
+                    id: Uuid::nil(),
+                    name: SERVER_USER.to_owned(),
+                    role: Role::Admin,
+                    created_at: DateTime::UNIX_EPOCH,
+                },
                 crate::sync::SERVER_DEVICE,
             ),
         }
@@ -348,7 +359,9 @@ pub enum StorageError {
     Busy,
     /// A pull from a cursor below the tombstone horizon: the device may have missed deletions
     /// that are no longer kept, so it must re-sync from a snapshot.
-    #[error("cursor {since} is older than the oldest change this server keeps (sequence {horizon}); re-sync from a snapshot")]
+    #[error(
+        "cursor {since} is older than the oldest change this server keeps (sequence {horizon}); re-sync from a snapshot"
+    )]
     ResyncRequired { since: u64, horizon: u64 },
     /// The database file was written by a newer server.
     #[error(
@@ -406,7 +419,12 @@ pub trait Storage: Send + Sync {
     /// Apply a batch of changes in one transaction; see [`crate::engine::push`] and
     /// [`crate::sync`] for the rules. A batch id seen before returns the stored response
     /// unchanged. A change of a kind this server does not know is refused on its own.
-    async fn push_as(&self, pusher: Pusher, batch: &PushBatch, now: DateTime<Utc>) -> Result<PushResponse, StorageError>;
+    async fn push_as(
+        &self,
+        pusher: Pusher,
+        batch: &PushBatch,
+        now: DateTime<Utc>,
+    ) -> Result<PushResponse, StorageError>;
     /// [`Storage::push_as`] for the authenticated device `device_id` of `user`.
     async fn push_batch(
         &self,
@@ -475,14 +493,26 @@ pub trait Storage: Send + Sync {
         protocol: u32,
     ) -> Result<SnapshotChunk, StorageError>;
     /// [`Storage::snapshot_chunk_as`] for a client of this build's protocol.
-    async fn snapshot_chunk(&self, user: &User, at: u64, after: u64, limit: u32) -> Result<SnapshotChunk, StorageError> {
+    async fn snapshot_chunk(
+        &self,
+        user: &User,
+        at: u64,
+        after: u64,
+        limit: u32,
+    ) -> Result<SnapshotChunk, StorageError> {
         self.snapshot_chunk_as(user, at, after, limit, PROTOCOL_VERSION).await
     }
     /// Keep the content of an attachment: `user` must be able to read a live attachment row that
     /// names `sha256` (push the row first). `Ok(true)` when stored now, `Ok(false)` when the
     /// server held it already. Otherwise [`StorageError::NotFound`], the same answer whether or
     /// not such a row exists out of the user's sight.
-    async fn put_blob(&self, user: &User, sha256: &str, content: &[u8], now: DateTime<Utc>) -> Result<bool, StorageError>;
+    async fn put_blob(
+        &self,
+        user: &User,
+        sha256: &str,
+        content: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
     /// The content of an attachment `user` may read (a live attachment row naming `sha256` in a
     /// scope they read); [`StorageError::NotFound`] otherwise, whether or not it exists.
     async fn get_blob(&self, user: &User, sha256: &str) -> Result<Vec<u8>, StorageError>;

@@ -253,18 +253,30 @@ async fn clamps_list_shows_which_device_had_a_clock_ahead() {
         let user = storage.find_user_by_name("ana").await.expect("find").expect("ana").user;
         let device = uuid::Uuid::now_v7();
         storage
-            .register_device(NewDevice { id: device, user_id: user.id, name: "trainer-laptop".into(), token_hash: "h".into() }, chrono::Utc::now())
+            .register_device(
+                NewDevice { id: device, user_id: user.id, name: "trainer-laptop".into(), token_hash: "h".into() },
+                chrono::Utc::now(),
+            )
             .await
             .expect("device");
         let two_hours_ahead = u64::try_from(chrono::Utc::now().timestamp_millis()).expect("millis") + 2 * 3_600_000;
-        let push = batch(vec![change(uuid::Uuid::now_v7(), &[("display_name", serde_json::json!("Ada"), liaison_protocol::hlc::Hlc::new(two_hours_ahead, 0))])]);
+        let push = batch(vec![change(
+            uuid::Uuid::now_v7(),
+            &[("display_name", serde_json::json!("Ada"), liaison_protocol::hlc::Hlc::new(two_hours_ahead, 0))],
+        )]);
         storage.push(&user, device, &push, chrono::Utc::now()).await.expect("push");
     }
     let out = run(&["clamps", "list"], dir.path(), None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let table = text(&out.stdout);
-    assert!(table.contains("ana") && table.contains("trainer-laptop") && (table.contains("119 min ahead") || table.contains("120 min ahead")), "names the user, the device and how far ahead: {table}");
-    let json: serde_json::Value = serde_json::from_slice(&run(&["clamps", "list", "--json"], dir.path(), None).stdout).expect("json");
+    assert!(
+        table.contains("ana")
+            && table.contains("trainer-laptop")
+            && (table.contains("119 min ahead") || table.contains("120 min ahead")),
+        "names the user, the device and how far ahead: {table}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(&["clamps", "list", "--json"], dir.path(), None).stdout).expect("json");
     assert_eq!(json[0]["field"], "display_name");
 }
 
@@ -309,12 +321,19 @@ async fn grant_revoke_and_grants_list_manage_who_sees_a_restricted_contact() {
     let listed = run(&["grants", "list", "--json"], dir.path(), None);
     let grants: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("--json prints JSON");
     assert_eq!(grants.as_array().map(Vec::len), Some(1), "{grants}");
-    assert_eq!((grants[0]["user_name"].as_str(), grants[0]["scope"].as_str()), (Some("vic"), Some(format!("contact:{id}").as_str())));
+    assert_eq!(
+        (grants[0]["user_name"].as_str(), grants[0]["scope"].as_str()),
+        (Some("vic"), Some(format!("contact:{id}").as_str()))
+    );
     let table = text(&run(&["grants", "list"], dir.path(), None).stdout);
     assert!(table.starts_with("USER") && table.contains("vic") && table.contains(&id), "a table: {table}");
     {
         let storage = SqliteStorage::open(&dir.path().join("server.db")).expect("open");
-        assert_eq!(storage.pull(&vic, 0, 100).await.expect("pull").rows.len(), 2, "the grant lets vic pull the contact");
+        assert_eq!(
+            storage.pull(&vic, 0, 100).await.expect("pull").rows.len(),
+            2,
+            "the grant lets vic pull the contact"
+        );
     }
 
     for (args, expected) in [
@@ -349,10 +368,27 @@ async fn seed_tombstone(dir: &Path) -> (liaison_server::storage::User, u64) {
     let user = storage.find_user_by_name("ana").await.expect("find").expect("ana").user;
     let (row, device) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
     let hlc = |k: u64| liaison_protocol::hlc::Hlc::new(1_750_000_000_000 + k, 0);
-    storage.push(&user, device, &batch(vec![change(row, &[("display_name", serde_json::json!("Ada"), hlc(0))])]), chrono::Utc::now()).await.expect("push");
-    let deleted = storage.push(&user, device, &batch(vec![delete(row, hlc(1))]), chrono::Utc::now()).await.expect("delete");
+    storage
+        .push(
+            &user,
+            device,
+            &batch(vec![change(row, &[("display_name", serde_json::json!("Ada"), hlc(0))])]),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("push");
+    let deleted =
+        storage.push(&user, device, &batch(vec![delete(row, hlc(1))]), chrono::Utc::now()).await.expect("delete");
     let seq = deleted.results[0].seq.expect("the tombstone's seq");
-    storage.push(&user, device, &batch(vec![change(uuid::Uuid::now_v7(), &[("display_name", serde_json::json!("Kept"), hlc(2))])]), chrono::Utc::now()).await.expect("push");
+    storage
+        .push(
+            &user,
+            device,
+            &batch(vec![change(uuid::Uuid::now_v7(), &[("display_name", serde_json::json!("Kept"), hlc(2))])]),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("push");
     (user, seq)
 }
 
@@ -438,11 +474,27 @@ fn queue_add_edit_list_and_members_manage_where_cases_arrive_and_who_works_them(
     };
     ok(&["user", "add", "vera", "--role", "volunteer"]);
     let calendar = r#"{"zone": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}}"#;
-    let added = ok(&["queue", "add", "--name", "info-de", "--email", "info-de@example.org", "--language", "de", "--calendar", calendar, "--sla", "first_response=480,resolution=10080"]);
+    let added = ok(&[
+        "queue",
+        "add",
+        "--name",
+        "info-de",
+        "--email",
+        "info-de@example.org",
+        "--language",
+        "de",
+        "--calendar",
+        calendar,
+        "--sla",
+        "first_response=480,resolution=10080",
+    ]);
     assert!(added.contains("Created queue info-de"), "{added}");
     fails(&["queue", "add", "--name", "INFO-DE"], "already exists");
     fails(&["queue", "add", "--email", "x@example.org"], "needs a name");
-    fails(&["queue", "add", "--name", "bad", "--calendar", r#"{"zone": "UTC", "weekly": {"mon": [["17:00", "09:00"]]}}"#], "from before to");
+    fails(
+        &["queue", "add", "--name", "bad", "--calendar", r#"{"zone": "UTC", "weekly": {"mon": [["17:00", "09:00"]]}}"#],
+        "from before to",
+    );
     fails(&["queue", "add", "--name", "bad", "--sla", "lunch=60"], "no target");
 
     ok(&["queue", "member", "add", "info-de", "vera", "--role", "lead"]);
@@ -451,15 +503,31 @@ fn queue_add_edit_list_and_members_manage_where_cases_arrive_and_who_works_them(
     fails(&["queue", "member", "add", "info-de", "vera", "--role", "boss"], "not a role");
     let list: serde_json::Value = serde_json::from_str(&ok(&["queue", "list", "--json"])).expect("JSON");
     let q = &list[0];
-    assert_eq!((q["name"].as_str(), q["email"].as_str(), q["language"].as_str()), (Some("info-de"), Some("info-de@example.org"), Some("de")));
+    assert_eq!(
+        (q["name"].as_str(), q["email"].as_str(), q["language"].as_str()),
+        (Some("info-de"), Some("info-de@example.org"), Some("de"))
+    );
     assert_eq!(q["members"], serde_json::json!([{"user": "vera", "role": "lead"}]));
     assert_eq!(q["fields"]["sla"]["first_response"], 480);
     assert_eq!(q["fields"]["calendar"]["zone"], "Europe/Berlin");
 
-    let edited = ok(&["queue", "edit", "info-de", "--name", "info-de-at", "--archived", "true", "--states", "waiting on legal, escalated"]);
+    let edited = ok(&[
+        "queue",
+        "edit",
+        "info-de",
+        "--name",
+        "info-de-at",
+        "--archived",
+        "true",
+        "--states",
+        "waiting on legal, escalated",
+    ]);
     assert!(edited.contains("info-de-at"), "{edited}");
     let table = ok(&["queue", "list"]);
-    assert!(table.starts_with("QUEUE") && table.contains("info-de-at (archived)") && table.contains("vera (lead)"), "{table}");
+    assert!(
+        table.starts_with("QUEUE") && table.contains("info-de-at (archived)") && table.contains("vera (lead)"),
+        "{table}"
+    );
     let list: serde_json::Value = serde_json::from_str(&ok(&["queue", "list", "--json"])).expect("JSON");
     assert_eq!(list[0]["fields"]["states"], serde_json::json!(["waiting on legal", "escalated"]));
     fails(&["queue", "edit", "info-de-at"], "nothing to change");

@@ -24,7 +24,8 @@ async fn send_hostile(app: &TestApp, req: Request<Body>, what: &str) -> (StatusC
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body").to_vec();
     assert!(status.as_u16() < 500 || status == StatusCode::SERVICE_UNAVAILABLE, "{what}: answered {status}");
     if !status.is_success() {
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{what}: a {status} that is not JSON: {:?}", String::from_utf8_lossy(&bytes)));
+        let body: Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("{what}: a {status} that is not JSON: {:?}", String::from_utf8_lossy(&bytes)));
         assert!(body["code"].is_string() && body["message"].is_string(), "{what}: not the error shape: {body}");
     }
     (status, bytes)
@@ -108,7 +109,13 @@ async fn thousands_of_hostile_requests_never_crash_the_server_or_disturb_a_real_
             // The legitimate device keeps working throughout.
             let row = Uuid::now_v7();
             let body = valid_push_of(&mut rng, row);
-            let req = authed(request(Method::POST, "/v1/push").header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).expect("req"), &token);
+            let req = authed(
+                request(Method::POST, "/v1/push")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body.to_string()))
+                    .expect("req"),
+                &token,
+            );
             let (status, bytes) = send_hostile(&app, req, "legit push").await;
             assert_eq!(status, StatusCode::OK, "the legitimate push must succeed");
             let response: PushResponse = serde_json::from_slice(&bytes).expect("push response");
@@ -122,32 +129,83 @@ async fn thousands_of_hostile_requests_never_crash_the_server_or_disturb_a_real_
             0 => {
                 let valid = valid_push(&mut rng).to_string().into_bytes();
                 let body = mangled(&mut rng, valid);
-                authed(request(Method::POST, "/v1/push").header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).expect("req"), &token)
+                authed(
+                    request(Method::POST, "/v1/push")
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(Body::from(body))
+                        .expect("req"),
+                    &token,
+                )
             }
-            1 => authed(request(Method::POST, "/v1/push").header(header::CONTENT_TYPE, "application/json").body(Body::from(wrong_shape(&mut rng).to_string())).expect("req"), &token),
+            1 => authed(
+                request(Method::POST, "/v1/push")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(wrong_shape(&mut rng).to_string()))
+                    .expect("req"),
+                &token,
+            ),
             2 => {
                 let garbage: Vec<u8> = (0..rng.gen_range(0..2048)).map(|_| rng.r#gen()).collect();
                 let encoding = ["gzip", "zstd", "br", "deflate", "x-unknown"][rng.gen_range(0..5)];
-                authed(request(Method::POST, "/v1/push").header(header::CONTENT_TYPE, "application/json").header(header::CONTENT_ENCODING, encoding).body(Body::from(garbage)).expect("req"), &token)
+                authed(
+                    request(Method::POST, "/v1/push")
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .header(header::CONTENT_ENCODING, encoding)
+                        .body(Body::from(garbage))
+                        .expect("req"),
+                    &token,
+                )
             }
             3 => {
-                let truncated_gzip = { let g = gzip(valid_push(&mut rng).to_string().as_bytes()); let cut = rng.gen_range(0..g.len()); g[..cut].to_vec() };
-                authed(request(Method::POST, "/v1/push").header(header::CONTENT_ENCODING, "gzip").header(header::CONTENT_TYPE, "application/json").body(Body::from(truncated_gzip)).expect("req"), &token)
+                let truncated_gzip = {
+                    let g = gzip(valid_push(&mut rng).to_string().as_bytes());
+                    let cut = rng.gen_range(0..g.len());
+                    g[..cut].to_vec()
+                };
+                authed(
+                    request(Method::POST, "/v1/push")
+                        .header(header::CONTENT_ENCODING, "gzip")
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(Body::from(truncated_gzip))
+                        .expect("req"),
+                    &token,
+                )
             }
             4 => {
                 let version = ["0", "2", "999", "abc", "", "1.0", "-1"][rng.gen_range(0..7)];
-                let mut req = authed(Request::builder().method(Method::POST).uri("/v1/push").header(header::CONTENT_TYPE, "application/json").body(Body::from(valid_push(&mut rng).to_string())).expect("req"), &token);
+                let mut req = authed(
+                    Request::builder()
+                        .method(Method::POST)
+                        .uri("/v1/push")
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(Body::from(valid_push(&mut rng).to_string()))
+                        .expect("req"),
+                    &token,
+                );
                 if !version.is_empty() {
-                    req.headers_mut().insert(liaison_protocol::wire::PROTOCOL_HEADER, version.parse().expect("header value"));
+                    req.headers_mut()
+                        .insert(liaison_protocol::wire::PROTOCOL_HEADER, version.parse().expect("header value"));
                 }
                 req
             }
             5 => {
-                let uri = ["/v1/pull?since=-1", "/v1/pull?since=abc", "/v1/pull?limit=0", "/v1/pull?limit=99999999999999999999999", "/v1/pull?since=1&since=2", "/v1/../v1/pull", "/v1/pull%00", "/v2/pull", "/"][rng.gen_range(0..9)];
+                let uri = [
+                    "/v1/pull?since=-1",
+                    "/v1/pull?since=abc",
+                    "/v1/pull?limit=0",
+                    "/v1/pull?limit=99999999999999999999999",
+                    "/v1/pull?since=1&since=2",
+                    "/v1/../v1/pull",
+                    "/v1/pull%00",
+                    "/v2/pull",
+                    "/",
+                ][rng.gen_range(0..9)];
                 authed(request(Method::GET, uri).body(Body::empty()).expect("req"), &token)
             }
             6 => {
-                let bad = ["", "Bearer", "Bearer ", "Bearer zzz", "Basic YWRtaW46YWRtaW4=", &"a".repeat(5000)][rng.gen_range(0..6)].to_string();
+                let bad = ["", "Bearer", "Bearer ", "Bearer zzz", "Basic YWRtaW46YWRtaW4=", &"a".repeat(5000)]
+                    [rng.gen_range(0..6)]
+                .to_string();
                 let mut req = request(Method::GET, "/v1/pull").body(Body::empty()).expect("req");
                 if let Ok(value) = bad.parse() {
                     req.headers_mut().insert(header::AUTHORIZATION, value);
@@ -155,11 +213,22 @@ async fn thousands_of_hostile_requests_never_crash_the_server_or_disturb_a_real_
                 req
             }
             7 => {
-                let login = json!({"user": "ana", "password": "nope", "device_id": Uuid::now_v7(), "device_name": "x"}).to_string().into_bytes();
+                let login = json!({"user": "ana", "password": "nope", "device_id": Uuid::now_v7(), "device_name": "x"})
+                    .to_string()
+                    .into_bytes();
                 let body = mangled(&mut rng, login);
-                request(Method::POST, "/v1/login").header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).expect("req")
+                request(Method::POST, "/v1/login")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body))
+                    .expect("req")
             }
-            _ => authed(request(Method::POST, "/v1/push").header(header::CONTENT_TYPE, "application/json").body(Body::from(deep_nesting(rng.gen_range(100..100_000)))).expect("req"), &token),
+            _ => authed(
+                request(Method::POST, "/v1/push")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(deep_nesting(rng.gen_range(100..100_000))))
+                    .expect("req"),
+                &token,
+            ),
         };
         send_hostile(&app, req, &what).await;
     }
@@ -171,7 +240,8 @@ async fn thousands_of_hostile_requests_never_crash_the_server_or_disturb_a_real_
     let pulled: PullResponse = serde_json::from_slice(&bytes).expect("pull response");
     assert!(!pulled.has_more, "all rows fit in one page");
     for row in &legit_rows {
-        let found = pulled.rows.iter().find(|r| r.row_id == *row).unwrap_or_else(|| panic!("legitimate row {row} is missing"));
+        let found =
+            pulled.rows.iter().find(|r| r.row_id == *row).unwrap_or_else(|| panic!("legitimate row {row} is missing"));
         assert_eq!(found.fields["display_name"].value, json!("Valid Name"), "legitimate row {row} is intact");
     }
     assert_eq!(legit_rows.len(), REQUESTS / 50);

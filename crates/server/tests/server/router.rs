@@ -108,7 +108,9 @@ async fn info_answers_with_the_supported_protocol_range() {
     let info: ServerInfo = serde_json::from_value(body).expect("ServerInfo");
     assert_eq!((info.protocol_min, info.protocol_max), (1, liaison_protocol::PROTOCOL_VERSION));
     assert!(
-        ["contact", "conflict", "queue", "case", "case_message", "attachment"].iter().all(|k| info.entities.iter().any(|e| e == k)),
+        ["contact", "conflict", "queue", "case", "case_message", "attachment"]
+            .iter()
+            .all(|k| info.entities.iter().any(|e| e == k)),
         "the server lists the kinds it serves: {:?}",
         info.entities
     );
@@ -179,7 +181,10 @@ async fn a_missing_or_old_protocol_header_gets_426_with_advice_and_a_newer_one_i
         let error = assert_error(status, &body, ErrorCode::UpgradeRequired);
         assert_eq!(
             error.message,
-            format!("This server needs Liaison protocol 1 to {}; update Liaison to sync.", liaison_protocol::PROTOCOL_VERSION),
+            format!(
+                "This server needs Liaison protocol 1 to {}; update Liaison to sync.",
+                liaison_protocol::PROTOCOL_VERSION
+            ),
             "header {header:?}: the message tells the user what to do"
         );
     }
@@ -386,16 +391,31 @@ async fn a_gzip_compressed_push_is_applied_and_pulled_back() {
 async fn large_answers_are_compressed_when_the_client_accepts_it_and_small_ones_are_not() {
     let app = app().await;
     let token = login(&app, Uuid::now_v7()).await;
-    let changes = (0..20).map(|i| change(Uuid::now_v7(), &[("display_name", json!(format!("Reader number {i}")), Hlc::new(1, 0))])).collect();
-    let (status, _) = send(&app, authed(json_request(Method::POST, "/v1/push", &serde_json::to_value(batch(changes)).expect("json")), &token)).await;
+    let changes = (0..20)
+        .map(|i| change(Uuid::now_v7(), &[("display_name", json!(format!("Reader number {i}")), Hlc::new(1, 0))]))
+        .collect();
+    let (status, _) = send(
+        &app,
+        authed(json_request(Method::POST, "/v1/push", &serde_json::to_value(batch(changes)).expect("json")), &token),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let encoding = |response: &axum::response::Response| response.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let encoding = |response: &axum::response::Response| {
+        response.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    };
 
-    let pull = authed(request(Method::GET, "/v1/pull?since=0").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).expect("req"), &token);
+    let pull = authed(
+        request(Method::GET, "/v1/pull?since=0")
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(Body::empty())
+            .expect("req"),
+        &token,
+    );
     let response = app.router.clone().oneshot(pull).await.expect("response");
     assert_eq!(encoding(&response).as_deref(), Some("gzip"), "a page of rows is compressed");
 
-    let info = request(Method::GET, "/v1/info").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).expect("req");
+    let info =
+        request(Method::GET, "/v1/info").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).expect("req");
     let response = app.router.clone().oneshot(info).await.expect("response");
     assert_eq!(encoding(&response), None, "a small answer is not worth a compressor");
 }
@@ -406,32 +426,63 @@ async fn staff_can_erase_a_contact_and_devices_receive_the_purge() {
     let token = login(&app, Uuid::now_v7()).await;
     let row = Uuid::now_v7();
     let push = batch(vec![change(row, &[("display_name", json!("Forget Me"), Hlc::new(1, 0))])]);
-    let (status, _) = send(&app, authed(json_request(Method::POST, "/v1/push", &serde_json::to_value(&push).expect("json")), &token)).await;
+    let (status, _) =
+        send(&app, authed(json_request(Method::POST, "/v1/push", &serde_json::to_value(&push).expect("json")), &token))
+            .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = send(&app, authed(request(Method::POST, &format!("/v1/contacts/{row}/erase")).body(Body::empty()).expect("req"), &token)).await;
+    let (status, body) = send(
+        &app,
+        authed(request(Method::POST, &format!("/v1/contacts/{row}/erase")).body(Body::empty()).expect("req"), &token),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["contact_id"], json!(row.to_string()));
     assert_eq!(body["rows"], json!(1));
-    let (_, body) = send(&app, authed(request(Method::GET, "/v1/pull?since=0").body(Body::empty()).expect("req"), &token)).await;
+    let (_, body) =
+        send(&app, authed(request(Method::GET, "/v1/pull?since=0").body(Body::empty()).expect("req"), &token)).await;
     let pulled: PullResponse = serde_json::from_value(body).expect("pull");
     let erased = pulled.rows.iter().find(|r| r.row_id == row).expect("the row is still announced");
-    assert!(erased.purged && erased.deleted && erased.fields.is_empty(), "as a purged tombstone without data: {erased:?}");
+    assert!(
+        erased.purged && erased.deleted && erased.fields.is_empty(),
+        "as a purged tombstone without data: {erased:?}"
+    );
 }
 
 #[tokio::test]
 async fn volunteers_and_trainers_may_not_erase_and_bad_ids_are_refused() {
     let app = app().await;
     for (name, role) in [("vera", Role::Volunteer), ("tom", Role::Trainer)] {
-        app.storage.create_user(NewUser { name: name.into(), role, password_hash: password_hash() }).await.expect("user");
-        let (status, body) = send(&app, json_request(Method::POST, "/v1/login", &login_body(name, PASSWORD, Uuid::now_v7()))).await;
+        app.storage
+            .create_user(NewUser { name: name.into(), role, password_hash: password_hash() })
+            .await
+            .expect("user");
+        let (status, body) =
+            send(&app, json_request(Method::POST, "/v1/login", &login_body(name, PASSWORD, Uuid::now_v7()))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let token = body["token"].as_str().expect("token").to_owned();
-        let (status, body) = send(&app, authed(request(Method::POST, &format!("/v1/contacts/{}/erase", Uuid::now_v7())).body(Body::empty()).expect("req"), &token)).await;
+        let (status, body) = send(
+            &app,
+            authed(
+                request(Method::POST, &format!("/v1/contacts/{}/erase", Uuid::now_v7()))
+                    .body(Body::empty())
+                    .expect("req"),
+                &token,
+            ),
+        )
+        .await;
         assert_error(status, &body, ErrorCode::Forbidden);
     }
     let token = login(&app, Uuid::now_v7()).await;
-    let (status, body) = send(&app, authed(request(Method::POST, "/v1/contacts/not-a-uuid/erase").body(Body::empty()).expect("req"), &token)).await;
+    let (status, body) = send(
+        &app,
+        authed(request(Method::POST, "/v1/contacts/not-a-uuid/erase").body(Body::empty()).expect("req"), &token),
+    )
+    .await;
     assert_error(status, &body, ErrorCode::InvalidInput);
-    let (status, body) = send(&app, request(Method::POST, &format!("/v1/contacts/{}/erase", Uuid::now_v7())).body(Body::empty()).expect("req")).await;
+    let (status, body) = send(
+        &app,
+        request(Method::POST, &format!("/v1/contacts/{}/erase", Uuid::now_v7())).body(Body::empty()).expect("req"),
+    )
+    .await;
     assert_error(status, &body, ErrorCode::Unauthenticated);
 }

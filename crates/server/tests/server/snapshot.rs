@@ -12,13 +12,14 @@ use liaison_protocol::error::{ErrorBody, ErrorCode};
 use liaison_protocol::hlc::Hlc;
 use liaison_protocol::schema::EntityKind;
 use liaison_protocol::wire::{
-    Change, MAX_PUSH_CHANGES, PROTOCOL_HEADER, PullResponse, PushBatch, PushRequest, PushResponse, Role, SNAPSHOT_CONTENT_TYPE,
-    SnapshotLine,
+    Change, MAX_PUSH_CHANGES, PROTOCOL_HEADER, PullResponse, PushBatch, PushRequest, PushResponse, Role,
+    SNAPSHOT_CONTENT_TYPE, SnapshotLine,
 };
 use liaison_server::handlers::SNAPSHOT_CHUNK_ROWS;
 use liaison_server::storage::{
     ClampRecord, Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser,
-    PruneReport, PullPage, Pusher, RowsOfKind, SnapshotChunk, SqliteStorage, Storage, StorageError, User, UserCredentials,
+    PruneReport, PullPage, Pusher, RowsOfKind, SnapshotChunk, SqliteStorage, Storage, StorageError, User,
+    UserCredentials,
 };
 use liaison_server::{AppState, router};
 use serde_json::{Value, json};
@@ -60,7 +61,9 @@ fn content_type(response: &axum::http::Response<Vec<u8>>) -> Option<&str> {
 fn lines(body: &[u8]) -> Vec<SnapshotLine> {
     let text = std::str::from_utf8(body).expect("UTF-8");
     assert!(text.is_empty() || text.ends_with('\n'), "every line ends with a newline: {text:?}");
-    text.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("a SnapshotLine: {e}: {line}"))).collect()
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("a SnapshotLine: {e}: {line}")))
+        .collect()
 }
 
 async fn push(app: &TestApp, token: &str, changes: Vec<Change>) -> PushResponse {
@@ -117,7 +120,8 @@ async fn a_snapshot_streams_a_start_line_the_live_rows_in_order_and_an_end_line(
     assert!(matches!(&resumed[1], SnapshotLine::Row(row) if row.row_id == ids[2]));
 
     // A snapshot at an older sequence leaves out what changed after it.
-    push(&app, &token, vec![change(ids[0], &[("display_name", json!("Ada L."), Hlc::new(1_750_000_000_002, 0))])]).await;
+    push(&app, &token, vec![change(ids[0], &[("display_name", json!("Ada L."), Hlc::new(1_750_000_000_002, 0))])])
+        .await;
     let old = lines(get(&app, &format!("/v1/snapshot?at={at}"), Some(&token), None).await.body());
     assert_eq!(old.last(), Some(&SnapshotLine::End { at, rows: 1 }), "the renamed row comes with the pull from at");
 }
@@ -268,7 +272,12 @@ impl Storage for FailsMidSnapshot {
     async fn revoke_device(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError> {
         self.0.revoke_device(device_id, now).await
     }
-    async fn push_as(&self, pusher: Pusher, batch: &PushBatch, now: DateTime<Utc>) -> Result<PushResponse, StorageError> {
+    async fn push_as(
+        &self,
+        pusher: Pusher,
+        batch: &PushBatch,
+        now: DateTime<Utc>,
+    ) -> Result<PushResponse, StorageError> {
         self.0.push_as(pusher, batch, now).await
     }
     async fn erase_contact(&self, contact_id: Uuid, now: DateTime<Utc>) -> Result<ErasureReport, StorageError> {
@@ -299,7 +308,13 @@ impl Storage for FailsMidSnapshot {
     async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError> {
         self.0.prune_tombstones(older_than).await
     }
-    async fn put_blob(&self, user: &User, sha256: &str, content: &[u8], now: DateTime<Utc>) -> Result<bool, StorageError> {
+    async fn put_blob(
+        &self,
+        user: &User,
+        sha256: &str,
+        content: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
         self.0.put_blob(user, sha256, content, now).await
     }
     async fn get_blob(&self, user: &User, sha256: &str) -> Result<Vec<u8>, StorageError> {
@@ -383,7 +398,12 @@ async fn snapshot_benchmark_of_contacts_with_five_rows_each() {
     let seeded = seeding.elapsed();
     storage
         .register_device(
-            NewDevice { id: Uuid::now_v7(), user_id: user.id, name: "bench".into(), token_hash: liaison_server::auth::token_hash("t") },
+            NewDevice {
+                id: Uuid::now_v7(),
+                user_id: user.id,
+                name: "bench".into(),
+                token_hash: liaison_server::auth::token_hash("t"),
+            },
             Utc::now(),
         )
         .await

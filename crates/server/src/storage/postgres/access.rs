@@ -43,7 +43,9 @@ pub(super) async fn load(tx: &Transaction<'_>, user: Uuid) -> Result<Access, Sto
         None => Role::Volunteer,
     };
     let stmt = tx
-        .prepare_cached("SELECT scope FROM grants WHERE user_id = $1 UNION SELECT scope FROM row_grants WHERE user_id = $1")
+        .prepare_cached(
+            "SELECT scope FROM grants WHERE user_id = $1 UNION SELECT scope FROM row_grants WHERE user_id = $1",
+        )
         .await
         .map_err(db)?;
     let grants = tx.query(&stmt, &[&user]).await.map_err(db)?;
@@ -79,7 +81,14 @@ pub(super) async fn revoked_scopes(
         let scope: String = r.try_get(0).map_err(db)?;
         let readers_of: Option<&str> = r.try_get(2).map_err(db)?;
         let unless: Option<&str> = r.try_get(3).map_err(db)?;
-        if permissions::revocation_applies(access, since, to_u64(r.try_get(1).map_err(db)?)?, &scope, readers_of, unless) {
+        if permissions::revocation_applies(
+            access,
+            since,
+            to_u64(r.try_get(1).map_err(db)?)?,
+            &scope,
+            readers_of,
+            unless,
+        ) {
             scopes.insert(scope);
         }
     }

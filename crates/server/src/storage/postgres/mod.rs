@@ -26,12 +26,12 @@ use super::{
     Pusher, RowsOfKind, SnapshotChunk, Storage, StorageError, User, UserCredentials,
 };
 use crate::engine;
-use liaison_protocol::schema::EntityKind;
-use port::PgTx;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use liaison_protocol::schema::EntityKind;
 use liaison_protocol::wire::{PushBatch, PushResponse, Role};
+use port::PgTx;
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::NoTls;
@@ -309,7 +309,12 @@ impl Storage for PostgresStorage {
         devices::revoke(&self.client().await?, device_id, now).await
     }
 
-    async fn push_as(&self, pusher: Pusher, batch: &PushBatch, now: DateTime<Utc>) -> Result<PushResponse, StorageError> {
+    async fn push_as(
+        &self,
+        pusher: Pusher,
+        batch: &PushBatch,
+        now: DateTime<Utc>,
+    ) -> Result<PushResponse, StorageError> {
         let mut client = self.client().await?;
         engine::push(PgTx::new(client.transaction().await.map_err(db)?), &pusher, batch, now).await
     }
@@ -350,7 +355,13 @@ impl Storage for PostgresStorage {
         sync::prune_tombstones(&mut self.client().await?, older_than).await
     }
 
-    async fn put_blob(&self, user: &User, sha256: &str, content: &[u8], now: DateTime<Utc>) -> Result<bool, StorageError> {
+    async fn put_blob(
+        &self,
+        user: &User,
+        sha256: &str,
+        content: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
         sync::put_blob(&mut self.client().await?, user, sha256, content, now).await
     }
 

@@ -34,7 +34,8 @@ const HEAD: &str = "entity, row_id, seq, scope, parent_id, public_since, deleted
 fn row_ref(r: &tokio_postgres::Row) -> Result<RowRef> {
     let entity: &str = r.try_get(0).map_err(db)?;
     Ok(RowRef {
-        kind: EntityKind::parse(entity).ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?,
+        kind: EntityKind::parse(entity)
+            .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?,
         id: r.try_get(1).map_err(db)?,
         seq: to_u64(r.try_get(2).map_err(db)?)?,
         scope: r.try_get(3).map_err(db)?,
@@ -56,7 +57,8 @@ impl PgTx<'_> {
     }
 
     async fn delete_fields(&self, kind: EntityKind, id: Uuid) -> Result<()> {
-        let stmt = self.tx.prepare_cached("DELETE FROM sync_fields WHERE entity = $1 AND row_id = $2").await.map_err(db)?;
+        let stmt =
+            self.tx.prepare_cached("DELETE FROM sync_fields WHERE entity = $1 AND row_id = $2").await.map_err(db)?;
         self.tx.execute(&stmt, &[&kind.as_str(), &id]).await.map_err(db)?;
         Ok(())
     }
@@ -100,16 +102,27 @@ impl SyncTx for PgTx<'_> {
     }
 
     async fn stored_response(&mut self, batch: Uuid) -> Result<Option<(Uuid, String)>> {
-        let found =
-            self.tx.query_opt("SELECT device_id, response FROM push_batches WHERE batch_id = $1", &[&batch]).await.map_err(db)?;
+        let found = self
+            .tx
+            .query_opt("SELECT device_id, response FROM push_batches WHERE batch_id = $1", &[&batch])
+            .await
+            .map_err(db)?;
         found.map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?))).transpose()
     }
 
     async fn applied_changes(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Option<u64>>> {
-        let rows =
-            self.tx.query("SELECT change_id, seq FROM applied_changes WHERE change_id = ANY($1)", &[&ids]).await.map_err(db)?;
+        let rows = self
+            .tx
+            .query("SELECT change_id, seq FROM applied_changes WHERE change_id = ANY($1)", &[&ids])
+            .await
+            .map_err(db)?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get::<_, Option<i64>>(1).map_err(db)?.and_then(|s| u64::try_from(s).ok()))))
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(db)?,
+                    r.try_get::<_, Option<i64>>(1).map_err(db)?.and_then(|s| u64::try_from(s).ok()),
+                ))
+            })
             .collect()
     }
 
@@ -152,7 +165,9 @@ impl SyncTx for PgTx<'_> {
             (Some(millis), Some(counter), Some(device)) => Some(Stamp::new(hlc_from(millis, counter)?, device)),
             _ => None,
         };
-        let optional_seq = |i: usize| -> Result<Option<u64>> { head.try_get::<_, Option<i64>>(i).map_err(db)?.map(to_u64).transpose() };
+        let optional_seq = |i: usize| -> Result<Option<u64>> {
+            head.try_get::<_, Option<i64>>(i).map_err(db)?.map(to_u64).transpose()
+        };
         Ok(Some(StoredRow {
             seq: to_u64(head.try_get(0).map_err(db)?)?,
             deleted: head.try_get(1).map_err(db)?,
@@ -170,7 +185,11 @@ impl SyncTx for PgTx<'_> {
     }
 
     async fn head(&mut self, kind: EntityKind, id: Uuid) -> Result<Option<RowRef>> {
-        let stmt = self.tx.prepare_cached(&format!("SELECT {HEAD} FROM sync_rows WHERE entity = $1 AND row_id = $2")).await.map_err(db)?;
+        let stmt = self
+            .tx
+            .prepare_cached(&format!("SELECT {HEAD} FROM sync_rows WHERE entity = $1 AND row_id = $2"))
+            .await
+            .map_err(db)?;
         self.tx.query_opt(&stmt, &[&kind.as_str(), &id]).await.map_err(db)?.as_ref().map(row_ref).transpose()
     }
 
@@ -184,15 +203,23 @@ impl SyncTx for PgTx<'_> {
 
     async fn rows_in_scope(&mut self, scope: Option<&str>) -> Result<Vec<RowRef>> {
         match scope {
-            Some(scope) => self.heads(&format!("SELECT {HEAD} FROM sync_rows WHERE scope = $1 ORDER BY seq"), &[&scope]).await,
-            None => self.heads(&format!("SELECT {HEAD} FROM sync_rows WHERE scope <> $1 ORDER BY seq"), &[&scope::PUBLIC]).await,
+            Some(scope) => {
+                self.heads(&format!("SELECT {HEAD} FROM sync_rows WHERE scope = $1 ORDER BY seq"), &[&scope]).await
+            }
+            None => {
+                self.heads(&format!("SELECT {HEAD} FROM sync_rows WHERE scope <> $1 ORDER BY seq"), &[&scope::PUBLIC])
+                    .await
+            }
         }
     }
 
     async fn scopes_in_use(&mut self) -> Result<Vec<String>> {
         let rows = self
             .tx
-            .query("SELECT scope FROM sync_rows WHERE scope <> $1 GROUP BY scope ORDER BY scope COLLATE \"C\"", &[&scope::PUBLIC])
+            .query(
+                "SELECT scope FROM sync_rows WHERE scope <> $1 GROUP BY scope ORDER BY scope COLLATE \"C\"",
+                &[&scope::PUBLIC],
+            )
             .await
             .map_err(db)?;
         rows.iter().map(|r| r.try_get(0).map_err(db)).collect()
@@ -271,18 +298,27 @@ impl SyncTx for PgTx<'_> {
                     .await
                     .map_err(db)?;
                 let names: Vec<&str> = fields.keys().map(String::as_str).collect();
-                let values =
-                    fields.values().map(|state| serde_json::to_string(&state.value)).collect::<std::result::Result<Vec<_>, _>>().map_err(backend)?;
+                let values = fields
+                    .values()
+                    .map(|state| serde_json::to_string(&state.value))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(backend)?;
                 let millis: Vec<i64> = fields.values().map(|state| to_i64(state.hlc.millis)).collect();
                 let counters: Vec<i64> = fields.values().map(|state| i64::from(state.hlc.counter)).collect();
                 let devices: Vec<Uuid> = fields.values().map(|state| state.device).collect();
                 self.tx
-                    .execute(&upsert_row, &[&entity, &row.id, &to_i64(*seq), scope, parent_id, person_id, &public_since, &doc, &protocol])
+                    .execute(
+                        &upsert_row,
+                        &[&entity, &row.id, &to_i64(*seq), scope, parent_id, person_id, &public_since, &doc, &protocol],
+                    )
                     .await
                     .map_err(db)?;
                 if !names.is_empty() {
                     self.tx
-                        .execute(&upsert_fields, &[&entity, &row.id, &to_i64(*seq), &names, &values, &millis, &counters, &devices])
+                        .execute(
+                            &upsert_fields,
+                            &[&entity, &row.id, &to_i64(*seq), &names, &values, &millis, &counters, &devices],
+                        )
                         .await
                         .map_err(db)?;
                 }
@@ -291,7 +327,14 @@ impl SyncTx for PgTx<'_> {
         Ok(())
     }
 
-    async fn move_row(&mut self, row: &RowRef, seq: u64, scope: &str, public_since: Option<u64>, now: DateTime<Utc>) -> Result<()> {
+    async fn move_row(
+        &mut self,
+        row: &RowRef,
+        seq: u64,
+        scope: &str,
+        public_since: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let stmt = self
             .tx
             .prepare_cached(
@@ -321,7 +364,15 @@ impl SyncTx for PgTx<'_> {
         self.tx
             .execute(
                 &stmt,
-                &[&to_i64(seq), &to_i64(by.hlc.millis), &i64::from(by.hlc.counter), &by.device, &ts(now), &row.kind.as_str(), &row.id],
+                &[
+                    &to_i64(seq),
+                    &to_i64(by.hlc.millis),
+                    &i64::from(by.hlc.counter),
+                    &by.device,
+                    &ts(now),
+                    &row.kind.as_str(),
+                    &row.id,
+                ],
             )
             .await
             .map_err(db)?;
@@ -407,7 +458,10 @@ impl SyncTx for PgTx<'_> {
             .await
             .map_err(db)?;
         self.tx
-            .execute(&stmt, &[&change, &device, &clamp.field, &clamp.original.to_string(), &clamp.clamped.to_string(), &ts(now)])
+            .execute(
+                &stmt,
+                &[&change, &device, &clamp.field, &clamp.original.to_string(), &clamp.clamped.to_string(), &ts(now)],
+            )
             .await
             .map_err(db)?;
         Ok(())
@@ -416,7 +470,10 @@ impl SyncTx for PgTx<'_> {
     async fn device_users(&mut self, devices: &[Uuid]) -> Result<BTreeMap<Uuid, String>> {
         let rows = self
             .tx
-            .query("SELECT d.id, u.name FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = ANY($1)", &[&devices])
+            .query(
+                "SELECT d.id, u.name FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = ANY($1)",
+                &[&devices],
+            )
             .await
             .map_err(db)?;
         rows.iter().map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?))).collect()
@@ -428,7 +485,14 @@ impl SyncTx for PgTx<'_> {
             .query_opt("SELECT granted_seq, granted_at FROM grants WHERE user_id = $1 AND scope = $2", &[&user, &scope])
             .await
             .map_err(db)?;
-        found.map(|r| Ok(GrantRecord { granted_seq: to_u64(r.try_get(0).map_err(db)?)?, granted_at: r.try_get(1).map_err(db)? })).transpose()
+        found
+            .map(|r| {
+                Ok(GrantRecord {
+                    granted_seq: to_u64(r.try_get(0).map_err(db)?)?,
+                    granted_at: r.try_get(1).map_err(db)?,
+                })
+            })
+            .transpose()
     }
 
     async fn add_grant(&mut self, user: Uuid, scope: &str, grant: GrantRecord) -> Result<()> {
@@ -445,13 +509,28 @@ impl SyncTx for PgTx<'_> {
     async fn remove_grant(&mut self, user: Uuid, scope: &str) -> Result<Option<GrantRecord>> {
         let found = self
             .tx
-            .query_opt("DELETE FROM grants WHERE user_id = $1 AND scope = $2 RETURNING granted_seq, granted_at", &[&user, &scope])
+            .query_opt(
+                "DELETE FROM grants WHERE user_id = $1 AND scope = $2 RETURNING granted_seq, granted_at",
+                &[&user, &scope],
+            )
             .await
             .map_err(db)?;
-        found.map(|r| Ok(GrantRecord { granted_seq: to_u64(r.try_get(0).map_err(db)?)?, granted_at: r.try_get(1).map_err(db)? })).transpose()
+        found
+            .map(|r| {
+                Ok(GrantRecord {
+                    granted_seq: to_u64(r.try_get(0).map_err(db)?)?,
+                    granted_at: r.try_get(1).map_err(db)?,
+                })
+            })
+            .transpose()
     }
 
-    async fn set_row_grant(&mut self, kind: EntityKind, id: Uuid, grant: Option<&RowGrant>) -> Result<Option<RowGrant>> {
+    async fn set_row_grant(
+        &mut self,
+        kind: EntityKind,
+        id: Uuid,
+        grant: Option<&RowGrant>,
+    ) -> Result<Option<RowGrant>> {
         let before = self
             .tx
             .query_opt(
@@ -470,7 +549,13 @@ impl SyncTx for PgTx<'_> {
                 .map_err(db)?;
         }
         before
-            .map(|r| Ok(RowGrant { user: r.try_get(0).map_err(db)?, scope: r.try_get(1).map_err(db)?, granted_seq: to_u64(r.try_get(2).map_err(db)?)? }))
+            .map(|r| {
+                Ok(RowGrant {
+                    user: r.try_get(0).map_err(db)?,
+                    scope: r.try_get(1).map_err(db)?,
+                    granted_seq: to_u64(r.try_get(2).map_err(db)?)?,
+                })
+            })
             .transpose()
     }
 

@@ -281,7 +281,13 @@ pub(super) fn field_from(r: &tokio_postgres::Row, first: usize) -> Result<(Strin
     Ok((r.try_get(first).map_err(db)?, state))
 }
 
-pub(super) async fn pull(c: &mut Client, user: &User, since: u64, limit: u32, protocol: u32) -> Result<PullPage, StorageError> {
+pub(super) async fn pull(
+    c: &mut Client,
+    user: &User,
+    since: u64,
+    limit: u32,
+    protocol: u32,
+) -> Result<PullPage, StorageError> {
     let limit = limit.clamp(1, MAX_PULL_LIMIT);
     // Most pulls come from devices that are up to date: one read of the counter answers them.
     let (counter, horizon_now) = counters(c).await?;
@@ -384,7 +390,11 @@ pub(super) async fn snapshot_chunk(
 
 /// A row of `SELECT seq, entity, row_id, deleted, purged, scope, doc, protocol FROM sync_rows`:
 /// its seq, and the row when the user may read it and the client's `protocol` knows its kind.
-fn pulled_row_from(r: &tokio_postgres::Row, access: &Access, protocol: u32) -> Result<(u64, Option<PulledRow>), StorageError> {
+fn pulled_row_from(
+    r: &tokio_postgres::Row,
+    access: &Access,
+    protocol: u32,
+) -> Result<(u64, Option<PulledRow>), StorageError> {
     let seq = to_u64(r.try_get(0).map_err(db)?)?;
     let scope: &str = r.try_get(5).map_err(db)?;
     let row_protocol: i32 = r.try_get(7).map_err(db)?;
@@ -407,7 +417,10 @@ fn pulled_row_from(r: &tokio_postgres::Row, access: &Access, protocol: u32) -> R
 }
 
 /// The live rows of one kind, with their fields, in seq order (for admin commands).
-pub(super) async fn rows_of(c: &Client, kind: EntityKind) -> Result<Vec<liaison_protocol::wire::RowState>, StorageError> {
+pub(super) async fn rows_of(
+    c: &Client,
+    kind: EntityKind,
+) -> Result<Vec<liaison_protocol::wire::RowState>, StorageError> {
     let found = c
         .query(
             "SELECT seq, entity, row_id, deleted, purged, scope, doc, protocol FROM sync_rows
@@ -446,7 +459,13 @@ async fn may_read_blob(tx: &Transaction<'_>, user: &User, sha256: &str) -> Resul
 }
 
 /// See [`crate::storage::Storage::put_blob`].
-pub(super) async fn put_blob(c: &mut Client, user: &User, sha256: &str, content: &[u8], now: DateTime<Utc>) -> Result<bool, StorageError> {
+pub(super) async fn put_blob(
+    c: &mut Client,
+    user: &User,
+    sha256: &str,
+    content: &[u8],
+    now: DateTime<Utc>,
+) -> Result<bool, StorageError> {
     let tx = c.transaction().await.map_err(db)?;
     may_read_blob(&tx, user, sha256).await?;
     let size = i64::try_from(content.len()).unwrap_or(i64::MAX);
@@ -463,7 +482,13 @@ pub(super) async fn put_blob(c: &mut Client, user: &User, sha256: &str, content:
 
 /// See [`crate::storage::Storage::get_blob`].
 pub(super) async fn get_blob(c: &mut Client, user: &User, sha256: &str) -> Result<Vec<u8>, StorageError> {
-    let tx = c.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await.map_err(db)?;
+    let tx = c
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(db)?;
     may_read_blob(&tx, user, sha256).await?;
     let found = tx.query_opt("SELECT content FROM blobs WHERE sha256 = $1", &[&sha256]).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
@@ -530,7 +555,9 @@ pub(super) async fn list_clamps(c: &Client, limit: u32) -> Result<Vec<crate::sto
         )
         .await
         .map_err(db)?;
-    let hlc = |text: String| text.parse::<Hlc>().map_err(|e| StorageError::Backend(format!("a stored clamp clock is damaged: {e}")));
+    let hlc = |text: String| {
+        text.parse::<Hlc>().map_err(|e| StorageError::Backend(format!("a stored clamp clock is damaged: {e}")))
+    };
     rows.iter()
         .map(|r| {
             Ok(crate::storage::ClampRecord {

@@ -47,7 +47,9 @@ pub(super) fn load(c: &Connection, user: Uuid) -> Result<Access, StorageError> {
         None => Role::Volunteer,
     };
     let mut stmt = c
-        .prepare_cached("SELECT scope FROM grants WHERE user_id = ?1 UNION SELECT scope FROM row_grants WHERE user_id = ?1")
+        .prepare_cached(
+            "SELECT scope FROM grants WHERE user_id = ?1 UNION SELECT scope FROM row_grants WHERE user_id = ?1",
+        )
         .map_err(db)?;
     let grants = stmt.query_map([user.as_bytes()], |r| r.get::<_, String>(0)).map_err(db)?;
     Ok(Access::new(role, grants.collect::<rusqlite::Result<Vec<_>>>().map_err(db)?))
@@ -83,7 +85,14 @@ pub(super) fn revoked_scopes(
     let mut scopes = BTreeSet::new();
     for row in rows {
         let (scope, since_seq, readers_of, unless) = row.map_err(db)?;
-        if permissions::revocation_applies(access, since, to_u64(since_seq)?, &scope, readers_of.as_deref(), unless.as_deref()) {
+        if permissions::revocation_applies(
+            access,
+            since,
+            to_u64(since_seq)?,
+            &scope,
+            readers_of.as_deref(),
+            unless.as_deref(),
+        ) {
             scopes.insert(scope);
         }
     }
@@ -105,7 +114,12 @@ pub(super) fn list_grants(c: &mut Connection) -> Result<Vec<GrantInfo>, StorageE
     let mut grants = Vec::new();
     for row in rows {
         let (user_name, scope, granted_seq, granted_at) = row.map_err(db)?;
-        grants.push(GrantInfo { user_name, scope, granted_seq: to_u64(granted_seq)?, granted_at: parse_ts(&granted_at).map_err(db)? });
+        grants.push(GrantInfo {
+            user_name,
+            scope,
+            granted_seq: to_u64(granted_seq)?,
+            granted_at: parse_ts(&granted_at).map_err(db)?,
+        });
     }
     Ok(grants)
 }

@@ -234,7 +234,12 @@ impl Storage for SqliteStorage {
         self.call(move |c| devices::revoke(c, device_id, now)).await
     }
 
-    async fn push_as(&self, pusher: Pusher, batch: &PushBatch, now: DateTime<Utc>) -> Result<PushResponse, StorageError> {
+    async fn push_as(
+        &self,
+        pusher: Pusher,
+        batch: &PushBatch,
+        now: DateTime<Utc>,
+    ) -> Result<PushResponse, StorageError> {
         let batch = batch.clone();
         self.call(move |c| engine::run_ready(engine::push(SqliteTx::begin(c)?, &pusher, &batch, now))).await
     }
@@ -276,7 +281,13 @@ impl Storage for SqliteStorage {
         self.call(move |c| sync::prune_tombstones(c, older_than)).await
     }
 
-    async fn put_blob(&self, user: &User, sha256: &str, content: &[u8], now: DateTime<Utc>) -> Result<bool, StorageError> {
+    async fn put_blob(
+        &self,
+        user: &User,
+        sha256: &str,
+        content: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
         let (user, sha256, content) = (user.clone(), sha256.to_owned(), content.to_vec());
         self.call(move |c| sync::put_blob(c, &user, &sha256, &content, now)).await
     }
@@ -337,11 +348,17 @@ mod tests {
         migrate(&mut conn).expect("migrate");
 
         let (parent, scope, since): (Vec<u8>, String, i64) = conn
-            .query_row("SELECT parent_id, scope, public_since FROM sync_rows WHERE row_id = ?1", [email.as_bytes()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                "SELECT parent_id, scope, public_since FROM sync_rows WHERE row_id = ?1",
+                [email.as_bytes()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .expect("email row");
-        assert_eq!((parent.as_slice(), scope.as_str()), (contact.as_bytes().as_slice(), "public"), "parent backfilled from the field");
+        assert_eq!(
+            (parent.as_slice(), scope.as_str()),
+            (contact.as_bytes().as_slice(), "public"),
+            "parent backfilled from the field"
+        );
         assert_eq!(since, 1, "old rows may have reached any device that pulled");
         let seqs: Vec<i64> = conn
             .prepare("SELECT seq FROM sync_fields ORDER BY seq")
@@ -378,7 +395,10 @@ mod tests {
             .expect("dates");
         assert_eq!(dates[0], None, "a live row has no deletion time");
         let dated = parse_ts(dates[1].as_deref().expect("the tombstone is dated")).expect("RFC 3339");
-        assert!(dated >= before - chrono::Duration::seconds(1) && dated <= Utc::now(), "dated at the migration: {dated}");
+        assert!(
+            dated >= before - chrono::Duration::seconds(1) && dated <= Utc::now(),
+            "dated at the migration: {dated}"
+        );
 
         let storage = SqliteStorage { conn: Arc::new(Mutex::new(conn)) };
         let kept = storage.prune_tombstones(Utc::now() - chrono::Duration::days(180)).await.expect("prune");
@@ -468,8 +488,9 @@ mod tests {
         ))
         .expect("rows written by the previous server");
         migrate(&mut conn).expect("migrate");
-        let person: Vec<u8> =
-            conn.query_row("SELECT person_id FROM sync_rows WHERE row_id = ?1", [email.as_bytes()], |r| r.get(0)).expect("email");
+        let person: Vec<u8> = conn
+            .query_row("SELECT person_id FROM sync_rows WHERE row_id = ?1", [email.as_bytes()], |r| r.get(0))
+            .expect("email");
         assert_eq!(person.as_slice(), contact.as_bytes(), "an email belongs to its contact for erasure");
 
         let storage = SqliteStorage { conn: Arc::new(Mutex::new(conn)) };
@@ -480,7 +501,11 @@ mod tests {
         let page = storage.pull(&admin, 0, 10).await.expect("pull");
         let row = page.rows.iter().find(|r| r.row_id == conflict).expect("the conflict");
         assert_eq!(row.fields["owner_entity"].value, serde_json::json!("contact"));
-        assert_eq!(row.fields["owner_id"].value, serde_json::json!(contact.to_string()), "the owner is the contact it named");
+        assert_eq!(
+            row.fields["owner_id"].value,
+            serde_json::json!(contact.to_string()),
+            "the owner is the contact it named"
+        );
         assert_eq!(row.fields["owner_id"].hlc, row.fields["contact_id"].hlc, "stamped as the field it comes from");
     }
 

@@ -50,7 +50,8 @@ impl Drop for SqliteTx<'_> {
 const HEAD: &str = "entity, row_id, seq, scope, parent_id, public_since, deleted, purged";
 
 fn kind_from(text: &str) -> rusqlite::Result<EntityKind> {
-    EntityKind::parse(text).ok_or_else(|| conversion(StorageError::Backend(format!("unknown entity {text:?} in sync_rows"))))
+    EntityKind::parse(text)
+        .ok_or_else(|| conversion(StorageError::Backend(format!("unknown entity {text:?} in sync_rows"))))
 }
 
 fn row_ref(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowRef> {
@@ -76,7 +77,19 @@ fn json_text(value: &serde_json::Value) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StorageError::Backend(e.to_string()))
 }
 
-type Head = (i64, bool, bool, Option<i64>, Option<i64>, Option<Vec<u8>>, Option<i64>, String, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
+type Head = (
+    i64,
+    bool,
+    bool,
+    Option<i64>,
+    Option<i64>,
+    Option<Vec<u8>>,
+    Option<i64>,
+    String,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<i64>,
+);
 
 /// The row with its fields, stamps and field seqs.
 pub(super) fn load_row(c: &Connection, entity: EntityKind, row_id: Uuid) -> Result<Option<StoredRow>> {
@@ -92,8 +105,19 @@ pub(super) fn load_row(c: &Connection, entity: EntityKind, row_id: Uuid) -> Resu
         })
         .optional()
         .map_err(db)?;
-    let Some((seq, deleted, purged, del_millis, del_counter, del_device, deleted_seq, scope, parent_id, person_id, public_since)) =
-        head
+    let Some((
+        seq,
+        deleted,
+        purged,
+        del_millis,
+        del_counter,
+        del_device,
+        deleted_seq,
+        scope,
+        parent_id,
+        person_id,
+        public_since,
+    )) = head
     else {
         return Ok(None);
     };
@@ -152,7 +176,10 @@ impl SyncTx for SqliteTx<'_> {
     async fn counters(&mut self) -> Result<(u64, Clock)> {
         self.c()
             .query_row("SELECT seq, clamp_millis, clamp_counter FROM sync_state WHERE id = 1", [], |r| {
-                Ok((u64::try_from(r.get::<_, i64>(0)?).map_err(conversion)?, Clock::resume(hlc_from(r.get(1)?, r.get(2)?)?)))
+                Ok((
+                    u64::try_from(r.get::<_, i64>(0)?).map_err(conversion)?,
+                    Clock::resume(hlc_from(r.get(1)?, r.get(2)?)?),
+                ))
             })
             .map_err(db)
     }
@@ -176,7 +203,9 @@ impl SyncTx for SqliteTx<'_> {
     }
 
     async fn set_role(&mut self, user: Uuid, role: Role) -> Result<()> {
-        self.c().execute("UPDATE users SET role = ?1 WHERE id = ?2", params![role.as_str(), user.as_bytes()]).map_err(db)?;
+        self.c()
+            .execute("UPDATE users SET role = ?1 WHERE id = ?2", params![role.as_str(), user.as_bytes()])
+            .map_err(db)?;
         Ok(())
     }
 
@@ -237,13 +266,20 @@ impl SyncTx for SqliteTx<'_> {
 
     async fn rows_in_scope(&mut self, scope: Option<&str>) -> Result<Vec<RowRef>> {
         match scope {
-            Some(scope) => heads(self.c(), &format!("SELECT {HEAD} FROM sync_rows WHERE scope = ?1 ORDER BY seq"), [scope]),
-            None => heads(self.c(), &format!("SELECT {HEAD} FROM sync_rows WHERE scope <> ?1 ORDER BY seq"), [scope::PUBLIC]),
+            Some(scope) => {
+                heads(self.c(), &format!("SELECT {HEAD} FROM sync_rows WHERE scope = ?1 ORDER BY seq"), [scope])
+            }
+            None => heads(
+                self.c(),
+                &format!("SELECT {HEAD} FROM sync_rows WHERE scope <> ?1 ORDER BY seq"),
+                [scope::PUBLIC],
+            ),
         }
     }
 
     async fn scopes_in_use(&mut self) -> Result<Vec<String>> {
-        let mut stmt = self.c().prepare("SELECT DISTINCT scope FROM sync_rows WHERE scope <> ?1 ORDER BY scope").map_err(db)?;
+        let mut stmt =
+            self.c().prepare("SELECT DISTINCT scope FROM sync_rows WHERE scope <> ?1 ORDER BY scope").map_err(db)?;
         let rows = stmt.query_map([scope::PUBLIC], |r| r.get(0)).map_err(db)?;
         rows.collect::<rusqlite::Result<_>>().map_err(db)
     }
@@ -252,7 +288,14 @@ impl SyncTx for SqliteTx<'_> {
         write_row(self.c(), row)
     }
 
-    async fn move_row(&mut self, row: &RowRef, seq: u64, scope: &str, public_since: Option<u64>, now: DateTime<Utc>) -> Result<()> {
+    async fn move_row(
+        &mut self,
+        row: &RowRef,
+        seq: u64,
+        scope: &str,
+        public_since: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         self.c()
             .prepare_cached(
                 "UPDATE sync_rows SET seq = ?1, scope = ?2, public_since = ?3,
@@ -260,7 +303,14 @@ impl SyncTx for SqliteTx<'_> {
                  WHERE entity = ?4 AND row_id = ?5",
             )
             .map_err(db)?
-            .execute(params![to_i64(seq), scope, public_since.map(to_i64), row.kind.as_str(), row.id.as_bytes(), ts(now)])
+            .execute(params![
+                to_i64(seq),
+                scope,
+                public_since.map(to_i64),
+                row.kind.as_str(),
+                row.id.as_bytes(),
+                ts(now)
+            ])
             .map_err(db)?;
         Ok(())
     }
@@ -325,7 +375,15 @@ impl SyncTx for SqliteTx<'_> {
             .execute(
                 "INSERT INTO revocations (seq, user_id, scope, since_seq, at, readers_of, unless_scope)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![to_i64(seq), r.user.as_ref().map(Uuid::as_bytes), r.scope, to_i64(r.since_seq), ts(now), r.readers_of, r.unless],
+                params![
+                    to_i64(seq),
+                    r.user.as_ref().map(Uuid::as_bytes),
+                    r.scope,
+                    to_i64(r.since_seq),
+                    ts(now),
+                    r.readers_of,
+                    r.unless
+                ],
             )
             .map_err(db)?;
         Ok(())
@@ -417,7 +475,12 @@ impl SyncTx for SqliteTx<'_> {
         found.map(|(seq, at)| grant_record(seq, &at)).transpose()
     }
 
-    async fn set_row_grant(&mut self, kind: EntityKind, id: Uuid, grant: Option<&RowGrant>) -> Result<Option<RowGrant>> {
+    async fn set_row_grant(
+        &mut self,
+        kind: EntityKind,
+        id: Uuid,
+        grant: Option<&RowGrant>,
+    ) -> Result<Option<RowGrant>> {
         let c = self.c();
         let before: Option<(Vec<u8>, String, i64)> = c
             .query_row(
@@ -435,7 +498,9 @@ impl SyncTx for SqliteTx<'_> {
             .map_err(db)?;
         }
         before
-            .map(|(user, scope, seq)| Ok(RowGrant { user: parse_uuid(&user).map_err(db)?, scope, granted_seq: to_u64(seq)? }))
+            .map(|(user, scope, seq)| {
+                Ok(RowGrant { user: parse_uuid(&user).map_err(db)?, scope, granted_seq: to_u64(seq)? })
+            })
             .transpose()
     }
 

@@ -167,7 +167,8 @@ pub(super) fn backfill_documents(c: &Connection, entity: Option<&str>) -> Result
 pub(super) fn backfill_parents(c: &Connection) -> Result<(), StorageError> {
     for (kind, parent) in sync::PROTOCOL_1_CONTACT_CHILDREN {
         let found: Vec<(Vec<u8>, String)> = {
-            let mut stmt = c.prepare("SELECT row_id, value FROM sync_fields WHERE entity = ?1 AND name = ?2").map_err(db)?;
+            let mut stmt =
+                c.prepare("SELECT row_id, value FROM sync_fields WHERE entity = ?1 AND name = ?2").map_err(db)?;
             let rows = stmt.query_map(params![kind.as_str(), parent], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
             rows.collect::<rusqlite::Result<_>>().map_err(db)?
         };
@@ -253,7 +254,13 @@ pub(super) fn current_seq(c: &Connection) -> Result<u64, StorageError> {
     Ok(counters(c)?.0)
 }
 
-pub(super) fn pull(c: &mut Connection, user: &User, since: u64, limit: u32, protocol: u32) -> Result<PullPage, StorageError> {
+pub(super) fn pull(
+    c: &mut Connection,
+    user: &User,
+    since: u64,
+    limit: u32,
+    protocol: u32,
+) -> Result<PullPage, StorageError> {
     let limit = limit.clamp(1, MAX_PULL_LIMIT);
     // Most pulls come from devices that are up to date: one read of the counter answers them.
     let (counter, horizon_now) = counters(c)?;
@@ -353,7 +360,11 @@ pub(super) fn snapshot_chunk(
 
 /// A row of `SELECT seq, entity, row_id, deleted, purged, scope, doc, protocol FROM sync_rows`:
 /// its seq, and the row when the user may read it and the client's `protocol` knows its kind.
-fn pulled_row_at(r: &rusqlite::Row<'_>, access: &Access, protocol: u32) -> Result<(u64, Option<PulledRow>), StorageError> {
+fn pulled_row_at(
+    r: &rusqlite::Row<'_>,
+    access: &Access,
+    protocol: u32,
+) -> Result<(u64, Option<PulledRow>), StorageError> {
     let seq = to_u64(r.get(0).map_err(db)?)?;
     let scope = str_at(r, 5)?;
     let row_protocol: i64 = r.get(7).map_err(db)?;
@@ -361,8 +372,8 @@ fn pulled_row_at(r: &rusqlite::Row<'_>, access: &Access, protocol: u32) -> Resul
         return Ok((seq, None));
     }
     let entity = str_at(r, 1)?;
-    let entity =
-        EntityKind::parse(entity).ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
+    let entity = EntityKind::parse(entity)
+        .ok_or_else(|| StorageError::Backend(format!("unknown entity {entity:?} in sync_rows")))?;
     let row_id = r.get_ref(2).and_then(|v| v.as_blob().map_err(Into::into)).map_err(db)?;
     let row = PulledRow::from_stored(
         seq,
@@ -377,7 +388,10 @@ fn pulled_row_at(r: &rusqlite::Row<'_>, access: &Access, protocol: u32) -> Resul
 }
 
 /// The live rows of one kind, with their fields, in seq order (for admin commands).
-pub(super) fn rows_of(c: &mut Connection, kind: EntityKind) -> Result<Vec<liaison_protocol::wire::RowState>, StorageError> {
+pub(super) fn rows_of(
+    c: &mut Connection,
+    kind: EntityKind,
+) -> Result<Vec<liaison_protocol::wire::RowState>, StorageError> {
     let mut stmt = c
         .prepare_cached(
             "SELECT seq, entity, row_id, deleted, purged, scope, doc, protocol FROM sync_rows
@@ -418,7 +432,13 @@ fn may_read_blob(c: &Connection, user: &User, sha256: &str) -> Result<(), Storag
 }
 
 /// See [`crate::storage::Storage::put_blob`].
-pub(super) fn put_blob(c: &mut Connection, user: &User, sha256: &str, content: &[u8], now: DateTime<Utc>) -> Result<bool, StorageError> {
+pub(super) fn put_blob(
+    c: &mut Connection,
+    user: &User,
+    sha256: &str,
+    content: &[u8],
+    now: DateTime<Utc>,
+) -> Result<bool, StorageError> {
     let tx = c.transaction().map_err(db)?;
     may_read_blob(&tx, user, sha256)?;
     let stored = tx
@@ -435,10 +455,8 @@ pub(super) fn put_blob(c: &mut Connection, user: &User, sha256: &str, content: &
 pub(super) fn get_blob(c: &mut Connection, user: &User, sha256: &str) -> Result<Vec<u8>, StorageError> {
     let tx = c.transaction().map_err(db)?;
     may_read_blob(&tx, user, sha256)?;
-    let content: Option<Vec<u8>> = tx
-        .query_row("SELECT content FROM blobs WHERE sha256 = ?1", [sha256], |r| r.get(0))
-        .optional()
-        .map_err(db)?;
+    let content: Option<Vec<u8>> =
+        tx.query_row("SELECT content FROM blobs WHERE sha256 = ?1", [sha256], |r| r.get(0)).optional().map_err(db)?;
     tx.commit().map_err(db)?;
     content.ok_or_else(|| StorageError::NotFound(crate::storage::NO_SUCH_ATTACHMENT.into()))
 }
@@ -500,7 +518,8 @@ pub(super) fn list_clamps(c: &mut Connection, limit: u32) -> Result<Vec<crate::s
         )
         .map_err(db)?;
     let hlc = |text: String, col: usize| {
-        text.parse::<Hlc>().map_err(|e| rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e)))
+        text.parse::<Hlc>()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e)))
     };
     let rows = stmt
         .query_map([i64::from(limit)], |r| {

@@ -417,7 +417,10 @@ pub async fn clocks_far_in_the_future_are_clamped(s: &dyn Storage) {
     let clamps = s.list_clamps(10).await.expect("list clamps");
     assert_eq!(clamps.len(), 1, "the clamp is recorded for administrators");
     let clamp = &clamps[0];
-    assert_eq!((clamp.device_id, clamp.field.as_deref(), clamp.user_name.as_str()), (a, Some("display_name"), u.name.as_str()));
+    assert_eq!(
+        (clamp.device_id, clamp.field.as_deref(), clamp.user_name.as_str()),
+        (a, Some("display_name"), u.name.as_str())
+    );
     assert!(clamp.ahead_millis() >= a_year - 60_000, "it says how far ahead the clock was: {}", clamp.ahead_millis());
     assert_eq!(clamp.clamped, stored, "and what the server used instead");
 
@@ -713,18 +716,38 @@ pub async fn concurrent_differing_edits_are_recorded_as_conflicts_and_pulled(s: 
     assert_eq!(contact.fields["notes"].value, json!("n"), "the older write lost");
 
     let name = found.iter().find(|c| c.fields["field"].value == json!("display_name")).expect("name conflict");
-    for (field, expected) in [("contact_id", json!(r.to_string())), ("entity", json!("contact")), ("row_id", json!(r.to_string())), ("kind", json!("field"))] {
+    for (field, expected) in [
+        ("contact_id", json!(r.to_string())),
+        ("entity", json!("contact")),
+        ("row_id", json!(r.to_string())),
+        ("kind", json!("field")),
+    ] {
         assert_eq!(name.fields[field].value, expected, "{field}");
     }
     let (kept, lost) = (side(name, "kept"), side(name, "lost"));
-    assert_eq!((kept.value, kept.device, kept.hlc, kept.user.as_str()), (json!("Ada A"), a, hlc(2, 0), "ana"), "kept: the winner");
-    assert_eq!((lost.value, lost.device, lost.hlc, lost.user.as_str()), (json!("Ada B"), b, hlc(1, 0), "ana"), "lost: the other side");
-    assert!(name.fields["detected_at"].value.as_str().is_some_and(|t| DateTime::parse_from_rfc3339(t).is_ok()), "RFC 3339");
+    assert_eq!(
+        (kept.value, kept.device, kept.hlc, kept.user.as_str()),
+        (json!("Ada A"), a, hlc(2, 0), "ana"),
+        "kept: the winner"
+    );
+    assert_eq!(
+        (lost.value, lost.device, lost.hlc, lost.user.as_str()),
+        (json!("Ada B"), b, hlc(1, 0), "ana"),
+        "lost: the other side"
+    );
+    assert!(
+        name.fields["detected_at"].value.as_str().is_some_and(|t| DateTime::parse_from_rfc3339(t).is_ok()),
+        "RFC 3339"
+    );
     assert_eq!(name.scope, "public", "a conflict has its contact's scope");
     assert_ne!(name.seq, contact.seq, "a conflict is a row with its own seq");
 
     let notes = found.iter().find(|c| c.fields["field"].value == json!("notes")).expect("notes conflict");
-    assert_eq!((side(notes, "kept").value, side(notes, "lost").value), (json!("n"), json!("m")), "recorded though it lost");
+    assert_eq!(
+        (side(notes, "kept").value, side(notes, "lost").value),
+        (json!("n"), json!("m")),
+        "recorded though it lost"
+    );
     assert!(notes.fields.values().all(|f| f.device == Uuid::nil()), "stamped by the server");
 }
 
@@ -753,13 +776,20 @@ pub async fn a_delete_wins_over_a_concurrent_update_which_goes_to_the_inbox(s: &
     let found = conflicts(&all);
     assert_eq!(found.len(), 2, "{found:?}");
     let first = found.iter().find(|c| c.fields["row_id"].value == json!(r1.to_string())).expect("r1 conflict");
-    assert_eq!((first.fields["kind"].value.clone(), first.fields["field"].value.clone()), (json!("delete"), Value::Null));
+    assert_eq!(
+        (first.fields["kind"].value.clone(), first.fields["field"].value.clone()),
+        (json!("delete"), Value::Null)
+    );
     let (kept, lost) = (side(first, "kept"), side(first, "lost"));
     assert_eq!((kept.value, kept.device, kept.hlc), (Value::Null, a, hlc(2, 0)), "kept: the delete");
     assert_eq!((lost.value, lost.device), (json!({"notes": "from B"}), b), "lost: B's unseen update");
     let second = found.iter().find(|c| c.fields["row_id"].value == json!(r2.to_string())).expect("r2 conflict");
     let (kept, lost) = (side(second, "kept"), side(second, "lost"));
-    assert_eq!((kept.value, kept.device, kept.hlc, kept.user.as_str()), (Value::Null, a, hlc(1, 0), "ana"), "kept: the delete");
+    assert_eq!(
+        (kept.value, kept.device, kept.hlc, kept.user.as_str()),
+        (Value::Null, a, hlc(1, 0), "ana"),
+        "kept: the delete"
+    );
     assert_eq!((lost.value, lost.device), (json!({"notes": "offline"}), b), "lost: the update, not revived");
 
     // An author who saw the delete gets no second conflict.
@@ -775,14 +805,23 @@ pub async fn a_deleted_contact_takes_its_rows_with_it_and_a_late_child_is_set_as
     // phone that B never saw, then deletes the contact (knowing only its own rows).
     let seen = pull_all(s, &u).await.next_cursor;
     let extra_phone = Uuid::now_v7();
-    push_ok(s, &u, a, vec![child(EntityKind::ContactPhone, extra_phone, contact, &[("number", json!("+1 555 0100"))], hlc(1, 0))]).await;
+    push_ok(
+        s,
+        &u,
+        a,
+        vec![child(EntityKind::ContactPhone, extra_phone, contact, &[("number", json!("+1 555 0100"))], hlc(1, 0))],
+    )
+    .await;
     push_ok(s, &u, a, vec![delete(contact, hlc(2, 0))]).await;
     let late_email = Uuid::now_v7();
     let late = push_ok(
         s,
         &u,
         b,
-        vec![based(child(EntityKind::ContactEmail, late_email, contact, &[("address", json!("late@example.org"))], hlc(3, 0)), seen)],
+        vec![based(
+            child(EntityKind::ContactEmail, late_email, contact, &[("address", json!("late@example.org"))], hlc(3, 0)),
+            seen,
+        )],
     )
     .await;
 
@@ -818,7 +857,10 @@ pub async fn devices_resolve_conflicts_but_never_invent_or_delete_them(s: &dyn S
                 as_conflict(change(conflict, &[("resolution", json!("whatever"), hlc(2, 0))])),
                 as_conflict(change(
                     conflict,
-                    &[("resolution", json!("kept_theirs"), hlc(2, 0)), ("resolved_by", json!("someone else"), hlc(2, 0))],
+                    &[
+                        ("resolution", json!("kept_theirs"), hlc(2, 0)),
+                        ("resolved_by", json!("someone else"), hlc(2, 0)),
+                    ],
                 )),
             ]),
             now(),
@@ -828,7 +870,13 @@ pub async fn devices_resolve_conflicts_but_never_invent_or_delete_them(s: &dyn S
     let codes: Vec<Option<ErrorCode>> = resp.results.iter().map(|r| r.error.as_ref().map(|e| e.code)).collect();
     assert_eq!(
         codes,
-        vec![Some(ErrorCode::InvalidInput), Some(ErrorCode::InvalidInput), Some(ErrorCode::Forbidden), Some(ErrorCode::InvalidInput), None],
+        vec![
+            Some(ErrorCode::InvalidInput),
+            Some(ErrorCode::InvalidInput),
+            Some(ErrorCode::Forbidden),
+            Some(ErrorCode::InvalidInput),
+            None
+        ],
         "{resp:?}"
     );
     assert!(resp.results[0].error.as_ref().is_some_and(|e| e.message.contains("conflicts are recorded by the server")));
@@ -855,7 +903,8 @@ pub async fn restricted_contacts_reach_only_staff_and_granted_users(s: &dyn Stor
     let granted_cursor = pull_all(s, &granted).await.next_cursor;
 
     let all = pull_all(s, &staff).await;
-    let secret_rows: Vec<Uuid> = all.rows.iter().filter(|r| r.scope == scope::contact(secret)).map(|r| r.row_id).collect();
+    let secret_rows: Vec<Uuid> =
+        all.rows.iter().filter(|r| r.scope == scope::contact(secret)).map(|r| r.row_id).collect();
     let conflict = conflicts(&all).first().map(|c| c.row_id).expect("a conflict");
     for id in [secret, email, conflict] {
         assert!(secret_rows.contains(&id), "the contact, its email and its conflict have its scope: {all:?}");
@@ -868,7 +917,12 @@ pub async fn restricted_contacts_reach_only_staff_and_granted_users(s: &dyn Stor
         assert_eq!(ids(&fresh), vec![public], "{}: only the public contact, from 0", reader.name);
         assert!(fresh.revoked_scopes.is_empty());
         let (paged, revoked, _) = pull_pages(s, reader, 0, 1).await;
-        assert_eq!(paged.iter().map(|r| r.row_id).collect::<Vec<_>>(), vec![public], "{}: nor page by page", reader.name);
+        assert_eq!(
+            paged.iter().map(|r| r.row_id).collect::<Vec<_>>(),
+            vec![public],
+            "{}: nor page by page",
+            reader.name
+        );
         assert!(revoked.is_empty(), "nothing to revoke from a device that never held it");
     }
 
@@ -926,11 +980,23 @@ pub async fn a_contact_arriving_after_its_children_rescopes_them(s: &dyn Storage
     let (staff, sd) = member(s, "sam", Role::Staff).await;
     let (vol, vd) = member(s, "vic", Role::Volunteer).await;
     let (contact, email) = (Uuid::now_v7(), Uuid::now_v7());
-    push_ok(s, &vol, vd, vec![child(EntityKind::ContactEmail, email, contact, &[("address", json!("a@b.c"))], hlc(0, 0))]).await;
+    push_ok(
+        s,
+        &vol,
+        vd,
+        vec![child(EntityKind::ContactEmail, email, contact, &[("address", json!("a@b.c"))], hlc(0, 0))],
+    )
+    .await;
     let holding = pull_all(s, &vol).await;
     assert_eq!(holding.rows[0].scope, "public", "a contact not on the server yet counts as public");
 
-    push_ok(s, &staff, sd, vec![change(contact, &[("display_name", json!("Ada"), hlc(1, 0)), ("restricted", json!(true), hlc(1, 0))])]).await;
+    push_ok(
+        s,
+        &staff,
+        sd,
+        vec![change(contact, &[("display_name", json!("Ada"), hlc(1, 0)), ("restricted", json!(true), hlc(1, 0))])],
+    )
+    .await;
     let since = s.pull(&vol, holding.next_cursor, 5_000).await.expect("pull");
     assert_eq!(since.revoked_scopes, vec![scope::contact(contact)], "the email the volunteer held is taken back");
     assert!(since.rows.is_empty());
@@ -967,7 +1033,10 @@ pub async fn a_grant_can_be_revoked_and_devices_are_told(s: &dyn Storage) {
     assert_eq!((again.created, again.rows, again.grant.granted_seq), (false, 0, first.grant.granted_seq), "idempotent");
     let listed = s.list_grants().await.expect("list");
     assert_eq!(listed.len(), 1);
-    assert_eq!((listed[0].user_name.as_str(), listed[0].scope.as_str(), listed[0].granted_at), ("vic", scope.as_str(), now()));
+    assert_eq!(
+        (listed[0].user_name.as_str(), listed[0].scope.as_str(), listed[0].granted_at),
+        ("vic", scope.as_str(), now())
+    );
     let holding = pull_all(s, &vol).await;
     assert_eq!(holding.rows.len(), 2, "the granted volunteer holds the contact and its email");
     // The granted volunteer edits it, so its device has pushed too.
@@ -980,7 +1049,10 @@ pub async fn a_grant_can_be_revoked_and_devices_are_told(s: &dyn Storage) {
     assert_eq!(since.revoked_scopes, vec![scope.clone()], "the device that held it deletes it");
     assert!(since.rows.is_empty());
     let stale = s.pull(&vol, before_grant, 5_000).await.expect("pull");
-    assert!(stale.revoked_scopes.is_empty() && stale.rows.is_empty(), "a device that never pulled after the grant holds nothing");
+    assert!(
+        stale.revoked_scopes.is_empty() && stale.rows.is_empty(),
+        "a device that never pulled after the grant holds nothing"
+    );
     assert!(pull_all(s, &vol).await.rows.is_empty(), "a fresh device gets nothing and no revoke");
 
     let err = s.revoke("vic", &scope, now()).await.expect_err("no such grant");
@@ -1008,7 +1080,11 @@ pub async fn lowering_a_role_revokes_every_restricted_scope_and_raising_it_resen
     assert_eq!(lowered.role, Role::Volunteer);
     // `tom` still says staff: the pull must use the role in the database.
     let since = s.pull(&tom, holding.next_cursor, 5_000).await.expect("pull");
-    assert_eq!(since.revoked_scopes, vec![scope::contact(one)], "every restricted scope but the granted one is revoked");
+    assert_eq!(
+        since.revoked_scopes,
+        vec![scope::contact(one)],
+        "every restricted scope but the granted one is revoked"
+    );
     assert!(since.rows.is_empty());
     assert!(pull_all(s, &tom).await.revoked_scopes.is_empty(), "a fresh device holds nothing");
 
@@ -1046,7 +1122,8 @@ pub async fn pushes_to_records_a_user_may_not_read_are_refused_without_saying_wh
     let resp = s.push(&vol, vd, &req, now()).await.expect("push");
     let record = "You may not change this record; ask a staff member for access.";
     let restrict = "Only staff and administrators may set restricted on a contact.";
-    let expected = [Some(record), Some(record), Some(record), Some(record), Some(record), None, Some(restrict), Some(restrict)];
+    let expected =
+        [Some(record), Some(record), Some(record), Some(record), Some(record), None, Some(restrict), Some(restrict)];
     for (i, (result, expected)) in resp.results.iter().zip(expected).enumerate() {
         match expected {
             None => assert_eq!(result.outcome, Outcome::Accepted, "change {i}: one refusal never blocks the batch"),
@@ -1060,7 +1137,11 @@ pub async fn pushes_to_records_a_user_may_not_read_are_refused_without_saying_wh
         .push(&trainer, td, &batch(vec![change(public, &[("restricted", json!(true), hlc(4, 0))])]), now())
         .await
         .expect("push");
-    assert_eq!(trainer_resp.results[0].error.as_ref().map(|e| e.message.as_str()), Some(restrict), "trainers may not restrict either");
+    assert_eq!(
+        trainer_resp.results[0].error.as_ref().map(|e| e.message.as_str()),
+        Some(restrict),
+        "trainers may not restrict either"
+    );
     let kept = row(s, &staff, contact).await.expect("contact");
     assert!(!kept.deleted && !kept.fields.contains_key("notes"), "nothing of the refused changes applied: {kept:?}");
 
@@ -1096,14 +1177,26 @@ pub async fn erasure_purges_conflicts_and_rows_found_by_parent(s: &dyn Storage) 
     let other = person(s, &u, a, "Grace").await.0;
 
     let report = s.erase_contact(contact, now()).await.expect("erase");
-    assert_eq!((report.rows, report.related_rows), (6, 5), "contact, 3 children, the phone and the conflict: {report:?}");
+    assert_eq!(
+        (report.rows, report.related_rows),
+        (6, 5),
+        "contact, 3 children, the phone and the conflict: {report:?}"
+    );
     let all = pull_all(s, &u).await;
     for id in kids.iter().chain([upper, conflict, contact].iter()) {
         assert_purged(all.rows.iter().find(|r| r.row_id == *id).expect("a purged tombstone"));
     }
     assert!(!all.rows.iter().find(|r| r.row_id == other).expect("other").purged, "others are untouched");
     let retry = s
-        .push(&u, b, &batch(vec![Change { entity: EntityKind::Conflict, ..change(conflict, &[("resolution", json!("edited"), hlc(9, 0))]) }]), now())
+        .push(
+            &u,
+            b,
+            &batch(vec![Change {
+                entity: EntityKind::Conflict,
+                ..change(conflict, &[("resolution", json!("edited"), hlc(9, 0))])
+            }]),
+            now(),
+        )
         .await
         .expect("push");
     assert_erased(&retry, 0);
@@ -1114,7 +1207,13 @@ pub async fn a_page_of_rows_the_user_may_not_read_still_moves_the_cursor(s: &dyn
     let (vol, _) = member(s, "vic", Role::Volunteer).await;
     let secret: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
     for id in &secret {
-        push_ok(s, &staff, sd, vec![change(*id, &[("display_name", json!("S"), hlc(0, 0)), ("restricted", json!(true), hlc(0, 0))])]).await;
+        push_ok(
+            s,
+            &staff,
+            sd,
+            vec![change(*id, &[("display_name", json!("S"), hlc(0, 0)), ("restricted", json!(true), hlc(0, 0))])],
+        )
+        .await;
     }
     let open: Vec<Uuid> = (0..2).map(|_| Uuid::now_v7()).collect();
     for id in &open {
@@ -1148,7 +1247,11 @@ async fn snapshot_all(s: &dyn Storage, u: &User, at: u64, after: u64, limit: u32
         let chunk = s.snapshot_chunk(u, at, after, limit).await.expect("snapshot chunk");
         chunks += 1;
         assert!(chunk.rows.len() <= limit as usize, "a chunk holds at most `limit` rows");
-        assert!(chunk.last_seq >= after && chunk.last_seq <= at, "the chunk stays in ({after}, {at}]: {}", chunk.last_seq);
+        assert!(
+            chunk.last_seq >= after && chunk.last_seq <= at,
+            "the chunk stays in ({after}, {at}]: {}",
+            chunk.last_seq
+        );
         if !chunk.done {
             assert!(chunk.last_seq > after, "an unfinished chunk moves forward");
         }
@@ -1211,7 +1314,10 @@ pub async fn a_snapshot_holds_exactly_the_live_readable_rows_at_its_sequence_in_
     assert!(rows.windows(2).all(|w| w[0].seq < w[1].seq), "seq order");
     let ids: Vec<Uuid> = rows.iter().map(|r| r.row_id).collect();
     assert!(!ids.contains(&gone), "a tombstone is left out: an empty device has nothing to delete");
-    assert!(!ids.contains(&ada) && !ids.contains(&deleted_later), "rows changed after `at` come with the pull from `at`");
+    assert!(
+        !ids.contains(&ada) && !ids.contains(&deleted_later),
+        "rows changed after `at` come with the pull from `at`"
+    );
     assert!(!ids.contains(&late), "rows created after `at` are not in it");
     assert!(ids.contains(&secret), "staff read the restricted contact");
 

@@ -91,9 +91,16 @@ fn attachment(id: Uuid, message: Uuid) -> Change {
 }
 
 fn link(case: Uuid, contact: Uuid) -> Change {
-    let values = BTreeMap::from([("case_id".to_owned(), json!(case.to_string())), ("contact_id".to_owned(), json!(contact.to_string()))]);
+    let values = BTreeMap::from([
+        ("case_id".to_owned(), json!(case.to_string())),
+        ("contact_id".to_owned(), json!(contact.to_string())),
+    ]);
     let id = EntityKind::CaseContact.def().derived_id_of(&values).expect("derived");
-    let fields = [("case_id", values["case_id"].clone()), ("contact_id", values["contact_id"].clone()), ("role", json!("reader"))];
+    let fields = [
+        ("case_id", values["case_id"].clone()),
+        ("contact_id", values["contact_id"].clone()),
+        ("role", json!("reader")),
+    ];
     row_change(EntityKind::CaseContact, id, &fields, hlc(0))
 }
 
@@ -103,9 +110,12 @@ async fn person(s: &dyn Storage, name: &str, role: Role) -> (User, Uuid) {
         .await
         .expect("create user");
     let d = Uuid::now_v7();
-    s.register_device(NewDevice { id: d, user_id: u.id, name: format!("{name}-laptop"), token_hash: format!("hash-{name}") }, now())
-        .await
-        .expect("device");
+    s.register_device(
+        NewDevice { id: d, user_id: u.id, name: format!("{name}-laptop"), token_hash: format!("hash-{name}") },
+        now(),
+    )
+    .await
+    .expect("device");
     (u, d)
 }
 
@@ -218,21 +228,41 @@ pub async fn a_membership_grants_its_queue_and_removing_it_revokes_the_queue_fro
 
     push_ok(s, &staff, d, vec![removed(join, hlc(5))]).await;
     let (_, revoked, _) = pull_from(s, &vera, cursor).await;
-    assert_eq!(revoked, vec![scope::of(EntityKind::Queue, desk.queue)], "the removed member's devices delete the queue");
+    assert_eq!(
+        revoked,
+        vec![scope::of(EntityKind::Queue, desk.queue)],
+        "the removed member's devices delete the queue"
+    );
     let (fresh, _, _) = pull_from(s, &vera, 0).await;
-    assert!(live_ids(&fresh).is_disjoint(&desk.rows()) && !live_ids(&fresh).contains(&note), "and never receive it again");
+    assert!(
+        live_ids(&fresh).is_disjoint(&desk.rows()) && !live_ids(&fresh).contains(&note),
+        "and never receive it again"
+    );
     let resp = push(s, &vera, vd, vec![message(Uuid::now_v7(), desk.case, "late note", None)]).await;
     assert_eq!(refused(&resp, 0).0, ErrorCode::Forbidden, "nor write to it");
 
     let (rows, revoked, _) = pull_from(s, &walt, 1).await;
-    assert!(live_ids(&rows).is_disjoint(&desk.rows()) && revoked.is_empty(), "someone never in the queue is told nothing");
+    assert!(
+        live_ids(&rows).is_disjoint(&desk.rows()) && revoked.is_empty(),
+        "someone never in the queue is told nothing"
+    );
 }
 
 pub async fn messages_and_attachments_are_written_once_and_never_changed(s: &dyn Storage) {
     let (staff, d) = person(s, "sam", Role::Staff).await;
     let desk = desk(s, &staff, d).await;
     let edit = row_change(EntityKind::CaseMessage, desk.message, &[("body", json!("rewritten"))], hlc(10));
-    let resp = push(s, &staff, d, vec![edit, removed(message(desk.message, desk.case, "", None), hlc(11)), removed(attachment(desk.file, desk.message), hlc(12))]).await;
+    let resp = push(
+        s,
+        &staff,
+        d,
+        vec![
+            edit,
+            removed(message(desk.message, desk.case, "", None), hlc(11)),
+            removed(attachment(desk.file, desk.message), hlc(12)),
+        ],
+    )
+    .await;
     for i in 0..3 {
         let (code, why) = refused(&resp, i);
         assert_eq!(code, ErrorCode::InvalidInput, "{why}");
@@ -251,7 +281,11 @@ pub async fn erasing_a_reader_removes_their_links_messages_and_attachments_at_ev
         s,
         &staff,
         d,
-        vec![message(theirs, desk.case, "My biography is wrong", Some(desk.reader)), attachment(file, theirs), message(other, desk.case, "Internal note", None)],
+        vec![
+            message(theirs, desk.case, "My biography is wrong", Some(desk.reader)),
+            attachment(file, theirs),
+            message(other, desk.case, "Internal note", None),
+        ],
     )
     .await;
     let report = s.erase_contact(desk.reader, now()).await.expect("erase");
@@ -261,16 +295,27 @@ pub async fn erasing_a_reader_removes_their_links_messages_and_attachments_at_ev
         let row = rows.iter().find(|r| r.row_id == id).expect("a purged tombstone tells devices");
         assert!(row.purged && row.fields.is_empty(), "{}: purged, no values", row.entity);
     }
-    assert!(live_ids(&rows).is_superset(&[desk.case, other, desk.message, desk.file].into()), "the case and the rest of its thread stay");
+    assert!(
+        live_ids(&rows).is_superset(&[desk.case, other, desk.message, desk.file].into()),
+        "the case and the rest of its thread stay"
+    );
 
     let resp = push(
         s,
         &staff,
         d,
-        vec![message(Uuid::now_v7(), desk.case, "reply to them", Some(desk.reader)), link(desk.case, desk.reader), message(Uuid::now_v7(), desk.case, "fine", None)],
+        vec![
+            message(Uuid::now_v7(), desk.case, "reply to them", Some(desk.reader)),
+            link(desk.case, desk.reader),
+            message(Uuid::now_v7(), desk.case, "fine", None),
+        ],
     )
     .await;
-    assert_eq!(refused(&resp, 0).0, ErrorCode::Erased, "an offline message naming the erased person cannot bring them back");
+    assert_eq!(
+        refused(&resp, 0).0,
+        ErrorCode::Erased,
+        "an offline message naming the erased person cannot bring them back"
+    );
     assert_eq!(refused(&resp, 1).0, ErrorCode::Erased, "nor a link to them");
     assert_eq!(resp.results[2].outcome, Outcome::Accepted, "the rest of the batch applies");
 }
@@ -284,7 +329,18 @@ pub async fn moving_a_case_to_another_queue_revokes_it_only_from_readers_of_the_
     let (two, _) = person(s, "tom", Role::Volunteer).await;
     let (both, _) = person(s, "bea", Role::Volunteer).await;
     let (none, _) = person(s, "nia", Role::Volunteer).await;
-    push_ok(s, &staff, d, vec![membership(desk.queue, "una"), membership(other, "tom"), membership(desk.queue, "bea"), membership(other, "bea")]).await;
+    push_ok(
+        s,
+        &staff,
+        d,
+        vec![
+            membership(desk.queue, "una"),
+            membership(other, "tom"),
+            membership(desk.queue, "bea"),
+            membership(other, "bea"),
+        ],
+    )
+    .await;
     let mut cursors = Vec::new();
     for u in [&one, &two, &both, &none] {
         cursors.push(pull_from(s, u, 0).await.2);
@@ -300,9 +356,15 @@ pub async fn moving_a_case_to_another_queue_revokes_it_only_from_readers_of_the_
     assert_eq!(revoked, vec![case_scope.clone()], "a member of the old queue only is told to drop the case");
     assert!(live_ids(&rows).is_disjoint(&thread), "and receives none of its new versions");
     let (rows, revoked, _) = pull_from(s, &two, cursors[1]).await;
-    assert!(thread.is_subset(&live_ids(&rows)) && revoked.is_empty(), "a member of the new queue receives the whole thread");
+    assert!(
+        thread.is_subset(&live_ids(&rows)) && revoked.is_empty(),
+        "a member of the new queue receives the whole thread"
+    );
     let new_scope = scope::of(EntityKind::Queue, other);
-    assert!(rows.iter().filter(|r| thread.contains(&r.row_id)).all(|r| r.scope == new_scope), "now in the new queue's scope");
+    assert!(
+        rows.iter().filter(|r| thread.contains(&r.row_id)).all(|r| r.scope == new_scope),
+        "now in the new queue's scope"
+    );
     let (rows, revoked, _) = pull_from(s, &both, cursors[2]).await;
     assert!(thread.is_subset(&live_ids(&rows)) && revoked.is_empty(), "a member of both keeps it");
     let (_, revoked, _) = pull_from(s, &none, cursors[3]).await;
@@ -313,7 +375,13 @@ pub async fn who_may_create_queues_memberships_and_cases(s: &dyn Storage) {
     let (staff, d) = person(s, "sam", Role::Staff).await;
     let (vera, vd) = person(s, "vera", Role::Volunteer).await;
     let desk = desk(s, &staff, d).await;
-    let resp = push(s, &vera, vd, vec![queue(Uuid::now_v7(), "mine"), membership(desk.queue, "vera"), case(Uuid::now_v7(), desk.queue, "x")]).await;
+    let resp = push(
+        s,
+        &vera,
+        vd,
+        vec![queue(Uuid::now_v7(), "mine"), membership(desk.queue, "vera"), case(Uuid::now_v7(), desk.queue, "x")],
+    )
+    .await;
     assert_eq!(refused(&resp, 0), (ErrorCode::Forbidden, "Only staff and administrators may create a queue.".into()));
     assert_eq!(refused(&resp, 1).0, ErrorCode::Forbidden, "a volunteer cannot make themselves a member");
     assert_eq!(refused(&resp, 2).0, ErrorCode::Forbidden, "nor open a case in a queue they are not in");
@@ -321,7 +389,16 @@ pub async fn who_may_create_queues_memberships_and_cases(s: &dyn Storage) {
     push_ok(s, &staff, d, vec![membership(desk.queue, "vera")]).await;
     let mine = Uuid::now_v7();
     push_ok(s, &vera, vd, vec![case(mine, desk.queue, "Opened by a member")]).await;
-    let resp = push(s, &vera, vd, vec![removed(case(mine, desk.queue, ""), hlc(30)), row_change(EntityKind::Queue, desk.queue, &[("name", json!("renamed"))], hlc(30))]).await;
+    let resp = push(
+        s,
+        &vera,
+        vd,
+        vec![
+            removed(case(mine, desk.queue, ""), hlc(30)),
+            row_change(EntityKind::Queue, desk.queue, &[("name", json!("renamed"))], hlc(30)),
+        ],
+    )
+    .await;
     assert_eq!(refused(&resp, 0), (ErrorCode::Forbidden, "Only staff and administrators may delete a case.".into()));
     assert_eq!(refused(&resp, 1), (ErrorCode::Forbidden, "Only staff and administrators may change a queue.".into()));
 
@@ -329,7 +406,10 @@ pub async fn who_may_create_queues_memberships_and_cases(s: &dyn Storage) {
     push_ok(s, &staff, d, vec![removed(case(desk.case, desk.queue, ""), hlc(40))]).await;
     let (rows, _, _) = pull_from(s, &staff, 0).await;
     for id in [desk.case, desk.message, desk.file, desk.link] {
-        assert!(rows.iter().find(|r| r.row_id == id).is_some_and(|r| r.deleted), "the thread is tombstoned with the case");
+        assert!(
+            rows.iter().find(|r| r.row_id == id).is_some_and(|r| r.deleted),
+            "the thread is tombstoned with the case"
+        );
     }
     let resp = push(s, &staff, d, vec![removed(queue(desk.queue, ""), hlc(41))]).await;
     assert_eq!(refused(&resp, 0).0, ErrorCode::InvalidInput, "queues are archived, never deleted");
@@ -353,7 +433,8 @@ pub async fn a_membership_s_id_is_derived_from_its_queue_and_user(s: &dyn Storag
     let (rows, _, _) = pull_from(s, &staff, 0).await;
     assert_eq!(rows.iter().filter(|r| r.entity == EntityKind::QueueMember && !r.deleted).count(), 1, "one membership");
     let id = member_id(q, "vera");
-    let resp = push(s, &staff, d, vec![row_change(EntityKind::QueueMember, id, &[("user", json!("sam"))], hlc(50))]).await;
+    let resp =
+        push(s, &staff, d, vec![row_change(EntityKind::QueueMember, id, &[("user", json!("sam"))], hlc(50))]).await;
     assert!(refused(&resp, 0).1.contains("cannot be changed"), "a membership is for one user");
     push_ok(s, &staff, d, vec![row_change(EntityKind::QueueMember, id, &[("role", json!("lead"))], hlc(51))]).await;
 }
@@ -363,9 +444,12 @@ pub async fn a_client_of_protocol_1_never_receives_rows_of_newer_kinds(s: &dyn S
     let desk = desk(s, &staff, d).await;
     // A conflict about the case (two devices edit its subject concurrently) is of a newer owner.
     let (_, d2) = (staff.clone(), Uuid::now_v7());
-    s.register_device(NewDevice { id: d2, user_id: staff.id, name: "second".into(), token_hash: "hash-second".into() }, now())
-        .await
-        .expect("device");
+    s.register_device(
+        NewDevice { id: d2, user_id: staff.id, name: "second".into(), token_hash: "hash-second".into() },
+        now(),
+    )
+    .await
+    .expect("device");
     push_ok(s, &staff, d, vec![row_change(EntityKind::Case, desk.case, &[("subject", json!("One"))], hlc(60))]).await;
     let mut theirs = row_change(EntityKind::Case, desk.case, &[("subject", json!("Two"))], hlc(61));
     theirs.base_seq = 1;
@@ -379,7 +463,8 @@ pub async fn a_client_of_protocol_1_never_receives_rows_of_newer_kinds(s: &dyn S
     let chunk = s.snapshot_chunk_as(&staff, current, 0, 5_000, 1).await.expect("snapshot");
     assert!(chunk.rows.iter().all(|r| r.entity == EntityKind::Contact), "nor in a snapshot");
     let all = s.pull(&staff, 0, 5_000).await.expect("pull");
-    let conflict = all.rows.iter().find(|r| r.entity == EntityKind::Conflict).expect("protocol 2 receives the case's conflict");
+    let conflict =
+        all.rows.iter().find(|r| r.entity == EntityKind::Conflict).expect("protocol 2 receives the case's conflict");
     assert_eq!(conflict.fields["owner_entity"].value, json!("case"));
     assert!(!conflict.fields.contains_key("contact_id"), "a case is no contact");
 }
@@ -407,8 +492,15 @@ pub async fn a_note_for_a_case_deleted_meanwhile_goes_to_the_inbox(s: &dyn Stora
     let (rows, _, _) = pull_from(s, &staff, 0).await;
     assert!(!live_ids(&rows).contains(&late.row_id), "no message in a deleted case");
     let conflict = rows.iter().find(|r| r.entity == EntityKind::Conflict).expect("the note waits in the inbox");
-    assert_eq!((conflict.fields["owner_entity"].value.clone(), conflict.fields["kind"].value.clone()), (json!("case"), json!("delete")));
-    assert_eq!(conflict.fields["lost"].value["value"]["body"], json!("written offline before the delete arrived"), "with its text");
+    assert_eq!(
+        (conflict.fields["owner_entity"].value.clone(), conflict.fields["kind"].value.clone()),
+        (json!("case"), json!("delete"))
+    );
+    assert_eq!(
+        conflict.fields["lost"].value["value"]["body"],
+        json!("written offline before the delete arrived"),
+        "with its text"
+    );
 }
 
 /// Pull, snapshot, push and conflicts × {admin, staff, trainer, volunteer} × {member of the queue,
@@ -419,9 +511,12 @@ pub async fn the_authorization_matrix_of_a_queue_s_rows(s: &dyn Storage) {
     let desk = desk(s, &staff, d).await;
     // A conflict about the case, in its scope.
     let d2 = Uuid::now_v7();
-    s.register_device(NewDevice { id: d2, user_id: staff.id, name: "second".into(), token_hash: "hash-second".into() }, now())
-        .await
-        .expect("device");
+    s.register_device(
+        NewDevice { id: d2, user_id: staff.id, name: "second".into(), token_hash: "hash-second".into() },
+        now(),
+    )
+    .await
+    .expect("device");
     push_ok(s, &staff, d, vec![row_change(EntityKind::Case, desk.case, &[("state", json!("open"))], hlc(80))]).await;
     let mut theirs = row_change(EntityKind::Case, desk.case, &[("state", json!("pending"))], hlc(81));
     theirs.base_seq = 1;
@@ -464,12 +559,20 @@ pub async fn the_authorization_matrix_of_a_queue_s_rows(s: &dyn Storage) {
 
             let (_, revoked, _) = pull_from(s, &u, cursor).await;
             let told = revoked.contains(&scope::of(EntityKind::Queue, desk.queue));
-            assert_eq!(told, state == Membership::Removed && !matches!(role, Role::Admin | Role::Staff), "{why}: only a removed member is told");
+            assert_eq!(
+                told,
+                state == Membership::Removed && !matches!(role, Role::Admin | Role::Staff),
+                "{why}: only a removed member is told"
+            );
 
             let resp = push(s, &u, ud, vec![message(Uuid::now_v7(), desk.case, "a note", None)]).await;
             assert_eq!(resp.results[0].outcome == Outcome::Accepted, reads, "{why}: push");
             if !reads {
-                assert_eq!(refused(&resp, 0), (ErrorCode::Forbidden, liaison_server::permissions::FORBIDDEN_RECORD.into()), "{why}: one refusal for all");
+                assert_eq!(
+                    refused(&resp, 0),
+                    (ErrorCode::Forbidden, liaison_server::permissions::FORBIDDEN_RECORD.into()),
+                    "{why}: one refusal for all"
+                );
             }
         }
     }
