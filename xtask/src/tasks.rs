@@ -7,9 +7,14 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Building the desktop app with its UI embedded. Tests build with the same feature set, so one
-/// compilation serves `run`, `test` and the WebDriver test.
+/// Building the desktop app with its UI embedded.
 const DESKTOP_FEATURES: &str = "liaison-desktop/custom-protocol";
+/// What `cargo xtask test` builds with, once, for every stage: the desktop app with its UI, and
+/// the store benchmark's plaintext twin (never in `run` or a release). One feature set for one
+/// `cargo test --no-run` means every crate compiles once per run: the later stages run the
+/// binaries it left (tests, the keychain test, the benchmarks, the app) instead of asking cargo
+/// again with other packages or features, which would compile much of the tree a second time.
+const TEST_FEATURES: &str = "liaison-desktop/custom-protocol,liaison-core/bench-plaintext";
 const DEMO_PASSPHRASE: &str = "liaison-demo";
 
 fn bin(name: &str) -> PathBuf {
@@ -42,7 +47,9 @@ fn has_display() -> bool {
 
 pub fn run_app(headless: bool, demo: bool) -> Result<()> {
     if !headless && !has_display() {
-        bail!("no display found (DISPLAY and WAYLAND_DISPLAY are unset), so the app cannot open a window.\n       Run it under a virtual display and get a screenshot instead:  cargo xtask run --headless");
+        bail!(
+            "no display found (DISPLAY and WAYLAND_DISPLAY are unset), so the app cannot open a window.\n       Run it under a virtual display and get a screenshot instead:  cargo xtask run --headless"
+        );
     }
     setup::ensure(Purpose::Run)?;
     build_ui()?;
@@ -74,7 +81,13 @@ fn demo_profile() -> Result<PathBuf> {
     let dir = target_dir().join("demo-profile");
     if !dir.join("vault.json").exists() {
         let cli = |args: &[&str]| -> Result<()> {
-            exec(Command::new(bin("liaison")).args(["--data-dir"]).arg(&dir).args(args).env("LIAISON_PASSPHRASE", DEMO_PASSPHRASE))
+            exec(
+                Command::new(bin("liaison"))
+                    .args(["--data-dir"])
+                    .arg(&dir)
+                    .args(args)
+                    .env("LIAISON_PASSPHRASE", DEMO_PASSPHRASE),
+            )
         };
         cli(&["init", "--passphrase"])?;
         cli(&["demo", "--count", "2000"])?;
@@ -88,7 +101,11 @@ pub fn server(args: &[String]) -> Result<()> {
     if args.is_empty() {
         let data = target_dir().join("server-data");
         cmd.args(["serve", "--data-dir"]).arg(&data);
-        println!("Server data in {} (add users with: cargo xtask server user add NAME --role staff --data-dir {})", data.display(), data.display());
+        println!(
+            "Server data in {} (add users with: cargo xtask server user add NAME --role staff --data-dir {})",
+            data.display(),
+            data.display()
+        );
     } else {
         cmd.args(args);
     }
@@ -100,9 +117,11 @@ pub fn bindings() -> Result<()> {
         setup::ensure_npm_packages(&root().join("ui"))?;
         build_ui()?;
     }
-    exec(cargo()
-        .args(["test", "-p", "liaison-desktop", "--features", DESKTOP_FEATURES, "--lib", "bindings_are_fresh"])
-        .env("UPDATE_BINDINGS", "1"))
+    exec(
+        cargo()
+            .args(["test", "-p", "liaison-desktop", "--features", DESKTOP_FEATURES, "--lib", "bindings_are_fresh"])
+            .env("UPDATE_BINDINGS", "1"),
+    )
 }
 
 /// Which benchmarks `cargo xtask bench` runs.
@@ -121,7 +140,17 @@ pub fn bench(full: bool, set: BenchSet) -> Result<()> {
     let store_json = target_dir().join("bench/store.json");
     if set != BenchSet::Sync {
         let mut cmd = cargo();
-        cmd.args(["run", "--release", "-p", "liaison-core", "--features", "bench-plaintext", "--example", "bench", "--"]);
+        cmd.args([
+            "run",
+            "--release",
+            "-p",
+            "liaison-core",
+            "--features",
+            "bench-plaintext",
+            "--example",
+            "bench",
+            "--",
+        ]);
         cmd.arg("--out").arg(&store_json);
         if full {
             cmd.arg("--full");
@@ -143,21 +172,62 @@ pub fn bench(full: bool, set: BenchSet) -> Result<()> {
     exec(&mut cmd)
 }
 
+fn example(name: &str) -> PathBuf {
+    target_dir().join("debug/examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
 /// The sync benchmark at 2,000 contacts with 2 s of B11, PouchDB and PostgreSQL included, to
 /// prove it works (it fails when a device does not end up with exactly the server's rows).
 fn sync_bench_smoke() -> Result<()> {
-    exec(cargo()
-        .args(["run", "-p", "liaison-e2e", "--example", "sync_bench", "--", "--smoke", "--out"])
-        .arg(target_dir().join("bench-smoke-sync.json"))
-        .arg("--md")
-        .arg(target_dir().join("bench-smoke.md"))
-        .arg("--core-results")
-        .arg(target_dir().join("bench-smoke.json")))
+    exec(
+        Command::new(example("sync_bench"))
+            .current_dir(root())
+            .args(["--smoke", "--out"])
+            .arg(target_dir().join("bench-smoke-sync.json"))
+            .arg("--md")
+            .arg(target_dir().join("bench-smoke.md"))
+            .arg("--core-results")
+            .arg(target_dir().join("bench-smoke.json")),
+    )
+}
+
+/// Build everything the test stages run, once: `cargo test --no-run` with [`TEST_FEATURES`]
+/// compiles the libraries, binaries, examples and test harnesses. Returns the test executables
+/// cargo reports, by their source (e.g. `tests/keychain.rs`).
+fn build_everything() -> Result<Vec<(String, PathBuf)>> {
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace", "--features", TEST_FEATURES, "--no-run"]).stderr(Stdio::piped());
+    println!("▶ {}", util::describe(&cmd));
+    let mut child = cmd.spawn().context("starting cargo")?;
+    let stderr = child.stderr.take().context("cargo's stderr")?;
+    let mut executables = Vec::new();
+    use std::io::BufRead;
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line?;
+        eprintln!("{line}");
+        // "  Executable tests/keychain.rs (/…/target/debug/deps/keychain-0123abcd)"
+        if let Some(rest) = line.trim().strip_prefix("Executable ")
+            && let Some((source, path)) = rest.rsplit_once(" (")
+        {
+            let source = source.trim_start_matches("unittests ").to_owned();
+            executables.push((source, PathBuf::from(path.trim_end_matches(')'))));
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("failed ({status}): building the workspace's tests");
+    }
+    Ok(executables)
 }
 
 pub fn bundle() -> Result<()> {
     setup::ensure(Purpose::Run)?;
-    exec(Command::new(root().join("ui/node_modules/.bin/tauri")).args(["build", "--bundles", "deb,rpm"]).current_dir(root()).env("CARGO_TARGET_DIR", target_dir()))
+    exec(
+        Command::new(root().join("ui/node_modules/.bin/tauri"))
+            .args(["build", "--bundles", "deb,rpm"])
+            .current_dir(root())
+            .env("CARGO_TARGET_DIR", target_dir()),
+    )
 }
 
 /// One named stage of the test run, timed and reported.
@@ -179,17 +249,39 @@ pub fn test() -> Result<()> {
     let start = Instant::now();
     let mut s = Stages { done: vec![] };
     s.stage("set-up: system packages, npm packages, tauri-driver", || setup::ensure(Purpose::Test))?;
+    s.stage("Formatting (cargo fmt --check)", || exec(cargo().args(["fmt", "--all", "--check"])))?;
     s.stage("UI: type-check and build", build_ui)?;
     s.stage("UI: unit tests (Vitest)", || exec(npm(&root().join("ui")).args(["test"])))?;
-    s.stage("Rust: build every binary once", || exec(cargo().args(["build", "--workspace", "--bins", "--features", DESKTOP_FEATURES])))?;
+    let mut executables = Vec::new();
+    s.stage("Rust: build every crate, binary, example and test once", || {
+        executables = build_everything()?;
+        Ok(())
+    })?;
     s.stage("Rust: unit, integration and end-to-end tests (real server binary, real clients)", || {
-        exec(cargo().args(["test", "--workspace", "--features", DESKTOP_FEATURES]).env("LIAISON_BIN_DIR", target_dir().join("debug")))
+        exec(
+            cargo()
+                .args(["test", "--workspace", "--features", TEST_FEATURES])
+                .env("LIAISON_BIN_DIR", target_dir().join("debug")),
+        )
     })?;
-    s.stage("Keychain: vault unlock through a real Secret Service (gnome-keyring)", keychain_test)?;
+    let keychain = executables
+        .iter()
+        .find(|(source, path)| source == "tests/keychain.rs" && path.exists())
+        .map(|(_, path)| path.clone())
+        .context("cargo did not report the keychain test (crates/core/tests/keychain.rs)")?;
+    s.stage("Keychain: vault unlock through a real Secret Service (gnome-keyring)", || keychain_test(&keychain))?;
     s.stage("Benchmark smoke run (a tenth of the size; not timed)", || {
-        exec(cargo().args(["run", "-p", "liaison-core", "--features", "bench-plaintext", "--example", "bench", "--", "--smoke", "--out"]).arg(target_dir().join("bench-smoke.json")))
+        exec(
+            Command::new(example("bench"))
+                .current_dir(root())
+                .args(["--smoke", "--out"])
+                .arg(target_dir().join("bench-smoke.json")),
+        )
     })?;
-    s.stage("Sync benchmark smoke run (2,000 contacts, SQLite and PostgreSQL, PouchDB beside; not timed)", sync_bench_smoke)?;
+    s.stage(
+        "Sync benchmark smoke run (2,000 contacts, SQLite and PostgreSQL, PouchDB beside; not timed)",
+        sync_bench_smoke,
+    )?;
     s.stage("Desktop: the real app driven through WebDriver under Xvfb", desktop_e2e)?;
     println!("\n══ Summary");
     for (name, took) in &s.done {
@@ -199,19 +291,20 @@ pub fn test() -> Result<()> {
     Ok(())
 }
 
-fn keychain_test() -> Result<()> {
-    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+/// The keychain test binary, run again inside a private D-Bus session with an unlocked
+/// gnome-keyring, where it must find a real Secret Service (`LIAISON_EXPECT_KEYCHAIN`).
+fn keychain_test(binary: &std::path::Path) -> Result<()> {
     let script = format!(
-        "printf liaison-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec '{cargo_bin}' test -p liaison-core --test keychain"
+        "printf liaison-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec '{}'",
+        binary.display()
     );
-    exec(Command::new("dbus-run-session")
-        .args(["--", "sh", "-c", &script])
-        .current_dir(root())
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env("LIAISON_EXPECT_KEYCHAIN", "1")
-        .env("HOME", scratch_dir("keychain-home")?)
-        .env("RUSTUP_HOME", std::env::var_os("RUSTUP_HOME").unwrap_or_else(|| util::home().join(".rustup").into()))
-        .env("CARGO_HOME", std::env::var_os("CARGO_HOME").unwrap_or_else(|| util::home().join(".cargo").into())))
+    exec(
+        Command::new("dbus-run-session")
+            .args(["--", "sh", "-c", &script])
+            .current_dir(root().join("crates/core"))
+            .env("LIAISON_EXPECT_KEYCHAIN", "1")
+            .env("HOME", scratch_dir("keychain-home")?),
+    )
 }
 
 /// A `liaison-server` on a free loopback port with one staff account, for the desktop test to
@@ -219,7 +312,10 @@ fn keychain_test() -> Result<()> {
 fn start_server(dir: &std::path::Path) -> Result<(Guard, String, String)> {
     use std::io::BufRead;
     let mut add = Command::new(bin("liaison-server"));
-    add.args(["user", "add", "ana", "--role", "staff", "--data-dir"]).arg(dir).env("LIAISON_PASSWORD", E2E_PASSWORD).stdout(Stdio::null());
+    add.args(["user", "add", "ana", "--role", "staff", "--data-dir"])
+        .arg(dir)
+        .env("LIAISON_PASSWORD", E2E_PASSWORD)
+        .stdout(Stdio::null());
     exec(&mut add)?;
     let mut child = Command::new(bin("liaison-server"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -277,18 +373,20 @@ fn desktop_e2e() -> Result<()> {
     let _driver = Guard(child);
     util::wait_for_port(port, "tauri-driver", Duration::from_secs(20))?;
     let screenshot = root().join("docs/screenshot.png");
-    exec(npm(&root().join("ui"))
-        .args(["run", "e2e"])
-        .env("DISPLAY", &display)
-        .env("TAURI_DRIVER_PORT", port.to_string())
-        .env("LIAISON_APP_BINARY", bin("liaison-desktop"))
-        .env("LIAISON_EXPECT_DATA_DIR", &data_dir)
-        .env("LIAISON_E2E_SERVER_URL", &url)
-        .env("LIAISON_E2E_FINGERPRINT", &fingerprint)
-        .env("LIAISON_E2E_USER", "ana")
-        .env("LIAISON_E2E_PASSWORD", E2E_PASSWORD)
-        .env("LIAISON_CLI_BINARY", bin("liaison"))
-        .env("LIAISON_E2E_SCRATCH", scratch_dir("desktop-e2e-cli")?)
-        .env("LIAISON_E2E_IDLE_LOCK_SECS", E2E_IDLE_LOCK_SECS)
-        .env("LIAISON_SCREENSHOT", &screenshot))
+    exec(
+        npm(&root().join("ui"))
+            .args(["run", "e2e"])
+            .env("DISPLAY", &display)
+            .env("TAURI_DRIVER_PORT", port.to_string())
+            .env("LIAISON_APP_BINARY", bin("liaison-desktop"))
+            .env("LIAISON_EXPECT_DATA_DIR", &data_dir)
+            .env("LIAISON_E2E_SERVER_URL", &url)
+            .env("LIAISON_E2E_FINGERPRINT", &fingerprint)
+            .env("LIAISON_E2E_USER", "ana")
+            .env("LIAISON_E2E_PASSWORD", E2E_PASSWORD)
+            .env("LIAISON_CLI_BINARY", bin("liaison"))
+            .env("LIAISON_E2E_SCRATCH", scratch_dir("desktop-e2e-cli")?)
+            .env("LIAISON_E2E_IDLE_LOCK_SECS", E2E_IDLE_LOCK_SECS)
+            .env("LIAISON_SCREENSHOT", &screenshot),
+    )
 }
