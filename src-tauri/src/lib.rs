@@ -1,15 +1,18 @@
 //! # liaison-desktop
 //!
 //! The Tauri 2 shell. It is glue: [`run`] registers state and commands; each command in
-//! [`commands`] is a few lines over liaison-core; [`dto`] holds the IPC types whose TypeScript
-//! declarations are generated for the UI. The web view can call only these commands (see
-//! `capabilities/main.json`) under a strict content security policy.
+//! [`commands`] is a few lines over liaison-core (declared once: `build.rs` generates the handler
+//! and the permissions from them); [`dto`] holds the IPC types whose TypeScript declarations are
+//! generated for the UI. The web view can call only these commands (see `capabilities/main.json`)
+//! under a strict content security policy.
 
 pub mod commands;
 pub mod dto;
 pub mod state;
 
 use liaison_core::{Profile, paths};
+
+include!(concat!(env!("OUT_DIR"), "/commands.rs"));
 
 /// Start the desktop app on the profile in `$LIAISON_DATA_DIR` or the per-user data directory.
 pub fn run() {
@@ -22,28 +25,7 @@ pub fn run() {
             tauri::async_runtime::spawn(state::auto_lock(app.handle().clone()));
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::vault_state,
-            commands::create_vault,
-            commands::unlock_vault,
-            commands::lock_vault,
-            commands::note_activity,
-            commands::list_contacts,
-            commands::search_contacts,
-            commands::get_contact,
-            commands::create_contact,
-            commands::update_contact,
-            commands::delete_contact,
-            commands::erase_contact,
-            commands::probe_server,
-            commands::login,
-            commands::logout,
-            commands::sync_now,
-            commands::sync_status,
-            commands::sync_ledger,
-            commands::list_conflicts,
-            commands::resolve_conflict,
-        ])
+        .invoke_handler(app_commands!())
         .run(tauri::generate_context!());
     if let Err(e) = result {
         eprintln!("Liaison could not start: {e}");

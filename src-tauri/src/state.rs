@@ -7,17 +7,19 @@
 //! to the database (SQLite's WAL lets both work side by side), so the person can keep reading and
 //! editing contacts while a slow or unreachable server is tried. One sync runs at a time.
 
-use crate::dto::{ApiError, SyncReport, SyncStatus, VaultState};
+use crate::dto::{ApiError, DataChanged, SyncReport, SyncStatus, VaultState};
 use liaison_core::idle::{self, IdleLock};
 use liaison_core::{ErrorCode, Profile, sync};
+use liaison_protocol::schema::EntityKind;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 use tauri::{AppHandle, Emitter, Manager};
 
 /// Event carrying a `SyncStatus` whenever sync state changes outside a `sync_now` answer.
 pub const SYNC_STATUS_EVENT: &str = "sync-status";
-/// Event (no payload) telling the UI that a sync brought changes to the contacts it shows.
-pub const CONTACTS_CHANGED_EVENT: &str = "contacts-changed";
+/// Event carrying a `DataChanged`: rows of these kinds changed (a sync brought them, or a command
+/// wrote them), so whatever shows them reloads. The one change notification the UI listens to.
+pub const DATA_CHANGED_EVENT: &str = "data-changed";
 /// Event carrying a `VaultState` when the vault locked itself (idle, or the machine slept).
 pub const VAULT_LOCKED_EVENT: &str = "vault-locked";
 
@@ -107,8 +109,15 @@ impl AppState {
         })
     }
 
-    /// Called after every local edit: the background sync sends it shortly.
-    pub fn after_local_change(&self) {
+    /// Called after every local edit of rows of `kinds`: the UI reloads what shows them, and the
+    /// background sync sends the edit shortly.
+    pub fn after_local_change(&self, app: &AppHandle, kinds: &[EntityKind]) {
+        data_changed(app, kinds.iter().copied());
+        self.sync_soon();
+    }
+
+    /// Sync shortly (after a sign-in, or an edit).
+    pub fn sync_soon(&self) {
         self.edits.notify_one();
     }
 
@@ -138,9 +147,7 @@ impl AppState {
         let status: SyncStatus = tokio::task::block_in_place(|| sync::status(&store))?.into();
         let _ = app.emit(SYNC_STATUS_EVENT, &status);
         let report = result?;
-        if report.pulled > 0 {
-            let _ = app.emit(CONTACTS_CHANGED_EVENT, ());
-        }
+        data_changed(app, report.changed.iter().copied());
         Ok(report.into())
     }
 
@@ -151,6 +158,16 @@ impl AppState {
             Ok(store) => sync::status(store).map(|s| s.logged_in).unwrap_or(false),
             Err(_) => false,
         }
+    }
+}
+
+/// Tell the UI that rows of these kinds changed (nothing when there are none).
+fn data_changed(app: &AppHandle, kinds: impl IntoIterator<Item = EntityKind>) {
+    let mut entities: Vec<String> = kinds.into_iter().map(|k| k.as_str().to_owned()).collect();
+    entities.sort();
+    entities.dedup();
+    if !entities.is_empty() {
+        let _ = app.emit(DATA_CHANGED_EVENT, &DataChanged { entities });
     }
 }
 

@@ -199,6 +199,26 @@ step( 'opens the contact and takes a screenshot', async () => {
 	}
 } );
 
+step( 'in the smallest window, 720 × 480, every action on the open contact is in view', async () => {
+	await browser.setWindowSize( 720, 480 );
+	await browser.waitUntil( () => browser.execute( () => window.innerWidth <= 720 ), {
+		timeout: TIMEOUT,
+		timeoutMsg: 'the window did not shrink to 720 × 480'
+	} );
+	await afterTwoFrames();
+	const cutOff = await browser.execute( ( selector ) => {
+		const width = document.documentElement.clientWidth;
+		return Array.from( document.querySelectorAll( `${ selector } button` ) )
+			.filter( ( button ) => {
+				const box = button.getBoundingClientRect();
+				return box.left < 0 || box.right > width + 0.5;
+			} )
+			.map( ( button ) => button.textContent.trim() );
+	}, byTestId( 'contact-detail' ) );
+	assert.deepEqual( cutOff, [], 'buttons that run off the window' );
+	await browser.setWindowSize( 1200, 780 );
+} );
+
 step( 'locks, and the contact data leaves the screen', async () => {
 	await click( 'lock-button' );
 	await shown( 'unlock-passphrase' );

@@ -5,6 +5,7 @@
  */
 import { createRouter, createWebHashHistory, type RouteLocationRaw, type RouteRecordName, type Router } from 'vue-router';
 import { useVaultStore, type VaultPhase } from '@/stores/vault';
+import AppLayout from '@/views/AppLayout.vue';
 import ContactsView from '@/views/ContactsView.vue';
 import SetupView from '@/views/SetupView.vue';
 import StartupView from '@/views/StartupView.vue';
@@ -35,14 +36,21 @@ export function createAppRouter( history = createWebHashHistory() ): Router {
 	const router = createRouter( {
 		history,
 		routes: [
-			{ path: '/', redirect: { name: 'contacts' } },
 			{ path: '/startup', name: 'startup', component: StartupView },
 			{ path: '/setup', name: 'setup', component: SetupView },
 			{ path: '/unlock', name: 'unlock', component: UnlockView },
-			{ path: '/contacts', name: 'contacts', component: ContactsView },
-			{ path: '/contacts/new', name: 'contact-new', component: ContactsView },
-			{ path: '/contacts/:id', name: 'contact', component: ContactsView },
-			{ path: '/contacts/:id/edit', name: 'contact-edit', component: ContactsView },
+			{
+				// The unlocked app: its frame (header, sync, lock) around each screen.
+				path: '/',
+				component: AppLayout,
+				children: [
+					{ path: '', redirect: { name: 'contacts' } },
+					{ path: 'contacts', name: 'contacts', component: ContactsView },
+					{ path: 'contacts/new', name: 'contact-new', component: ContactsView },
+					{ path: 'contacts/:id', name: 'contact', component: ContactsView },
+					{ path: 'contacts/:id/edit', name: 'contact-edit', component: ContactsView }
+				]
+			},
 			{ path: '/:pathMatch(.*)*', redirect: { name: 'contacts' } }
 		]
 	} );

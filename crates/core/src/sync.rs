@@ -33,6 +33,28 @@ const PULL_PAGE: u32 = 1_000;
 
 use crate::session::keys;
 
+/// What a sync changed on this device: how many rows, and of which kinds (so the app reloads
+/// exactly what it shows).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Changes {
+    rows: u64,
+    kinds: std::collections::BTreeSet<EntityKind>,
+}
+
+impl Changes {
+    fn add(&mut self, other: Changes) {
+        self.rows += other.rows;
+        self.kinds.extend(other.kinds);
+    }
+
+    fn note(&mut self, kind: EntityKind, rows: u64) {
+        if rows > 0 {
+            self.rows += rows;
+            self.kinds.insert(kind);
+        }
+    }
+}
+
 /// Rows of a snapshot stored per transaction: an interrupted snapshot re-downloads at most this many.
 const SNAPSHOT_CHUNK: usize = 2_000;
 
@@ -61,6 +83,8 @@ pub struct SyncReport {
     pub rejected: u64,
     /// Rows received that changed something here.
     pub pulled: u64,
+    /// The kinds of rows that changed here (the app reloads what shows them).
+    pub changed: Vec<EntityKind>,
     pub status: SyncStatus,
 }
 
@@ -377,6 +401,8 @@ pub struct LedgerEntry {
     pub label: Option<String>,
     /// The fields the change carries (only those that changed).
     pub fields: Vec<String>,
+    /// The change created the record (it was new here and carries every required field).
+    pub created: bool,
     pub deleted: bool,
     pub state: OutboxState,
     /// For rejected changes: the server's reason.
@@ -416,6 +442,15 @@ pub fn ledger(store: &Store, limit: usize) -> Result<Vec<LedgerEntry>> {
             entity: e.change.entity,
             row_id: e.change.row_id,
             label,
+            created: e.change.deleted.is_none()
+                && e.change.base_seq == 0
+                && e.change
+                    .entity
+                    .def()
+                    .fields
+                    .iter()
+                    .filter(|f| f.required)
+                    .all(|f| e.change.fields.contains_key(f.name)),
             fields: e.change.fields.into_keys().collect(),
             deleted: e.change.deleted.is_some(),
             state: e.state,
@@ -468,12 +503,18 @@ pub async fn sync(store: &mut Store) -> Result<SyncReport> {
             store.transaction(|tx| meta::set(tx, keys::LAST_ERROR, &body))
         }
     };
-    let (pushed, rejected, pulled) = result?;
+    let (pushed, rejected, changes) = result?;
     recorded?;
-    Ok(SyncReport { pushed, rejected, pulled, status: status(store)? })
+    Ok(SyncReport {
+        pushed,
+        rejected,
+        pulled: changes.rows,
+        changed: changes.kinds.into_iter().collect(),
+        status: status(store)?,
+    })
 }
 
-async fn run(store: &mut Store) -> Result<(u64, u64, u64)> {
+async fn run(store: &mut Store) -> Result<(u64, u64, Changes)> {
     let client = connected_client(store)?;
     let (pushed, rejected) = push(store, &client).await?;
     upload_files(store, &client).await?;
@@ -589,15 +630,15 @@ fn rfc3339(hlc: Hlc) -> String {
 
 /// Apply pulled rows with the merge rule and re-index the root rows (contacts, cases) whose trees
 /// they belong to, in the caller's transaction. Returns how many rows changed something here.
-fn apply_rows(tx: &rusqlite::Connection, rows: &[RowState], mark_seen: bool) -> Result<u64> {
-    let mut changed = 0;
+fn apply_rows(tx: &rusqlite::Connection, rows: &[RowState], mark_seen: bool) -> Result<Changes> {
+    let mut changed = Changes::default();
     let mut newest_per_root: std::collections::BTreeMap<(EntityKind, Uuid), Hlc> = std::collections::BTreeMap::new();
     let mut batch = write::RemoteBatch::begin(tx)?;
     for row in rows {
         // The root is found before the row changes: a deleted row no longer names its parent.
         let root = entities::root_of(tx, row.entity, row.row_id, Some(&row.fields))?;
         if batch.apply(row)?.changed {
-            changed += 1;
+            changed.note(row.entity, 1);
             if let Some(root) = root {
                 let newest = row.fields.values().map(|f| f.hlc).max().unwrap_or(Hlc::ZERO);
                 let slot = newest_per_root.entry(root).or_insert(newest);
@@ -619,13 +660,20 @@ fn apply_rows(tx: &rusqlite::Connection, rows: &[RowState], mark_seen: bool) -> 
 }
 
 /// Apply one page of pulled rows (revoked scopes first) and move the cursor, in one transaction.
+/// Returns how many rows changed here.
 pub fn apply_page(store: &mut Store, page: &PullResponse) -> Result<u64> {
+    Ok(apply_page_changes(store, page)?.rows)
+}
+
+fn apply_page_changes(store: &mut Store, page: &PullResponse) -> Result<Changes> {
     store.transaction(|tx| {
-        let mut changed = 0;
+        let mut changed = Changes::default();
         for scope in &page.revoked_scopes {
-            changed += write::revoke_scope(tx, scope)?;
+            for (kind, rows) in write::revoke_scope(tx, scope)? {
+                changed.note(kind, rows);
+            }
         }
-        changed += apply_rows(tx, &page.rows, false)?;
+        changed.add(apply_rows(tx, &page.rows, false)?);
         meta::set(tx, keys::CURSOR, &page.next_cursor.to_string())?;
         Ok(changed)
     })
@@ -637,7 +685,7 @@ fn meta_u64(conn: &rusqlite::Connection, key: &str) -> Result<u64> {
 
 /// Store a chunk of snapshot rows and the snapshot's progress in one transaction, so an
 /// interruption anywhere resumes after the last stored row.
-fn store_snapshot_chunk(store: &mut Store, at: u64, rows: &[RowState], resync: bool) -> Result<u64> {
+fn store_snapshot_chunk(store: &mut Store, at: u64, rows: &[RowState], resync: bool) -> Result<Changes> {
     // A chunk lost to a power cut is downloaded again (its progress is lost with it).
     store.transaction_refetchable(|tx| {
         if !resync {
@@ -654,12 +702,12 @@ fn store_snapshot_chunk(store: &mut Store, at: u64, rows: &[RowState], resync: b
 
 /// Finish a snapshot: a re-sync deletes the rows the snapshot did not contain (except those
 /// with unsent changes), then incremental pulls continue from `at`.
-fn finish_snapshot(store: &mut Store, at: u64, resync: bool) -> Result<u64> {
+fn finish_snapshot(store: &mut Store, at: u64, resync: bool) -> Result<Changes> {
     store.transaction(|tx| {
-        let mut changed = 0;
+        let mut changed = Changes::default();
         if resync {
             for (entity, row) in st::take_unseen(tx)? {
-                changed += u64::from(write::forget_missing(tx, entity, row)?);
+                changed.note(entity, u64::from(write::forget_missing(tx, entity, row)?));
             }
         }
         entities::restore_indexes(tx)?;
@@ -679,12 +727,12 @@ struct Receiving {
     started: bool,
     resync: bool,
     rows: Vec<RowState>,
-    changed: u64,
+    changed: Changes,
 }
 
 impl Receiving {
     /// Take a batch of lines, storing full chunks; `Some(changed)` once the end line is stored.
-    fn take(&mut self, store: &mut Store, lines: Vec<liaison_protocol::wire::SnapshotLine>) -> Result<Option<u64>> {
+    fn take(&mut self, store: &mut Store, lines: Vec<liaison_protocol::wire::SnapshotLine>) -> Result<Option<Changes>> {
         use liaison_protocol::wire::SnapshotLine;
         for line in lines {
             match line {
@@ -701,7 +749,7 @@ impl Receiving {
                     }
                     self.rows.push(row);
                     if self.rows.len() >= SNAPSHOT_CHUNK {
-                        self.changed += store_snapshot_chunk(store, self.at, &self.rows, self.resync)?;
+                        self.changed.add(store_snapshot_chunk(store, self.at, &self.rows, self.resync)?);
                         self.rows.clear();
                     }
                 }
@@ -709,9 +757,9 @@ impl Receiving {
                     if end_at != self.at {
                         return Err(bad_snapshot("the end line names another sequence"));
                     }
-                    self.changed += store_snapshot_chunk(store, self.at, &self.rows, self.resync)?;
-                    self.changed += finish_snapshot(store, self.at, self.resync)?;
-                    return Ok(Some(self.changed));
+                    self.changed.add(store_snapshot_chunk(store, self.at, &self.rows, self.resync)?);
+                    self.changed.add(finish_snapshot(store, self.at, self.resync)?);
+                    return Ok(Some(std::mem::take(&mut self.changed)));
                 }
             }
         }
@@ -731,7 +779,7 @@ fn bad_snapshot(what: &str) -> Error {
 /// Receive a snapshot: every row this user may read as of one server sequence, streamed as one
 /// JSON line per row and stored in chunks as it arrives. If the stream breaks, the progress
 /// made is kept and the next run asks for the rest only (same `at`, after the last stored row).
-async fn snapshot(store: &mut Store, client: &Client) -> Result<u64> {
+async fn snapshot(store: &mut Store, client: &Client) -> Result<Changes> {
     let resync = meta::get(store.conn(), keys::SNAPSHOT_RESYNC)?.is_some();
     let at = meta_u64(store.conn(), keys::SNAPSHOT_AT)?;
     let after = meta_u64(store.conn(), keys::SNAPSHOT_AFTER)?;
@@ -741,7 +789,8 @@ async fn snapshot(store: &mut Store, client: &Client) -> Result<u64> {
         .await
         .map_err(|e| client.transport_error(e))?;
     let mut resp = client.check_status(resp).await?;
-    let mut receiving = Receiving { at, started: false, resync, rows: Vec::with_capacity(SNAPSHOT_CHUNK), changed: 0 };
+    let mut receiving =
+        Receiving { at, started: false, resync, rows: Vec::with_capacity(SNAPSHOT_CHUNK), changed: Changes::default() };
     let mut buffer: Vec<u8> = Vec::new();
     let broken = loop {
         // A stream cut mid-way (often mid-compression-frame, which reqwest calls a decode
@@ -785,12 +834,12 @@ async fn snapshot(store: &mut Store, client: &Client) -> Result<u64> {
     ))
 }
 
-async fn pull(store: &mut Store, client: &Client) -> Result<u64> {
-    let mut changed = 0;
+async fn pull(store: &mut Store, client: &Client) -> Result<Changes> {
+    let mut changed = Changes::default();
     // A device that starts from nothing, or was away longer than the server keeps deletions,
     // (re)starts from a snapshot; one that was interrupted during a snapshot continues it.
     if meta::get(store.conn(), keys::SNAPSHOT_AT)?.is_some() {
-        changed += snapshot(store, client).await?;
+        changed.add(snapshot(store, client).await?);
     } else if meta_u64(store.conn(), keys::CURSOR)? == 0 {
         // A device that already holds rows from the server (its cursor was reset, e.g. by
         // signing in again) must also drop the rows the snapshot no longer has: snapshots
@@ -800,7 +849,7 @@ async fn pull(store: &mut Store, client: &Client) -> Result<u64> {
         if holds_rows {
             store.transaction(|tx| meta::set(tx, keys::SNAPSHOT_RESYNC, "1"))?;
         }
-        changed += snapshot(store, client).await?;
+        changed.add(snapshot(store, client).await?);
     }
     loop {
         let since = meta_u64(store.conn(), keys::CURSOR)?;
@@ -815,7 +864,7 @@ async fn pull(store: &mut Store, client: &Client) -> Result<u64> {
                     meta::set(tx, keys::SNAPSHOT_AT, "0")?;
                     meta::set(tx, keys::SNAPSHOT_AFTER, "0")
                 })?;
-                changed += snapshot(store, client).await?;
+                changed.add(snapshot(store, client).await?);
                 continue;
             }
             other => other?,
@@ -826,7 +875,7 @@ async fn pull(store: &mut Store, client: &Client) -> Result<u64> {
                 "The server moved the sync cursor backwards; refusing the page.",
             ));
         }
-        changed += apply_page(store, &page)?;
+        changed.add(apply_page_changes(store, &page)?);
         // A page may hold no row this user may read and still move the cursor: keep going
         // while the server has more and the cursor advances.
         if !page.has_more || page.next_cursor == since {

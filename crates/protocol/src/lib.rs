@@ -11,6 +11,7 @@
 //! * [`scope`]: the permission unit every synced row carries.
 //! * [`wire`]: request and response bodies of the versioned HTTP API (`/v1/...`).
 //! * [`error`]: the one error shape `{ code, message }` used on every wire, with a closed set of codes.
+//! * [`adding_an_entity`]: the steps that add a synced entity (a declaration and a domain module).
 //!
 //! ```
 //! use liaison_protocol::hlc::{Clock, Hlc, Stamp};
@@ -25,6 +26,8 @@
 //! # let _ = Hlc::ZERO;
 //! ```
 
+#[doc = include_str!("../ADDING_AN_ENTITY.md")]
+pub mod adding_an_entity {}
 pub mod error;
 pub mod hlc;
 pub mod schema;

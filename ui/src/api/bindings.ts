@@ -1,4 +1,4 @@
-// Generated from the Rust types in src-tauri/src/dto.rs by `cargo xtask bindings`.
+// Generated from the Rust types in src-tauri/src/dto/ by `cargo xtask bindings`.
 // Do not edit by hand: a test fails when this file is stale.
 
 export type ErrorCode = "invalid_input" | "not_found" | "bad_credentials" | "unauthenticated" | "device_revoked" | "forbidden" | "erased" | "resync_required" | "upgrade_required" | "payload_too_large" | "rate_limited" | "locked" | "wrong_passphrase" | "corrupt_database" | "no_vault" | "vault_exists" | "keychain_unavailable" | "server_unreachable" | "certificate_mismatch" | "bad_response" | "not_logged_in" | "unavailable" | "internal";
@@ -14,11 +14,12 @@ export type ContactSummary = { id: string, displayName: string, primaryEmail: st
 export type ContactPage = { items: Array<ContactSummary>, total: number, offset: number, };
 export type ServerProbe = { url: string, fingerprint: string, };
 export type SyncStatus = { loggedIn: boolean, serverUrl: string | null, user: string | null, role: string | null, fingerprint: string | null, pending: number, conflicts: number, lastSyncAt: string | null, lastError: ApiError | null, syncing: boolean, };
-export type SyncReport = { pushed: number, rejected: number, pulled: number, status: SyncStatus, };
+export type SyncReport = { pushed: number, rejected: number, pulled: number, changed: Array<string>, status: SyncStatus, };
 export type LedgerState = "pending" | "sent" | "accepted" | "rejected";
-export type LedgerEntry = { changeId: string, entity: string, rowId: string, label: string | null, fields: Array<string>, deleted: boolean, state: LedgerState, error: ApiError | null, createdAt: string, updatedAt: string, };
+export type LedgerEntry = { changeId: string, entity: string, rowId: string, label: string | null, fields: Array<string>, created: boolean, deleted: boolean, state: LedgerState, error: ApiError | null, createdAt: string, updatedAt: string, };
 export type ConflictField = { name: string, text: string, };
 export type ConflictSide = { text: string | null, fields: Array<ConflictField>, user: string, device: string, writtenAt: string, };
 export type ConflictKind = "field" | "delete";
 export type Conflict = { id: string, contactId: string, contactName: string | null, entity: string, field: string | null, kind: ConflictKind, mine: ConflictSide, theirs: ConflictSide, mineWasKept: boolean, mineIsOwn: boolean, detectedAt: string, resolution: string | null, resolvedBy: string | null, resolvedAt: string | null, };
 export type Keep = "mine" | "theirs" | "value";
+export type DataChanged = { entities: Array<string>, };

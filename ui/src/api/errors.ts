@@ -76,6 +76,11 @@ export interface ErrorInfo {
 	messageKey: string;
 	severity: ErrorSeverity;
 	action: ErrorAction;
+	/**
+	 * The backend's message is a diagnosis for whoever fixes the problem (a socket error, a
+	 * keychain's complaint), not something the person can act on: it is shown folded away.
+	 */
+	technical?: true;
 }
 
 export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorInfo>> = {
@@ -92,16 +97,16 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorInfo>> = {
 	rate_limited: { messageKey: 'liaison-error-rate-limited', severity: 'warning', action: 'retry' },
 	locked: { messageKey: 'liaison-error-locked', severity: 'notice', action: 'unlock' },
 	wrong_passphrase: { messageKey: 'liaison-error-wrong-passphrase', severity: 'error', action: 'fix-input' },
-	corrupt_database: { messageKey: 'liaison-error-corrupt-database', severity: 'error', action: 'none' },
+	corrupt_database: { messageKey: 'liaison-error-corrupt-database', severity: 'error', action: 'none', technical: true },
 	no_vault: { messageKey: 'liaison-error-no-vault', severity: 'notice', action: 'setup' },
 	vault_exists: { messageKey: 'liaison-error-vault-exists', severity: 'warning', action: 'unlock' },
-	keychain_unavailable: { messageKey: 'liaison-error-keychain-unavailable', severity: 'warning', action: 'use-passphrase' },
-	server_unreachable: { messageKey: 'liaison-error-server-unreachable', severity: 'warning', action: 'retry' },
+	keychain_unavailable: { messageKey: 'liaison-error-keychain-unavailable', severity: 'warning', action: 'use-passphrase', technical: true },
+	server_unreachable: { messageKey: 'liaison-error-server-unreachable', severity: 'warning', action: 'retry', technical: true },
 	certificate_mismatch: { messageKey: 'liaison-error-certificate-mismatch', severity: 'error', action: 'contact-admin' },
-	bad_response: { messageKey: 'liaison-error-bad-response', severity: 'error', action: 'retry' },
+	bad_response: { messageKey: 'liaison-error-bad-response', severity: 'error', action: 'retry', technical: true },
 	not_logged_in: { messageKey: 'liaison-error-not-logged-in', severity: 'notice', action: 'sign-in' },
-	unavailable: { messageKey: 'liaison-error-unavailable', severity: 'warning', action: 'retry' },
-	internal: { messageKey: 'liaison-error-internal', severity: 'error', action: 'none' }
+	unavailable: { messageKey: 'liaison-error-unavailable', severity: 'warning', action: 'retry', technical: true },
+	internal: { messageKey: 'liaison-error-internal', severity: 'error', action: 'none', technical: true }
 };
 
 export function isErrorCode( value: unknown ): value is ErrorCode {

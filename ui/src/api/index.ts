@@ -8,6 +8,7 @@ import type {
 	Contact,
 	ContactInput,
 	ContactPage,
+	DataChanged,
 	Keep,
 	LedgerEntry,
 	ServerProbe,
@@ -19,6 +20,8 @@ import type {
 import { call, subscribe } from './transport';
 
 export type * from './bindings';
+export { SCHEMA } from './schema';
+export type { EntityName } from './schema';
 export { ERROR_CODES, ERROR_TABLE, describeError, isApiError, toApiError } from './errors';
 export type { ErrorAction, ErrorInfo, ErrorSeverity } from './errors';
 
@@ -28,9 +31,21 @@ export const EVENTS = {
 	vaultLocked: 'vault-locked',
 	/** Payload: `SyncStatus`. Emitted when a sync starts and ends (background or requested). */
 	syncStatus: 'sync-status',
-	/** No payload. Emitted when a sync brought changes to contacts: lists should reload. */
-	contactsChanged: 'contacts-changed'
+	/**
+	 * Payload: `DataChanged`. Rows of these kinds changed (a sync brought them, or a command
+	 * wrote them): whatever shows them reloads. The one change notification there is.
+	 */
+	dataChanged: 'data-changed'
 } as const;
+
+/** The kinds of rows a contact's page shows. */
+export const CONTACT_ENTITIES = [ 'contact', 'contact_email', 'contact_phone', 'contact_identifier' ] as const;
+
+export const dataApi = {
+	/** Calls `handler` with the kinds of rows that changed (wire names, e.g. `contact`, `conflict`). */
+	onChanged: ( handler: ( entities: string[] ) => void ) =>
+		subscribe<DataChanged>( EVENTS.dataChanged, ( changed ) => handler( changed.entities ) )
+};
 
 export const vaultApi = {
 	state: (): Promise<VaultState> => call( 'vault_state' ),
@@ -53,8 +68,7 @@ export const contactsApi = {
 	update: ( id: string, input: ContactInput ): Promise<Contact> => call( 'update_contact', { id, input } ),
 	remove: ( id: string ): Promise<null> => call( 'delete_contact', { id } ),
 	/** Erase all data about the person on the server and every device (staff and admins). */
-	erase: ( id: string ): Promise<SyncReport> => call( 'erase_contact', { id } ),
-	onChanged: ( handler: () => void ) => subscribe( EVENTS.contactsChanged, () => handler() )
+	erase: ( id: string ): Promise<SyncReport> => call( 'erase_contact', { id } )
 };
 
 export const syncApi = {

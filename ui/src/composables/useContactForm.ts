@@ -10,7 +10,7 @@
  *     if ( form.isValid.value ) await store.save( id, form.toInput() );
  */
 import { computed, reactive, watch, type ComputedRef } from 'vue';
-import type { Contact, ContactInput } from '@/api';
+import { SCHEMA, type Contact, type ContactInput } from '@/api';
 
 export const CONTACT_FIELDS = [
 	'displayName', 'emails', 'phones', 'wikiUser', 'ircNick', 'language', 'organization', 'tags', 'notes'
@@ -42,6 +42,34 @@ export interface ContactDraft {
 export interface FieldError {
 	key: string;
 	params: Array<string | number>;
+	/** Shown as soon as it happens (a value too long), not only after a first try to save. */
+	live?: true;
+}
+
+/**
+ * The longest value of each field: what the store and the server accept (from the generated
+ * schema), or less where the store is stricter (wiki usernames, IRC nicks).
+ */
+export const LIMITS = {
+	displayName: SCHEMA.contact.display_name.max,
+	email: SCHEMA.contact_email.address.max,
+	phone: SCHEMA.contact_phone.number.max,
+	wikiUser: 255,
+	ircNick: 64,
+	language: SCHEMA.contact.language.max,
+	organization: SCHEMA.contact.organization.max,
+	tags: SCHEMA.contact.tags.max,
+	notes: SCHEMA.contact.notes.max
+} as const;
+
+/** Counts characters as the backend does (code points, not UTF-16 units). */
+export function length( text: string ): number {
+	return [ ...text ].length;
+}
+
+function tooLong( value: string, max: number ): FieldError | undefined {
+	const n = length( value );
+	return n > max ? { key: 'liaison-contact-form-too-long', params: [ max, n ], live: true } : undefined;
 }
 
 /** One `@`, something on both sides, a dot in the domain, no spaces. */
@@ -146,21 +174,48 @@ export function validateDraft( draft: ContactDraft ): Partial<Record<ContactFiel
 	if ( input.displayName === '' ) {
 		errors.displayName = { key: 'liaison-contact-form-name-required', params: [] };
 	}
+	// Limits first: they hold however the value is spelled.
+	const limited: Array<[ ContactField, string | null, number ]> = [
+		[ 'displayName', input.displayName, LIMITS.displayName ],
+		[ 'wikiUser', input.wikiUser, LIMITS.wikiUser ],
+		[ 'ircNick', input.ircNick, LIMITS.ircNick ],
+		[ 'language', input.language, LIMITS.language ],
+		[ 'organization', input.organization, LIMITS.organization ],
+		[ 'notes', input.notes, LIMITS.notes ]
+	];
+	for ( const [ field, value, max ] of limited ) {
+		const error = value === null ? undefined : tooLong( value, max );
+		if ( error ) {
+			errors[ field ] = error;
+		}
+	}
+	for ( const [ field, values, max ] of [ [ 'emails', input.emails, LIMITS.email ], [ 'phones', input.phones, LIMITS.phone ] ] as const ) {
+		const long = values.find( ( v ) => length( v ) > max );
+		if ( long !== undefined ) {
+			errors[ field ] = { key: 'liaison-contact-form-item-too-long', params: [ max, long.slice( 0, 40 ) ], live: true };
+		}
+	}
+	if ( input.tags.length > LIMITS.tags ) {
+		errors.tags = { key: 'liaison-contact-form-tags-too-many', params: [ LIMITS.tags ], live: true };
+	} else if ( input.tags.some( ( tag ) => length( tag ) > LIMITS.tags ) ) {
+		const long = input.tags.find( ( tag ) => length( tag ) > LIMITS.tags ) ?? '';
+		errors.tags = { key: 'liaison-contact-form-item-too-long', params: [ LIMITS.tags, long.slice( 0, 40 ) ], live: true };
+	}
 	const badEmails = input.emails.filter( ( e ) => !EMAIL_PATTERN.test( e ) );
-	if ( badEmails.length > 0 ) {
+	if ( badEmails.length > 0 && !errors.emails ) {
 		errors.emails = { key: 'liaison-contact-form-email-invalid', params: [ quoteAll( badEmails ), badEmails.length ] };
 	}
 	const badPhones = input.phones.filter( ( p ) => !PHONE_PATTERN.test( p ) );
-	if ( badPhones.length > 0 ) {
+	if ( badPhones.length > 0 && !errors.phones ) {
 		errors.phones = { key: 'liaison-contact-form-phone-invalid', params: [ quoteAll( badPhones ), badPhones.length ] };
 	}
-	if ( input.wikiUser !== null && WIKI_USER_FORBIDDEN.test( input.wikiUser ) ) {
+	if ( input.wikiUser !== null && !errors.wikiUser && WIKI_USER_FORBIDDEN.test( input.wikiUser ) ) {
 		errors.wikiUser = { key: 'liaison-contact-form-wiki-user-invalid', params: [ input.wikiUser ] };
 	}
-	if ( input.ircNick !== null && !IRC_NICK_PATTERN.test( input.ircNick ) ) {
+	if ( input.ircNick !== null && !errors.ircNick && !IRC_NICK_PATTERN.test( input.ircNick ) ) {
 		errors.ircNick = { key: 'liaison-contact-form-irc-nick-invalid', params: [ input.ircNick ] };
 	}
-	if ( input.language !== null && !LANGUAGE_PATTERN.test( input.language ) ) {
+	if ( input.language !== null && !errors.language && !LANGUAGE_PATTERN.test( input.language ) ) {
 		errors.language = { key: 'liaison-contact-form-language-invalid', params: [ input.language ] };
 	}
 	return errors;

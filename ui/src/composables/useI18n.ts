@@ -18,6 +18,8 @@ export interface UseI18n {
 	setLocale: ( locale: string ) => void;
 	formatNumber: ( value: number ) => string;
 	formatDateTime: ( iso: string ) => string;
+	/** "a, b and c" in the current locale. */
+	listFormat: ( items: string[] ) => string;
 	formatRelativeTime: ( iso: string, now?: number ) => string;
 }
 
@@ -45,6 +47,7 @@ export function useI18n(): UseI18n {
 				iso :
 				new Intl.DateTimeFormat( currentLocale.value, { dateStyle: 'medium', timeStyle: 'short' } ).format( date );
 		},
+		listFormat: ( items ) => new Intl.ListFormat( currentLocale.value, { style: 'long', type: 'conjunction' } ).format( items ),
 		formatRelativeTime: ( iso, now = Date.now() ) => {
 			const then = new Date( iso ).getTime();
 			if ( Number.isNaN( then ) ) {

@@ -2,16 +2,14 @@
  * The conflict inbox: concurrent edits the server recorded instead of silently
  * overwriting one of them, and resolving them (keep mine, keep theirs, or a typed value).
  *
- * Resolving is an ordinary edit that syncs: the conflict leaves the inbox, the contact
- * list reloads (the value may have changed) and the sync status refreshes (the count
- * drops; background sync pushes the edit). Conflicts name contacts and hold their data,
- * so everything is dropped when the vault locks.
+ * Resolving is an ordinary edit that syncs: the conflict leaves the inbox, and the backend's
+ * `data-changed` event tells whatever shows the record (the contact, the status line) to
+ * reload. The inbox reloads when conflicts change (a sync brought new ones). Conflicts name
+ * contacts and hold their data, so everything is dropped when the vault locks.
  */
 import { defineStore } from 'pinia';
 import { ref, watch } from 'vue';
-import { conflictsApi, type ApiError, type Conflict, type Keep } from '@/api';
-import { useContactsStore } from './contacts';
-import { useSyncStore } from './sync';
+import { conflictsApi, dataApi, type ApiError, type Conflict, type Keep } from '@/api';
 import { useVaultStore } from './vault';
 
 function without<T>( record: Record<string, T>, id: string ): Record<string, T> {
@@ -30,13 +28,23 @@ export const useConflictsStore = defineStore( 'conflicts', () => {
 	/** Ids of the conflicts being resolved right now. */
 	const resolving = ref<Record<string, boolean>>( {} );
 
+	/** Whether the inbox was loaded (and so follows changes). */
+	let loaded = false;
+
 	function fail( e: unknown ): ApiError {
 		const failure = e as ApiError;
 		vault.noteError( failure );
 		return failure;
 	}
 
+	void dataApi.onChanged( ( entities ) => {
+		if ( loaded && entities.includes( 'conflict' ) ) {
+			void load();
+		}
+	} );
+
 	async function load(): Promise<void> {
+		loaded = true;
 		loading.value = true;
 		error.value = null;
 		try {
@@ -63,9 +71,8 @@ export const useConflictsStore = defineStore( 'conflicts', () => {
 		resolveErrors.value = without( resolveErrors.value, id );
 		try {
 			await conflictsApi.resolve( id, keep, keep === 'value' ? value ?? '' : null );
+			// The backend says what changed (`data-changed`): the contact and the status reload.
 			conflicts.value = conflicts.value.filter( ( c ) => c.id !== id );
-			void useContactsStore().reload();
-			void useSyncStore().refresh();
 			return true;
 		} catch ( e ) {
 			resolveErrors.value = { ...resolveErrors.value, [ id ]: fail( e ) };
@@ -77,6 +84,7 @@ export const useConflictsStore = defineStore( 'conflicts', () => {
 
 	/** Forget every conflict held in memory (and so in the DOM). */
 	function clear(): void {
+		loaded = false;
 		conflicts.value = [];
 		error.value = null;
 		resolveErrors.value = {};

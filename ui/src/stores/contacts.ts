@@ -7,7 +7,7 @@
  */
 import { defineStore } from 'pinia';
 import { ref, watch, type Ref } from 'vue';
-import { contactsApi, type ApiError, type Contact, type ContactInput, type ContactPage } from '@/api';
+import { CONTACT_ENTITIES, contactsApi, dataApi, type ApiError, type Contact, type ContactInput, type ContactPage } from '@/api';
 import { useVaultStore } from './vault';
 
 export const PAGE_SIZE = 200;
@@ -25,6 +25,8 @@ export const useContactsStore = defineStore( 'contacts', () => {
 	const saveError = ref<ApiError | null>( null );
 	const deleting = ref( false );
 	const deleteError = ref<ApiError | null>( null );
+	/** The contact this device last deleted or erased: the view leaves its page. */
+	const removed = ref<string | null>( null );
 	let selectRequest = 0;
 
 	function fail( e: unknown ): ApiError {
@@ -32,6 +34,13 @@ export const useContactsStore = defineStore( 'contacts', () => {
 		vault.noteError( error );
 		return error;
 	}
+
+	// A sync (or another command) changed contacts: the list and the open contact reload.
+	void dataApi.onChanged( ( entities ) => {
+		if ( entities.some( ( e ) => ( CONTACT_ENTITIES as readonly string[] ).includes( e ) ) ) {
+			void reload();
+		}
+	} );
 
 	/** One page of the list for the current query: search when there is one, else all by name. */
 	async function fetchPage( offset: number, limit: number ): Promise<ContactPage> {
@@ -133,7 +142,7 @@ export const useContactsStore = defineStore( 'contacts', () => {
 
 	/**
 	 * Take a contact away (delete, or erase everywhere): while `busy` is set, `call` runs; on
-	 * success the contact leaves the selection and the list reloads; on failure `error` says why.
+	 * success the list reloads (the view leaves the contact's page); on failure `error` says why.
 	 */
 	async function takeAway(
 		id: string,
@@ -145,10 +154,14 @@ export const useContactsStore = defineStore( 'contacts', () => {
 		error.value = null;
 		try {
 			await call( id );
-			if ( selected.value?.id === id ) {
+			// The backend announced the change already, and a reload may have found the contact
+			// gone: that is no error, the contact's page simply goes (the view follows `removed`).
+			if ( selected.value === null || selected.value.id === id ) {
 				selectRequest++;
 				selected.value = null;
+				selectedError.value = null;
 			}
+			removed.value = id;
 			invalidate();
 			return true;
 		} catch ( e ) {
@@ -180,6 +193,7 @@ export const useContactsStore = defineStore( 'contacts', () => {
 		selectedError.value = null;
 		saveError.value = null;
 		deleteError.value = null;
+		removed.value = null;
 		loadingSelected.value = false;
 		queryVersion.value++;
 	}
@@ -201,6 +215,7 @@ export const useContactsStore = defineStore( 'contacts', () => {
 		saveError,
 		deleting,
 		deleteError,
+		removed,
 		fetchPage,
 		setQuery,
 		invalidate,

@@ -31,7 +31,11 @@ describe( 'sync store', () => {
 	it( 'reloads the contact list when a sync pulled changes', async () => {
 		backend.unlocked();
 		backend.sync = { ...backend.sync, loggedIn: true };
-		backend.on( 'sync_now', () => ( { pushed: 0, rejected: 0, pulled: 4, status: { ...backend.sync } } ) );
+		backend.on( 'sync_now', () => {
+			// The backend announces what the sync changed before it answers.
+			backend.changed( [ 'contact' ] );
+			return { pushed: 0, rejected: 0, pulled: 4, changed: [ 'contact' ], status: { ...backend.sync } };
+		} );
 		const contacts = useContactsStore();
 		const before = contacts.dataVersion;
 		await useSyncStore().syncNow();
@@ -48,10 +52,38 @@ describe( 'sync store', () => {
 		expect( sync.state ).toBe( 'syncing' );
 		const contacts = useContactsStore();
 		const before = contacts.dataVersion;
-		backend.emit( 'contacts-changed', null );
+		backend.changed( [ 'contact', 'contact_email' ] );
 		backend.emit( 'sync-status', { ...backend.sync, syncing: false, lastSyncAt: new Date().toISOString() } );
 		expect( sync.state ).toBe( 'up-to-date' );
 		expect( contacts.dataVersion ).toBe( before + 1 );
+	} );
+
+	it( 'clears the error of a failed "Sync now" once a background sync succeeds', async () => {
+		backend.unlocked();
+		backend.sync = { ...backend.sync, loggedIn: true };
+		const sync = useSyncStore();
+		await sync.refresh();
+		backend.on( 'sync_now', () => {
+			throw apiError( 'server_unreachable' );
+		} );
+		await sync.syncNow().catch( () => undefined );
+		expect( sync.currentError?.code ).toBe( 'server_unreachable' );
+		backend.emit( 'sync-status', { ...backend.sync, syncing: false, lastError: null, lastSyncAt: new Date().toISOString() } );
+		expect( sync.currentError, 'the status line no longer reports an error that is over' ).toBeNull();
+		expect( sync.state ).toBe( 'up-to-date' );
+	} );
+
+	it( 'keeps the error while the background sync fails too', async () => {
+		backend.unlocked();
+		backend.sync = { ...backend.sync, loggedIn: true };
+		const sync = useSyncStore();
+		await sync.refresh();
+		backend.on( 'sync_now', () => {
+			throw apiError( 'certificate_mismatch' );
+		} );
+		await sync.syncNow().catch( () => undefined );
+		backend.emit( 'sync-status', { ...backend.sync, syncing: false, lastError: apiError( 'certificate_mismatch' ) } );
+		expect( sync.currentError?.code ).toBe( 'certificate_mismatch' );
 	} );
 
 	it( 'does not start a second sync while one runs', async () => {

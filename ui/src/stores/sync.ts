@@ -4,8 +4,7 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref, watch } from 'vue';
-import { contactsApi, syncApi, type ApiError, type LedgerEntry, type ServerProbe, type SyncReport, type SyncStatus } from '@/api';
-import { useContactsStore } from './contacts';
+import { dataApi, syncApi, type ApiError, type LedgerEntry, type ServerProbe, type SyncReport, type SyncStatus } from '@/api';
 import { useVaultStore } from './vault';
 
 /** What the status line says, most important first. */
@@ -80,9 +79,20 @@ export const useSyncStore = defineStore( 'sync', () => {
 			listening = true;
 			void syncApi.onStatus( ( next ) => {
 				status.value = next;
+				if ( !next.syncing && !next.lastError ) {
+					// A sync went through (in the background, say): an earlier "Sync now" that
+					// failed is no longer what the status line should say.
+					error.value = null;
+				}
 			} );
-			// Background sync pulled changes: the list reloads in place.
-			void contactsApi.onChanged( () => useContactsStore().invalidate() );
+			// A local edit waits to be sent: the pending count changed.
+			void dataApi.onChanged( () => {
+				if ( !running.value ) {
+					void syncApi.status().then( ( next ) => {
+						status.value = next;
+					}, () => undefined );
+				}
+			} );
 		}
 		try {
 			status.value = await syncApi.status();
@@ -143,9 +153,6 @@ export const useSyncStore = defineStore( 'sync', () => {
 			const report = await syncApi.syncNow();
 			lastReport.value = report;
 			status.value = report.status;
-			if ( report.pulled > 0 ) {
-				useContactsStore().invalidate();
-			}
 			return report;
 		} catch ( e ) {
 			fail( e );

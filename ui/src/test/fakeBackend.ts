@@ -19,6 +19,8 @@ import type {
 	VaultState
 } from '@/api/bindings';
 
+const CONTACT_KINDS = [ 'contact', 'contact_email', 'contact_phone', 'contact_identifier' ];
+
 // Arguments arrive as the untyped record that `invoke` passes on.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Args = Record<string, any>;
@@ -211,6 +213,11 @@ class FakeBackend {
 		return () => set.delete( callback );
 	}
 
+	/** What the real backend does after a command writes rows: `data-changed` with their kinds. */
+	changed( entities: readonly string[] ): void {
+		this.emit( 'data-changed', { entities: [ ...new Set( entities ) ] } );
+	}
+
 	emit( event: string, payload: unknown ): void {
 		for ( const callback of this.listeners.get( event ) ?? [] ) {
 			callback( { payload } );
@@ -286,6 +293,7 @@ class FakeBackend {
 				this.requireUnlocked();
 				const contact = fromInput( `c-${ this.contacts.length + 1 }`, input, new Date().toISOString() );
 				this.contacts.push( contact );
+				this.changed( CONTACT_KINDS );
 				return contact;
 			},
 			update_contact: ( { id, input } ) => {
@@ -296,11 +304,13 @@ class FakeBackend {
 				}
 				const contact = fromInput( id, input, this.contacts[ index ]!.createdAt );
 				this.contacts[ index ] = contact;
+				this.changed( CONTACT_KINDS );
 				return contact;
 			},
 			delete_contact: ( { id } ) => {
 				this.requireUnlocked();
 				this.contacts = this.contacts.filter( ( c ) => c.id !== id );
+				this.changed( CONTACT_KINDS );
 				return null;
 			},
 			probe_server: ( { url } ) => ( { url, fingerprint: 'ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89' } ),
@@ -317,7 +327,7 @@ class FakeBackend {
 					throw apiError( 'not_logged_in' );
 				}
 				this.sync = { ...this.sync, pending: 0, lastSyncAt: new Date().toISOString(), lastError: null };
-				return { pushed: 0, rejected: 0, pulled: 0, status: { ...this.sync } };
+				return { pushed: 0, rejected: 0, pulled: 0, changed: [], status: { ...this.sync } };
 			},
 			sync_status: () => ( { ...this.sync } ),
 			list_conflicts: ( { includeResolved } ) => {
@@ -351,6 +361,7 @@ class FakeBackend {
 				}
 				this.conflicts[ index ] = resolved;
 				this.sync = { ...this.sync, conflicts: Math.max( 0, this.sync.conflicts - 1 ), pending: this.sync.pending + 1 };
+				this.changed( [ 'conflict', conflict.entity ] );
 				return resolved;
 			}
 		};

@@ -116,6 +116,53 @@ describe( 'contacts screen', () => {
 		expect( document.body.textContent, 'no contact data left in the DOM' ).not.toContain( 'Ada Lovelace' );
 	} );
 
+	it( 'after deleting the open contact, leaves its address and shows the list with the prompt, not a blank pane', async () => {
+		backend.unlocked( [ makeContact( { id: 'c-1', displayName: 'Ada Lovelace' } ), makeContact( { id: 'c-2', displayName: 'Grace Hopper' } ) ] );
+		const { wrapper, router } = await mountApp( App, { route: '/contacts/c-1' } );
+		await settle();
+		expect( wrapper.find( '[data-testid="contact-detail-name"]' ).text() ).toBe( 'Ada Lovelace' );
+		await wrapper.find( '[data-testid="contact-delete"]' ).trigger( 'click' );
+		await settle();
+		document.querySelector<HTMLButtonElement>( '.cdx-dialog__footer__primary-action' )!.click();
+		await settle();
+
+		expect( router!.currentRoute.value.name ).toBe( 'contacts' );
+		expect( wrapper.text() ).toContain( 'Select a contact to see the details, or create a new one.' );
+		const rows = wrapper.findAll( '[data-testid="contact-row"]' ).map( ( r ) => r.text() );
+		expect( rows.join( ' ' ), 'the deleted contact left the list, the other stayed' ).toContain( 'Grace Hopper' );
+		expect( rows.join( ' ' ) ).not.toContain( 'Ada Lovelace' );
+		router!.back();
+		await settle();
+		expect( router!.currentRoute.value.params.id, 'Back does not return to the deleted contact' ).not.toBe( 'c-1' );
+	} );
+
+	it( 'opens a contact a sync brought in, in place, when the list changes', async () => {
+		backend.unlocked( [ makeContact( { id: 'c-1', displayName: 'Ada Lovelace' } ) ] );
+		const { wrapper } = await mountApp( App, { route: '/contacts' } );
+		await settle();
+		backend.contacts.push( makeContact( { id: 'c-2', displayName: 'Grace Hopper' } ) );
+		backend.changed( [ 'contact' ] );
+		await settle();
+		expect( wrapper.text(), 'the list reloads on data-changed without a click' ).toContain( 'Grace Hopper' );
+	} );
+
+	it( 'moves with the arrow keys from the contact that is open, however it was opened', async () => {
+		const names = [ 'Ada', 'Bea', 'Cy', 'Dee', 'Eve' ];
+		backend.unlocked( names.map( ( n, i ) => makeContact( { id: `c-${ i }`, displayName: n } ) ) );
+		const { wrapper, router } = await mountApp( App, { route: '/contacts/c-2' } );
+		await settle();
+		const list = wrapper.find( '[role="listbox"]' );
+		await list.trigger( 'keydown', { key: 'ArrowDown' } );
+		await settle();
+		expect( router!.currentRoute.value.params.id, 'the contact after Cy, not the first one' ).toBe( 'c-3' );
+
+		await router!.push( '/contacts/c-1' );
+		await settle();
+		await list.trigger( 'keydown', { key: 'ArrowUp' } );
+		await settle();
+		expect( router!.currentRoute.value.params.id, 'from Bea, opened by address, up to Ada' ).toBe( 'c-0' );
+	} );
+
 	it( 'goes to the unlock screen when the backend reports the vault locked itself', async () => {
 		backend.unlocked( [ makeContact() ] );
 		const { router } = await mountApp( App, { route: '/contacts' } );

@@ -264,9 +264,9 @@ pub fn forget_missing(conn: &Connection, entity: EntityKind, row: Uuid) -> Resul
 /// This user lost access to `scope`: physically delete every row of it on this device (and what
 /// belongs to those rows, at any depth), with the content of their attachments, and forget their
 /// clocks and sequences, so that if access is granted again the server's rows apply as new.
-/// Returns how many rows were removed.
-pub fn revoke_scope(conn: &Connection, scope: &str) -> Result<u64> {
-    let mut removed = 0;
+/// Returns how many rows of each kind were removed.
+pub fn revoke_scope(conn: &Connection, scope: &str) -> Result<Vec<(EntityKind, u64)>> {
+    let mut removed: BTreeMap<EntityKind, u64> = BTreeMap::new();
     let mut rows = st::rows_in_scope(conn, scope)?;
     // A compartment is named after its row (`contact:<id>`, `case:<id>`): that row goes with its
     // tree even where this device still holds it under the scope it had when it arrived (a
@@ -276,13 +276,15 @@ pub fn revoke_scope(conn: &Connection, scope: &str) -> Result<u64> {
     }
     for (entity, row) in rows {
         let (any, rows) = remove_tree(conn, entity, row, st::Removal::AccessRevoked)?;
-        removed += u64::from(any);
+        if any {
+            *removed.entry(entity).or_default() += 1;
+        }
         for (entity, id) in rows {
             st::forget_row(conn, entity, id)?;
         }
     }
     super::desk::drop_unreferenced_blobs(conn)?;
-    Ok(removed)
+    Ok(removed.into_iter().collect())
 }
 
 /// The server deleted a parent row: rows this device added below it and never synced go too, at

@@ -88,6 +88,38 @@ describe( 'contact form', () => {
 		expect( backend.calls( 'create_contact' )[ 0 ]!.input.emails, 'pending chip text was sent' ).toEqual( [ 'ada@example.org' ] );
 	} );
 
+	it( 'says at once when a name is too long, counts near the limit, and does not save', async () => {
+		const wrapper = await openForm();
+		const name = wrapper.find( '[data-testid="contact-form-name"]' );
+		await name.setValue( 'a'.repeat( 250 ) );
+		expect( wrapper.find( '[data-testid="contact-form-name-counter"]' ).text() ).toBe( '250 / 300' );
+		expect( wrapper.text(), 'no error below the limit' ).not.toContain( 'At most 300 characters' );
+		await name.setValue( 'a'.repeat( 301 ) );
+		expect( wrapper.text(), 'the limit shows while typing, before any save' ).toContain( 'At most 300 characters; this has 301.' );
+		await wrapper.find( 'form' ).trigger( 'submit' );
+		await settle();
+		expect( backend.calls( 'create_contact' ) ).toEqual( [] );
+		expect( name.element, 'focus moves to the field at fault' ).toBe( document.activeElement );
+	} );
+
+	it( 'counts characters as a person sees them, not UTF-16 units', async () => {
+		const wrapper = await openForm();
+		await wrapper.find( '[data-testid="contact-form-name"]' ).setValue( '😀'.repeat( 300 ) );
+		expect( wrapper.text(), '300 emoji are 300 characters, within the limit' ).not.toContain( 'At most 300 characters' );
+	} );
+
+	it( 'moves the focus to a refusal from the store, next to the buttons', async () => {
+		const wrapper = await openForm();
+		backend.on( 'create_contact', () => {
+			throw apiError( 'invalid_input', 'notes: too long' );
+		} );
+		await wrapper.find( '[data-testid="contact-form-name"]' ).setValue( 'Ada Lovelace' );
+		await wrapper.find( 'form' ).trigger( 'submit' );
+		await settle();
+		const refusal = wrapper.find( '[data-testid="form-error"]' ).element.parentElement!;
+		expect( refusal.contains( document.activeElement ), 'a person using a screen reader hears why' ).toBe( true );
+	} );
+
 	it( 'edits an existing contact with update_contact', async () => {
 		const contact = makeContact( { id: 'c-9', emails: [ { id: 'e', address: 'ada@example.org', label: null } ] } );
 		backend.unlocked( [ contact ] );

@@ -14,6 +14,7 @@ function entry( overrides: Partial<LedgerEntry> ): LedgerEntry {
 		label: 'Ada Lovelace',
 		fields: [ 'display_name' ],
 		deleted: false,
+		created: false,
 		state: 'accepted',
 		error: null,
 		createdAt: '2026-11-24T10:00:00Z',
@@ -30,7 +31,7 @@ async function openLedger() {
 }
 
 describe( 'sync ledger', () => {
-	it( 'lists changes newest first, each with its state and the contact it concerns', async () => {
+	it( 'lists changes newest first, each with its state and the change in words', async () => {
 		backend.unlocked();
 		backend.ledger = [
 			entry( { label: 'Old One', state: 'accepted', fields: [ 'organization' ] } ),
@@ -38,10 +39,9 @@ describe( 'sync ledger', () => {
 		];
 		const rows = await openLedger();
 		expect( rows.map( ( r ) => r.dataset.state ) ).toEqual( [ 'pending', 'accepted' ] );
-		expect( rows[ 0 ]!.textContent ).toContain( 'New One' );
-		expect( rows[ 0 ]!.textContent ).toContain( 'deleted' );
+		expect( rows[ 0 ]!.textContent ).toContain( 'Contact New One deleted' );
 		expect( rows[ 0 ]!.textContent ).toContain( 'Waiting' );
-		expect( rows[ 1 ]!.textContent ).toContain( 'organization' );
+		expect( rows[ 1 ]!.textContent, 'field names are words, not column names' ).toContain( 'Old One: organisation changed' );
 		expect( backend.calls( 'sync_ledger' )[ 0 ], 'asks for a bounded number of entries' ).toEqual( { limit: 200 } );
 	} );
 
@@ -63,6 +63,18 @@ describe( 'sync ledger', () => {
 		await useVaultStore().lock();
 		await settle();
 		expect( sync.ledger ).toEqual( [] );
+	} );
+
+	it( 'names what happened to records other than contacts', async () => {
+		backend.unlocked();
+		backend.ledger = [
+			entry( { entity: 'contact_email', label: 'Ngozi N.', created: true, fields: [ 'address' ] } ),
+			entry( { entity: 'case', label: 'Complaint about BLP', created: true } ),
+			entry( { entity: 'contact', label: 'Ada', fields: [ 'notes', 'tags' ] } )
+		];
+		const rows = await openLedger();
+		const words = rows.map( ( r ) => r.querySelector( '[data-testid="ledger-what"]' )?.textContent );
+		expect( words ).toEqual( [ 'Ada: notes and tags changed', 'Case “Complaint about BLP” opened', 'Email added to Ngozi N.' ] );
 	} );
 
 	it( 'says so when nothing was changed yet', async () => {
