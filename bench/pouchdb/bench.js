@@ -3,9 +3,10 @@
 //
 //   node bench.js --docs DOCS.ndjson --out RESULT.json [--b9-rounds 5] [--b8-runs 1]
 //
-// DOCS.ndjson holds one PouchDB document per line: the same generated contacts the Rust bench
-// (tests/examples/sync_bench.rs) seeds into liaison-server, each with its emails, phones and
-// identifiers embedded. This script
+// DOCS.ndjson holds one PouchDB document per line: the same generated data the Rust bench
+// (tests/examples/sync_bench.rs) seeds into liaison-server: contacts (the first lines, which B9
+// edits), and for the full dataset the cases and messages too, one document each. With
+// `--b9-rounds 0` only B8 runs. This script
 //
 //   1. starts pouchdb-server 4.2 (express-pouchdb, LevelDOWN on disk) on a free loopback port, as
 //      its own process, and bulk-loads the documents into a database over HTTP (`_bulk_docs`,
@@ -194,7 +195,7 @@ async function main() {
 
     const PouchDB = require('pouchdb-node');
     const docs = readDocs(docsFile);
-    const dbName = 'contacts';
+    const dbName = 'liaison';
     const db = new PouchDB(`http://127.0.0.1:${port}/${dbName}`);
     let t = process.hrtime.bigint();
     for (let i = 0; i < docs.length; i += 1000) {
@@ -227,12 +228,12 @@ async function main() {
     };
     const runs = [];
     for (let n = 1; n < b8Runs; n++) runs.push((await runClient(n, true)).b8);
-    const result = await runClient(b8Runs, false);
+    const withB9 = Number(rounds) > 0;
+    const result = await runClient(b8Runs, !withB9);
     runs.push(result.b8);
     // The run with the median time stands for B8.
     const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
     result.b8 = { ...sorted[Math.floor((sorted.length - 1) / 2)], runs_seconds: runs.map((r) => r.seconds) };
-    const b9ms = result.b9.map((r) => r.ms);
     const summary = {
       server: 'pouchdb-server 4.2.0 (express-pouchdb 4.2.0), own process, loopback HTTP (gzip as negotiated)',
       client: 'pouchdb-node 9.0.0, own process (with the byte-counting proxy)',
@@ -242,13 +243,15 @@ async function main() {
       doc_json_bytes_avg: docBytes / docs.length,
       load_seconds: loadSeconds,
       b8: { ...result.b8, bytes_per_doc: (result.b8.bytes_up + result.b8.bytes_down) / docs.length },
-      b9: { warmup: result.warmup, rounds: result.b9, median_ms: median(b9ms), median_bytes: median(result.b9.map((r) => r.bytes)) },
+      b9: withB9
+        ? { warmup: result.warmup, rounds: result.b9, median_ms: median(result.b9.map((r) => r.ms)), median_bytes: median(result.b9.map((r) => r.bytes)) }
+        : null,
     };
     fs.writeFileSync(out, JSON.stringify(summary, null, 2) + '\n');
     console.log(
       `PouchDB: loaded ${docs.length} docs in ${loadSeconds.toFixed(1)} s; B8 replicate ${result.b8.seconds.toFixed(2)} s ` +
         `(${Math.round(result.b8.docs_per_s)} docs/s, ${(summary.b8.bytes_per_doc / 1024).toFixed(2)} KiB/doc, ` +
-        `peak RSS ${Math.round(result.b8.client_peak_rss_mb)} MB); B9 median ${summary.b9.median_ms.toFixed(1)} ms`,
+        `peak RSS ${Math.round(result.b8.client_peak_rss_mb)} MB)` + (withB9 ? `; B9 median ${summary.b9.median_ms.toFixed(1)} ms` : ''),
     );
   } finally {
     if (server) server.kill('SIGKILL');

@@ -17,9 +17,12 @@
 //! under test in its own process (this example run as `device DIR`), a fresh SQLCipher store
 //! signed in with a pinned certificate, so its time and peak RSS are its own.
 //!
-//! * **B8** initial sync of N contacts with ~5 child rows each (emails, phones, identifiers) into
-//!   an empty device: one `sync::sync` (snapshot, then incremental pull). Also contacts alone.
-//! * **B16** TLS bytes both ways through the proxy during B8, per contact.
+//! * **B8** initial sync of N contacts and the desk (one queue, N/5 cases each with its reader's
+//!   link and 25 messages: 500k messages for 100k contacts, as performance.md defines it) into
+//!   an empty device: one `sync::sync` (snapshot, then incremental pull). Also contacts alone
+//!   (with ~5 child rows each: emails, phones, identifiers). PouchDB replicates the same
+//!   documents for both.
+//! * **B16** TLS bytes both ways through the proxy during B8 of contacts alone, per contact.
 //! * **B9** 50 contacts edited on the device and 50 others by another device (already on the
 //!   server), then one timed `sync::sync`; median of several rounds after an untimed warm-up.
 //! * **B10** an initial sync cut in the proxy after half of B8's bytes, then a second sync: rows
@@ -27,8 +30,8 @@
 //!   bytes, and the final row counts against the server's.
 //! * **B11** 200 clients pulling, in a closed loop and at 2,000 req/s (90 % up to date, 10 %
 //!   1,000 to 2,000 rows behind, each from its own cursor, pulling 1,000 rows), on SQLite and on
-//!   PostgreSQL, against the same dataset (100k contacts in the full run, not the
-//!   1M of performance.md).
+//!   PostgreSQL, against the same dataset as B8 (100k contacts and 500k messages in the full
+//!   run, not the 1M contacts and 5M messages of performance.md).
 
 #[path = "sync_bench/data.rs"]
 mod data;
@@ -215,10 +218,16 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     let t = Instant::now();
     let data = data::generate(n);
     let child_rows: u64 = data.iter().map(|c| c.children() as u64).sum();
+    let desk = data::generate_desk(&data, usize::try_from(n / 5).unwrap_or(0).max(1), 25);
+    let (cases, messages) = (desk.cases.len() as u64, desk.messages());
+    // B8's dataset: the contacts (their fields) and the desk; contacts alone: with their children.
+    let rows = n + desk.rows();
     let docs = work.path().join("pouchdb-docs.ndjson");
-    data::write_pouchdb_docs(&data, &docs)?;
+    let full_docs = data::write_pouchdb_docs(&data, false, Some(&desk), &docs)?;
+    let contact_docs = work.path().join("pouchdb-contacts.ndjson");
+    data::write_pouchdb_docs(&data, true, None, &contact_docs)?;
     println!(
-        "  generated {n} contacts + {child_rows} child rows ({:.1} per contact) in {:.1} s",
+        "  generated {n} contacts ({child_rows} child rows, {:.1} per contact), {cases} cases, {messages} messages in {:.1} s",
         child_rows as f64 / n as f64,
         t.elapsed().as_secs_f64()
     );
@@ -226,20 +235,22 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     let mut out = json!({
         "run": label,
         "contacts": n,
+        "cases": cases,
+        "messages": messages,
         "child_rows": child_rows,
-        "rows": n + child_rows,
+        "rows": rows,
         "machine": machine(),
         "setup": "liaison_server::Server in the benchmark process (loopback HTTPS, self-signed certificate pinned by the client); \
                   each device in its own process (fresh SQLCipher store); byte-counting TCP proxy in between; \
                   B11's clients in one more process",
         "seed": {},
-        "b11": { "dataset": format!("{n} contacts + {child_rows} child rows (not the 1M contacts of performance.md)") },
+        "b11": { "dataset": format!("{n} contacts, {cases} cases, {messages} messages (not the 1M contacts and 5M messages of performance.md)") },
     });
 
-    // SQLite, the full dataset: B8 + B16, B9, B10, B11.
+    // SQLite, the full dataset: B8, B9, B10, B11.
     if ["b8", "b9", "b10", "b11"].iter().any(|p| args.wants(p)) {
         let dir = tempfile::tempdir()?;
-        let mut seeded = data::seed(sqlite_storage(&dir).await?, &data, true).await?;
+        let mut seeded = data::seed(sqlite_storage(&dir).await?, &data, false, Some(&desk)).await?;
         let total_rows = seeded.rows;
         println!(
             "  seeded SQLite storage: {total_rows} rows in {:.1} s ({:.0} rows/s, Storage::push in batches of 500)",
@@ -252,13 +263,13 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
         if args.wants("b8") || args.wants("b9") {
             let (b8, mut d1, proxy) = initial_syncs(&server, total_rows, args.b8_runs).await?;
             println!(
-                "  B8  initial sync of {total_rows} rows: {:.2} s ({:.0} rows/s; CPU: device {:.1} s, server process {:.1} s), device peak RSS {:.0} MB; B16 {:.0} B/contact",
+                "  B8  initial sync of {total_rows} rows ({n} contacts, {messages} messages): {:.2} s ({:.0} rows/s; CPU: device {:.1} s, server process {:.1} s), device peak RSS {:.0} MB; {:.0} B/row",
                 f(&b8["seconds"]),
                 f(&b8["rows_per_s"]),
                 f(&b8["device_cpu_seconds"]),
                 f(&b8["server_process_cpu_seconds"]),
                 f(&b8["device_peak_rss_mb"]),
-                (f(&b8["bytes_up"]) + f(&b8["bytes_down"])) / n as f64
+                (f(&b8["bytes_up"]) + f(&b8["bytes_down"])) / total_rows as f64
             );
             b8_down = b8["bytes_down"].as_u64();
             full_counts = Some(b8["counts"].clone());
@@ -295,20 +306,22 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
         }
     }
 
-    // B8, contacts alone.
+    // B8 and B16, contacts alone (with their children).
     if args.wants("b8c") {
         let dir = tempfile::tempdir()?;
-        let contacts_only = data::seed(sqlite_storage(&dir).await?, &data, false).await?;
-        out["seed"]["sqlite_contacts_only"] = json!({ "rows": n, "seconds": contacts_only.seconds });
+        let contacts_only = data::seed(sqlite_storage(&dir).await?, &data, true, None).await?;
+        out["seed"]["sqlite_contacts_only"] = json!({ "rows": contacts_only.rows, "seconds": contacts_only.seconds });
         let server = RunningServer::start(contacts_only.storage.clone()).await?;
-        let (b8c, d3, _proxy) = initial_syncs(&server, n, args.b8_runs).await?;
+        let (b8c, d3, _proxy) = initial_syncs(&server, contacts_only.rows, args.b8_runs).await?;
         d3.quit().await?;
         println!(
-            "  B8  contacts alone ({n}): {:.2} s (CPU: device {:.1} s, server process {:.1} s), peak RSS {:.0} MB",
+            "  B8  contacts alone ({n}, {} rows with their children): {:.2} s (CPU: device {:.1} s, server process {:.1} s), peak RSS {:.0} MB; B16 {:.0} B/contact",
+            contacts_only.rows,
             f(&b8c["seconds"]),
             f(&b8c["device_cpu_seconds"]),
             f(&b8c["server_process_cpu_seconds"]),
-            f(&b8c["device_peak_rss_mb"])
+            f(&b8c["device_peak_rss_mb"]),
+            (f(&b8c["bytes_up"]) + f(&b8c["bytes_down"])) / n as f64
         );
         out["b8_contacts_only"] = b8c;
     }
@@ -317,7 +330,7 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
     if args.wants("pg") && !args.skip_postgres {
         let url = liaison_server::testing::postgres::try_fresh_database_url().await.map_err(|e| anyhow::anyhow!(e))?;
         let storage: Arc<dyn Storage> = Arc::new(PostgresStorage::connect(&url).await?);
-        let mut seeded = data::seed(storage, &data, true).await?;
+        let mut seeded = data::seed(storage, &data, false, Some(&desk)).await?;
         println!(
             "  seeded PostgreSQL storage: {} rows in {:.1} s (CPU: this process {:.1} s, whole machine {:.1} s)",
             seeded.rows, seeded.seconds, seeded.process_cpu_seconds, seeded.machine_cpu_seconds
@@ -340,11 +353,18 @@ async fn bench(args: &Args) -> anyhow::Result<Value> {
         out["b11"]["postgres"] = pulls(&seeded, &server, &params).await?;
     }
 
-    // PouchDB, same documents.
+    // PouchDB, same documents: the contacts alone (B8, B9, B16), then everything (B8).
     if args.wants("pouchdb") && !args.skip_pouchdb {
-        let pouchdb = run_pouchdb(&docs, args.b9_rounds, args.b8_runs).await?;
-        check("PouchDB: documents replicated", pouchdb["b8"]["local_doc_count"].as_u64() == Some(n), &pouchdb["b8"])?;
+        let pouchdb = run_pouchdb(&contact_docs, args.b9_rounds, args.b8_runs).await?;
+        check("PouchDB: contacts replicated", pouchdb["b8"]["local_doc_count"].as_u64() == Some(n), &pouchdb["b8"])?;
         out["pouchdb"] = pouchdb;
+        let full = run_pouchdb(&docs, 0, 1).await?;
+        check(
+            "PouchDB: every document replicated",
+            full["b8"]["local_doc_count"].as_u64() == Some(full_docs),
+            &full["b8"],
+        )?;
+        out["pouchdb_full"] = full;
     }
     Ok(out)
 }

@@ -191,10 +191,14 @@ fn sync_bench_smoke() -> Result<()> {
     )
 }
 
-/// Build everything the test stages run, once: `cargo test --no-run` with [`TEST_FEATURES`]
-/// compiles the libraries, binaries, examples and test harnesses. Returns the test executables
-/// cargo reports, by their source (e.g. `tests/keychain.rs`).
+/// Build everything the test stages run, once, with [`TEST_FEATURES`]: the binaries the
+/// end-to-end and desktop stages start (`liaison`, `liaison-server`, `liaison-desktop`: `cargo
+/// test` builds a package's binaries only for that package's own integration tests, so without
+/// this they could be stale), then `cargo test --no-run` for the libraries, examples and test
+/// harnesses (reusing what the first step compiled). Returns the test executables cargo reports,
+/// by their source (e.g. `tests/keychain.rs`).
 fn build_everything() -> Result<Vec<(String, PathBuf)>> {
+    exec(cargo().args(["build", "--workspace", "--bins", "--features", TEST_FEATURES]))?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--features", TEST_FEATURES, "--no-run"]).stderr(Stdio::piped());
     println!("▶ {}", util::describe(&cmd));

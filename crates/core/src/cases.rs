@@ -23,7 +23,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// A page of a wiki a case is about.
@@ -282,21 +281,26 @@ fn link_in(conn: &Connection, case: Uuid, contact: Uuid, role: &str) -> Result<U
     if write::read_fields(conn, EntityKind::Contact, contact)?.is_none() {
         return Err(Error::not_found(format!("Contact {contact}")));
     }
-    let id = link_id(case, contact);
-    let exists = write::read_fields(conn, EntityKind::CaseContact, id)?.is_some();
-    let fields =
-        [("case_id", json!(case.to_string())), ("contact_id", json!(contact.to_string())), ("role", json!(role))];
-    write::local_upsert(conn, EntityKind::CaseContact, id, if exists { &fields[2..] } else { &fields })?;
-    Ok(id)
+    let found = link_of(conn, case, contact)?;
+    let mut fields = vec![("role", json!(role))];
+    if !found.exists {
+        fields.extend([("case_id", json!(case.to_string())), ("contact_id", json!(contact.to_string()))]);
+        if found.round > 0 {
+            fields.push(("round", json!(found.round)));
+        }
+    }
+    write::local_upsert(conn, EntityKind::CaseContact, found.id, &fields)?;
+    Ok(found.id)
 }
 
-/// The id of the link between a case and a contact (derived: the same on every device).
-pub fn link_id(case: Uuid, contact: Uuid) -> Uuid {
-    let values = BTreeMap::from([
-        ("case_id".to_owned(), json!(case.to_string())),
-        ("contact_id".to_owned(), json!(contact.to_string())),
-    ]);
-    EntityKind::CaseContact.def().derived_id_of(&values).unwrap_or_else(Uuid::nil)
+/// The link between a case and a contact on this device: the live one, or the id the next one
+/// gets (a contact taken off a case and linked again is a new link).
+fn link_of(conn: &Connection, case: Uuid, contact: Uuid) -> Result<write::Association> {
+    write::association(
+        conn,
+        EntityKind::CaseContact,
+        &[("case_id", json!(case.to_string())), ("contact_id", json!(contact.to_string()))],
+    )
 }
 
 /// The first reader linked to a case.
@@ -556,7 +560,8 @@ pub fn link(store: &mut Store, case: Uuid, contact: Uuid, role: &str) -> Result<
 /// Take a contact off a case.
 pub fn unlink(store: &mut Store, case: Uuid, contact: Uuid) -> Result<Case> {
     store.transaction(|tx| {
-        if !write::local_delete(tx, EntityKind::CaseContact, link_id(case, contact))? {
+        let found = link_of(tx, case, contact)?;
+        if !found.exists || !write::local_delete(tx, EntityKind::CaseContact, found.id)? {
             return Err(Error::not_found(format!("Contact {contact} on case {case}")));
         }
         touch(tx, case)
@@ -738,9 +743,11 @@ pub fn list(store: &Store, filter: &CaseFilter, offset: u64, limit: u32) -> Resu
         .prepare(&format!("SELECT count(*) {from}"))?
         .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
     let order = match &fts {
-        Some(_) => format!(
-            "ORDER BY (SELECT bm25(case_fts, 5.0, 1.0, 2.0) FROM case_fts WHERE case_fts MATCH ?1 AND rowid = c.rid), c.updated_at DESC"
-        ),
+        Some(_) => {
+            "ORDER BY (SELECT bm25(case_fts, 5.0, 1.0, 2.0) FROM case_fts WHERE case_fts MATCH ?1 AND rowid = c.rid), \
+                    c.updated_at DESC"
+                .to_owned()
+        }
         None => "ORDER BY c.updated_at DESC, c.id".to_owned(),
     };
     args.push(i64::from(limit).into());

@@ -15,6 +15,9 @@ use rusqlite::{Connection, OptionalExtension};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+/// Rebuild a row's derived columns and search entry (`touched_at`: when it changed, if known).
+pub type Reindex = fn(&Connection, Uuid, Option<&str>) -> Result<()>;
+
 /// A root entity's hooks.
 pub struct Root {
     pub kind: EntityKind,
@@ -22,7 +25,7 @@ pub struct Root {
     pub label: &'static str,
     /// Rebuild the row's derived columns and search entry after it or its tree changed;
     /// `touched_at` (RFC 3339) is when, when known.
-    pub reindex: Option<fn(&Connection, Uuid, Option<&str>) -> Result<()>>,
+    pub reindex: Option<Reindex>,
     /// Drop and rebuild indexes that a bulk load would rewrite row by row (see
     /// [`suspend_indexes`]).
     pub suspend: Option<fn(&Connection) -> Result<()>>,

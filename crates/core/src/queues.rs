@@ -179,10 +179,9 @@ pub fn update(store: &mut Store, id: Uuid, patch: QueuePatch) -> Result<Queue> {
     get(store, id)
 }
 
-/// The id of a queue's membership of `user` (derived: the same on every device).
-pub fn membership_id(queue: Uuid, user: &str) -> Option<Uuid> {
-    let values = BTreeMap::from([("queue_id".to_owned(), json!(queue.to_string())), ("user".to_owned(), json!(user))]);
-    EntityKind::QueueMember.def().derived_id_of(&values)
+/// A queue's membership of `user` on this device: the live one, or the id the next one gets.
+fn membership(conn: &Connection, queue: Uuid, user: &str) -> Result<write::Association> {
+    write::association(conn, EntityKind::QueueMember, &[("queue_id", json!(queue.to_string())), ("user", json!(user))])
 }
 
 /// Add a user to a queue, or change their role in it (staff and administrators). The server
@@ -198,17 +197,22 @@ pub fn add_member(store: &mut Store, queue: Uuid, user: &str, role: &str) -> Res
             QUEUE_ROLES.join(", ")
         )));
     }
-    let id = membership_id(queue, user).ok_or_else(|| Error::invalid("Name the user to add."))?;
     store.transaction(|tx| {
         require_staff(tx, "manage queue members")?;
         if write::read_fields(tx, EntityKind::Queue, queue)?.is_none() {
             return Err(Error::not_found(format!("Queue {queue}")));
         }
-        let fields = [("queue_id", json!(queue.to_string())), ("user", json!(user)), ("role", json!(role))];
-        let exists = write::read_fields(tx, EntityKind::QueueMember, id)?.is_some();
-        // An existing membership keeps its queue and user; only the role changes.
-        let fields: &[(&str, Value)] = if exists { &fields[2..] } else { &fields };
-        write::local_upsert(tx, EntityKind::QueueMember, id, fields)?;
+        let found = membership(tx, queue, user)?;
+        // An existing membership keeps its queue and user; only the role changes. A new one
+        // (perhaps after an earlier one ended) is its next round.
+        let mut fields = vec![("role", json!(role))];
+        if !found.exists {
+            fields.extend([("queue_id", json!(queue.to_string())), ("user", json!(user))]);
+            if found.round > 0 {
+                fields.push(("round", json!(found.round)));
+            }
+        }
+        write::local_upsert(tx, EntityKind::QueueMember, found.id, &fields)?;
         Ok(())
     })?;
     get(store, queue)
@@ -217,10 +221,10 @@ pub fn add_member(store: &mut Store, queue: Uuid, user: &str, role: &str) -> Res
 /// Remove a user from a queue (staff and administrators): their devices delete the queue's
 /// cases at their next sync.
 pub fn remove_member(store: &mut Store, queue: Uuid, user: &str) -> Result<Queue> {
-    let id = membership_id(queue, user.trim()).ok_or_else(|| Error::invalid("Name the user to remove."))?;
     store.transaction(|tx| {
         require_staff(tx, "manage queue members")?;
-        if !write::local_delete(tx, EntityKind::QueueMember, id)? {
+        let found = membership(tx, queue, user.trim())?;
+        if !found.exists || !write::local_delete(tx, EntityKind::QueueMember, found.id)? {
             return Err(Error::not_found(format!("A membership of {user:?} in queue {queue}")));
         }
         Ok(())

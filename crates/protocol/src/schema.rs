@@ -165,6 +165,13 @@ const fn choice(name: &'static str, options: &'static [&'static str], required: 
     FieldDef { name, ty: FieldType::Choice(options), required, max_len: 40 }
 }
 
+/// The round of an association with a derived id ([`Identity::Derived`]): a membership ended
+/// and begun again, or a contact taken off a case and linked again, is a new row (the old id is
+/// a tombstone for good): the first association is round 0 (absent), the next one 1, and so
+/// on. Every device that saw the end derives the same next id, so two of them adding the person
+/// back offline still make one row.
+pub const ROUND: FieldDef = FieldDef { name: "round", ty: FieldType::Integer, required: false, max_len: 1_000_000 };
+
 const fn flag(name: &'static str) -> FieldDef {
     FieldDef { name, ty: FieldType::Bool, required: false, max_len: 5 }
 }
@@ -318,10 +325,25 @@ impl EntityDef {
     /// The id a row with these field values must have, for entities with a derived identity
     /// (`None` for random ids, or when a field it derives from is missing). References are
     /// compared as UUIDs and text trimmed and lower-cased, so every spelling gives the same id.
+    /// A whole-number field (the [`ROUND`]) counts from 0, and 0 (or absent) adds nothing to the
+    /// key, so the first round's id depends on the other fields alone.
     pub fn derived_id<'v>(&self, value_of: impl Fn(&str) -> Option<&'v Value>) -> Option<Uuid> {
         let Identity::Derived(names) = self.identity else { return None };
         let mut key = self.name.to_owned();
         for name in names {
+            if self.field(name)?.ty == FieldType::Integer {
+                match value_of(name) {
+                    None | Some(Value::Null) => {}
+                    Some(value) => match value.as_u64()? {
+                        0 => {}
+                        n => {
+                            key.push('\0');
+                            key.push_str(&n.to_string());
+                        }
+                    },
+                }
+                continue;
+            }
             let value = value_of(name)?.as_str()?;
             let part = match self.field(name)?.ty {
                 FieldType::Ref(_) | FieldType::AnyRef => Uuid::parse_str(value).ok()?.to_string(),
@@ -651,7 +673,8 @@ pub const QUEUE_ROLES: [&str; 2] = ["agent", "lead"];
 
 /// A user's membership of a queue, with their role in it. It grants the user the queue's scope
 /// while it lives; deleting it revokes the queue from the user's devices. Its id is derived from
-/// the queue and the user, so two administrators adding the same person offline make one row.
+/// the queue, the user and the [`ROUND`], so two administrators adding the same person offline
+/// make one row, and a person removed can be added again.
 pub static QUEUE_MEMBER: EntityDef = EntityDef {
     kind: EntityKind::QueueMember,
     name: "queue_member",
@@ -659,11 +682,12 @@ pub static QUEUE_MEMBER: EntityDef = EntityDef {
         reference("queue_id", EntityKind::Queue, true),
         text("user", true, 64),
         choice("role", &QUEUE_ROLES, true),
+        ROUND,
     ],
     scope: ScopeRule::Of { field: "queue_id" },
     writers: Writers { create: Who::Staff, edit: Who::Staff, delete: Who::Staff },
     grants: Some(GrantRule { user_field: "user", scope_field: "queue_id" }),
-    identity: Identity::Derived(&["queue_id", "user"]),
+    identity: Identity::Derived(&["queue_id", "user", "round"]),
     ..QUEUE
 };
 
@@ -706,8 +730,8 @@ pub static CASE: EntityDef = EntityDef {
 pub const CASE_CONTACT_ROLES: [&str; 4] = ["reader", "subject", "representative", "other"];
 
 /// A contact's part in a case (the reader who wrote, the article's subject, a representative).
-/// Its id is derived from the case and the contact: linking the same person twice offline makes
-/// one link.
+/// Its id is derived from the case, the contact and the [`ROUND`]: linking the same person twice
+/// offline makes one link, and a person taken off can be linked again.
 pub static CASE_CONTACT: EntityDef = EntityDef {
     kind: EntityKind::CaseContact,
     name: "case_contact",
@@ -715,12 +739,13 @@ pub static CASE_CONTACT: EntityDef = EntityDef {
         reference("case_id", EntityKind::Case, true),
         reference("contact_id", EntityKind::Contact, true),
         choice("role", &CASE_CONTACT_ROLES, true),
+        ROUND,
     ],
     parent: Some(Parent { field: "case_id", kind: Some(EntityKind::Case) }),
     scope: ScopeRule::Parent,
     person: Some("contact_id"),
     writers: READERS,
-    identity: Identity::Derived(&["case_id", "contact_id"]),
+    identity: Identity::Derived(&["case_id", "contact_id", "round"]),
     ..CASE
 };
 
@@ -826,8 +851,8 @@ mod tests {
             }
             if let Identity::Derived(fields) = def.identity {
                 assert!(
-                    fields.iter().all(|f| def.field(f).is_some_and(|f| f.required)),
-                    "{kind}: a derived id comes from required fields"
+                    fields.iter().all(|f| def.field(f).is_some_and(|f| f.required || *f == ROUND)),
+                    "{kind}: a derived id comes from required fields (and the round, 0 when absent)"
                 );
             }
             if def.mutability == Mutability::AppendOnly {
@@ -925,6 +950,31 @@ mod tests {
         assert_ne!(id(queue.to_string(), "ben"), Some(one), "another user, another row");
         assert_eq!(def.derived_id_of(&BTreeMap::new()), None, "missing fields derive nothing");
         assert_eq!(EntityKind::Case.def().derived_id_of(&BTreeMap::new()), None, "cases have random ids");
+    }
+
+    #[test]
+    fn each_round_of_an_association_has_its_own_id_and_round_zero_is_the_first() {
+        let def = EntityKind::QueueMember.def();
+        let id = |round: Option<Value>| {
+            let mut values = BTreeMap::from([
+                ("queue_id".to_owned(), json!(Uuid::from_u128(7).to_string())),
+                ("user".to_owned(), json!("ana")),
+            ]);
+            if let Some(r) = round {
+                values.insert("round".into(), r);
+            }
+            def.derived_id_of(&values).expect("derived")
+        };
+        assert_eq!(id(Some(json!(0))), id(None), "round 0 is the id without a round");
+        assert_ne!(id(Some(json!(1))), id(None), "after a removal, the next membership is a new row");
+        assert_ne!(id(Some(json!(2))), id(Some(json!(1))));
+        assert_eq!(id(Some(json!(1))), id(Some(json!(1))), "every device derives the same next id");
+        let values = BTreeMap::from([
+            ("queue_id".to_owned(), json!(Uuid::from_u128(7).to_string())),
+            ("user".to_owned(), json!("ana")),
+            ("round".to_owned(), json!("one")),
+        ]);
+        assert_eq!(def.derived_id_of(&values), None, "a round is a whole number");
     }
 
     #[test]

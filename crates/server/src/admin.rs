@@ -7,7 +7,7 @@
 use crate::storage::{Storage, StorageError};
 use chrono::{DateTime, Utc};
 use liaison_protocol::hlc::Hlc;
-use liaison_protocol::schema::{EntityKind, QUEUE_ROLES};
+use liaison_protocol::schema::{EntityKind, QUEUE_ROLES, ROUND};
 use liaison_protocol::wire::{Change, FieldWrite, Outcome, RowState};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -217,14 +217,49 @@ pub async fn add_member(
         )));
     }
     let queue = find(&list_queues(storage).await?, queue)?.id;
-    let fields = vec![("queue_id", json!(queue.to_string())), ("user", json!(user.trim())), ("role", json!(role))];
-    let values: BTreeMap<String, Value> = fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
-    let id = EntityKind::QueueMember
-        .def()
-        .derived_id_of(&values)
-        .ok_or_else(|| AdminError::Invalid("a member needs a user name".into()))?;
+    let (id, exists, round) = membership(storage, queue, user).await?;
+    // A membership that exists changes its role; a new one (perhaps after an earlier one ended)
+    // is its next round.
+    let mut fields = vec![("role", json!(role))];
+    if !exists {
+        fields.extend([("queue_id", json!(queue.to_string())), ("user", json!(user.trim()))]);
+        if round > 0 {
+            fields.push(("round", json!(round)));
+        }
+    }
     write(storage, change(EntityKind::QueueMember, id, fields, now), now).await?;
     Ok(id)
+}
+
+/// A queue's membership of `user`: the live row's id, or the id of its next round (the first
+/// never ended), with whether it exists and its round.
+async fn membership(storage: &dyn Storage, queue: Uuid, user: &str) -> Result<(Uuid, bool, u64), AdminError> {
+    let def = EntityKind::QueueMember.def();
+    let id_of = |round: u64| {
+        let values = BTreeMap::from([
+            ("queue_id".to_owned(), json!(queue.to_string())),
+            ("user".to_owned(), json!(user.trim())),
+            ("round".to_owned(), json!(round)),
+        ]);
+        def.derived_id_of(&values).ok_or_else(|| AdminError::Invalid("a member needs a user name".into()))
+    };
+    let live = storage.rows_of(EntityKind::QueueMember).await?;
+    for row in &live {
+        let round = row.fields.get("round").and_then(|f| f.value.as_u64()).unwrap_or(0);
+        if row.row_id == id_of(round)? {
+            return Ok((row.row_id, true, round));
+        }
+    }
+    // Rounds in batches: each batch is one question to the storage.
+    const BATCH: u64 = 16;
+    for first in (0..=ROUND.max_len as u64).step_by(BATCH as usize) {
+        let ids = (first..first + BATCH).map(id_of).collect::<Result<Vec<_>, _>>()?;
+        let ended = storage.ended_among(EntityKind::QueueMember, &ids).await?;
+        if let Some((offset, id)) = ids.iter().enumerate().find(|(_, id)| !ended.contains(id)) {
+            return Ok((*id, false, first + offset as u64));
+        }
+    }
+    Err(AdminError::Invalid(format!("{user} was removed from this queue too often to be added again")))
 }
 
 /// Remove a user from a queue: their devices delete the queue's cases at their next sync.
@@ -241,12 +276,7 @@ pub async fn remove_member(
             info.name
         )));
     }
-    let values =
-        BTreeMap::from([("queue_id".to_owned(), json!(info.id.to_string())), ("user".to_owned(), json!(user.trim()))]);
-    let id = EntityKind::QueueMember
-        .def()
-        .derived_id_of(&values)
-        .ok_or_else(|| AdminError::Invalid("a member needs a user name".into()))?;
+    let (id, _, _) = membership(storage, info.id, user).await?;
     let mut delete = change(EntityKind::QueueMember, id, Vec::new(), now);
     delete.deleted = Some(stamp(now));
     write(storage, delete, now).await

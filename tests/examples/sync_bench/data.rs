@@ -1,7 +1,10 @@
 //! The generated dataset: `liaison_core::demo::contact` people (names in many scripts, emails,
 //! phones, wiki and IRC identifiers) topped up to about five child rows each (a second email, a
-//! mobile number, a Wikidata id), seeded straight into a server's storage, and written as
-//! PouchDB documents (one per contact, children embedded) for the PouchDB side.
+//! mobile number, a Wikidata id), and the desk: one queue, cases each with its reader (one of the
+//! contacts) and a thread of messages (the reader's mail, replies, notes, events). Seeded
+//! straight into a server's storage, and written as PouchDB documents (a contact with its
+//! children embedded, a case with its reader's id, a message with its case's id) for the
+//! PouchDB side.
 
 use liaison_core::demo;
 use liaison_protocol::hlc::Hlc;
@@ -90,6 +93,173 @@ pub fn generate(n: u64) -> Vec<Contact> {
         .collect()
 }
 
+/// The desk's part of the dataset: one queue and its cases.
+pub struct Desk {
+    pub queue: Uuid,
+    pub cases: Vec<Case>,
+}
+
+pub struct Case {
+    pub id: Uuid,
+    pub subject: String,
+    /// The reader: an index into the contacts.
+    pub reader: usize,
+    /// The link between the case and its reader (a derived id).
+    pub link: Uuid,
+    pub messages: Vec<Message>,
+}
+
+pub struct Message {
+    pub id: Uuid,
+    pub kind: &'static str,
+    pub sent_at: String,
+    pub body: String,
+}
+
+impl Desk {
+    /// Rows on the server: the queue, each case, its link and its messages.
+    pub fn rows(&self) -> u64 {
+        1 + self.cases.iter().map(|c| 2 + c.messages.len() as u64).sum::<u64>()
+    }
+
+    pub fn messages(&self) -> u64 {
+        self.cases.iter().map(|c| c.messages.len() as u64).sum()
+    }
+}
+
+const SUBJECTS: [&str; 6] = [
+    "Wrong birth date in the article about",
+    "Please remove the photo of",
+    "Complaint about the biography of",
+    "How do I correct the article on",
+    "Vandalism on the page about",
+    "Thank you for the article on",
+];
+
+const WORDS: [&str; 24] = [
+    "article",
+    "biography",
+    "source",
+    "citation",
+    "editor",
+    "revert",
+    "talk",
+    "page",
+    "photo",
+    "licence",
+    "policy",
+    "neutral",
+    "date",
+    "birth",
+    "family",
+    "press",
+    "correction",
+    "Wikipedia",
+    "volunteer",
+    "review",
+    "privacy",
+    "request",
+    "history",
+    "reference",
+];
+
+/// `cases` cases of `per_case` messages each, their readers spread over `contacts`.
+pub fn generate_desk(contacts: &[Contact], cases: usize, per_case: usize) -> Desk {
+    let mut rng = StdRng::seed_from_u64(SEED + 2);
+    let start = chrono::Utc::now() - chrono::Duration::days(30);
+    let cases = (0..cases)
+        .map(|i| {
+            let reader = (i * 7) % contacts.len().max(1);
+            let id = Uuid::now_v7();
+            let name = contacts.get(reader).and_then(|c| c.fields[0].1.as_str()).unwrap_or("someone").to_owned();
+            let messages = (0..per_case)
+                .map(|k| {
+                    let kind = match k {
+                        0 => "inbound",
+                        _ => ["inbound", "reply", "note", "event"][rng.gen_range(0..4)],
+                    };
+                    let words = rng.gen_range(20..60);
+                    let body: Vec<&str> = (0..words).map(|_| WORDS[rng.gen_range(0..WORDS.len())]).collect();
+                    let at = start + chrono::Duration::seconds((i * 97 + k * 3_600) as i64);
+                    Message {
+                        id: Uuid::now_v7(),
+                        kind,
+                        sent_at: at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        body: body.join(" "),
+                    }
+                })
+                .collect();
+            let link = EntityKind::CaseContact
+                .def()
+                .derived_id_of(&BTreeMap::from([
+                    ("case_id".to_owned(), json!(id.to_string())),
+                    ("contact_id".to_owned(), json!(contacts.get(reader).map_or(Uuid::nil(), |c| c.id).to_string())),
+                ]))
+                .unwrap_or_else(Uuid::now_v7);
+            Case { id, subject: format!("{} {name}", SUBJECTS[i % SUBJECTS.len()]), reader, link, messages }
+        })
+        .collect();
+    Desk { queue: Uuid::now_v7(), cases }
+}
+
+/// The changes that create the desk, as a staff device's write layer would push them.
+pub fn desk_changes<'d>(desk: &'d Desk, contacts: &'d [Contact], hlc: Hlc) -> impl Iterator<Item = Change> + 'd {
+    let queue = change(
+        EntityKind::Queue,
+        desk.queue,
+        0,
+        hlc,
+        vec![("name", json!("info-en")), ("email", json!("info-en@example.org")), ("language", json!("en"))],
+    );
+    std::iter::once(queue).chain(desk.cases.iter().flat_map(move |case| {
+        let case_id = json!(case.id.to_string());
+        let reader = contacts.get(case.reader).map_or(Uuid::nil(), |c| c.id);
+        let mut out = vec![
+            change(
+                EntityKind::Case,
+                case.id,
+                0,
+                hlc,
+                vec![
+                    ("queue_id", json!(desk.queue.to_string())),
+                    ("subject", json!(case.subject)),
+                    ("kind", json!("inquiry")),
+                    ("channel", json!("email")),
+                    ("state", json!("open")),
+                    ("created_at", json!(case.messages.first().map_or("", |m| m.sent_at.as_str()))),
+                ],
+            ),
+            change(
+                EntityKind::CaseContact,
+                case.link,
+                0,
+                hlc,
+                vec![
+                    ("case_id", case_id.clone()),
+                    ("contact_id", json!(reader.to_string())),
+                    ("role", json!("reader")),
+                ],
+            ),
+        ];
+        for m in &case.messages {
+            let mut fields = vec![
+                ("case_id", case_id.clone()),
+                ("kind", json!(m.kind)),
+                ("channel", json!("email")),
+                ("sent_at", json!(m.sent_at)),
+                ("body", json!(m.body)),
+            ];
+            if m.kind == "inbound" {
+                fields.push(("author_contact_id", json!(reader.to_string())));
+            } else {
+                fields.push(("author_user", json!(USER)));
+            }
+            out.push(change(EntityKind::CaseMessage, m.id, 0, hlc, fields));
+        }
+        out
+    }))
+}
+
 fn change(entity: EntityKind, row_id: Uuid, base_seq: u64, hlc: Hlc, fields: Vec<(&str, Value)>) -> Change {
     Change {
         change_id: Uuid::now_v7(),
@@ -159,9 +329,14 @@ pub struct Seeded {
     pub machine_cpu_seconds: f64,
 }
 
-/// Create the user and a seeding device, then push every contact (and its children) through
-/// `Storage::push` in batches of 500 changes.
-pub async fn seed(storage: Arc<dyn Storage>, data: &[Contact], children: bool) -> anyhow::Result<Seeded> {
+/// Create the user and a seeding device, then push every contact (and its children) and the
+/// desk, when given, through `Storage::push` in batches of 500 changes.
+pub async fn seed(
+    storage: Arc<dyn Storage>,
+    data: &[Contact],
+    children: bool,
+    desk: Option<&Desk>,
+) -> anyhow::Result<Seeded> {
     let hash = liaison_server::auth::hash_password(PASSWORD).map_err(|e| anyhow::anyhow!("hash: {e}"))?;
     let user = storage.create_user(NewUser { name: USER.into(), role: Role::Staff, password_hash: hash }).await?;
     let seeder = Uuid::now_v7();
@@ -191,6 +366,13 @@ pub async fn seed(storage: Arc<dyn Storage>, data: &[Contact], children: bool) -
             if batch.len() == 500 {
                 rows += push(&*storage, &user, seeder, &mut batch, &mut owners, &mut contact_seqs).await?;
             }
+        }
+    }
+    for ch in desk.into_iter().flat_map(|desk| desk_changes(desk, data, hlc)) {
+        batch.push(ch);
+        owners.push(None);
+        if batch.len() == 500 {
+            rows += push(&*storage, &user, seeder, &mut batch, &mut owners, &mut contact_seqs).await?;
         }
     }
     if !batch.is_empty() {
@@ -250,9 +432,18 @@ pub async fn remote_edits(seeded: &mut Seeded, data: &[Contact], indices: &[usiz
     Ok(())
 }
 
-/// One PouchDB document per contact, its emails, phones and identifiers embedded.
-pub fn write_pouchdb_docs(data: &[Contact], path: &Path) -> anyhow::Result<()> {
+/// One PouchDB document per contact (its emails, phones and identifiers embedded when
+/// `children`), then, with the desk, one per case (with its reader's id) and one per message
+/// (with its case's id). Returns how many documents it wrote.
+pub fn write_pouchdb_docs(data: &[Contact], children: bool, desk: Option<&Desk>, path: &Path) -> anyhow::Result<u64> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut written = 0u64;
+    let mut write = |doc: Value| -> anyhow::Result<()> {
+        serde_json::to_writer(&mut out, &doc)?;
+        out.write_all(b"\n")?;
+        written += 1;
+        Ok(())
+    };
     for c in data {
         let mut doc = serde_json::Map::new();
         doc.insert("_id".into(), json!(c.id.to_string()));
@@ -260,17 +451,32 @@ pub fn write_pouchdb_docs(data: &[Contact], path: &Path) -> anyhow::Result<()> {
         for (k, v) in &c.fields {
             doc.insert((*k).into(), v.clone());
         }
-        doc.insert("emails".into(), c.emails.iter().map(|(_, a)| json!({ "address": a })).collect());
-        doc.insert("phones".into(), c.phones.iter().map(|(_, n)| json!({ "number": n })).collect());
-        doc.insert(
-            "identifiers".into(),
-            c.identifiers.iter().map(|(_, k, v)| json!({ "kind": k, "value": v })).collect(),
-        );
-        serde_json::to_writer(&mut out, &Value::Object(doc))?;
-        out.write_all(b"\n")?;
+        if children {
+            doc.insert("emails".into(), c.emails.iter().map(|(_, a)| json!({ "address": a })).collect());
+            doc.insert("phones".into(), c.phones.iter().map(|(_, n)| json!({ "number": n })).collect());
+            doc.insert(
+                "identifiers".into(),
+                c.identifiers.iter().map(|(_, k, v)| json!({ "kind": k, "value": v })).collect(),
+            );
+        }
+        write(Value::Object(doc))?;
     }
+    for case in desk.iter().flat_map(|d| d.cases.iter()) {
+        let reader = data.get(case.reader).map_or(Uuid::nil(), |c| c.id);
+        write(json!({
+            "_id": case.id.to_string(), "type": "case", "queue": "info-en", "subject": case.subject,
+            "kind": "inquiry", "channel": "email", "state": "open", "reader": reader.to_string(),
+        }))?;
+        for m in &case.messages {
+            write(json!({
+                "_id": m.id.to_string(), "type": "message", "case": case.id.to_string(), "kind": m.kind,
+                "channel": "email", "sent_at": m.sent_at, "body": m.body,
+            }))?;
+        }
+    }
+    drop(write);
     out.flush()?;
-    Ok(())
+    Ok(written)
 }
 
 /// B9 round `r`: the contacts edited on the device under test and those edited by another

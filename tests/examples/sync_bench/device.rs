@@ -16,7 +16,16 @@ use std::process::Stdio;
 use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-const TABLES: [&str; 4] = ["contact", "contact_email", "contact_phone", "contact_identifier"];
+const TABLES: [&str; 8] = [
+    "contact",
+    "contact_email",
+    "contact_phone",
+    "contact_identifier",
+    "queue",
+    "\"case\"",
+    "case_contact",
+    "case_message",
+];
 
 /// The child's main loop.
 pub fn run_child(dir: &Path) -> anyhow::Result<()> {
@@ -119,7 +128,7 @@ fn handle(runtime: &tokio::runtime::Runtime, store: &mut Store, request: &Value)
             for table in TABLES {
                 let n = count(store, &format!("SELECT count(*) FROM {table}"))?;
                 total += n;
-                out.insert(table.into(), json!(n));
+                out.insert(table.trim_matches('"').into(), json!(n));
             }
             out.insert("rows".into(), json!(total));
             for key in ["snapshot_at", "snapshot_after", "pull_cursor"] {

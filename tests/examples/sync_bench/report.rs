@@ -46,6 +46,8 @@ fn lines(s: &Value) -> Vec<Line> {
     let rows = f(&s["rows"]);
     let pouch = &s["pouchdb"];
     let has_pouch = !pouch.is_null();
+    let pouch_full = &s["pouchdb_full"];
+    let has_pouch_full = !pouch_full.is_null();
     let b8 = &s["b8"];
     let b8c = &s["b8_contacts_only"];
     let mut out = vec![];
@@ -54,9 +56,11 @@ fn lines(s: &Value) -> Vec<Line> {
         out.push(Line {
             id: "B8",
             measure: format!(
-                "initial sync, {} contacts + {} child rows, into an empty device (median of {})",
+                "initial sync, {} contacts + {} cases + {} messages ({} rows with the queue and the cases' reader links), into an empty device (median of {})",
                 thousands(n),
-                thousands(f(&s["child_rows"])),
+                thousands(f(&s["cases"])),
+                thousands(f(&s["messages"])),
+                thousands(rows),
                 b8["runs_seconds"].as_array().map_or(1, Vec::len)
             ),
             liaison: format!(
@@ -65,13 +69,18 @@ fn lines(s: &Value) -> Vec<Line> {
                 thousands(f(&b8["rows_per_s"])),
                 f(&b8["device_peak_rss_mb"])
             ),
-            pouchdb: if has_pouch {
-                format!("{:.2} s for the same data as {} documents", f(&pouch["b8"]["seconds"]), thousands(n))
+            pouchdb: if has_pouch_full {
+                format!(
+                    "{:.2} s for the same data as {} documents, peak RSS {:.0} MB",
+                    f(&pouch_full["b8"]["seconds"]),
+                    thousands(f(&pouch_full["docs"])),
+                    f(&pouch_full["b8"]["client_peak_rss_mb"])
+                )
             } else {
                 "–".into()
             },
-            ratio: if has_pouch {
-                format!("{:.1}×", f(&pouch["b8"]["seconds"]) / f(&b8["seconds"]))
+            ratio: if has_pouch_full {
+                format!("{:.1}× faster", f(&pouch_full["b8"]["seconds"]) / f(&b8["seconds"]))
             } else {
                 "–".into()
             },
@@ -83,8 +92,9 @@ fn lines(s: &Value) -> Vec<Line> {
         out.push(Line {
             id: "B8",
             measure: format!(
-                "contacts alone ({}), PouchDB replicating the same contacts (children embedded) (medians of {} and {})",
+                "contacts alone ({}, {} rows with their emails, phones and identifiers), PouchDB replicating the same contacts (children embedded) (medians of {} and {})",
                 thousands(n),
+                thousands(f(&b8c["rows"])),
                 b8c["runs_seconds"].as_array().map_or(1, Vec::len),
                 pouch["b8"]["runs_seconds"].as_array().map_or(1, Vec::len)
             ),
@@ -113,13 +123,18 @@ fn lines(s: &Value) -> Vec<Line> {
             met: has_pouch.then(|| f(&pouch["b8"]["seconds"]) / f(&b8c["seconds"]) >= 10.0),
         });
     }
-    if has("b8") {
-        let b16 = (f(&b8["bytes_up"]) + f(&b8["bytes_down"])) / n;
+    if has("b8_contacts_only") {
+        let b16 = (f(&b8c["bytes_up"]) + f(&b8c["bytes_down"])) / n;
         out.push(Line {
             id: "B16",
-            measure: "bytes on the wire per contact during B8 (TLS, both ways; contact + its child rows)".into(),
-            liaison: if has("b8_contacts_only") {
-                format!("{b16:.0} B (contacts alone: {:.0} B)", (f(&b8c["bytes_up"]) + f(&b8c["bytes_down"])) / n)
+            measure:
+                "bytes on the wire per contact during B8 of contacts alone (TLS, both ways; contact + its child rows)"
+                    .into(),
+            liaison: if has("b8") {
+                format!(
+                    "{b16:.0} B (with the desk: {:.0} B per row)",
+                    (f(&b8["bytes_up"]) + f(&b8["bytes_down"])) / rows
+                )
             } else {
                 format!("{b16:.0} B")
             },
@@ -187,9 +202,10 @@ fn lines(s: &Value) -> Vec<Line> {
         out.push(Line {
             id: "B11",
             measure: format!(
-                "{label}: {} clients pulling (90 % up to date, 10 % 1,000–2,000 rows behind, each from its own cursor), {} contacts (not 1M)",
+                "{label}: {} clients pulling (90 % up to date, 10 % 1,000–2,000 rows behind, each from its own cursor), {} contacts and {} messages (not 1M and 5M)",
                 cap["clients"],
-                thousands(n)
+                thousands(n),
+                thousands(f(&s["messages"]))
             ),
             liaison: format!(
                 "capacity {} req/s (closed loop: p50 {:.0} ms, p99 {:.0} ms); at 2,000 req/s offered: {} req/s served, p50 {:.1} ms, p99 {:.1} ms; {errors} errors",
@@ -286,6 +302,12 @@ fn markdown(doc: &Value) -> String {
                 "; pouchdb-server `_bulk_docs` of the same contacts {:.1} s",
                 f(&s["pouchdb"]["load_seconds"])
             ));
+            if !s["pouchdb_full"].is_null() {
+                md.push_str(&format!(
+                    ", of every document (contacts, cases, messages) {:.1} s",
+                    f(&s["pouchdb_full"]["load_seconds"])
+                ));
+            }
         }
         if !s["b8"].is_null() {
             md.push_str(&format!(

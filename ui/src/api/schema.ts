@@ -57,6 +57,7 @@ export const SCHEMA = {
 		queue_id: { type: 'ref', required: true, max: 36 },
 		user: { type: 'text', required: true, max: 64 },
 		role: { type: 'choice', required: true, max: 40, options: [ 'agent', 'lead' ] },
+		round: { type: 'integer', required: false, max: 1000000 },
 	},
 	case: {
 		queue_id: { type: 'ref', required: true, max: 36 },
@@ -76,6 +77,7 @@ export const SCHEMA = {
 		case_id: { type: 'ref', required: true, max: 36 },
 		contact_id: { type: 'ref', required: true, max: 36 },
 		role: { type: 'choice', required: true, max: 40, options: [ 'reader', 'subject', 'representative', 'other' ] },
+		round: { type: 'integer', required: false, max: 1000000 },
 	},
 	case_message: {
 		case_id: { type: 'ref', required: true, max: 36 },

@@ -26,7 +26,7 @@ CREATE TABLE queue (
     calendar TEXT, sla TEXT, states TEXT NOT NULL DEFAULT '[]', archived INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE queue_member (
-    id BLOB PRIMARY KEY, queue_id BLOB, user TEXT NOT NULL DEFAULT '', role TEXT NOT NULL DEFAULT 'agent'
+    id BLOB PRIMARY KEY, queue_id BLOB, user TEXT NOT NULL DEFAULT '', role TEXT NOT NULL DEFAULT 'agent', round INTEGER
 );
 CREATE INDEX queue_member_by_queue ON queue_member(queue_id);
 CREATE TABLE "case" (
@@ -37,7 +37,7 @@ CREATE TABLE "case" (
 );
 CREATE INDEX case_by_queue ON "case"(queue_id, updated_at);
 CREATE TABLE case_contact (
-    id BLOB PRIMARY KEY, case_id BLOB, contact_id BLOB, role TEXT NOT NULL DEFAULT 'reader'
+    id BLOB PRIMARY KEY, case_id BLOB, contact_id BLOB, role TEXT NOT NULL DEFAULT 'reader', round INTEGER
 );
 CREATE INDEX case_contact_by_case ON case_contact(case_id);
 CREATE INDEX case_contact_by_contact ON case_contact(contact_id);

@@ -77,13 +77,17 @@ pub fn mark_seen(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<()>
     Ok(())
 }
 
-/// Rows this device received from the server earlier that the re-sync snapshot did not contain
-/// (deleted, restricted or erased while the device was away), leaving out rows with unsent
-/// local changes. Empties the record of seen rows.
+/// Rows this device received from the server earlier, or sent and had accepted, that the
+/// re-sync snapshot did not contain (deleted, restricted or erased while the device was away; a
+/// note accepted just before its case was deleted), leaving out rows with unsent local changes.
+/// Empties the record of seen rows.
 pub fn take_unseen(conn: &Connection) -> Result<Vec<(EntityKind, Uuid)>> {
     let rows: Vec<(String, Vec<u8>)> = conn
         .prepare(
-            "SELECT r.entity, r.row_id FROM row_seq r
+            "SELECT r.entity, r.row_id FROM (
+                 SELECT entity, row_id FROM row_seq
+                 UNION SELECT entity, row_id FROM outbox WHERE state = 'accepted'
+             ) r
              WHERE NOT EXISTS (SELECT 1 FROM snapshot_seen s WHERE s.entity = r.entity AND s.row_id = r.row_id)
                AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.entity = r.entity AND o.row_id = r.row_id AND o.state IN ('pending', 'sent'))
                AND NOT EXISTS (SELECT 1 FROM tombstone t WHERE t.entity = r.entity AND t.row_id = r.row_id)",

@@ -15,7 +15,7 @@ use super::sync_tables::{self as st, blob};
 use super::{meta, values};
 use crate::error::{Error, ErrorCode, Result};
 use liaison_protocol::hlc::{Hlc, Stamp};
-use liaison_protocol::schema::{EntityDef, EntityKind, FieldDef};
+use liaison_protocol::schema::{self, EntityDef, EntityKind, FieldDef};
 use liaison_protocol::wire::{Change, FieldState, FieldWrite, RowState};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use serde_json::Value;
@@ -177,6 +177,56 @@ pub fn local_delete(conn: &Connection, entity: EntityKind, row: Uuid) -> Result<
     Ok(true)
 }
 
+/// Where an association (an entity with a derived id: a queue membership, a case link) is on
+/// this device: its live row, or else the id its next round gets ([`schema::ROUND`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Association {
+    pub id: Uuid,
+    /// Whether the row is live here (else `id` is free to create).
+    pub exists: bool,
+    pub round: u64,
+}
+
+/// Find the association of `kind` with these identity values (all of them but the round; the
+/// first is the reference its table is indexed by): the live round if there is one, else the
+/// first round that was never ended here.
+pub fn association(conn: &Connection, kind: EntityKind, identity: &[(&str, Value)]) -> Result<Association> {
+    let def = kind.def();
+    let invalid = || Error::invalid(format!("a {} needs a valid {}", def.name, identity_names(identity)));
+    let by =
+        identity.first().and_then(|(_, v)| v.as_str()).and_then(|v| Uuid::parse_str(v).ok()).ok_or_else(invalid)?;
+    let id_of = |round: u64| {
+        let mut values: BTreeMap<String, Value> =
+            identity.iter().map(|(name, value)| ((*name).to_owned(), value.clone())).collect();
+        values.insert(schema::ROUND.name.to_owned(), Value::from(round));
+        def.derived_id_of(&values).ok_or_else(invalid)
+    };
+    // The live row: among the rows under the same reference, the one whose id these values and
+    // its round derive.
+    let sql = format!("SELECT id, ifnull(round, 0) FROM {} WHERE {} = ?1", table(kind), identity[0].0);
+    let rows: Vec<(Vec<u8>, i64)> = conn
+        .prepare_cached(&sql)?
+        .query_map([blob(by)], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, round) in rows {
+        let round = u64::try_from(round).unwrap_or(0);
+        if id.as_slice() == id_of(round)?.as_bytes() {
+            return Ok(Association { id: id_of(round)?, exists: true, round });
+        }
+    }
+    for round in 0..=schema::ROUND.max_len as u64 {
+        let id = id_of(round)?;
+        if !st::is_tombstoned(conn, kind, id)? {
+            return Ok(Association { id, exists: false, round });
+        }
+    }
+    Err(Error::invalid(format!("this {} was ended too often to begin again", def.name)))
+}
+
+fn identity_names(identity: &[(&str, Value)]) -> String {
+    identity.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(" and ")
+}
+
 /// What applying a pulled row did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Applied {
@@ -238,9 +288,32 @@ fn remove_tree(
     Ok((removed, rows))
 }
 
-/// Erasure: [`remove_tree`], and tombstones so nothing about the rows can come back.
+/// The rows that name a person through their entity's `person` field (a case link, a message
+/// they wrote): erasing the person erases them too, with their subtrees.
+fn naming(conn: &Connection, person: Uuid) -> Result<Vec<(EntityKind, Uuid)>> {
+    let mut rows = Vec::new();
+    for kind in EntityKind::ALL {
+        let Some(field) = kind.def().person else { continue };
+        let sql = format!("SELECT id FROM {} WHERE {field} = ?1", table(kind));
+        for id in conn.prepare_cached(&sql)?.query_map([blob(person)], |r| st::uuid_from(r.get(0)?))? {
+            rows.push((kind, id?));
+        }
+    }
+    Ok(rows)
+}
+
+/// Erasure: [`remove_tree`] of the row and of every row that names it as its person (the
+/// server purges those too, but one made here offline and refused never reached it), and
+/// tombstones so nothing about the rows can come back.
 fn purge(conn: &Connection, row: &RowState) -> Result<bool> {
-    let (removed, rows) = remove_tree(conn, row.entity, row.row_id, st::Removal::Erased)?;
+    let (mut removed, mut rows) = remove_tree(conn, row.entity, row.row_id, st::Removal::Erased)?;
+    if row.entity == EntityKind::Contact {
+        for (kind, id) in naming(conn, row.row_id)? {
+            let (gone, more) = remove_tree(conn, kind, id, st::Removal::Erased)?;
+            removed |= gone;
+            rows.extend(more);
+        }
+    }
     for (entity, id) in &rows {
         st::clear_stamps(conn, *entity, *id)?;
         st::add_tombstone(conn, *entity, *id, Hlc::ZERO)?;
@@ -273,6 +346,9 @@ pub fn revoke_scope(conn: &Connection, scope: &str) -> Result<Vec<(EntityKind, u
     // contact restricted, a case moved to a queue this user is not in).
     if let Some(named) = liaison_protocol::scope::split(scope) {
         rows.push(named);
+        // And the rows that take their scope from it (a queue's memberships and cases), those
+        // this device made too: a case opened here that the server refused has no sequence yet.
+        rows.extend(scoped_by(conn, named)?);
     }
     for (entity, row) in rows {
         let (any, rows) = remove_tree(conn, entity, row, st::Removal::AccessRevoked)?;
@@ -285,6 +361,23 @@ pub fn revoke_scope(conn: &Connection, scope: &str) -> Result<Vec<(EntityKind, u
     }
     super::desk::drop_unreferenced_blobs(conn)?;
     Ok(removed.into_iter().collect())
+}
+
+/// The rows whose scope comes from `source` through their scope field (`ScopeRule::Of`).
+fn scoped_by(conn: &Connection, (kind, id): (EntityKind, Uuid)) -> Result<Vec<(EntityKind, Uuid)>> {
+    let mut rows = Vec::new();
+    for entity in EntityKind::ALL {
+        let def = entity.def();
+        let schema::ScopeRule::Of { field } = def.scope else { continue };
+        if def.field(field).map(|f| f.ty) != Some(schema::FieldType::Ref(kind)) {
+            continue;
+        }
+        let sql = format!("SELECT id FROM {} WHERE {field} = ?1", table(entity));
+        for row in conn.prepare_cached(&sql)?.query_map([blob(id)], |r| st::uuid_from(r.get(0)?))? {
+            rows.push((entity, row?));
+        }
+    }
+    Ok(rows)
 }
 
 /// The server deleted a parent row: rows this device added below it and never synced go too, at

@@ -10,7 +10,7 @@ use crate::sync::{self, Author, ConflictDraft, Effect, Revocation, StoredRow};
 use chrono::{DateTime, Utc};
 use liaison_protocol::error::{ErrorBody, ErrorCode};
 use liaison_protocol::hlc::{Clock, Stamp};
-use liaison_protocol::schema::EntityKind;
+use liaison_protocol::schema::{EntityKind, Identity};
 use liaison_protocol::scope;
 use liaison_protocol::wire::{Change, ChangeResult, Incoming, PushBatch, PushResponse, Role};
 use std::collections::{BTreeMap, HashSet};
@@ -186,6 +186,30 @@ impl<T: SyncTx> Pushing<T> {
         let row_seq = if plan.effect.modifies() {
             let source = Source { kind: source_kind, named, named_scope };
             Some(self.apply(change, existing.as_ref(), &plan.effect, &source, member.as_ref()).await?)
+        } else if let Some(row) = existing.as_ref().filter(|row| {
+            matches!(def.identity, Identity::Derived(_))
+                && row.deleted
+                && change.deleted.is_none()
+                && row.tombstone_seq() > change.base_seq
+        }) {
+            // An association (a derived id) made on a device that never saw its earlier round
+            // end (perhaps ended before the device's first sync, which brings no tombstones):
+            // the delete wins, and the tombstone goes out again at a new seq so that device
+            // drops its copy too. (A row with a random id reached the device only through pulls,
+            // which bring its tombstone as well.)
+            let seq = self.next_seq();
+            let head = RowRef {
+                kind: change.entity,
+                id: change.row_id,
+                seq: row.seq,
+                scope: row.scope.clone(),
+                parent_id: row.parent_id,
+                public_since: row.public_since,
+                deleted: true,
+                purged: row.purged,
+            };
+            self.tx.move_row(&head, seq, &row.scope, row.public_since, self.now).await?;
+            Some(seq)
         } else {
             existing.as_ref().map(|row| row.seq)
         };

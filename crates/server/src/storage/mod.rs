@@ -453,6 +453,9 @@ pub trait Storage: Send + Sync {
     }
     /// The live rows of one kind, with their fields, oldest first (for administrators' lists).
     async fn rows_of(&self, kind: EntityKind) -> Result<RowsOfKind, StorageError>;
+    /// Which of these rows of one kind were deleted (or erased): their tombstones are for good,
+    /// so an association begun again takes its next round (`schema::ROUND`).
+    async fn ended_among(&self, kind: EntityKind, ids: &[Uuid]) -> Result<Vec<Uuid>, StorageError>;
     /// Erase a contact (right to erasure); see [`crate::engine::erase`]: the contact and every
     /// row that names them or hangs below such a row, at any depth, become purged tombstones, and
     /// every later change to them (or a new row pointing at them) is refused with `erased`.

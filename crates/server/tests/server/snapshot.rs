@@ -286,6 +286,9 @@ impl Storage for FailsMidSnapshot {
     async fn rows_of(&self, kind: EntityKind) -> Result<RowsOfKind, StorageError> {
         self.0.rows_of(kind).await
     }
+    async fn ended_among(&self, kind: EntityKind, ids: &[Uuid]) -> Result<Vec<Uuid>, StorageError> {
+        self.0.ended_among(kind, ids).await
+    }
     async fn pull_page_as(&self, user: &User, since: u64, limit: u32, protocol: u32) -> Result<PullPage, StorageError> {
         self.0.pull_page_as(user, since, limit, protocol).await
     }

@@ -328,6 +328,10 @@ impl Storage for PostgresStorage {
         sync::rows_of(&self.client().await?, kind).await
     }
 
+    async fn ended_among(&self, kind: EntityKind, ids: &[Uuid]) -> Result<Vec<Uuid>, StorageError> {
+        sync::ended_among(&self.client().await?, kind, ids).await
+    }
+
     async fn list_clamps(&self, limit: u32) -> Result<Vec<crate::storage::ClampRecord>, StorageError> {
         sync::list_clamps(&self.client().await?, limit).await
     }

@@ -439,6 +439,18 @@ pub(super) async fn rows_of(
     Ok(rows)
 }
 
+/// Which of `ids` are tombstones of `kind`.
+pub(super) async fn ended_among(c: &Client, kind: EntityKind, ids: &[Uuid]) -> Result<Vec<Uuid>, StorageError> {
+    let found = c
+        .query(
+            "SELECT row_id FROM sync_rows WHERE entity = $1 AND row_id = ANY($2) AND deleted",
+            &[&kind.as_str(), &ids],
+        )
+        .await
+        .map_err(db)?;
+    found.iter().map(|r| r.try_get::<_, Uuid>(0).map_err(db)).collect()
+}
+
 async fn may_read_blob(tx: &Transaction<'_>, user: &User, sha256: &str) -> Result<(), StorageError> {
     let access = access::load(tx, user.id).await?;
     let named = serde_json::to_string(sha256).map_err(backend)?;

@@ -252,6 +252,11 @@ impl Storage for SqliteStorage {
         self.call(move |c| sync::rows_of(c, kind)).await
     }
 
+    async fn ended_among(&self, kind: EntityKind, ids: &[Uuid]) -> Result<Vec<Uuid>, StorageError> {
+        let ids = ids.to_vec();
+        self.call(move |c| sync::ended_among(c, kind, &ids)).await
+    }
+
     async fn list_clamps(&self, limit: u32) -> Result<Vec<crate::storage::ClampRecord>, StorageError> {
         self.call(move |c| sync::list_clamps(c, limit)).await
     }

@@ -409,6 +409,23 @@ pub(super) fn rows_of(
     Ok(rows)
 }
 
+/// Which of `ids` are tombstones of `kind`.
+pub(super) fn ended_among(
+    c: &mut Connection,
+    kind: EntityKind,
+    ids: &[uuid::Uuid],
+) -> Result<Vec<uuid::Uuid>, StorageError> {
+    let mut stmt =
+        c.prepare_cached("SELECT 1 FROM sync_rows WHERE entity = ?1 AND row_id = ?2 AND deleted = 1").map_err(db)?;
+    let mut ended = Vec::new();
+    for id in ids {
+        if stmt.exists(rusqlite::params![kind.as_str(), id.as_bytes()]).map_err(db)? {
+            ended.push(*id);
+        }
+    }
+    Ok(ended)
+}
+
 /// The scopes of the live attachment rows that name `sha256`.
 fn attachment_scopes(c: &Connection, sha256: &str) -> Result<Vec<String>, StorageError> {
     let named = serde_json::to_string(sha256).map_err(|e| StorageError::Backend(e.to_string()))?;

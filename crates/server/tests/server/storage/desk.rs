@@ -439,6 +439,41 @@ pub async fn a_membership_s_id_is_derived_from_its_queue_and_user(s: &dyn Storag
     push_ok(s, &staff, d, vec![row_change(EntityKind::QueueMember, id, &[("role", json!("lead"))], hlc(51))]).await;
 }
 
+pub async fn a_member_removed_comes_back_as_the_next_round_and_a_blind_re_add_does_not_revive_the_old(s: &dyn Storage) {
+    let (staff, d) = person(s, "sam", Role::Staff).await;
+    let (late, d2) = person(s, "sue", Role::Staff).await;
+    person(s, "vera", Role::Volunteer).await;
+    let q = Uuid::now_v7();
+    push_ok(s, &staff, d, vec![queue(q, "info-en"), membership(q, "vera")]).await;
+    push_ok(s, &staff, d, vec![removed(membership(q, "vera"), hlc(5))]).await;
+    let (_, _, cursor) = pull_from(s, &late, 0).await;
+
+    // A device that never saw the first membership (nor its end) adds vera again with round 0:
+    // the delete wins, and the tombstone is sent again, past that device's cursor, so it drops
+    // its copy.
+    let resp = push_ok(s, &late, d2, vec![membership(q, "vera")]).await;
+    let (rows, _, _) = pull_from(s, &late, cursor).await;
+    let again = rows.iter().find(|r| r.row_id == member_id(q, "vera")).expect("the tombstone comes again");
+    assert!(again.deleted, "round 0 stays deleted: {again:?}");
+    assert_eq!(resp.results[0].seq, Some(again.seq), "the push answer names the seq it went out at");
+
+    // Round 1 is a new row: a membership again, granting the queue.
+    let mut next = membership(q, "vera");
+    next.fields.insert("round".into(), FieldWrite { value: json!(1), hlc: hlc(10) });
+    next.row_id =
+        EntityKind::QueueMember.def().derived_id(|name| next.fields.get(name).map(|w| &w.value)).expect("derived");
+    assert_ne!(next.row_id, member_id(q, "vera"), "another id");
+    push_ok(s, &late, d2, vec![next.clone()]).await;
+    let (rows, _, _) = pull_from(s, &staff, 0).await;
+    let live: Vec<&RowState> = rows.iter().filter(|r| r.entity == EntityKind::QueueMember && !r.deleted).collect();
+    assert_eq!(live.iter().map(|r| r.row_id).collect::<Vec<_>>(), vec![next.row_id], "one live membership");
+    let mut wrong = next.clone();
+    wrong.change_id = Uuid::now_v7();
+    wrong.fields.insert("round".into(), FieldWrite { value: json!(2), hlc: hlc(11) });
+    let resp = push(s, &staff, d, vec![wrong]).await;
+    assert!(refused(&resp, 0).1.contains("cannot be changed"), "a membership's round is part of its identity");
+}
+
 pub async fn a_client_of_protocol_1_never_receives_rows_of_newer_kinds(s: &dyn Storage) {
     let (staff, d) = person(s, "sam", Role::Staff).await;
     let desk = desk(s, &staff, d).await;

@@ -63,6 +63,7 @@ macro_rules! contract_tests {
                 desk::moving_a_case_to_another_queue_revokes_it_only_from_readers_of_the_old_queue,
                 desk::who_may_create_queues_memberships_and_cases,
                 desk::a_membership_s_id_is_derived_from_its_queue_and_user,
+                desk::a_member_removed_comes_back_as_the_next_round_and_a_blind_re_add_does_not_revive_the_old,
                 desk::a_client_of_protocol_1_never_receives_rows_of_newer_kinds,
                 desk::a_change_of_a_kind_the_server_does_not_know_is_refused_alone,
                 desk::a_note_for_a_case_deleted_meanwhile_goes_to_the_inbox,
