@@ -12,6 +12,16 @@ fn open_meta(client: &Client, key: &str) -> Option<String> {
     liaison_core::store::meta::get(store.conn(), key).expect("meta")
 }
 
+fn contacts_and_search_entries(client: &Client) -> (i64, i64) {
+    let mut profile = liaison_core::Profile::new(client.dir.path());
+    profile.unlock(Some(PASSPHRASE)).expect("unlock");
+    let store = profile.store().expect("store");
+    let count = |table: &str| -> i64 {
+        store.conn().query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).expect("count")
+    };
+    (count("contact"), count("contact_fts"))
+}
+
 fn count(client: &Client) -> u64 {
     client.json(&["status"])["contacts"].as_u64().expect("contact count")
 }
@@ -69,8 +79,15 @@ fn an_interrupted_first_sync_resumes_where_it_stopped_and_duplicates_nothing() {
         if finished {
             break;
         }
-        progress_seen |=
+        let stored_part =
             open_meta(&b, "snapshot_after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|after| after > 0);
+        if stored_part && !progress_seen {
+            // The killed run deferred search entries to the end of the download; opening the
+            // store builds them, so what arrived can be found meanwhile.
+            let (contacts, entries) = contacts_and_search_entries(&b);
+            assert!(contacts > 0 && entries == contacts, "{entries} search entries for {contacts} stored contacts");
+        }
+        progress_seen |= stored_part;
         delay += 100;
     }
     b.ok(&["sync"]);
@@ -98,6 +115,7 @@ fn an_interrupted_first_sync_resumes_where_it_stopped_and_duplicates_nothing() {
             .expect("count")
     };
     assert_eq!(emails, on_a, "child rows arrive exactly once too");
+    assert_eq!(contacts_and_search_entries(&b), (6000, 6000), "and every contact has one search entry");
 }
 
 #[test]

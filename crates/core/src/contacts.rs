@@ -371,7 +371,7 @@ fn apply_patch(conn: &Connection, id: Uuid, p: &ContactPatch, creating: bool) ->
             replace_children(conn, id, EntityKind::ContactIdentifier, "value", Some(kind), &wanted)?;
         }
     }
-    reindex(conn, id, Some(&now()))?;
+    reindex(conn, id, Some(&now()), crate::entities::Search::Now)?;
     Ok(())
 }
 

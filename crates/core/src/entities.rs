@@ -1,14 +1,15 @@
 //! What the client does per *root* entity — a row that heads a tree (a contact, a case, a queue)
 //! — registered once here rather than decided in the sync code: the label a person knows it by
 //! (in the sync ledger and the conflict inbox), the derived columns and full-text index rebuilt
-//! when anything in its tree changes, and the indexes suspended while a snapshot bulk-loads.
+//! when anything in its tree changes, and the indexes suspended while a snapshot bulk-loads
+//! (search entries included: a first snapshot leaves them to one bulk rebuild at its end).
 //!
 //! A new root entity adds one [`Root`] to [`ROOTS`]; child entities need nothing here (their
 //! parent is declared in `liaison_protocol::schema`, and the tree is walked from it).
 
 use crate::error::Result;
 use crate::store::sync_tables::blob;
-use crate::store::{contacts as contacts_store, desk, write};
+use crate::store::{contacts as contacts_store, desk, meta, write};
 use liaison_protocol::schema::EntityKind;
 use liaison_protocol::wire::FieldState;
 use rusqlite::{Connection, OptionalExtension};
@@ -16,7 +17,19 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Rebuild a row's derived columns and search entry (`touched_at`: when it changed, if known).
-pub type Reindex = fn(&Connection, Uuid, Option<&str>) -> Result<()>;
+pub type Reindex = fn(&Connection, Uuid, Option<&str>, Search) -> Result<()>;
+
+/// Whether a reindex writes the row's full-text entry now, or leaves it to the bulk rebuild that
+/// ends a bulk load (see [`suspend_indexes`]). Writing entries one by one into a growing index
+/// is most of what a first sync costs; one statement at the end costs a fraction of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Search {
+    Now,
+    Deferred,
+}
+
+/// Set while search entries are deferred (a bulk load is under way, or was cut off).
+const SEARCH_DEFERRED: &str = "search_deferred";
 
 /// A root entity's hooks.
 pub struct Root {
@@ -30,6 +43,8 @@ pub struct Root {
     /// [`suspend_indexes`]).
     pub suspend: Option<fn(&Connection) -> Result<()>>,
     pub restore: Option<fn(&Connection) -> Result<()>>,
+    /// Rebuild every row's full-text entry in one statement, from the tables.
+    pub rebuild_search: Option<fn(&Connection) -> Result<()>>,
 }
 
 pub const ROOTS: &[Root] = &[
@@ -39,9 +54,17 @@ pub const ROOTS: &[Root] = &[
         reindex: Some(contacts_store::reindex),
         suspend: Some(contacts_store::suspend_name_index),
         restore: Some(contacts_store::restore_name_index),
+        rebuild_search: Some(contacts_store::rebuild_search),
     },
-    Root { kind: EntityKind::Case, label: "subject", reindex: Some(desk::reindex_case), suspend: None, restore: None },
-    Root { kind: EntityKind::Queue, label: "name", reindex: None, suspend: None, restore: None },
+    Root {
+        kind: EntityKind::Case,
+        label: "subject",
+        reindex: Some(desk::reindex_case),
+        suspend: None,
+        restore: None,
+        rebuild_search: Some(desk::rebuild_search),
+    },
+    Root { kind: EntityKind::Queue, label: "name", reindex: None, suspend: None, restore: None, rebuild_search: None },
 ];
 
 fn root(kind: EntityKind) -> Option<&'static Root> {
@@ -134,18 +157,46 @@ pub fn label_of_root(conn: &Connection, kind: EntityKind, id: Uuid) -> Result<Op
 
 /// Rebuild a root row's derived columns and search entry.
 pub fn reindex(conn: &Connection, kind: EntityKind, id: Uuid, touched_at: Option<&str>) -> Result<()> {
+    reindex_with(conn, kind, id, touched_at, Search::Now)
+}
+
+/// [`reindex`], writing the full-text entry now or leaving it to [`restore_indexes`].
+pub fn reindex_with(
+    conn: &Connection,
+    kind: EntityKind,
+    id: Uuid,
+    touched_at: Option<&str>,
+    search: Search,
+) -> Result<()> {
     match root(kind).and_then(|r| r.reindex) {
-        Some(reindex) => reindex(conn, id, touched_at),
+        Some(reindex) => reindex(conn, id, touched_at, search),
         None => Ok(()),
     }
 }
 
-/// Before a bulk load (a first snapshot): drop the indexes every root rewrites row by row.
+/// Before a bulk load (a first snapshot): drop the indexes every root rewrites row by row, and
+/// note that search entries are deferred until [`restore_indexes`] (rows stored meanwhile are
+/// reindexed with [`Search::Deferred`]).
 pub fn suspend_indexes(conn: &Connection) -> Result<()> {
-    ROOTS.iter().filter_map(|r| r.suspend).try_for_each(|suspend| suspend(conn))
+    ROOTS.iter().filter_map(|r| r.suspend).try_for_each(|suspend| suspend(conn))?;
+    if meta::get(conn, SEARCH_DEFERRED)?.is_none() {
+        meta::set(conn, SEARCH_DEFERRED, "1")?;
+    }
+    Ok(())
 }
 
-/// After a bulk load, or when the store opens: build them again.
+/// After a bulk load, or when the store opens (a bulk load may have been cut off for good):
+/// build the suspended indexes again, and every search entry if they were deferred.
 pub fn restore_indexes(conn: &Connection) -> Result<()> {
-    ROOTS.iter().filter_map(|r| r.restore).try_for_each(|restore| restore(conn))
+    ROOTS.iter().filter_map(|r| r.restore).try_for_each(|restore| restore(conn))?;
+    if meta::get(conn, SEARCH_DEFERRED)?.is_some() {
+        rebuild_search(conn)?;
+        meta::remove(conn, SEARCH_DEFERRED)?;
+    }
+    Ok(())
+}
+
+/// Rebuild every root's full-text entries from the tables.
+pub fn rebuild_search(conn: &Connection) -> Result<()> {
+    ROOTS.iter().filter_map(|r| r.rebuild_search).try_for_each(|rebuild| rebuild(conn))
 }

@@ -6,7 +6,7 @@
 //! plain file. Push batches are idempotent: a batch whose answer was lost is re-sent with the same
 //! batch id, and the server returns the answer it stored.
 
-use crate::entities;
+use crate::entities::{self, Search};
 use crate::error::{Error, ErrorCode, Result};
 use crate::store::sync_tables::{self as st, OutboxState};
 use crate::store::{Store, desk, meta, write};
@@ -629,8 +629,9 @@ fn rfc3339(hlc: Hlc) -> String {
 }
 
 /// Apply pulled rows with the merge rule and re-index the root rows (contacts, cases) whose trees
-/// they belong to, in the caller's transaction. Returns how many rows changed something here.
-fn apply_rows(tx: &rusqlite::Connection, rows: &[RowState], mark_seen: bool) -> Result<Changes> {
+/// they belong to, in the caller's transaction (their search entries now, or deferred to the end
+/// of a bulk load). Returns how many rows changed something here.
+fn apply_rows(tx: &rusqlite::Connection, rows: &[RowState], mark_seen: bool, search: Search) -> Result<Changes> {
     let mut changed = Changes::default();
     let mut newest_per_root: std::collections::BTreeMap<(EntityKind, Uuid), Hlc> = std::collections::BTreeMap::new();
     let mut batch = write::RemoteBatch::begin(tx)?;
@@ -652,7 +653,7 @@ fn apply_rows(tx: &rusqlite::Connection, rows: &[RowState], mark_seen: bool) -> 
     batch.finish()?;
     for ((kind, id), hlc) in newest_per_root {
         let at = if hlc == Hlc::ZERO { None } else { Some(rfc3339(hlc)) };
-        entities::reindex(tx, kind, id, at.as_deref())?;
+        entities::reindex_with(tx, kind, id, at.as_deref(), search)?;
     }
     // Attachment content whose rows went (deleted, erased, revoked) goes with them.
     crate::store::desk::drop_unreferenced_blobs(tx)?;
@@ -673,7 +674,7 @@ fn apply_page_changes(store: &mut Store, page: &PullResponse) -> Result<Changes>
                 changed.note(kind, rows);
             }
         }
-        changed.add(apply_rows(tx, &page.rows, false)?);
+        changed.add(apply_rows(tx, &page.rows, false, Search::Now)?);
         meta::set(tx, keys::CURSOR, &page.next_cursor.to_string())?;
         Ok(changed)
     })
@@ -688,10 +689,13 @@ fn meta_u64(conn: &rusqlite::Connection, key: &str) -> Result<u64> {
 fn store_snapshot_chunk(store: &mut Store, at: u64, rows: &[RowState], resync: bool) -> Result<Changes> {
     // A chunk lost to a power cut is downloaded again (its progress is lost with it).
     store.transaction_refetchable(|tx| {
+        // A first snapshot fills an empty store: its indexes and search entries are built once,
+        // at its end. A re-sync changes a few rows of a full store, which are indexed as they come.
+        let search = if resync { Search::Now } else { Search::Deferred };
         if !resync {
             entities::suspend_indexes(tx)?;
         }
-        let changed = apply_rows(tx, rows, resync)?;
+        let changed = apply_rows(tx, rows, resync, search)?;
         meta::set(tx, keys::SNAPSHOT_AT, &at.to_string())?;
         if let Some(last) = rows.last() {
             meta::set(tx, keys::SNAPSHOT_AFTER, &last.seq.to_string())?;
@@ -824,6 +828,8 @@ async fn snapshot(store: &mut Store, client: &Client) -> Result<Changes> {
     // consistent at `at`), so the next sync asks only for the rest.
     if receiving.started {
         store_snapshot_chunk(store, receiving.at, &receiving.rows, resync)?;
+        // What arrived is listed and searchable until the download continues.
+        store.transaction(|tx| entities::restore_indexes(tx))?;
     }
     Err(Error::new(
         ErrorCode::ServerUnreachable,

@@ -474,7 +474,6 @@ pub fn write_pouchdb_docs(data: &[Contact], children: bool, desk: Option<&Desk>,
             }))?;
         }
     }
-    drop(write);
     out.flush()?;
     Ok(written)
 }

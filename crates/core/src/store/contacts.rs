@@ -7,6 +7,7 @@
 
 use super::Migration;
 use super::sync_tables::blob;
+use crate::entities::Search;
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
@@ -84,41 +85,36 @@ pub fn restore_name_index(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Rebuild a contact's derived columns and its full-text entry after it or a child row changed.
-/// `touched_at` (RFC 3339) becomes `updated_at` when given. A missing contact is a no-op.
-pub fn reindex(conn: &Connection, contact: Uuid, touched_at: Option<&str>) -> Result<()> {
-    struct Indexed {
-        rid: i64,
-        name: String,
-        organization: Option<String>,
-        tags: String,
-        notes: Option<String>,
-    }
-    // One statement for the contact and the text of its child rows.
+/// A contact's full-text entry, built from the contact and the text of its child rows. Both the
+/// row-by-row [`reindex`] and the bulk [`rebuild_search`] insert what this selects, so the two
+/// cannot disagree.
+static SEARCH_ENTRY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO contact_fts(rowid, name, emails, organization, identifiers, tags, notes)
+         SELECT rid, display_name,
+                coalesce((SELECT group_concat(address, ' ') FROM contact_email WHERE contact_id = c.id), ''),
+                organization,
+                coalesce((SELECT group_concat(value, ' ') FROM contact_identifier WHERE contact_id = c.id), '') || ' ' ||
+                coalesce((SELECT group_concat(number, ' ') FROM contact_phone WHERE contact_id = c.id), ''),
+                {}, notes
+         FROM contact c",
+        super::values::json_words("c.tags")
+    )
+});
+
+/// Rebuild a contact's derived columns and (with [`Search::Now`]) its full-text entry after it or
+/// a child row changed. `touched_at` (RFC 3339) becomes `updated_at` when given. A missing
+/// contact is a no-op.
+pub fn reindex(conn: &Connection, contact: Uuid, touched_at: Option<&str>, search: Search) -> Result<()> {
     let row = conn
-        .prepare_cached(
-            "SELECT rid, display_name, organization, tags, notes,
-                    (SELECT group_concat(address, ' ') FROM contact_email WHERE contact_id = c.id),
-                    (SELECT group_concat(number, ' ') FROM contact_phone WHERE contact_id = c.id),
-                    (SELECT group_concat(value, ' ') FROM contact_identifier WHERE contact_id = c.id)
-             FROM contact c WHERE id = ?1",
-        )?
-        .query_row([blob(contact)], |r| {
-            let text =
-                |i: usize| -> rusqlite::Result<String> { Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default()) };
-            Ok((
-                Indexed { rid: r.get(0)?, name: r.get(1)?, organization: r.get(2)?, tags: r.get(3)?, notes: r.get(4)? },
-                text(5)?,
-                text(6)?,
-                text(7)?,
-            ))
-        })
+        .prepare_cached("SELECT rid, display_name FROM contact WHERE id = ?1")?
+        .query_row([blob(contact)], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
         .optional()?;
-    let Some((Indexed { rid, name, organization, tags, notes }, emails, phones, idents)) = row else { return Ok(()) };
-    let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
-    conn.prepare_cached("DELETE FROM contact_fts WHERE rowid = ?1")?.execute([rid])?;
-    conn.prepare_cached("INSERT INTO contact_fts(rowid, name, emails, organization, identifiers, tags, notes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-        .execute(params![rid, name, emails, organization, format!("{idents} {phones}"), tags.join(" "), notes])?;
+    let Some((rid, name)) = row else { return Ok(()) };
+    if search == Search::Now {
+        conn.prepare_cached("DELETE FROM contact_fts WHERE rowid = ?1")?.execute([rid])?;
+        conn.prepare_cached(&format!("{} WHERE c.rid = ?1", *SEARCH_ENTRY))?.execute([rid])?;
+    }
     let sort_key = name.trim().to_lowercase();
     match touched_at {
         Some(at) => conn
@@ -128,6 +124,14 @@ pub fn reindex(conn: &Connection, contact: Uuid, touched_at: Option<&str>) -> Re
             conn.prepare_cached("UPDATE contact SET sort_key = ?2 WHERE rid = ?1")?.execute(params![rid, sort_key])?
         }
     };
+    Ok(())
+}
+
+/// Rebuild every contact's full-text entry in one statement (after a bulk load that deferred
+/// them; see [`crate::entities::suspend_indexes`]).
+pub fn rebuild_search(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM contact_fts", [])?;
+    conn.execute(&SEARCH_ENTRY, [])?;
     Ok(())
 }
 

@@ -14,6 +14,7 @@
 
 use super::Migration;
 use super::sync_tables::blob as id_blob;
+use crate::entities::Search;
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
@@ -71,34 +72,42 @@ CREATE INDEX conflict_by_owner ON conflict(owner_id);
 "#,
 };
 
-/// Rebuild a case's derived `updated_at` and its full-text entry (subject, the text of its
-/// thread, tags) after it or a row of its thread changed. `touched_at` (RFC 3339) becomes
-/// `updated_at` when given and newer. A missing case is a no-op.
-pub fn reindex_case(conn: &Connection, case: Uuid, touched_at: Option<&str>) -> Result<()> {
+/// A case's full-text entry: subject, the text of its thread, tags. Both the row-by-row
+/// [`reindex_case`] and the bulk [`rebuild_search`] insert what this selects.
+static SEARCH_ENTRY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        r#"INSERT INTO case_fts(rowid, subject, thread, tags)
+           SELECT rid, subject,
+                  coalesce((SELECT group_concat(coalesce(body, ''), ' ') FROM case_message WHERE case_id = c.id), ''),
+                  {}
+           FROM "case" c"#,
+        super::values::json_words("c.tags")
+    )
+});
+
+/// Rebuild a case's derived `updated_at` and (with [`Search::Now`]) its full-text entry after it
+/// or a row of its thread changed. `touched_at` (RFC 3339) becomes `updated_at` when given and
+/// newer. A missing case is a no-op.
+pub fn reindex_case(conn: &Connection, case: Uuid, touched_at: Option<&str>, search: Search) -> Result<()> {
     let row = conn
-        .prepare_cached(
-            r#"SELECT rid, subject, tags, updated_at,
-                      (SELECT group_concat(coalesce(body, ''), ' ') FROM case_message WHERE case_id = c.id)
-               FROM "case" c WHERE id = ?1"#,
-        )?
-        .query_row([id_blob(case)], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
-        })
+        .prepare_cached(r#"SELECT rid, updated_at FROM "case" WHERE id = ?1"#)?
+        .query_row([id_blob(case)], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
         .optional()?;
-    let Some((rid, subject, tags, updated_at, thread)) = row else { return Ok(()) };
-    let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
-    conn.prepare_cached("DELETE FROM case_fts WHERE rowid = ?1")?.execute([rid])?;
-    conn.prepare_cached("INSERT INTO case_fts(rowid, subject, thread, tags) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![rid, subject, thread.unwrap_or_default(), tags.join(" ")])?;
+    let Some((rid, updated_at)) = row else { return Ok(()) };
+    if search == Search::Now {
+        conn.prepare_cached("DELETE FROM case_fts WHERE rowid = ?1")?.execute([rid])?;
+        conn.prepare_cached(&format!("{} WHERE c.rid = ?1", *SEARCH_ENTRY))?.execute([rid])?;
+    }
     if let Some(at) = touched_at.filter(|at| *at > updated_at.as_str()) {
         conn.prepare_cached(r#"UPDATE "case" SET updated_at = ?2 WHERE rid = ?1"#)?.execute(params![rid, at])?;
     }
+    Ok(())
+}
+
+/// Rebuild every case's full-text entry in one statement (after a bulk load that deferred them).
+pub fn rebuild_search(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM case_fts", [])?;
+    conn.execute(&SEARCH_ENTRY, [])?;
     Ok(())
 }
 
