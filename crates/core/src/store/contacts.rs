@@ -6,6 +6,7 @@
 //! rowid; `sort_key` and `updated_at` are derived here, never synced.
 
 use super::Migration;
+use super::search::{SearchEntries, json_words};
 use super::sync_tables::blob;
 use crate::entities::Search;
 use crate::error::Result;
@@ -88,8 +89,10 @@ pub fn restore_name_index(conn: &Connection) -> Result<()> {
 /// A contact's full-text entry, built from the contact and the text of its child rows. Both the
 /// row-by-row [`reindex`] and the bulk [`rebuild_search`] insert what this selects, so the two
 /// cannot disagree.
-static SEARCH_ENTRY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
+static SEARCH: std::sync::LazyLock<SearchEntries> = std::sync::LazyLock::new(|| {
+    SearchEntries::new(
+        "contact_fts",
+        format!(
         "INSERT INTO contact_fts(rowid, name, emails, organization, identifiers, tags, notes)
          SELECT rid, display_name,
                 coalesce((SELECT group_concat(address, ' ') FROM contact_email WHERE contact_id = c.id), ''),
@@ -98,7 +101,8 @@ static SEARCH_ENTRY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                 coalesce((SELECT group_concat(number, ' ') FROM contact_phone WHERE contact_id = c.id), ''),
                 {}, notes
          FROM contact c",
-        super::values::json_words("c.tags")
+        json_words("c.tags"),
+    ),
     )
 });
 
@@ -112,8 +116,7 @@ pub fn reindex(conn: &Connection, contact: Uuid, touched_at: Option<&str>, searc
         .optional()?;
     let Some((rid, name)) = row else { return Ok(()) };
     if search == Search::Now {
-        conn.prepare_cached("DELETE FROM contact_fts WHERE rowid = ?1")?.execute([rid])?;
-        conn.prepare_cached(&format!("{} WHERE c.rid = ?1", *SEARCH_ENTRY))?.execute([rid])?;
+        SEARCH.write(conn, rid)?;
     }
     let sort_key = name.trim().to_lowercase();
     match touched_at {
@@ -130,9 +133,7 @@ pub fn reindex(conn: &Connection, contact: Uuid, touched_at: Option<&str>, searc
 /// Rebuild every contact's full-text entry in one statement (after a bulk load that deferred
 /// them; see [`crate::entities::suspend_indexes`]).
 pub fn rebuild_search(conn: &Connection) -> Result<()> {
-    conn.execute("DELETE FROM contact_fts", [])?;
-    conn.execute(&SEARCH_ENTRY, [])?;
-    Ok(())
+    SEARCH.rebuild(conn)
 }
 
 /// Turn what a person types into an FTS5 query: every word must match, the last as a prefix

@@ -13,6 +13,7 @@
 //! server), 2 the server refused it (no attachment row it accepted names it).
 
 use super::Migration;
+use super::search::{SearchEntries, json_words};
 use super::sync_tables::blob as id_blob;
 use crate::entities::Search;
 use crate::error::Result;
@@ -74,14 +75,17 @@ CREATE INDEX conflict_by_owner ON conflict(owner_id);
 
 /// A case's full-text entry: subject, the text of its thread, tags. Both the row-by-row
 /// [`reindex_case`] and the bulk [`rebuild_search`] insert what this selects.
-static SEARCH_ENTRY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        r#"INSERT INTO case_fts(rowid, subject, thread, tags)
+static SEARCH: std::sync::LazyLock<SearchEntries> = std::sync::LazyLock::new(|| {
+    SearchEntries::new(
+        "case_fts",
+        format!(
+            r#"INSERT INTO case_fts(rowid, subject, thread, tags)
            SELECT rid, subject,
                   coalesce((SELECT group_concat(coalesce(body, ''), ' ') FROM case_message WHERE case_id = c.id), ''),
                   {}
            FROM "case" c"#,
-        super::values::json_words("c.tags")
+            json_words("c.tags"),
+        ),
     )
 });
 
@@ -95,8 +99,7 @@ pub fn reindex_case(conn: &Connection, case: Uuid, touched_at: Option<&str>, sea
         .optional()?;
     let Some((rid, updated_at)) = row else { return Ok(()) };
     if search == Search::Now {
-        conn.prepare_cached("DELETE FROM case_fts WHERE rowid = ?1")?.execute([rid])?;
-        conn.prepare_cached(&format!("{} WHERE c.rid = ?1", *SEARCH_ENTRY))?.execute([rid])?;
+        SEARCH.write(conn, rid)?;
     }
     if let Some(at) = touched_at.filter(|at| *at > updated_at.as_str()) {
         conn.prepare_cached(r#"UPDATE "case" SET updated_at = ?2 WHERE rid = ?1"#)?.execute(params![rid, at])?;
@@ -106,9 +109,7 @@ pub fn reindex_case(conn: &Connection, case: Uuid, touched_at: Option<&str>, sea
 
 /// Rebuild every case's full-text entry in one statement (after a bulk load that deferred them).
 pub fn rebuild_search(conn: &Connection) -> Result<()> {
-    conn.execute("DELETE FROM case_fts", [])?;
-    conn.execute(&SEARCH_ENTRY, [])?;
-    Ok(())
+    SEARCH.rebuild(conn)
 }
 
 /// Store attachment content written on this device by its digest (once, however many

@@ -13,6 +13,7 @@
 pub mod contacts;
 pub mod desk;
 pub mod meta;
+pub mod search;
 pub mod sync_tables;
 pub mod values;
 pub mod write;

@@ -54,13 +54,3 @@ pub fn normalise(ty: FieldType, value: &Value) -> Value {
         _ => value.clone(),
     }
 }
-
-/// SQL for the words of a column holding a JSON list of strings (tags), joined by spaces, for a
-/// full-text entry: empty when the column is not such a list.
-pub fn json_words(column: &str) -> String {
-    format!(
-        "CASE WHEN json_valid({column}) AND json_type({column}) = 'array'
-                   AND NOT EXISTS (SELECT 1 FROM json_each({column}) WHERE type <> 'text')
-              THEN coalesce((SELECT group_concat(value, ' ') FROM json_each({column})), '') ELSE '' END"
-    )
-}
