@@ -2,26 +2,30 @@
 
 use crate::error::{Error, Result};
 use liaison_protocol::schema::FieldType;
-use rusqlite::types::{Value as Sql, ValueRef};
+use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
 use serde_json::Value;
 use uuid::Uuid;
 
-/// The column value for a wire value. Lists and JSON values are stored as JSON text, refs as
-/// 16-byte blobs, booleans as 0 or 1.
-pub fn to_sql(ty: FieldType, value: &Value) -> Result<Sql> {
+/// The column value for a wire value, borrowing its text where it can. Lists and JSON values are
+/// stored as JSON text, refs as 16-byte blobs, booleans as 0 or 1 (an absent boolean as 0, as
+/// [`normalise`] reads it).
+pub fn to_sql(ty: FieldType, value: &Value) -> Result<ToSqlOutput<'_>> {
     Ok(match (ty, value) {
-        (FieldType::TextList, Value::Null) => Sql::Text("[]".into()),
-        (_, Value::Null) => Sql::Null,
-        (FieldType::Text | FieldType::Choice(_) | FieldType::Sha256, Value::String(s)) => Sql::Text(s.clone()),
-        (FieldType::TextList, Value::Array(_)) => Sql::Text(value.to_string()),
-        (FieldType::Ref(_) | FieldType::AnyRef, Value::String(s)) => Sql::Blob(
-            Uuid::parse_str(s).map_err(|_| Error::invalid(format!("{s:?} is not a record id")))?.as_bytes().to_vec(),
-        ),
-        (FieldType::Bool, Value::Bool(b)) => Sql::Integer(i64::from(*b)),
-        (FieldType::Integer, Value::Number(n)) => {
-            Sql::Integer(n.as_i64().ok_or_else(|| Error::invalid(format!("{n} is not a whole number")))?)
+        (FieldType::TextList, Value::Null) => ToSqlOutput::Borrowed(ValueRef::Text(b"[]")),
+        (FieldType::Bool, Value::Null) => ToSqlOutput::Owned(Sql::Integer(0)),
+        (_, Value::Null) => ToSqlOutput::Owned(Sql::Null),
+        (FieldType::Text | FieldType::Choice(_) | FieldType::Sha256, Value::String(s)) => {
+            ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
         }
-        (FieldType::Json(_), v) => Sql::Text(v.to_string()),
+        (FieldType::TextList, Value::Array(_)) => ToSqlOutput::Owned(Sql::Text(value.to_string())),
+        (FieldType::Ref(_) | FieldType::AnyRef, Value::String(s)) => ToSqlOutput::Owned(Sql::Blob(
+            Uuid::parse_str(s).map_err(|_| Error::invalid(format!("{s:?} is not a record id")))?.as_bytes().to_vec(),
+        )),
+        (FieldType::Bool, Value::Bool(b)) => ToSqlOutput::Owned(Sql::Integer(i64::from(*b))),
+        (FieldType::Integer, Value::Number(n)) => ToSqlOutput::Owned(Sql::Integer(
+            n.as_i64().ok_or_else(|| Error::invalid(format!("{n} is not a whole number")))?,
+        )),
+        (FieldType::Json(_), v) => ToSqlOutput::Owned(Sql::Text(v.to_string())),
         _ => return Err(Error::invalid(format!("a value of the wrong type: {value}"))),
     })
 }

@@ -17,9 +17,11 @@ use crate::error::{Error, ErrorCode, Result};
 use liaison_protocol::hlc::{Hlc, Stamp};
 use liaison_protocol::schema::{self, EntityDef, EntityKind, FieldDef};
 use liaison_protocol::wire::{Change, FieldState, FieldWrite, RowState};
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use rusqlite::{Connection, OptionalExtension};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use uuid::Uuid;
 
 /// The table of an entity, quoted (`case` is an SQL keyword).
@@ -61,7 +63,7 @@ fn validate(def: &EntityDef, patch: &[(&str, Value)]) -> Result<()> {
 }
 
 /// How [`write_columns`] writes a row.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum WriteMode {
     Update,
     Insert,
@@ -75,33 +77,69 @@ impl WriteMode {
     }
 }
 
+/// A statement [`write_columns`] runs: its entity, its mode and the fields it writes (a bit per
+/// field, by the field's place in the schema).
+type Shape = (EntityKind, WriteMode, u128);
+
+thread_local! {
+    /// The SQL of each [`Shape`], built once: a first sync writes hundreds of thousands of rows
+    /// in a handful of shapes.
+    static WRITE_SQL: RefCell<HashMap<Shape, Rc<str>>> = RefCell::new(HashMap::new());
+}
+
 /// Write the given columns of a row; returns how many rows were written (0 or 1).
 fn write_columns(
     conn: &Connection,
-    def: &EntityDef,
+    def: &'static EntityDef,
     row: Uuid,
     mode: WriteMode,
-    fields: &[(&str, Value)],
+    fields: &[(&str, &Value)],
 ) -> Result<usize> {
-    let mut params = Vec::with_capacity(fields.len() + 1);
+    // In schema order, so that every row of one shape runs the same statement.
+    let mut columns: Vec<(usize, &FieldDef, &Value)> = Vec::with_capacity(fields.len());
     for (name, value) in fields {
-        let fdef = def.field(name).ok_or_else(|| Error::invalid(format!("{} has no field {name}", def.name)))?;
-        params.push(values::to_sql(fdef.ty, value)?);
+        let index = def
+            .fields
+            .iter()
+            .position(|f| f.name == *name)
+            .ok_or_else(|| Error::invalid(format!("{} has no field {name}", def.name)))?;
+        columns.push((index, &def.fields[index], *value));
     }
-    let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-    let sql = if mode == WriteMode::Update {
-        let sets: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{n} = ?{}", i + 2)).collect();
-        format!("UPDATE {} SET {} WHERE id = ?1", table(def.kind), sets.join(", "))
-    } else {
-        let marks: Vec<String> = (0..names.len()).map(|i| format!("?{}", i + 2)).collect();
-        let cols = if names.is_empty() { String::new() } else { format!(", {}", names.join(", ")) };
-        let vals = if marks.is_empty() { String::new() } else { format!(", {}", marks.join(", ")) };
-        let if_new = if mode == WriteMode::InsertIfNew { " ON CONFLICT(id) DO NOTHING" } else { "" };
-        format!("INSERT INTO {} (id{cols}) VALUES (?1{vals}){if_new}", table(def.kind))
+    columns.sort_unstable_by_key(|(index, ..)| *index);
+    if columns.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+        return Err(Error::invalid(format!("a field of {} is given twice", def.name)));
+    }
+    let sql = write_sql(def, mode, &columns);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    stmt.raw_bind_parameter(1, blob(row))?;
+    for (i, (_, field, value)) in columns.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 2, values::to_sql(field.ty, value)?)?;
+    }
+    Ok(stmt.raw_execute()?)
+}
+
+/// The SQL that writes these columns (`?1` the id, then one parameter per column in order).
+fn write_sql(def: &EntityDef, mode: WriteMode, columns: &[(usize, &FieldDef, &Value)]) -> Rc<str> {
+    let build = || -> Rc<str> {
+        let names = columns.iter().map(|(_, field, _)| field.name);
+        let sql = if mode == WriteMode::Update {
+            let sets: Vec<String> = names.enumerate().map(|(i, n)| format!("{n} = ?{}", i + 2)).collect();
+            format!("UPDATE {} SET {} WHERE id = ?1", table(def.kind), sets.join(", "))
+        } else {
+            let cols: String = names.map(|n| format!(", {n}")).collect();
+            let vals: String = (0..columns.len()).map(|i| format!(", ?{}", i + 2)).collect();
+            let if_new = if mode == WriteMode::InsertIfNew { " ON CONFLICT(id) DO NOTHING" } else { "" };
+            format!("INSERT INTO {} (id{cols}) VALUES (?1{vals}){if_new}", table(def.kind))
+        };
+        sql.into()
     };
-    let mut all = vec![rusqlite::types::Value::Blob(blob(row).to_vec())];
-    all.extend(params);
-    Ok(conn.prepare_cached(&sql)?.execute(params_from_iter(all))?)
+    let mask = columns.iter().try_fold(0u128, |mask, (index, ..)| (*index < 128).then(|| mask | 1 << index));
+    match mask {
+        Some(mask) => {
+            WRITE_SQL.with(|cache| cache.borrow_mut().entry((def.kind, mode, mask)).or_insert_with(build).clone())
+        }
+        None => build(),
+    }
 }
 
 /// Write a local edit. Returns `true` when anything changed (and so was queued for the server).
@@ -136,7 +174,8 @@ pub fn local_upsert(conn: &Connection, entity: EntityKind, row: Uuid, patch: &[(
     if changed.is_empty() && current.is_some() {
         return Ok(false);
     }
-    write_columns(conn, def, row, WriteMode::for_row(current.is_some()), &changed)?;
+    let columns: Vec<(&str, &Value)> = changed.iter().map(|(name, value)| (*name, value)).collect();
+    write_columns(conn, def, row, WriteMode::for_row(current.is_some()), &columns)?;
     let hlc = meta::tick(conn)?;
     let device = meta::device_id(conn)?;
     let mut fields = BTreeMap::new();
@@ -447,8 +486,8 @@ impl<'c> RemoteBatch<'c> {
             return self.merge(row);
         }
         let fields = valid_fields(row);
-        let values: Vec<(&str, Value)> =
-            fields.iter().map(|(f, state)| (f.name, values::normalise(f.ty, &state.value))).collect();
+        // Values as they arrive: the column conversion reads an absent list or flag as empty.
+        let values: Vec<(&str, &Value)> = fields.iter().map(|(f, state)| (f.name, &state.value)).collect();
         if write_columns(self.conn, row.entity.def(), row.row_id, WriteMode::InsertIfNew, &values)? > 0 {
             let stamps: Vec<(&str, Stamp)> = fields.iter().map(|(f, state)| (f.name, state.stamp())).collect();
             st::record_new_row(self.conn, row.entity, row.row_id, row.seq, &row.scope, &stamps)?;
@@ -487,7 +526,7 @@ impl<'c> RemoteBatch<'c> {
             Default::default()
         };
         let def = row.entity.def();
-        let mut winners: Vec<(&str, Value)> = Vec::new();
+        let mut winners: Vec<(&str, &Value)> = Vec::new();
         let mut stamps = Vec::new();
         let fields = valid_fields(row);
         self.observe(fields.iter().map(|(_, state)| state.hlc));
@@ -500,7 +539,7 @@ impl<'c> RemoteBatch<'c> {
                 stored != Some(incoming)
             };
             if take {
-                winners.push((f.name, values::normalise(f.ty, &state.value)));
+                winners.push((f.name, &state.value));
                 stamps.push((f.name, incoming));
             }
         }

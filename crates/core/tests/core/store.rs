@@ -5,6 +5,7 @@ use liaison_core::contacts::{self, ContactInput};
 use liaison_core::store::{MIGRATIONS, Store};
 use liaison_core::vault::{DataKey, UnlockMode};
 use liaison_core::{ErrorCode, Profile};
+use rusqlite::OptionalExtension;
 
 const MARKER: &str = "ZQXJ-marker-7731-Wikimania";
 
@@ -228,6 +229,17 @@ fn the_bulk_search_rebuild_indexes_exactly_what_row_by_row_indexing_does() {
     assert_eq!(bulk, by_row, "the bulk rebuild writes the very entries reindexing one row at a time wrote");
     let hits = contacts::search(&store, "a.l7@example", 0, 10).expect("search").items;
     assert_eq!(hits.len(), 1, "a contact is found by a child row's text after the rebuild");
+    for table in ["contact_fts", "case_fts"] {
+        let hash_size: Option<i64> = store
+            .conn()
+            .query_row(&format!("SELECT v FROM {table}_config WHERE k = 'hashsize'"), [], |r| r.get(0))
+            .optional()
+            .expect("config");
+        assert!(
+            matches!(hash_size, None | Some(1_048_576)),
+            "{table}: the large write buffer of the bulk rebuild does not outlive it (found {hash_size:?})"
+        );
+    }
 }
 
 #[test]

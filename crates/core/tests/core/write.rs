@@ -331,3 +331,60 @@ fn a_pulled_row_stores_the_stamp_its_fields_share_once_and_merges_field_by_field
     store.transaction(|tx| write::apply_remote(tx, &tomb)).expect("apply");
     assert_eq!(stamp(&store, "display_name"), None, "no stamp survives a delete");
 }
+
+#[test]
+fn pulled_rows_of_one_shape_share_a_statement_yet_each_keeps_its_own_values_in_their_columns() {
+    let (_d, mut store, _k) = temp_store();
+    let other = Uuid::now_v7();
+    let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    // Fields arrive sorted by name (display_name, notes, organization), not in the schema's order
+    // (display_name, organization, ..., notes): each value must still reach its own column.
+    let rows = [
+        remote_contact(
+            a,
+            1,
+            &[("display_name", json!("Ada")), ("notes", json!("n-a")), ("organization", json!("O-a"))]
+                .map(|(n, v)| (n, v, 1_000)),
+            other,
+        ),
+        remote_contact(
+            b,
+            2,
+            &[("display_name", json!("Bo")), ("organization", json!("O-b"))].map(|(n, v)| (n, v, 1_000)),
+            other,
+        ),
+        remote_contact(
+            c,
+            3,
+            &[
+                ("display_name", json!("Cy")),
+                ("notes", json!("n-c")),
+                ("organization", json!("O-c")),
+                ("tags", serde_json::Value::Null),
+                ("restricted", serde_json::Value::Null),
+            ]
+            .map(|(n, v)| (n, v, 1_000)),
+            other,
+        ),
+    ];
+    store
+        .transaction(|tx| {
+            let mut batch = write::RemoteBatch::begin(tx)?;
+            for row in &rows {
+                assert!(batch.apply(row)?.changed, "a new row is stored");
+            }
+            batch.finish()
+        })
+        .expect("apply");
+    let stored = |id: Uuid| {
+        let c = contacts::get(&store, id).expect("row");
+        (c.display_name, c.organization, c.notes, c.tags, c.restricted)
+    };
+    assert_eq!(stored(a), ("Ada".into(), Some("O-a".into()), Some("n-a".into()), vec![], false));
+    assert_eq!(stored(b), ("Bo".into(), Some("O-b".into()), None, vec![], false), "a row without notes has none");
+    assert_eq!(
+        stored(c),
+        ("Cy".into(), Some("O-c".into()), Some("n-c".into()), vec![], false),
+        "an absent list or flag is stored as empty, as a local edit would store it"
+    );
+}
