@@ -36,6 +36,7 @@ pub mod permissions;
 pub mod retention;
 pub mod router;
 pub mod server;
+pub mod sla;
 pub mod storage;
 pub mod sync;
 #[cfg(feature = "test-support")]
