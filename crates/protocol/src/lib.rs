@@ -12,6 +12,7 @@
 //! * [`wire`]: request and response bodies of the versioned HTTP API (`/v1/...`).
 //! * [`error`]: the one error shape `{ code, message }` used on every wire, with a closed set of codes.
 //! * [`adding_an_entity`]: the steps that add a synced entity (a declaration and a domain module).
+//! * [`canned`]: canned-reply templates (variables, language fallback), rendered alike on both sides.
 //!
 //! ```
 //! use liaison_protocol::hlc::{Clock, Hlc, Stamp};
@@ -28,6 +29,7 @@
 
 #[doc = include_str!("../ADDING_AN_ENTITY.md")]
 pub mod adding_an_entity {}
+pub mod canned;
 pub mod error;
 pub mod hlc;
 pub mod schema;
