@@ -6,7 +6,8 @@
 //! text, its HTML kept only sanitized), its attachments with safe names, what was left out and
 //! why, and the delivery report when it is a bounce. Declared charsets are decoded (ISO-2022-JP,
 //! Shift_JIS, GB2312, Windows-1252 and the rest of the WHATWG set); an unknown charset degrades to
-//! replacement characters instead of failing. A message is refused as a whole only when it is
+//! replacement characters instead of failing; undeclared 8-bit text that is not UTF-8 is read as
+//! Windows-1252. A message is refused as a whole only when it is
 //! larger than [`Limits::max_message_bytes`] or is not mail at all ([`MailError`]).
 //!
 //! The rest: [`thread`] (reply prefixes, the case tag, message ids), [`auto`] (RFC 3834: when
@@ -192,8 +193,9 @@ pub fn read(raw: &[u8], limits: &Limits) -> Result<Mail, MailError> {
     };
     let date = message.date().filter(|d| d.is_valid());
     let mut text_parts: Vec<String> = Vec::new();
-    for i in 0..message.text_body_count() {
-        if let Some(text) = message.body_text(i) {
+    for (i, id) in message.text_body.iter().enumerate() {
+        let guessed = message.parts.get(*id as usize).and_then(|part| undeclared_legacy_text(&message, part));
+        if let Some(text) = guessed.map(std::borrow::Cow::Owned).or_else(|| message.body_text(i)) {
             let text = text.trim_end();
             if !text.is_empty() {
                 text_parts.push(text.to_owned());
@@ -249,6 +251,23 @@ pub fn read(raw: &[u8], limits: &Limits) -> Result<Mail, MailError> {
         encoding_problems: message.parts.iter().any(|p| p.is_encoding_problem),
         headers,
     })
+}
+
+/// Text sent as 8-bit bytes without a declared charset that are not UTF-8 (old mail programs
+/// did this with Latin-1 and Windows-1252): read as Windows-1252, which gives every byte a
+/// character, instead of replacement characters. A declared charset is always used as declared.
+fn undeclared_legacy_text(message: &mail_parser::Message<'_>, part: &mail_parser::MessagePart<'_>) -> Option<String> {
+    let PartType::Text(text) = &part.body else { return None };
+    let declared = part.content_type().and_then(|ct| ct.attribute("charset")).is_some();
+    if declared || part.encoding != mail_parser::Encoding::None || !text.contains('\u{FFFD}') {
+        return None;
+    }
+    let raw = message.raw_message.get(part.offset_body as usize..part.offset_end as usize)?;
+    if std::str::from_utf8(raw).is_ok() {
+        return None;
+    }
+    let decode = mail_parser::decoders::charsets::map::charset_decoder(b"windows-1252")?;
+    Some(decode(raw))
 }
 
 /// A header value on one line: folding (a line break before white space) removed.

@@ -67,6 +67,19 @@ fn declared_legacy_charsets_are_decoded() {
 }
 
 #[test]
+fn undeclared_eight_bit_text_is_utf8_when_it_is_and_windows_1252_otherwise() {
+    let utf8 = mail(&["From: a@example.org", "Subject: x"], "café – ok".as_bytes());
+    assert_eq!(read_ok(&utf8).text, "café – ok");
+    let legacy = mail(&["From: a@example.org", "Subject: x"], b"caf\xe9 \x96 \x93quoted\x94");
+    assert_eq!(read_ok(&legacy).text, "café – “quoted”", "guessed only because nothing was declared");
+    let multipart = mail(
+        &["From: a@example.org", "Subject: x", "Content-Type: multipart/mixed; boundary=b"],
+        b"--b\r\nContent-Type: text/plain\r\n\r\nna\xefve\r\n--b--\r\n",
+    );
+    assert_eq!(read_ok(&multipart).text, "naïve", "inside a multipart too");
+}
+
+#[test]
 fn encoded_subjects_are_decoded_and_an_unknown_charset_degrades_instead_of_failing() {
     let raw = mail(
         &[
