@@ -10,12 +10,13 @@
 //! Windows-1252. A message is refused as a whole only when it is
 //! larger than [`Limits::max_message_bytes`] or is not mail at all ([`MailError`]).
 //!
-//! The rest: [`thread`] (reply prefixes, the case tag, message ids), [`auto`] (RFC 3834: when
-//! not to answer automatically), [`names`] (safe file names), [`html`] (sanitizing).
+//! The rest: [`thread`] (reply prefixes, the case tag, message ids), [`placing`] (which case a
+//! message belongs to), [`auto`] (RFC 3834: when not to answer automatically), [`names`] (safe file names), [`html`] (sanitizing).
 
 pub mod auto;
 pub mod html;
 pub mod names;
+pub mod placing;
 mod report;
 pub mod thread;
 
