@@ -199,3 +199,50 @@ fn members_work_cases_and_the_queue_s_rules_hold_on_a_volunteer_s_laptop() {
         "the ledger names the case: {ledger}"
     );
 }
+
+#[test]
+fn canned_replies_reach_everyone_or_a_queue_s_members_and_fill_in_a_case_in_its_language() {
+    let server = Server::start();
+    server.add_user("ana", "staff");
+    server.add_user("ben", "volunteer");
+    server.add_user("cai", "volunteer");
+    server.admin(&["queue", "add", "--name", "info-de", "--email", "info-de@example.org", "--language", "de"]);
+    server.admin(&["queue", "member", "add", "info-de", "ben"]);
+    let (staff, member, outsider) = (Client::new(), Client::new(), Client::new());
+    staff.login(&server, "ana");
+    member.login(&server, "ben");
+    outsider.login(&server, "cai");
+    staff.ok(&["sync"]);
+    staff.ok(&["queue", "edit", "info-de", "--signature=-- Wikimedia Support"]);
+    staff.ok(&[
+        "canned",
+        "add",
+        "--name",
+        "Thanks",
+        "--shortcut",
+        "thanks",
+        "--text",
+        "en=Dear {{reader_name|reader}}, thank you.",
+        "--text",
+        "de=Hallo {{reader_name|Leserin, Leser}}, danke.\\n{{queue_signature}}",
+    ]);
+    staff.ok(&["canned", "add", "--name", "Intern", "--queue", "info-de", "--text", "de=Nur für das Team."]);
+    let refused = staff.fails(&["canned", "add", "--name", "Broken", "--text", "en=Dear {{name}}"]);
+    assert!(refused.contains("{{name}} is not a variable"), "the template's fault, in words: {refused}");
+    let reader = staff.ok(&["contact", "add", "--name", "Rita Reader"]);
+    let case = staff.ok(&["case", "new", "--queue", "info-de", "--subject", "Frage", "--reader", &reader]);
+    staff.ok(&["sync"]);
+
+    member.ok(&["sync"]);
+    outsider.ok(&["sync"]);
+    let names = |client: &Client| -> Vec<String> {
+        let list = client.json(&["canned", "list"]);
+        list.as_array().expect("list").iter().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()
+    };
+    assert_eq!(names(&member), ["Intern", "Thanks"], "a member receives the queue's replies and everyone's");
+    assert_eq!(names(&outsider), ["Thanks"], "a non-member only the reply for every queue");
+
+    let filled = member.json(&["canned", "show", "::thanks", "--case", &case]);
+    assert_eq!(filled["language"], "de", "the case has no language: the queue's");
+    assert_eq!(filled["text"], "Hallo Rita Reader, danke.\n-- Wikimedia Support");
+}

@@ -47,6 +47,10 @@ pub enum Command {
     /// record notes and interactions from any channel.
     #[command(subcommand)]
     Case(CaseCommand),
+    /// Canned replies: texts to insert into replies, per language, with variables such as
+    /// {{reader_name|reader}}; for every queue or for one.
+    #[command(subcommand)]
+    Canned(CannedCommand),
     /// Vault, contacts and sync state.
     Status,
     /// Fill the database with realistic generated contacts (for trying Liaison out).
@@ -381,4 +385,43 @@ pub struct CaseFields {
     /// A wiki page the case is about, as WIKI:TITLE, e.g. en.wikipedia.org:Ada Lovelace (repeat for several).
     #[arg(long = "page", value_name = "WIKI:TITLE")]
     pub pages: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CannedCommand {
+    /// Canned replies on this device, by name (those usable in --queue: its own and those for
+    /// every queue).
+    List {
+        /// Only those usable in this queue (name or id).
+        #[arg(long)]
+        queue: Option<String>,
+        /// Include archived ones.
+        #[arg(long)]
+        archived: bool,
+    },
+    /// One canned reply with every language version; with --case, filled in for that case (in
+    /// its language, else the queue's, else English).
+    Show {
+        /// Its name, shortcut or id.
+        reply: String,
+        #[arg(long, value_name = "CASE_ID")]
+        case: Option<String>,
+    },
+    /// Add a canned reply (staff); prints its id.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// Only for this queue (name or id); without it, for every queue.
+        #[arg(long)]
+        queue: Option<String>,
+        /// One word to type after :: in a reply.
+        #[arg(long)]
+        shortcut: Option<String>,
+        /// A language version, LANG=TEXT (repeat for each language), e.g.
+        /// --text "en=Dear {{reader_name|reader}}, thank you." (\\n for a line break)
+        #[arg(long = "text", value_name = "LANG=TEXT", required = true)]
+        texts: Vec<String>,
+    },
+    /// Delete a canned reply (staff).
+    Delete { reply: String },
 }

@@ -72,6 +72,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             unlock(&mut profile)?;
             crate::desk::case(profile.store()?, cmd, json).await
         }
+        Command::Canned(cmd) => {
+            unlock(&mut profile)?;
+            crate::desk::canned(profile.store()?, cmd, json)
+        }
         Command::Status => {
             let state = profile.state()?;
             if !state.exists {

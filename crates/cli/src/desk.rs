@@ -1,9 +1,10 @@
 //! `liaison queue …` and `liaison case …`: the desk from a script.
 
-use crate::args::{CaseCommand, CaseFields, MemberCommand, NewCase, QueueCommand, QueueFields};
+use crate::args::{CannedCommand, CaseCommand, CaseFields, MemberCommand, NewCase, QueueCommand, QueueFields};
 use crate::commands::emit;
 use anyhow::{Context, Result, anyhow};
 use liaison_core::Error;
+use liaison_core::canned::{self, CannedPatch, CannedReply};
 use liaison_core::cases::{self, Case, CaseFilter, CaseInput, CasePatch, MessageInput, NewFile, WikiPage};
 use liaison_core::queues::{self, Queue, QueuePatch};
 use liaison_core::store::Store;
@@ -377,6 +378,109 @@ fn show_case(c: &Case, json: bool) -> Result<()> {
         for a in &m.attachments {
             let held = if a.stored { "" } else { " (not on this device yet)" };
             say!("    📎 {} ({} bytes) {}{held}", a.name, a.size, a.id);
+        }
+    }
+    Ok(())
+}
+
+/// `LANG=TEXT` pairs into language versions.
+fn language_versions(texts: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut versions = std::collections::BTreeMap::new();
+    for text in texts {
+        let (lang, body) = text.split_once('=').ok_or_else(|| {
+            anyhow!(Error::invalid(format!(
+                "{:?} names no language; write --text \"en=Dear {{{{reader_name|reader}}}}, …\"",
+                text.chars().take(40).collect::<String>()
+            )))
+        })?;
+        if versions.insert(lang.trim().to_owned(), body.replace("\\n", "\n")).is_some() {
+            return Err(anyhow!(Error::invalid(format!("--text gives {:?} twice", lang.trim()))));
+        }
+    }
+    Ok(versions)
+}
+
+pub fn canned(store: &mut Store, cmd: CannedCommand, json: bool) -> Result<()> {
+    match cmd {
+        CannedCommand::List { queue, archived } => {
+            let queue = queue.map(|q| queues::find(store, &q)).transpose()?;
+            let list = canned::list(store, queue, archived)?;
+            if json {
+                return emit(&list);
+            }
+            if list.is_empty() {
+                say!("No canned replies on this device yet (staff add them with `liaison canned add`).");
+            }
+            let names: std::collections::BTreeMap<Uuid, String> =
+                queues::list(store)?.into_iter().map(|q| (q.id, q.name)).collect();
+            for c in &list {
+                let queue =
+                    c.queue_id.map_or("every queue".to_owned(), |q| names.get(&q).cloned().unwrap_or(q.to_string()));
+                let shortcut = c.shortcut.as_deref().map(|s| format!("  ::{s}")).unwrap_or_default();
+                let langs: Vec<&str> = c.versions.keys().map(String::as_str).collect();
+                say!("{}  {}{shortcut}  ({queue}; {})", c.id, c.name, langs.join(", "));
+            }
+            Ok(())
+        }
+        CannedCommand::Show { reply, case } => {
+            let id = canned::find(store, &reply)?;
+            match case {
+                Some(case) => {
+                    let case = id_arg("case", &case)?;
+                    let user = liaison_core::session::signed_in_user(store.conn())?;
+                    let rendered = canned::render_for_case(store, id, case, user.as_deref())?;
+                    if json {
+                        return emit(&rendered);
+                    }
+                    say!("[{}]", rendered.language);
+                    say!("{}", rendered.text);
+                    Ok(())
+                }
+                None => show_canned(&canned::get(store, id)?, json),
+            }
+        }
+        CannedCommand::Add { name, queue, shortcut, texts } => {
+            let queue_id = queue.map(|q| queues::find(store, &q)).transpose()?;
+            let patch = CannedPatch {
+                name: Some(name),
+                queue_id: Some(queue_id),
+                shortcut: shortcut.map(Some),
+                versions: Some(language_versions(&texts)?),
+                archived: None,
+            };
+            let c = canned::create(store, patch)?;
+            if json {
+                return emit(&c);
+            }
+            say!("{}", c.id);
+            Ok(())
+        }
+        CannedCommand::Delete { reply } => {
+            let id = canned::find(store, &reply)?;
+            canned::delete(store, id)?;
+            if json {
+                return emit(&serde_json::json!({ "deleted": id }));
+            }
+            say!("Deleted canned reply {id}.");
+            Ok(())
+        }
+    }
+}
+
+fn show_canned(c: &CannedReply, json: bool) -> Result<()> {
+    if json {
+        return emit(c);
+    }
+    say!("{}{}", c.name, if c.archived { " (archived)" } else { "" });
+    say!("  id:        {}", c.id);
+    say!("  queue:     {}", c.queue_id.map_or("every queue".to_owned(), |q| q.to_string()));
+    if let Some(s) = &c.shortcut {
+        say!("  shortcut:  ::{s}");
+    }
+    for (lang, text) in &c.versions {
+        say!("  [{lang}]");
+        for line in text.lines() {
+            say!("    {line}");
         }
     }
     Ok(())

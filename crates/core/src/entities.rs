@@ -65,6 +65,14 @@ pub const ROOTS: &[Root] = &[
         rebuild_search: Some(desk::rebuild_search),
     },
     Root { kind: EntityKind::Queue, label: "name", reindex: None, suspend: None, restore: None, rebuild_search: None },
+    Root {
+        kind: EntityKind::CannedReply,
+        label: "name",
+        reindex: None,
+        suspend: None,
+        restore: None,
+        rebuild_search: None,
+    },
 ];
 
 fn root(kind: EntityKind) -> Option<&'static Root> {

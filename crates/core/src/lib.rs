@@ -16,6 +16,7 @@
 //! * [`profile`]: a data directory, locked or unlocked: what the front ends hold.
 //! * [`demo`]: realistic generated contacts in many languages and scripts.
 
+pub mod canned;
 pub mod cases;
 pub mod conflicts;
 pub mod contacts;

@@ -64,7 +64,8 @@ pub struct QueuePatch {
     pub archived: Option<bool>,
 }
 
-fn require_staff(conn: &Connection, what: &str) -> Result<()> {
+/// Refuse, in words, a signed-in user who is neither staff nor an administrator.
+pub(crate) fn require_staff(conn: &Connection, what: &str) -> Result<()> {
     if matches!(crate::session::signed_in_role(conn)?, Some(r) if !matches!(r, liaison_protocol::wire::Role::Admin | liaison_protocol::wire::Role::Staff))
     {
         return Err(Error::new(ErrorCode::Forbidden, format!("Only staff and administrators may {what}.")));

@@ -46,10 +46,11 @@ pub enum EntityKind {
     CaseContact,
     CaseMessage,
     Attachment,
+    CannedReply,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 11] = [
+    pub const ALL: [EntityKind; 12] = [
         EntityKind::Contact,
         EntityKind::ContactEmail,
         EntityKind::ContactPhone,
@@ -61,6 +62,7 @@ impl EntityKind {
         EntityKind::CaseContact,
         EntityKind::CaseMessage,
         EntityKind::Attachment,
+        EntityKind::CannedReply,
     ];
 
     pub fn def(self) -> &'static EntityDef {
@@ -76,6 +78,7 @@ impl EntityKind {
             EntityKind::CaseContact => &CASE_CONTACT,
             EntityKind::CaseMessage => &CASE_MESSAGE,
             EntityKind::Attachment => &ATTACHMENT,
+            EntityKind::CannedReply => &CANNED_REPLY,
         }
     }
 
@@ -117,6 +120,9 @@ pub enum JsonShape {
     Calendar,
     /// SLA targets in minutes: `{"first_response": 480, "update": 1440, "resolution": 10080}`, each optional.
     Sla,
+    /// A canned reply's text per language: `{"en": "Dear {{reader_name|reader}}, …", "de": "…"}`,
+    /// at least one, each a valid template ([`crate::canned::validate`]).
+    CannedVersions,
 }
 
 /// The type of a field's value on the wire.
@@ -203,7 +209,9 @@ pub enum ScopeRule {
     OwnWhen { field: &'static str },
     /// Always the row's own compartment `<kind>:<id>` (a queue: `queue:<id>`).
     Own,
-    /// The scope of the row this reference field points at (a case: its queue's).
+    /// The scope of the row this reference field points at (a case: its queue's). When the field
+    /// is optional and the row names no such row, the row is public (a canned reply for every
+    /// queue).
     Of { field: &'static str },
     /// The scope of the parent row, at any depth (an email: its contact's; an attachment: its
     /// message's, which is its case's).
@@ -454,6 +462,24 @@ fn check_shape(name: &str, shape: JsonShape, value: &Value) -> Result<(), String
             Ok(())
         }
         JsonShape::Calendar => check_calendar(name, value),
+        JsonShape::CannedVersions => {
+            let versions = value.as_object().filter(|v| !v.is_empty()).ok_or_else(|| {
+                format!("{name} must give the reply's text in at least one language, e.g. {{\"en\": \"…\"}}")
+            })?;
+            for (language, text) in versions {
+                let tag_ok = (2..=35).contains(&language.len())
+                    && language.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                if !tag_ok {
+                    return Err(format!("{language:?} is not a language tag such as en, de or pt-BR"));
+                }
+                let text = text.as_str().ok_or_else(|| format!("{name}.{language} must be text"))?;
+                if text.chars().count() > 20_000 {
+                    return Err(format!("{name}.{language} is longer than 20000 characters"));
+                }
+                crate::canned::validate(text).map_err(|e| format!("{name}.{language}: {e}"))?;
+            }
+            Ok(())
+        }
         JsonShape::Sla => {
             let targets = value.as_object().ok_or_else(|| format!("{name} must be an object of targets in minutes"))?;
             for (key, minutes) in targets {
@@ -776,6 +802,30 @@ pub static CASE_MESSAGE: EntityDef = EntityDef {
     mutability: Mutability::AppendOnly,
     writers: Writers { create: Who::Readers, edit: Who::Nobody, delete: Who::Nobody },
     ..CASE
+};
+
+/// A canned reply: a text a team member inserts into a reply, in several languages, with
+/// variables ([`crate::canned`]). For every queue when `queue_id` is empty (public), else for
+/// that queue's members (its scope). Staff write them.
+pub static CANNED_REPLY: EntityDef = EntityDef {
+    kind: EntityKind::CannedReply,
+    name: "canned_reply",
+    fields: &[
+        text("name", true, 200),
+        reference("queue_id", EntityKind::Queue, false),
+        text("shortcut", false, 40),
+        json("versions", JsonShape::CannedVersions, true, 400_000),
+        flag("archived"),
+    ],
+    parent: None,
+    scope: ScopeRule::Of { field: "queue_id" },
+    person: None,
+    mutability: Mutability::Mutable,
+    writers: Writers { create: Who::Staff, edit: Who::Staff, delete: Who::Staff },
+    staff_fields: &[],
+    grants: None,
+    identity: Identity::Random,
+    since: 3,
 };
 
 /// The largest attachment accepted, in bytes.

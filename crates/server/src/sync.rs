@@ -643,6 +643,8 @@ pub fn scope_after(
             };
             if flagged { own() } else { scope::PUBLIC.to_owned() }
         }
+        // An optional reference left empty (a canned reply for every queue): public.
+        (ScopeRule::Of { field }, effect) if names_nothing(change, existing, effect, field) => scope::PUBLIC.to_owned(),
         (ScopeRule::Of { .. } | ScopeRule::Parent, _) => match (source_scope, kept) {
             (Some(scope), _) => scope.to_owned(),
             // A source the server cannot look up (an owner of any kind): the row stays where it is.
@@ -656,6 +658,20 @@ pub fn scope_after(
                 }
             }
         },
+    }
+}
+
+/// Whether an optional reference field is empty after `effect`: cleared by the winning write, or
+/// never set. A required one always names a row.
+fn names_nothing(change: &Change, existing: Option<&StoredRow>, effect: &Effect, field: &str) -> bool {
+    if change.entity.def().field(field).is_none_or(|f| f.required) {
+        return false;
+    }
+    match effect {
+        Effect::Write(fields) if fields.contains_key(field) => {
+            fields.get(field).is_none_or(|f| as_id(&f.value).is_none())
+        }
+        _ => reference_after(change, existing, effect, field).is_none(),
     }
 }
 

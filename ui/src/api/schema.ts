@@ -96,6 +96,13 @@ export const SCHEMA = {
 		size: { type: 'integer', required: true, max: 26214400 },
 		sha256: { type: 'sha256', required: true, max: 64 },
 	},
+	canned_reply: {
+		name: { type: 'text', required: true, max: 200 },
+		queue_id: { type: 'ref', required: false, max: 36 },
+		shortcut: { type: 'text', required: false, max: 40 },
+		versions: { type: 'json', required: true, max: 400000 },
+		archived: { type: 'bool', required: false, max: 5 },
+	},
 } as const;
 
 export type EntityName = keyof typeof SCHEMA;

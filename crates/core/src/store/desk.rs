@@ -73,6 +73,18 @@ CREATE INDEX conflict_by_owner ON conflict(owner_id);
 "#,
 };
 
+/// 2: canned replies (entity `canned_reply`). Column names equal the schema's field names.
+pub const MIGRATION_CANNED: Migration = Migration {
+    table: "desk",
+    sql: "
+CREATE TABLE canned_reply (
+    id BLOB PRIMARY KEY, name TEXT NOT NULL DEFAULT '', queue_id BLOB, shortcut TEXT, versions TEXT,
+    archived INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX canned_reply_by_queue ON canned_reply(queue_id);
+",
+};
+
 /// A case's full-text entry: subject, the text of its thread, tags. Both the row-by-row
 /// [`reindex_case`] and the bulk [`rebuild_search`] insert what this selects.
 static SEARCH: std::sync::LazyLock<SearchEntries> = std::sync::LazyLock::new(|| {

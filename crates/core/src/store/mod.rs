@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     sync_tables::MIGRATION_4,
     sync_tables::MIGRATION_5,
     desk::MIGRATION_1,
+    desk::MIGRATION_CANNED,
 ];
 
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";

@@ -1,5 +1,6 @@
 //! liaison-core integration tests; modules mirror `src/`.
 
+mod canned;
 mod conflicts;
 mod contacts;
 mod store;

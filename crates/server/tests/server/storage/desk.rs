@@ -612,3 +612,61 @@ pub async fn the_authorization_matrix_of_a_queue_s_rows(s: &dyn Storage) {
         }
     }
 }
+
+fn canned(id: Uuid, queue: Option<Uuid>, name: &str) -> Change {
+    let mut fields =
+        vec![("name", json!(name)), ("versions", json!({"en": "Dear {{reader_name|reader}}, thank you."}))];
+    if let Some(q) = queue {
+        fields.push(("queue_id", json!(q.to_string())));
+    }
+    row_change(EntityKind::CannedReply, id, &fields, hlc(0))
+}
+
+pub async fn a_canned_reply_without_a_queue_is_for_everyone_and_one_of_a_queue_for_its_members(s: &dyn Storage) {
+    let (staff, d) = person(s, "sam", Role::Staff).await;
+    let (vera, vd) = person(s, "vera", Role::Volunteer).await;
+    let (walt, _) = person(s, "walt", Role::Volunteer).await;
+    let desk = desk(s, &staff, d).await;
+    push_ok(s, &staff, d, vec![membership(desk.queue, "vera")]).await;
+    let (global, own) = (Uuid::now_v7(), Uuid::now_v7());
+    push_ok(s, &staff, d, vec![canned(global, None, "Thanks"), canned(own, Some(desk.queue), "Queue thanks")]).await;
+
+    let (rows, _, vera_cursor) = pull_from(s, &vera, 0).await;
+    let row = |id: Uuid| rows.iter().find(|r| r.row_id == id).cloned();
+    assert_eq!(row(global).map(|r| r.scope), Some(scope::PUBLIC.to_owned()), "no queue: public");
+    assert_eq!(row(own).map(|r| r.scope), Some(scope::of(EntityKind::Queue, desk.queue)), "a queue's: its scope");
+    let (rows, _, walt_cursor) = pull_from(s, &walt, 0).await;
+    assert!(live_ids(&rows).contains(&global), "everyone receives the reply for every queue");
+    assert!(!live_ids(&rows).contains(&own), "a non-member never receives a queue's reply");
+
+    // Into a queue: it leaves the devices of those who are not its members.
+    let mut into_queue =
+        row_change(EntityKind::CannedReply, global, &[("queue_id", json!(desk.queue.to_string()))], hlc(10));
+    into_queue.base_seq = 1;
+    push_ok(s, &staff, d, vec![into_queue]).await;
+    let (_, revoked, walt_cursor) = pull_from(s, &walt, walt_cursor).await;
+    assert_eq!(revoked, vec![scope::of(EntityKind::CannedReply, global)], "walt is told to drop it");
+    let (rows, revoked, vera_cursor) = pull_from(s, &vera, vera_cursor).await;
+    assert!(revoked.is_empty() && live_ids(&rows).contains(&global), "a member keeps it");
+
+    // The queue cleared again: for everyone.
+    let mut cleared = row_change(EntityKind::CannedReply, global, &[("queue_id", Value::Null)], hlc(20));
+    cleared.base_seq = 2;
+    push_ok(s, &staff, d, vec![cleared]).await;
+    let (rows, _, _) = pull_from(s, &walt, walt_cursor).await;
+    assert_eq!(
+        rows.iter().find(|r| r.row_id == global).map(|r| r.scope.clone()),
+        Some(scope::PUBLIC.to_owned()),
+        "clearing the queue makes it public again, and walt receives it"
+    );
+    let _ = vera_cursor;
+
+    let resp = push(s, &vera, vd, vec![canned(Uuid::now_v7(), None, "Mine")]).await;
+    assert_eq!(refused(&resp, 0).0, ErrorCode::Forbidden, "only staff write canned replies");
+    let mut bad = canned(Uuid::now_v7(), None, "Broken");
+    bad.fields.insert("versions".into(), FieldWrite { value: json!({"en": "Dear {{name}}"}), hlc: hlc(0) });
+    let resp = push(s, &staff, d, vec![bad]).await;
+    let (code, why) = refused(&resp, 0);
+    assert_eq!(code, ErrorCode::InvalidInput);
+    assert!(why.contains("{{name}} is not a variable"), "the template's fault, in words: {why}");
+}

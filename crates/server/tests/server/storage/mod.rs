@@ -66,6 +66,7 @@ macro_rules! contract_tests {
                 desk::a_member_removed_comes_back_as_the_next_round_and_a_blind_re_add_does_not_revive_the_old,
                 desk::a_client_of_protocol_1_never_receives_rows_of_newer_kinds,
                 desk::a_change_of_a_kind_the_server_does_not_know_is_refused_alone,
+                desk::a_canned_reply_without_a_queue_is_for_everyone_and_one_of_a_queue_for_its_members,
                 desk::a_note_for_a_case_deleted_meanwhile_goes_to_the_inbox,
                 desk::the_authorization_matrix_of_a_queue_s_rows,
             ]
