@@ -467,9 +467,7 @@ fn check_shape(name: &str, shape: JsonShape, value: &Value) -> Result<(), String
                 format!("{name} must give the reply's text in at least one language, e.g. {{\"en\": \"…\"}}")
             })?;
             for (language, text) in versions {
-                let tag_ok = (2..=35).contains(&language.len())
-                    && language.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-                if !tag_ok {
+                if !is_language_tag(language) {
                     return Err(format!("{language:?} is not a language tag such as en, de or pt-BR"));
                 }
                 let text = text.as_str().ok_or_else(|| format!("{name}.{language} must be text"))?;
@@ -493,6 +491,17 @@ fn check_shape(name: &str, shape: JsonShape, value: &Value) -> Result<(), String
             Ok(())
         }
     }
+}
+
+/// A BCP 47 language tag in its common form: a two- or three-letter language, then subtags of
+/// one to eight letters or digits (`en`, `de`, `pt-BR`, `zh-Hant-TW`), at most 35 characters.
+fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or_default();
+    tag.len() <= 35
+        && (2..=3).contains(&primary.len())
+        && primary.chars().all(|c| c.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// The SLA clocks a queue may set, in minutes.
@@ -1037,5 +1046,30 @@ mod tests {
         assert!(def.validate("lost", &json!({"value": "x".repeat(300_000)})).is_err(), "Json fields are bounded");
         let message = EntityKind::CaseMessage.def();
         assert!(!message.client_may_write("body") && !message.records_conflicts(), "messages are append-only");
+    }
+
+    #[test]
+    fn a_canned_reply_needs_valid_templates_under_language_tags() {
+        let canned = EntityKind::CannedReply.def();
+        assert!(
+            canned
+                .validate(
+                    "versions",
+                    &json!({"en": "Dear {{reader_name|reader}},", "pt-BR": "Olá", "zh-Hant-TW": "您好"})
+                )
+                .is_ok()
+        );
+        for (value, expected, why) in [
+            (json!({}), "at least one language", "a reply says something"),
+            (json!({"english": "x"}), "not a language tag", "tags, not names"),
+            (json!({"en-": "x"}), "not a language tag", "no empty subtag"),
+            (json!({"en": 3}), "must be text", "texts are text"),
+            (json!({"de": "Hallo {{name}}"}), "versions.de: {{name}} is not a variable", "templates are checked"),
+        ] {
+            let err = canned.validate("versions", &value).expect_err(why);
+            assert!(err.contains(expected), "{why}: {err}");
+        }
+        assert_eq!(canned.scope, ScopeRule::Of { field: "queue_id" });
+        assert!(!canned.field("queue_id").expect("queue").required, "optional: empty means every queue");
     }
 }
