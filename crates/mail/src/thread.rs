@@ -101,12 +101,12 @@ fn strip_one_prefix(subject: &str) -> Option<&str> {
 /// The case number tagged in a subject (`[Liaison #1234]`), if any. The first well-formed tag
 /// counts.
 pub fn case_tag(subject: &str) -> Option<u64> {
-    tags(subject).next().map(|(_, number)| number)
+    tags(subject).first().map(|(_, number)| *number)
 }
 
 /// The subject with this desk's tag for `number` at its end, unless it already carries it.
 pub fn with_case_tag(subject: &str, number: u64) -> String {
-    if tags(subject).any(|(_, n)| n == number) {
+    if tags(subject).iter().any(|(_, n)| *n == number) {
         return subject.to_owned();
     }
     let subject = subject.trim();
@@ -119,7 +119,7 @@ pub fn tag(number: u64) -> String {
 }
 
 /// Every well-formed case tag in a subject: its byte range and its number.
-fn tags(subject: &str) -> impl Iterator<Item = (std::ops::Range<usize>, u64)> + '_ {
+fn tags(subject: &str) -> Vec<(std::ops::Range<usize>, u64)> {
     let opening = format!("[{TAG_NAME} #");
     let lower = subject.to_ascii_lowercase();
     let opening_lower = opening.to_ascii_lowercase();
@@ -138,7 +138,7 @@ fn tags(subject: &str) -> impl Iterator<Item = (std::ops::Range<usize>, u64)> + 
         }
         from = digits_start;
     }
-    found.into_iter()
+    found
 }
 
 fn remove_case_tag(subject: &str) -> String {
