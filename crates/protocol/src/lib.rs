@@ -41,4 +41,5 @@ pub mod wire;
 /// Versions are additive: a version adds entity kinds and fields, never changes what an old one
 /// means. 1: contacts and conflicts. 2: the desk (queues, memberships, cases, their contacts,
 /// messages and attachments), and conflicts that name their owner row. 3: canned replies.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// 4: deliveries of mailed replies (server-authored) and a case's server-assigned `number`.
+pub const PROTOCOL_VERSION: u32 = 4;

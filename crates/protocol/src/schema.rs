@@ -47,10 +47,12 @@ pub enum EntityKind {
     CaseMessage,
     Attachment,
     CannedReply,
+    /// Where a reply the server mails stands (see [`DELIVERY`]). Server-authored.
+    Delivery,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 12] = [
+    pub const ALL: [EntityKind; 13] = [
         EntityKind::Contact,
         EntityKind::ContactEmail,
         EntityKind::ContactPhone,
@@ -63,6 +65,7 @@ impl EntityKind {
         EntityKind::CaseMessage,
         EntityKind::Attachment,
         EntityKind::CannedReply,
+        EntityKind::Delivery,
     ];
 
     pub fn def(self) -> &'static EntityDef {
@@ -79,6 +82,7 @@ impl EntityKind {
             EntityKind::CaseMessage => &CASE_MESSAGE,
             EntityKind::Attachment => &ATTACHMENT,
             EntityKind::CannedReply => &CANNED_REPLY,
+            EntityKind::Delivery => &DELIVERY,
         }
     }
 
@@ -284,6 +288,8 @@ pub struct EntityDef {
     pub writers: Writers,
     /// Fields only staff and administrators may write (e.g. `restricted`).
     pub staff_fields: &'static [&'static str],
+    /// Fields only the server writes (a case's `number`); a device's change naming one is refused.
+    pub server_fields: &'static [&'static str],
     pub grants: Option<GrantRule>,
     pub identity: Identity,
     /// The protocol version that introduced the entity.
@@ -583,6 +589,7 @@ pub static CONTACT: EntityDef = EntityDef {
     mutability: Mutability::Mutable,
     writers: READERS,
     staff_fields: &["restricted"],
+    server_fields: &[],
     grants: None,
     identity: Identity::Random,
     since: 1,
@@ -598,6 +605,7 @@ pub static CONTACT_EMAIL: EntityDef = EntityDef {
     scope: ScopeRule::Parent,
     person: Some("contact_id"),
     staff_fields: &[],
+    server_fields: &[],
     ..CONTACT
 };
 
@@ -655,6 +663,7 @@ pub static CONFLICT: EntityDef = EntityDef {
     mutability: Mutability::ServerAuthored { client_fields: &["resolution", "resolved_by", "resolved_at"] },
     writers: Writers { create: Who::Nobody, edit: Who::Readers, delete: Who::Nobody },
     staff_fields: &[],
+    server_fields: &[],
     grants: None,
     identity: Identity::Random,
     since: 1,
@@ -698,6 +707,7 @@ pub static QUEUE: EntityDef = EntityDef {
     mutability: Mutability::Mutable,
     writers: Writers { create: Who::Staff, edit: Who::Staff, delete: Who::Nobody },
     staff_fields: &[],
+    server_fields: &[],
     grants: None,
     identity: Identity::Random,
     since: 2,
@@ -750,6 +760,7 @@ pub static CASE: EntityDef = EntityDef {
         list("tags", 100),
         json("wiki_pages", JsonShape::WikiPages, false, 20_000),
         text("created_at", false, 40),
+        FieldDef { name: "number", ty: FieldType::Integer, required: false, max_len: 999_999_999_999 },
     ],
     parent: None,
     scope: ScopeRule::Of { field: "queue_id" },
@@ -757,6 +768,7 @@ pub static CASE: EntityDef = EntityDef {
     mutability: Mutability::Mutable,
     writers: Writers { create: Who::Readers, edit: Who::Readers, delete: Who::Staff },
     staff_fields: &[],
+    server_fields: &["number"],
     grants: None,
     identity: Identity::Random,
     since: 2,
@@ -781,6 +793,7 @@ pub static CASE_CONTACT: EntityDef = EntityDef {
     person: Some("contact_id"),
     writers: READERS,
     identity: Identity::Derived(&["case_id", "contact_id", "round"]),
+    server_fields: &[],
     ..CASE
 };
 
@@ -810,6 +823,7 @@ pub static CASE_MESSAGE: EntityDef = EntityDef {
     person: Some("author_contact_id"),
     mutability: Mutability::AppendOnly,
     writers: Writers { create: Who::Readers, edit: Who::Nobody, delete: Who::Nobody },
+    server_fields: &[],
     ..CASE
 };
 
@@ -832,9 +846,43 @@ pub static CANNED_REPLY: EntityDef = EntityDef {
     mutability: Mutability::Mutable,
     writers: Writers { create: Who::Staff, edit: Who::Staff, delete: Who::Staff },
     staff_fields: &[],
+    server_fields: &[],
     grants: None,
     identity: Identity::Random,
     since: 3,
+};
+
+/// Where a mailed reply stands: waiting to be sent, being sent, sent (the receiving server took
+/// it), failed for now (retried with backoff: `detail` says why and `next_attempt_at` when),
+/// given up, or not delivered (a bounce came back, `detail` says why).
+pub const DELIVERY_STATES: [&str; 6] = ["queued", "sending", "sent", "retrying", "failed", "not_delivered"];
+
+/// The delivery of a reply by mail, written only by the server that sends it, one per message
+/// (its id is derived from the message): devices show it in the thread. `recipients` are the
+/// addresses it went to; `detail` the SMTP server's answer or the bounce's reason.
+pub static DELIVERY: EntityDef = EntityDef {
+    kind: EntityKind::Delivery,
+    name: "delivery",
+    fields: &[
+        reference("message_id", EntityKind::CaseMessage, true),
+        choice("state", &DELIVERY_STATES, true),
+        list("recipients", 320),
+        text("detail", false, 2_000),
+        FieldDef { name: "attempts", ty: FieldType::Integer, required: false, max_len: 1_000_000 },
+        text("mail_message_id", false, 998),
+        text("updated_at", false, 40),
+        text("next_attempt_at", false, 40),
+    ],
+    parent: Some(Parent { field: "message_id", kind: Some(EntityKind::CaseMessage) }),
+    scope: ScopeRule::Parent,
+    person: None,
+    mutability: Mutability::ServerAuthored { client_fields: &[] },
+    writers: Writers { create: Who::Nobody, edit: Who::Nobody, delete: Who::Nobody },
+    staff_fields: &[],
+    server_fields: &[],
+    grants: None,
+    identity: Identity::Derived(&["message_id"]),
+    since: 4,
 };
 
 /// The largest attachment accepted, in bytes.
@@ -940,8 +988,8 @@ mod tests {
         assert_eq!(of(EntityKind::Case), vec![EntityKind::Conflict, EntityKind::CaseContact, EntityKind::CaseMessage]);
         assert_eq!(
             of(EntityKind::CaseMessage),
-            vec![EntityKind::Conflict, EntityKind::Attachment],
-            "depth 3: a message's files"
+            vec![EntityKind::Conflict, EntityKind::Attachment, EntityKind::Delivery],
+            "depth 3: a message's files and its delivery"
         );
         assert!(EntityKind::known_at(1).all(|k| k.def().since == 1), "protocol 1 knows only the contact entities");
         assert_eq!(EntityKind::known_at(1).count(), 5);

@@ -260,7 +260,7 @@ pub fn plan_change(
         }
         other => other,
     };
-    validate(change, existing)?;
+    validate(change, existing, author.access.is_server())?;
     let row_scope = existing.filter(|row| !row.stand_in).map(|row| row.scope.as_str());
     permissions::check_write(author.access, change, row_scope, source_scope)?;
     let change = without_identity_fields(change, existing);
@@ -392,7 +392,8 @@ fn invalid(message: String) -> ErrorBody {
 }
 
 /// Check a change against the schema, independent of clocks and permissions.
-pub fn validate(change: &Change, existing: Option<&StoredRow>) -> Result<(), ErrorBody> {
+/// `by_server`: the server's own write, which alone creates and changes server-authored rows.
+pub fn validate(change: &Change, existing: Option<&StoredRow>, by_server: bool) -> Result<(), ErrorBody> {
     let def: &EntityDef = change.entity.def();
     for name in change.fields.keys() {
         if def.field(name).is_none() {
@@ -405,6 +406,7 @@ pub fn validate(change: &Change, existing: Option<&StoredRow>) -> Result<(), Err
         }
     }
     match def.mutability {
+        Mutability::ServerAuthored { .. } if by_server => {}
         Mutability::ServerAuthored { client_fields } => server_authored_rules(def, client_fields, change, existing)?,
         Mutability::AppendOnly => append_only_rules(def, change, existing)?,
         Mutability::Mutable => {}

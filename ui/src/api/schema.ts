@@ -72,6 +72,7 @@ export const SCHEMA = {
 		tags: { type: 'list', required: false, max: 100 },
 		wiki_pages: { type: 'json', required: false, max: 20000 },
 		created_at: { type: 'text', required: false, max: 40 },
+		number: { type: 'integer', required: false, max: 999999999999 },
 	},
 	case_contact: {
 		case_id: { type: 'ref', required: true, max: 36 },
@@ -102,6 +103,16 @@ export const SCHEMA = {
 		shortcut: { type: 'text', required: false, max: 40 },
 		versions: { type: 'json', required: true, max: 400000 },
 		archived: { type: 'bool', required: false, max: 5 },
+	},
+	delivery: {
+		message_id: { type: 'ref', required: true, max: 36 },
+		state: { type: 'choice', required: true, max: 40, options: [ 'queued', 'sending', 'sent', 'retrying', 'failed', 'not_delivered' ] },
+		recipients: { type: 'list', required: false, max: 320 },
+		detail: { type: 'text', required: false, max: 2000 },
+		attempts: { type: 'integer', required: false, max: 1000000 },
+		mail_message_id: { type: 'text', required: false, max: 998 },
+		updated_at: { type: 'text', required: false, max: 40 },
+		next_attempt_at: { type: 'text', required: false, max: 40 },
 	},
 } as const;
 

@@ -85,6 +85,21 @@ CREATE INDEX canned_reply_by_queue ON canned_reply(queue_id);
 ",
 };
 
+/// 3: mail out (protocol 4): a case's server-assigned number, and where each mailed reply stands
+/// (entity `delivery`, written by the server).
+pub const MIGRATION_DELIVERY: Migration = Migration {
+    table: "desk",
+    sql: r#"
+ALTER TABLE "case" ADD COLUMN number INTEGER;
+CREATE INDEX case_by_number ON "case"(number);
+CREATE TABLE delivery (
+    id BLOB PRIMARY KEY, message_id BLOB NOT NULL, state TEXT, recipients TEXT NOT NULL DEFAULT '[]',
+    detail TEXT, attempts INTEGER, mail_message_id TEXT, updated_at TEXT, next_attempt_at TEXT
+);
+CREATE INDEX delivery_by_message ON delivery(message_id);
+"#,
+};
+
 /// A case's full-text entry: subject, the text of its thread, tags. Both the row-by-row
 /// [`reindex_case`] and the bulk [`rebuild_search`] insert what this selects.
 static SEARCH: std::sync::LazyLock<SearchEntries> = std::sync::LazyLock::new(|| {

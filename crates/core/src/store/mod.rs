@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     sync_tables::MIGRATION_5,
     desk::MIGRATION_1,
     desk::MIGRATION_CANNED,
+    desk::MIGRATION_DELIVERY,
 ];
 
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";

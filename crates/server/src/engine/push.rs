@@ -12,7 +12,7 @@ use liaison_protocol::error::{ErrorBody, ErrorCode};
 use liaison_protocol::hlc::{Clock, Stamp};
 use liaison_protocol::schema::{EntityKind, Identity};
 use liaison_protocol::scope;
-use liaison_protocol::wire::{Change, ChangeResult, Incoming, PushBatch, PushResponse, Role};
+use liaison_protocol::wire::{Change, ChangeResult, Incoming, PushBatch, PushResponse};
 use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ pub async fn push<T: SyncTx>(
     }
     let access = match pusher {
         Pusher::Device { .. } => tx.access(user.id).await?,
-        Pusher::Server => Access::new(Role::Admin, []),
+        Pusher::Server => Access::server(),
     };
     let change_ids: Vec<Uuid> = batch.changes.iter().map(Incoming::change_id).collect();
     let mut applied = tx.applied_changes(&change_ids).await?;

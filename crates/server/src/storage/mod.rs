@@ -303,6 +303,26 @@ pub fn grantable_scope(text: &str) -> Result<String, StorageError> {
     Ok(scope)
 }
 
+/// A server-side record that is not synced to devices: the server's mail state (a queue's
+/// mailbox, fetch progress, the Message-ID index, quarantined mail, the outbox), by kind and
+/// key. `state` is what workers select and swap on; `doc` the record's JSON; `bytes` a raw
+/// payload (a quarantined `.eml`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub kind: String,
+    pub key: String,
+    pub state: String,
+    pub doc: serde_json::Value,
+    pub bytes: Option<Vec<u8>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Record {
+    pub fn new(kind: &str, key: impl Into<String>, state: &str, doc: serde_json::Value, now: DateTime<Utc>) -> Self {
+        Record { kind: kind.to_owned(), key: key.into(), state: state.to_owned(), doc, bytes: None, updated_at: now }
+    }
+}
+
 /// Live rows of one kind with their fields (see [`Storage::rows_of`]).
 pub type RowsOfKind = Vec<RowState>;
 
@@ -524,6 +544,37 @@ pub trait Storage: Send + Sync {
     /// `older_than`, and the revocations recorded before it; raise the horizon (never lowered)
     /// to the highest seq removed. Devices whose cursor is below the horizon must re-sync.
     async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError>;
+
+    /// Every change after `since`, tombstones included, in seq order, at most `limit`, whatever
+    /// its scope: the feed the server's own workers follow (mail out, case numbers).
+    async fn feed(&self, since: u64, limit: u32) -> Result<Vec<PulledRow>, StorageError>;
+    /// One row (a tombstone included), whatever its scope.
+    async fn row(&self, kind: EntityKind, id: Uuid) -> Result<Option<RowState>, StorageError>;
+    /// The contacts that have a live email row with this address (compared case-insensitively),
+    /// oldest first.
+    async fn contacts_with_address(&self, address: &str) -> Result<Vec<Uuid>, StorageError>;
+    /// The record of `kind` under `key`.
+    async fn record(&self, kind: &str, key: &str) -> Result<Option<Record>, StorageError>;
+    /// Write a record, replacing one under the same kind and key.
+    async fn put_record(&self, record: &Record) -> Result<(), StorageError>;
+    /// Write a record unless one exists under its kind and key: `false` when one did (nothing
+    /// changed).
+    async fn insert_record(&self, record: &Record) -> Result<bool, StorageError>;
+    /// Replace a record only while its state is still `expected_state`: `false` when it is not
+    /// (another worker took it, or it is gone).
+    async fn swap_record(&self, record: &Record, expected_state: &str) -> Result<bool, StorageError>;
+    /// Delete a record: `false` when there was none.
+    async fn delete_record(&self, kind: &str, key: &str) -> Result<bool, StorageError>;
+    /// Records of `kind` (in `state`, when given) with keys after `after`, by key, at most `limit`.
+    async fn list_records(
+        &self,
+        kind: &str,
+        state: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Record>, StorageError>;
+    /// The next value of a named counter: 1 first, never the same twice.
+    async fn next_number(&self, counter: &str) -> Result<u64, StorageError>;
 }
 
 /// The answer to a blob a user may not read or the server does not hold.

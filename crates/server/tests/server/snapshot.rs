@@ -18,7 +18,7 @@ use liaison_protocol::wire::{
 use liaison_server::handlers::SNAPSHOT_CHUNK_ROWS;
 use liaison_server::storage::{
     ClampRecord, Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser,
-    PruneReport, PullPage, Pusher, RowsOfKind, SnapshotChunk, SqliteStorage, Storage, StorageError, User,
+    PruneReport, PullPage, Pusher, Record, RowsOfKind, SnapshotChunk, SqliteStorage, Storage, StorageError, User,
     UserCredentials,
 };
 use liaison_server::{AppState, router};
@@ -310,6 +310,42 @@ impl Storage for FailsMidSnapshot {
     }
     async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError> {
         self.0.prune_tombstones(older_than).await
+    }
+    async fn feed(&self, since: u64, limit: u32) -> Result<Vec<liaison_server::storage::PulledRow>, StorageError> {
+        self.0.feed(since, limit).await
+    }
+    async fn row(&self, kind: EntityKind, id: Uuid) -> Result<Option<liaison_protocol::wire::RowState>, StorageError> {
+        self.0.row(kind, id).await
+    }
+    async fn contacts_with_address(&self, address: &str) -> Result<Vec<Uuid>, StorageError> {
+        self.0.contacts_with_address(address).await
+    }
+    async fn record(&self, kind: &str, key: &str) -> Result<Option<Record>, StorageError> {
+        self.0.record(kind, key).await
+    }
+    async fn put_record(&self, record: &Record) -> Result<(), StorageError> {
+        self.0.put_record(record).await
+    }
+    async fn insert_record(&self, record: &Record) -> Result<bool, StorageError> {
+        self.0.insert_record(record).await
+    }
+    async fn swap_record(&self, record: &Record, expected_state: &str) -> Result<bool, StorageError> {
+        self.0.swap_record(record, expected_state).await
+    }
+    async fn delete_record(&self, kind: &str, key: &str) -> Result<bool, StorageError> {
+        self.0.delete_record(kind, key).await
+    }
+    async fn list_records(
+        &self,
+        kind: &str,
+        state: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Record>, StorageError> {
+        self.0.list_records(kind, state, after, limit).await
+    }
+    async fn next_number(&self, counter: &str) -> Result<u64, StorageError> {
+        self.0.next_number(counter).await
     }
     async fn put_blob(
         &self,

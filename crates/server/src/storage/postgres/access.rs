@@ -37,6 +37,10 @@ CREATE TABLE revocations (
 /// The user's role and grants as this transaction sees them (a user no longer in the database
 /// reads nothing but `public`).
 pub(super) async fn load(tx: &Transaction<'_>, user: Uuid) -> Result<Access, StorageError> {
+    // The nil id is the server itself (`storage::Pusher::Server`): mail in stores attachments.
+    if user.is_nil() {
+        return Ok(Access::server());
+    }
     let stmt = tx.prepare_cached("SELECT role FROM users WHERE id = $1").await.map_err(db)?;
     let role = match tx.query_opt(&stmt, &[&user]).await.map_err(db)? {
         Some(r) => parse_role(r.try_get(0).map_err(db)?)?,

@@ -18,12 +18,13 @@
 mod access;
 mod devices;
 mod port;
+mod records;
 mod sync;
 mod users;
 
 use super::{
     Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, PruneReport, PullPage,
-    Pusher, RowsOfKind, SnapshotChunk, Storage, StorageError, User, UserCredentials,
+    PulledRow, Pusher, Record, RowsOfKind, SnapshotChunk, Storage, StorageError, User, UserCredentials,
 };
 use crate::engine;
 use async_trait::async_trait;
@@ -55,6 +56,8 @@ const MIGRATIONS: &[&[&str]] = &[
     // 6: one engine for many entities (a row's person and protocol, revocations for moved trees,
     // scopes granted by rows).
     &[sync::MIGRATION_6],
+    // 7: the server's own records (mail state), named counters, contacts found by address.
+    &[records::MIGRATION_7],
 ];
 
 /// Steps of a migration that SQL alone cannot do, run after its SQL in the same transaction.
@@ -334,6 +337,52 @@ impl Storage for PostgresStorage {
 
     async fn list_clamps(&self, limit: u32) -> Result<Vec<crate::storage::ClampRecord>, StorageError> {
         sync::list_clamps(&self.client().await?, limit).await
+    }
+
+    async fn feed(&self, since: u64, limit: u32) -> Result<Vec<PulledRow>, StorageError> {
+        records::feed(&self.client().await?, since, limit).await
+    }
+
+    async fn row(&self, kind: EntityKind, id: Uuid) -> Result<Option<liaison_protocol::wire::RowState>, StorageError> {
+        records::row(&self.client().await?, kind, id).await
+    }
+
+    async fn contacts_with_address(&self, address: &str) -> Result<Vec<Uuid>, StorageError> {
+        records::contacts_with_address(&self.client().await?, address).await
+    }
+
+    async fn record(&self, kind: &str, key: &str) -> Result<Option<Record>, StorageError> {
+        records::get(&self.client().await?, kind, key).await
+    }
+
+    async fn put_record(&self, record: &Record) -> Result<(), StorageError> {
+        records::put(&self.client().await?, record).await
+    }
+
+    async fn insert_record(&self, record: &Record) -> Result<bool, StorageError> {
+        records::insert(&self.client().await?, record).await
+    }
+
+    async fn swap_record(&self, record: &Record, expected_state: &str) -> Result<bool, StorageError> {
+        records::swap(&self.client().await?, record, expected_state).await
+    }
+
+    async fn delete_record(&self, kind: &str, key: &str) -> Result<bool, StorageError> {
+        records::delete(&self.client().await?, kind, key).await
+    }
+
+    async fn list_records(
+        &self,
+        kind: &str,
+        state: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Record>, StorageError> {
+        records::list(&self.client().await?, kind, state, after, limit).await
+    }
+
+    async fn next_number(&self, counter: &str) -> Result<u64, StorageError> {
+        records::next_number(&self.client().await?, counter).await
     }
 
     async fn pull_page_as(&self, user: &User, since: u64, limit: u32, protocol: u32) -> Result<PullPage, StorageError> {

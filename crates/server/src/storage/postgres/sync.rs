@@ -390,7 +390,7 @@ pub(super) async fn snapshot_chunk(
 
 /// A row of `SELECT seq, entity, row_id, deleted, purged, scope, doc, protocol FROM sync_rows`:
 /// its seq, and the row when the user may read it and the client's `protocol` knows its kind.
-fn pulled_row_from(
+pub(super) fn pulled_row_from(
     r: &tokio_postgres::Row,
     access: &Access,
     protocol: u32,

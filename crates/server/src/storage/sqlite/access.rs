@@ -36,6 +36,10 @@ CREATE TABLE revocations (
 /// The user's role, grants and the scopes rows grant them, as this transaction sees them (a user
 /// no longer in the database reads nothing but `public`).
 pub(super) fn load(c: &Connection, user: Uuid) -> Result<Access, StorageError> {
+    // The nil id is the server itself (`storage::Pusher::Server`): mail in stores attachments.
+    if user.is_nil() {
+        return Ok(Access::server());
+    }
     let role: Option<String> = c
         .prepare_cached("SELECT role FROM users WHERE id = ?1")
         .map_err(db)?

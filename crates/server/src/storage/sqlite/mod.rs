@@ -10,12 +10,13 @@
 mod access;
 mod devices;
 mod port;
+mod records;
 mod sync;
 mod users;
 
 use super::{
     Device, DeviceAuth, DeviceInfo, ErasureReport, GrantInfo, GrantReport, NewDevice, NewUser, PruneReport, PullPage,
-    Pusher, RowsOfKind, SnapshotChunk, Storage, StorageError, User, UserCredentials,
+    PulledRow, Pusher, Record, RowsOfKind, SnapshotChunk, Storage, StorageError, User, UserCredentials,
 };
 use crate::engine;
 use async_trait::async_trait;
@@ -45,6 +46,8 @@ const MIGRATIONS: &[&[&str]] = &[
     // 6: one engine for many entities (a row's person and protocol, revocations for moved trees,
     // scopes granted by rows).
     &[sync::MIGRATION_6],
+    // 7: the server's own records (mail state), named counters, contacts found by address.
+    &[records::MIGRATION_7],
 ];
 
 /// Steps of a migration that SQL alone cannot do, run after its SQL in the same transaction.
@@ -284,6 +287,60 @@ impl Storage for SqliteStorage {
 
     async fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<PruneReport, StorageError> {
         self.call(move |c| sync::prune_tombstones(c, older_than)).await
+    }
+
+    async fn feed(&self, since: u64, limit: u32) -> Result<Vec<PulledRow>, StorageError> {
+        self.call(move |c| records::feed(c, since, limit)).await
+    }
+
+    async fn row(&self, kind: EntityKind, id: Uuid) -> Result<Option<liaison_protocol::wire::RowState>, StorageError> {
+        self.call(move |c| records::row(c, kind, id)).await
+    }
+
+    async fn contacts_with_address(&self, address: &str) -> Result<Vec<Uuid>, StorageError> {
+        let address = address.to_owned();
+        self.call(move |c| records::contacts_with_address(c, &address)).await
+    }
+
+    async fn record(&self, kind: &str, key: &str) -> Result<Option<Record>, StorageError> {
+        let (kind, key) = (kind.to_owned(), key.to_owned());
+        self.call(move |c| records::get(c, &kind, &key)).await
+    }
+
+    async fn put_record(&self, record: &Record) -> Result<(), StorageError> {
+        let record = record.clone();
+        self.call(move |c| records::put(c, &record)).await
+    }
+
+    async fn insert_record(&self, record: &Record) -> Result<bool, StorageError> {
+        let record = record.clone();
+        self.call(move |c| records::insert(c, &record)).await
+    }
+
+    async fn swap_record(&self, record: &Record, expected_state: &str) -> Result<bool, StorageError> {
+        let (record, expected) = (record.clone(), expected_state.to_owned());
+        self.call(move |c| records::swap(c, &record, &expected)).await
+    }
+
+    async fn delete_record(&self, kind: &str, key: &str) -> Result<bool, StorageError> {
+        let (kind, key) = (kind.to_owned(), key.to_owned());
+        self.call(move |c| records::delete(c, &kind, &key)).await
+    }
+
+    async fn list_records(
+        &self,
+        kind: &str,
+        state: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Record>, StorageError> {
+        let (kind, state, after) = (kind.to_owned(), state.map(str::to_owned), after.map(str::to_owned));
+        self.call(move |c| records::list(c, &kind, state.as_deref(), after.as_deref(), limit)).await
+    }
+
+    async fn next_number(&self, counter: &str) -> Result<u64, StorageError> {
+        let counter = counter.to_owned();
+        self.call(move |c| records::next_number(c, &counter)).await
     }
 
     async fn put_blob(

@@ -360,7 +360,7 @@ pub(super) fn snapshot_chunk(
 
 /// A row of `SELECT seq, entity, row_id, deleted, purged, scope, doc, protocol FROM sync_rows`:
 /// its seq, and the row when the user may read it and the client's `protocol` knows its kind.
-fn pulled_row_at(
+pub(super) fn pulled_row_at(
     r: &rusqlite::Row<'_>,
     access: &Access,
     protocol: u32,

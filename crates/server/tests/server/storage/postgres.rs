@@ -84,7 +84,8 @@ async fn upgrading_to_row_documents_keeps_every_stored_field_pullable() {
         .batch_execute(
             "ALTER TABLE sync_rows DROP COLUMN doc, DROP COLUMN person_id, DROP COLUMN protocol;
              ALTER TABLE revocations DROP COLUMN readers_of, DROP COLUMN unless_scope;
-             DROP TABLE row_grants, blobs;
+             DROP TABLE row_grants, blobs, records, counters;
+             DROP INDEX sync_fields_contact_address;
              DROP INDEX sync_fields_attachment_hash;
              UPDATE schema_version SET version = 4;",
         )
