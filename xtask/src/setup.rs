@@ -39,6 +39,8 @@ const TEST: &[(&str, &str)] = &[
     ("gnome-keyring", "a Secret Service keychain, to test keychain unlock"),
     ("dbus-daemon", "dbus-run-session, a private session bus for the keychain test"),
     ("postgresql", "a throwaway PostgreSQL server for the storage contract tests"),
+    ("dovecot-imapd", "a real IMAP server (Dovecot) for the mail-in and mail-out tests"),
+    ("python3-aiosmtpd", "a real SMTP server (aiosmtpd) for the mail-out tests"),
 ];
 
 fn missing(packages: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {

@@ -32,6 +32,7 @@ pub mod auth;
 pub mod engine;
 pub mod error;
 pub mod handlers;
+pub mod mail;
 pub mod permissions;
 pub mod retention;
 pub mod router;

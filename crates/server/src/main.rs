@@ -64,6 +64,85 @@ enum Command {
     /// Create and change queues (where cases arrive) and manage who works in them.
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// The desk's mail: fetch now, the outbox of replies, quarantined mail.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum MailCommand {
+    /// Read every queue's mailbox now, once, and send the replies that are due.
+    Fetch {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replies by mail that are not sent yet (queued, sending, failed) and why.
+    Outbox {
+        /// Every entry, sent ones too.
+        #[arg(long)]
+        all: bool,
+        /// Send this failed reply (its message id) again.
+        #[arg(long, value_name = "MESSAGE_ID")]
+        retry: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mail that could not be stored, kept as it arrived.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum QuarantineCommand {
+    /// List quarantined messages with the reason for each.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Try a quarantined message again; on success it leaves the quarantine.
+    Retry { key: String },
+    /// Delete a quarantined message for good.
+    Delete { key: String },
+    /// Write a quarantined message's raw .eml to FILE.
+    Save { key: String, file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum MailboxCommand {
+    /// Connect a queue to its mailbox: mail to it becomes cases, replies leave from it. The
+    /// password comes from LIAISON_MAILBOX_PASSWORD or a prompt, and stays on the server.
+    Set {
+        #[arg(value_name = "QUEUE")]
+        queue: String,
+        /// imap://USER@HOST:PORT (the user may be an address: imap://info-en@example.org@mail.example.org:993).
+        #[arg(long, value_name = "URL")]
+        imap: String,
+        /// smtp://[USER@]HOST:PORT (without a user, mail is sent without signing in).
+        #[arg(long, value_name = "URL")]
+        smtp: String,
+        /// starttls (ports 143 and 587) or implicit (993 and 465).
+        #[arg(long, default_value = "starttls", value_name = "starttls|implicit")]
+        tls: String,
+        /// Trust this PEM certificate instead of the public roots (a workshop's self-signed mail server).
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
+        /// Leave mail older than this day (YYYY-MM-DD) in a mailbox that already holds years of it.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        import_since: Option<String>,
+        /// The folder to read (default INBOX).
+        #[arg(long, default_value = "INBOX")]
+        folder: String,
+        /// Move each message to this folder once stored (default: leave it).
+        #[arg(long, value_name = "FOLDER")]
+        move_to: Option<String>,
+    },
+    /// Show a queue's mailbox (never its password).
+    Show {
+        #[arg(value_name = "QUEUE")]
+        queue: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +168,9 @@ enum QueueCommand {
     /// Add or remove a queue's members. A member's devices receive the queue and its cases.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// A queue's mailbox (IMAP in, SMTP out).
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
 }
 
 #[derive(Debug, Args)]
@@ -337,6 +419,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Grants(GrantsCommand::List { json }) => grants_list(&db, json).await,
         Command::Prune(args) => prune(&db, &args).await,
         Command::Queue(command) => queue(&db, command).await,
+        Command::Mail(command) => mail(&db, command).await,
     }
 }
 
@@ -384,6 +467,8 @@ async fn serve(data_dir: PathBuf, db: &Database, args: ServeArgs) -> Result<()> 
     // Prunes once now (in the background, so a large first prune does not delay the start) and
     // then daily.
     retention::spawn_daily(Arc::clone(&storage), args.tombstone_days);
+    // Mail in and out for the queues that have a mailbox.
+    tokio::spawn(liaison_server::mail::run(Arc::clone(&storage)));
     let result = liaison_server::serve_with_state(config, AppState::new(storage), shutdown).await;
     result.with_context(|| format!("the server on {} with data in {} failed", args.listen, data_dir.display()))
 }
@@ -769,11 +854,182 @@ async fn queue(db: &Database, command: QueueCommand) -> Result<()> {
                 .with_context(|| format!("cannot add {user} to {queue}; nothing changed"))?;
             println!("{user} is a member ({role}) of {queue}; their devices receive its cases at their next sync.");
         }
+        QueueCommand::Mailbox(command) => mailbox(&*storage, command, now).await?,
         QueueCommand::Member(MemberCommand::Remove { queue, user }) => {
             admin::remove_member(&*storage, &queue, &user, now)
                 .await
                 .with_context(|| format!("cannot remove {user} from {queue}; nothing changed"))?;
             println!("{user} is no longer a member of {queue}; their devices delete its cases at their next sync.");
+        }
+    }
+    Ok(())
+}
+
+async fn mailbox(storage: &dyn Storage, command: MailboxCommand, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    use liaison_server::mail::{self, Endpoint, Mailbox, TlsMode};
+    match command {
+        MailboxCommand::Set { queue, imap, smtp, tls, ca_cert, import_since, folder, move_to } => {
+            let queues = admin::list_queues(storage).await.context("cannot list queues")?;
+            let info = admin::find(&queues, &queue)?;
+            let tls = TlsMode::parse(&tls)?;
+            let imap = Endpoint::parse(&imap, "imap", tls)?;
+            let smtp = Endpoint::parse(&smtp, "smtp", tls)?;
+            let ca_cert_pem = match ca_cert {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read the CA certificate {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let import_since = import_since
+                .map(|d| {
+                    chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
+                        .with_context(|| format!("--import-since {d:?} is not a day like 2026-12-01"))
+                })
+                .transpose()?;
+            let password = match std::env::var("LIAISON_MAILBOX_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => rpassword::prompt_password(format!(
+                    "Password of {} on {}: ",
+                    imap.user.as_deref().unwrap_or("?"),
+                    imap.host
+                ))
+                .context("cannot read the password; set LIAISON_MAILBOX_PASSWORD instead")?,
+            };
+            let mailbox =
+                Mailbox { queue_id: info.id, imap, smtp, tls, password, ca_cert_pem, folder, import_since, move_to };
+            mail::set_mailbox(storage, &mailbox, now).await.context("cannot keep the mailbox; nothing changed")?;
+            println!(
+                "Queue {} reads mail from {}:{} and sends from {}:{}. A running server picks it up within {} s; `liaison-server mail fetch` reads it now.",
+                info.name,
+                mailbox.imap.host,
+                mailbox.imap.port,
+                mailbox.smtp.host,
+                mailbox.smtp.port,
+                mail::poll_interval().as_secs()
+            );
+        }
+        MailboxCommand::Show { queue, json } => {
+            let queues = admin::list_queues(storage).await.context("cannot list queues")?;
+            let info = admin::find(&queues, &queue)?;
+            let Some(mailbox) = mail::mailbox_of(storage, info.id).await? else {
+                bail!(
+                    "queue {} has no mailbox; connect one with `liaison-server queue mailbox set {} --imap … --smtp …`",
+                    info.name,
+                    info.name
+                );
+            };
+            let shown = mail::describe(storage, &mailbox).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&shown)?);
+            } else {
+                println!("imap:  {} ({:?}, folder {})", shown.imap, shown.tls, shown.folder);
+                println!("smtp:  {}", shown.smtp);
+                if let (Some(uid), Some(validity)) = (shown.last_uid, shown.uid_validity) {
+                    println!("read:  up to UID {uid} (UIDVALIDITY {validity})");
+                } else {
+                    println!("read:  not yet");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn mail(db: &Database, command: MailCommand) -> Result<()> {
+    use liaison_server::mail;
+    let storage = open_existing(db).await?;
+    let now = chrono::Utc::now();
+    match command {
+        MailCommand::Fetch { json } => {
+            mail::outbox::recover(&*storage, now).await?;
+            let round = mail::round(&*storage).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&round)?);
+            } else {
+                if round.fetched.is_empty() {
+                    println!("No queue has a mailbox; connect one with `liaison-server queue mailbox set`.");
+                }
+                for r in &round.fetched {
+                    match &r.error {
+                        Some(e) => println!("queue {}: stopped: {e}", r.queue_id),
+                        None => println!(
+                            "queue {}: {} new cases, {} messages to existing cases, {} already stored, {} bounces, {} quarantined",
+                            r.queue_id, r.cases, r.joined, r.duplicates, r.bounces, r.quarantined
+                        ),
+                    }
+                }
+                println!("sent {}, retrying {}, failed {}", round.sent.sent, round.sent.retrying, round.sent.failed);
+            }
+            if round.fetched.iter().any(|r| r.error.is_some()) {
+                bail!("some mailboxes could not be read (see above)");
+            }
+        }
+        MailCommand::Outbox { all, retry, json } => {
+            if let Some(id) = retry {
+                mail::outbox::retry(&*storage, id.trim(), now).await?;
+                println!(
+                    "Reply {id} is queued again; the server sends it within {} s.",
+                    mail::poll_interval().as_secs()
+                );
+                return Ok(());
+            }
+            let entries = mail::outbox::entries(&*storage, all).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else if entries.is_empty() {
+                println!("The outbox is empty: every reply by mail was sent.");
+            } else {
+                let rows: Vec<[String; 4]> = entries
+                    .iter()
+                    .map(|e| {
+                        [
+                            e.message_id.clone(),
+                            e.state.clone(),
+                            e.attempts.to_string(),
+                            e.detail.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["MESSAGE", "STATE", "ATTEMPTS", "DETAIL"], &rows);
+            }
+        }
+        MailCommand::Quarantine(QuarantineCommand::List { json }) => {
+            let held = mail::ingest::quarantined(&*storage).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&held)?);
+            } else if held.is_empty() {
+                println!("Nothing is quarantined.");
+            } else {
+                let rows: Vec<[String; 4]> = held
+                    .iter()
+                    .map(|h| {
+                        [
+                            h.key.clone(),
+                            h.from.clone().unwrap_or_default(),
+                            h.subject.clone().unwrap_or_default(),
+                            h.reason.clone(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["KEY", "FROM", "SUBJECT", "REASON"], &rows);
+            }
+        }
+        MailCommand::Quarantine(QuarantineCommand::Retry { key }) => {
+            let outcome = mail::ingest::retry(&*storage, &key, now).await?;
+            println!("{}", serde_json::to_string(&outcome)?);
+        }
+        MailCommand::Quarantine(QuarantineCommand::Delete { key }) => {
+            mail::ingest::forget(&*storage, &key).await?;
+            println!("Deleted {key} from the quarantine.");
+        }
+        MailCommand::Quarantine(QuarantineCommand::Save { key, file }) => {
+            let record = storage.record("quarantine", &key).await?.with_context(|| {
+                format!("nothing is quarantined as {key:?}; `liaison-server mail quarantine list` shows what is")
+            })?;
+            std::fs::write(&file, record.bytes.unwrap_or_default())
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            println!("Wrote {key} to {}.", file.display());
         }
     }
     Ok(())

@@ -16,6 +16,10 @@
 //! Missing binaries are an error, never a skip: install `postgresql` (`cargo xtask test`
 //! installs it).
 
+/// Dovecot and aiosmtpd on loopback (see the module).
+#[path = "testing/mail.rs"]
+pub mod mail;
+
 pub mod postgres {
     use std::os::unix::fs::MetadataExt;
     use std::path::{Path, PathBuf};

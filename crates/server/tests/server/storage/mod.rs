@@ -4,6 +4,7 @@
 
 mod contract;
 mod desk;
+mod mail;
 pub mod postgres;
 
 use liaison_server::storage::{SqliteStorage, Storage};
@@ -69,6 +70,10 @@ macro_rules! contract_tests {
                 desk::a_canned_reply_without_a_queue_is_for_everyone_and_one_of_a_queue_for_its_members,
                 desk::a_note_for_a_case_deleted_meanwhile_goes_to_the_inbox,
                 desk::the_authorization_matrix_of_a_queue_s_rows,
+                mail::a_message_becomes_one_case_with_its_reader_however_often_it_arrives,
+                mail::an_answer_joins_its_case_by_its_headers_and_a_tag_only_from_someone_on_the_case,
+                mail::broken_mail_is_quarantined_with_its_reason_and_the_next_message_flows_on,
+                mail::a_reply_pushed_twice_enters_the_outbox_once_and_devices_may_not_number_cases,
             ]
         );
     };

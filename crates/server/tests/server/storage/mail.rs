@@ -1,0 +1,245 @@
+//! The contract of mail in and out on every backend, without mail servers: a message becomes a
+//! case once however often it arrives, answers join their case by their headers or by the tag
+//! from someone on the case, broken mail is quarantined and the rest flows on, and a reply a
+//! device pushes (twice) enters the outbox once. The real IMAP and SMTP servers are in the
+//! end-to-end tests.
+
+use chrono::{DateTime, TimeZone, Utc};
+use liaison_protocol::hlc::Hlc;
+use liaison_protocol::schema::EntityKind;
+use liaison_protocol::wire::{Change, FieldWrite, Outcome, PushRequest, Role, RowState};
+use liaison_server::mail::ingest::{self, Ingested, Source};
+use liaison_server::mail::{self, Endpoint, Mailbox, TlsMode};
+use liaison_server::storage::{NewDevice, NewUser, Storage, User};
+use serde_json::json;
+use uuid::Uuid;
+
+fn now() -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(1_780_000_000_000).single().expect("a valid time")
+}
+
+fn mailbox(queue: Uuid) -> Mailbox {
+    let endpoint = |port| Endpoint { host: "127.0.0.1".into(), port, user: Some("info-en@example.org".into()) };
+    Mailbox {
+        queue_id: queue,
+        imap: endpoint(1),
+        smtp: endpoint(2),
+        tls: TlsMode::Starttls,
+        password: "secret".into(),
+        ca_cert_pem: None,
+        folder: "INBOX".into(),
+        import_since: None,
+        move_to: None,
+    }
+}
+
+fn source(uid: u32) -> Source {
+    Source { uid_validity: 7, uid, historic: false }
+}
+
+async fn queue(s: &dyn Storage) -> Uuid {
+    let id = Uuid::now_v7();
+    let hlc = Hlc::new(u64::try_from(now().timestamp_millis()).expect("positive"), 0);
+    let fields = [("name", json!("info-en")), ("email", json!("info-en@example.org")), ("language", json!("en"))];
+    let change = Change {
+        change_id: Uuid::now_v7(),
+        entity: EntityKind::Queue,
+        row_id: id,
+        base_seq: 0,
+        fields: fields.iter().map(|(n, v)| ((*n).to_owned(), FieldWrite { value: v.clone(), hlc })).collect(),
+        deleted: None,
+    };
+    let response = s.write_as_server(vec![change], now()).await.expect("write");
+    assert_eq!(response.results[0].outcome, Outcome::Accepted);
+    id
+}
+
+fn raw(message_id: &str, from: &str, subject: &str, extra: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: info-en@example.org\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
+         Date: Tue, 01 Dec 2026 10:00:00 +0000\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+fn text(row: &RowState, name: &str) -> Option<String> {
+    row.fields.get(name).and_then(|f| f.value.as_str()).map(str::to_owned)
+}
+
+async fn row(s: &dyn Storage, kind: EntityKind, id: Uuid) -> RowState {
+    s.row(kind, id).await.expect("read").unwrap_or_else(|| panic!("the {kind} {id} exists"))
+}
+
+pub async fn a_message_becomes_one_case_with_its_reader_however_often_it_arrives(s: &dyn Storage) {
+    let q = queue(s).await;
+    let mb = mailbox(q);
+    let mail = raw("first@reader.example", "Ada Reader <ada@reader.example>", "Error in the article", "", "Hello");
+    let Ingested::NewCase { case, message } = ingest::ingest(s, &mb, &mail, source(1), now()).await.expect("ingest")
+    else {
+        panic!("a first message opens a case");
+    };
+    let case_row = row(s, EntityKind::Case, case).await;
+    assert_eq!(text(&case_row, "subject").as_deref(), Some("Error in the article"));
+    assert_eq!(text(&case_row, "queue_id"), Some(q.to_string()), "in the mailbox's queue");
+    assert!(case_row.fields.get("number").and_then(|f| f.value.as_u64()).is_some(), "the server numbers the case");
+    let message_row = row(s, EntityKind::CaseMessage, message).await;
+    assert_eq!(text(&message_row, "kind").as_deref(), Some("inbound"));
+    assert_eq!(text(&message_row, "body").as_deref(), Some("Hello"));
+    let reader = text(&message_row, "author_contact_id").and_then(|t| Uuid::parse_str(&t).ok()).expect("a reader");
+    assert_eq!(text(&row(s, EntityKind::Contact, reader).await, "display_name").as_deref(), Some("Ada Reader"));
+    assert_eq!(s.contacts_with_address("ADA@reader.example").await.expect("lookup"), vec![reader], "found by address");
+
+    // The same message again (a fetch cut off and run again, or under another UID).
+    for uid in [1, 2] {
+        let again = ingest::ingest(s, &mb, &mail, source(uid), now()).await.expect("ingest");
+        assert_eq!(again, Ingested::Duplicate { case: Some(case) }, "nothing is created twice");
+    }
+    let cases = s.rows_of(EntityKind::Case).await.expect("cases");
+    assert_eq!(cases.len(), 1);
+    assert_eq!(s.rows_of(EntityKind::Contact).await.expect("contacts").len(), 1, "one contact for one reader");
+}
+
+pub async fn an_answer_joins_its_case_by_its_headers_and_a_tag_only_from_someone_on_the_case(s: &dyn Storage) {
+    let q = queue(s).await;
+    let mb = mailbox(q);
+    let first = raw("m1@reader.example", "ada@reader.example", "Question", "", "Hi");
+    let Ingested::NewCase { case, .. } = ingest::ingest(s, &mb, &first, source(1), now()).await.expect("ingest") else {
+        panic!("a new case");
+    };
+    let number = row(s, EntityKind::Case, case).await.fields["number"].value.as_u64().expect("a number");
+
+    let answer =
+        raw("m2@reader.example", "ada@reader.example", "Re: Question", "In-Reply-To: <m1@reader.example>\r\n", "More");
+    assert!(
+        matches!(ingest::ingest(s, &mb, &answer, source(2), now()).await.expect("ingest"), Ingested::Joined { case: c, .. } if c == case),
+        "In-Reply-To finds the case"
+    );
+    let tagged = format!("Re: Question [Liaison #{number}]");
+    let by_tag = raw("m3@reader.example", "ada@reader.example", &tagged, "", "Again");
+    assert!(
+        matches!(ingest::ingest(s, &mb, &by_tag, source(3), now()).await.expect("ingest"), Ingested::Joined { case: c, .. } if c == case),
+        "the tag from the reader finds the case"
+    );
+    let stranger = raw("m4@other.example", "mallory@other.example", &tagged, "", "Let me in");
+    assert!(
+        matches!(ingest::ingest(s, &mb, &stranger, source(4), now()).await.expect("ingest"), Ingested::NewCase { case: c, .. } if c != case),
+        "a stranger typing the tag opens a case of their own"
+    );
+    let cc = raw(
+        "m5@friend.example",
+        "bob@friend.example",
+        "Re: Question",
+        "References: <m1@reader.example>\r\n",
+        "I agree",
+    );
+    let Ingested::Joined { case: joined, message } =
+        ingest::ingest(s, &mb, &cc, source(5), now()).await.expect("ingest")
+    else {
+        panic!("an answer in the thread joins it");
+    };
+    assert_eq!(joined, case);
+    let author = text(&row(s, EntityKind::CaseMessage, message).await, "author_contact_id").expect("author");
+    let links = s.rows_of(EntityKind::CaseContact).await.expect("links");
+    let roles: Vec<(String, String)> = links
+        .iter()
+        .filter(|l| text(l, "case_id") == Some(case.to_string()))
+        .map(|l| (text(l, "contact_id").unwrap_or_default(), text(l, "role").unwrap_or_default()))
+        .collect();
+    assert!(roles.contains(&(author, "other".into())), "the person in CC joins the case: {roles:?}");
+    assert_eq!(roles.iter().filter(|(_, r)| r == "reader").count(), 1, "and the reader stays the reader: {roles:?}");
+}
+
+pub async fn broken_mail_is_quarantined_with_its_reason_and_the_next_message_flows_on(s: &dyn Storage) {
+    let q = queue(s).await;
+    let mb = mailbox(q);
+    mail::set_mailbox(s, &mb, now()).await.expect("mailbox");
+    let no_sender = b"Subject: who am I\r\nMessage-ID: <x@y>\r\n\r\nbody\r\n".to_vec();
+    let outcome = ingest::ingest(s, &mb, &no_sender, source(1), now()).await.expect("ingest");
+    let Ingested::Quarantined { key, reason } = outcome else { panic!("a message without a sender is held") };
+    assert!(reason.contains("no sender"), "{reason}");
+    let good = raw("ok@reader.example", "ada@reader.example", "Fine", "", "Hi");
+    assert!(matches!(ingest::ingest(s, &mb, &good, source(2), now()).await.expect("ingest"), Ingested::NewCase { .. }));
+    let held = ingest::quarantined(s).await.expect("list");
+    assert_eq!(held.iter().map(|h| h.key.clone()).collect::<Vec<_>>(), vec![key.clone()], "only the broken one");
+    let kept = s.record("quarantine", &key).await.expect("read").expect("held");
+    assert_eq!(kept.bytes.as_deref(), Some(no_sender.as_slice()), "the raw .eml is kept as it arrived");
+    let retried = ingest::retry(s, &key, now()).await.expect("retry");
+    assert!(matches!(retried, Ingested::Quarantined { .. }), "still broken, so held again: {retried:?}");
+    assert_eq!(ingest::quarantined(s).await.expect("list").len(), 1, "under the same key, not twice");
+    ingest::forget(s, &key).await.expect("delete");
+    assert!(ingest::quarantined(s).await.expect("list").is_empty(), "deleted for good");
+    assert!(ingest::forget(s, &key).await.is_err(), "deleting it twice says nothing is held");
+}
+
+async fn device_user(s: &dyn Storage, name: &str) -> (User, Uuid) {
+    let u = s
+        .create_user(NewUser { name: name.into(), role: Role::Staff, password_hash: "$argon2id$fake".into() })
+        .await
+        .expect("user");
+    let d = Uuid::now_v7();
+    s.register_device(NewDevice { id: d, user_id: u.id, name: "laptop".into(), token_hash: format!("{d}") }, now())
+        .await
+        .expect("device");
+    (u, d)
+}
+
+pub async fn a_reply_pushed_twice_enters_the_outbox_once_and_devices_may_not_number_cases(s: &dyn Storage) {
+    let q = queue(s).await;
+    let mb = mailbox(q);
+    mail::set_mailbox(s, &mb, now()).await.expect("mailbox");
+    let first = raw("m1@reader.example", "ada@reader.example", "Question", "", "Hi");
+    let Ingested::NewCase { case, .. } = ingest::ingest(s, &mb, &first, source(1), now()).await.expect("ingest") else {
+        panic!("a new case");
+    };
+    let (staff, d) = device_user(s, "sam").await;
+    let reply_id = Uuid::now_v7();
+    let hlc = Hlc::new(u64::try_from(now().timestamp_millis()).expect("positive"), 1);
+    let fields = [
+        ("case_id", json!(case.to_string())),
+        ("kind", json!("reply")),
+        ("channel", json!("email")),
+        ("author_user", json!("sam")),
+        ("sent_at", json!("2026-12-01T11:00:00Z")),
+        ("body", json!("Thank you")),
+    ];
+    let reply = Change {
+        change_id: Uuid::now_v7(),
+        entity: EntityKind::CaseMessage,
+        row_id: reply_id,
+        base_seq: 0,
+        fields: fields.iter().map(|(n, v)| ((*n).to_owned(), FieldWrite { value: v.clone(), hlc })).collect(),
+        deleted: None,
+    };
+    for _ in 0..2 {
+        let request = PushRequest { batch_id: Uuid::now_v7(), changes: vec![reply.clone()] };
+        s.push(&staff, d, &request, now()).await.expect("push");
+    }
+    assert_eq!(mail::outbox::follow(s, now()).await.expect("follow"), 1, "one entry for the reply");
+    assert_eq!(mail::outbox::follow(s, now()).await.expect("follow"), 0, "following again adds nothing");
+    let entries = mail::outbox::entries(s, true).await.expect("outbox");
+    assert_eq!(
+        entries.iter().map(|e| (e.message_id.clone(), e.state.clone())).collect::<Vec<_>>(),
+        vec![(reply_id.to_string(), "queued".to_owned())]
+    );
+    let deliveries = s.rows_of(EntityKind::Delivery).await.expect("deliveries");
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(text(&deliveries[0], "state").as_deref(), Some("queued"), "devices see the reply is queued");
+
+    // A device writing a number, or a delivery, is refused.
+    let mut numbered = reply.clone();
+    numbered.change_id = Uuid::now_v7();
+    numbered.entity = EntityKind::Case;
+    numbered.row_id = case;
+    numbered.fields = [("number".to_owned(), FieldWrite { value: json!(1), hlc })].into();
+    let forged =
+        Change { entity: EntityKind::Delivery, row_id: Uuid::now_v7(), change_id: Uuid::now_v7(), ..numbered.clone() };
+    let response = s
+        .push(&staff, d, &PushRequest { batch_id: Uuid::now_v7(), changes: vec![numbered, forged] }, now())
+        .await
+        .expect("push");
+    for result in &response.results {
+        assert_eq!(result.outcome, Outcome::Rejected, "{result:?}");
+    }
+    let message = response.results[0].error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
+    assert!(message.contains("The server sets number"), "{message}");
+}
