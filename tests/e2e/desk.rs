@@ -3,6 +3,7 @@
 //! their membership ends.
 
 use crate::harness::{Client, PASSPHRASE, Server};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// Raw row counts of the desk's tables in a client's encrypted store (not the CLI's queries).
@@ -245,4 +246,151 @@ fn canned_replies_reach_everyone_or_a_queue_s_members_and_fill_in_a_case_in_its_
     let filled = member.json(&["canned", "show", "::thanks", "--case", &case]);
     assert_eq!(filled["language"], "de", "the case has no language: the queue's");
     assert_eq!(filled["text"], "Hallo Rita Reader, danke.\n-- Wikimedia Support");
+}
+
+/// Poll `check` every 300 ms until it gives a value or `seconds` pass.
+fn wait_for<T>(seconds: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < until, "{what} within {seconds} s");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    raw.lines().find(|l| l.to_ascii_lowercase().starts_with(&prefix)).map(|l| l[prefix.len()..].trim())
+}
+
+#[test]
+fn a_reader_s_mail_becomes_a_case_answered_offline_with_a_canned_reply_that_reaches_the_reader_once_threaded() {
+    use liaison_server::testing::mail::MailServers;
+    let mail = MailServers::start(
+        &[("info-en@example.test", "secret"), ("reader@example.org", "reader")],
+        "reader@example.org",
+    )
+    .expect("Dovecot and aiosmtpd start (cargo xtask setup installs them)");
+    let server = Server::start();
+    server.add_user("ana", "staff");
+    server.add_user("ben", "volunteer");
+    server.admin(&[
+        "queue",
+        "add",
+        "--name",
+        "info-en",
+        "--email",
+        "info-en@example.test",
+        "--language",
+        "en",
+        "--signature",
+        "Wikimedia Volunteer Response Team",
+    ]);
+    server.admin(&["queue", "member", "add", "info-en", "ben"]);
+    let ca = server.dir.path().join("mail-ca.pem");
+    std::fs::write(&ca, mail.ca_cert_pem()).expect("write the CA");
+    let imap = format!("imap://info-en@example.test@127.0.0.1:{}", mail.imap_port());
+    let smtp = format!("smtp://127.0.0.1:{}", mail.smtp_port());
+    let ca = ca.to_string_lossy().into_owned();
+    let said = server.admin_with(
+        &[
+            "queue",
+            "mailbox",
+            "set",
+            "info-en",
+            "--imap",
+            &imap,
+            "--smtp",
+            &smtp,
+            "--tls",
+            "starttls",
+            "--ca-cert",
+            &ca,
+        ],
+        &[("LIAISON_MAILBOX_PASSWORD", "secret")],
+    );
+    assert!(said.contains("reads mail from 127.0.0.1"), "{said}");
+    let (staff, volunteer) = (Client::new(), Client::new());
+    staff.login(&server, "ana");
+    volunteer.login(&server, "ben");
+    staff.ok(&[
+        "canned",
+        "add",
+        "--name",
+        "Thanks",
+        "--text",
+        "en=Dear {{reader_name|reader}}, thank you for case {{case_number}}.",
+        "--text",
+        "de=Hallo {{reader_name|Leserin}}, danke.",
+    ]);
+    staff.ok(&["sync"]);
+
+    let first = "From: Rita Reader <reader@example.org>\r\nTo: info-en@example.test\r\nSubject: Error in the article\r\n\
+                 Message-ID: <r1@example.org>\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\n\
+                 Content-Type: text/plain; charset=utf-8\r\n\r\nThe date of birth is wrong.\r\n";
+    mail.append("info-en@example.test", first.as_bytes()).expect("append the reader's mail");
+    let case = wait_for(30, "the reader's mail reaches the volunteer's device as a case", || {
+        volunteer.ok(&["sync"]);
+        let list = volunteer.json(&["case", "list"]);
+        list["items"].as_array().and_then(|items| items.first()).and_then(|c| c["id"].as_str().map(str::to_owned))
+    });
+    let shown = volunteer.json(&["case", "show", &case]);
+    assert_eq!(shown["subject"], "Error in the article");
+    let number = shown["number"].as_u64().expect("the server numbered the case");
+    assert_eq!(shown["messages"][0]["body"].as_str().map(str::trim), Some("The date of birth is wrong."));
+
+    // Answered offline: the reply waits in the device's outbox, then goes out at the next sync.
+    let reply = volunteer.ok(&["case", "reply", &case, "--canned", "Thanks"]);
+    assert!(reply.contains("canned reply in en"), "the composer says which version it used: {reply}");
+    volunteer.ok(&["case", "note", &case, "--text", "Checked the sources; internal only."]);
+    volunteer.ok(&["sync"]);
+    let delivered =
+        mail.wait_for_messages("reader@example.org", 1, std::time::Duration::from_secs(30)).expect("the reply arrives");
+    let raw = String::from_utf8_lossy(&delivered[0]).into_owned();
+    assert!(
+        header(&raw, "From").is_some_and(|f| f.contains("info-en@example.test")),
+        "from the queue's address:\n{raw}"
+    );
+    assert_eq!(header(&raw, "In-Reply-To"), Some("<r1@example.org>"), "threaded under the reader's mail:\n{raw}");
+    assert!(header(&raw, "References").is_some_and(|r| r.contains("<r1@example.org>")), "{raw}");
+    let subject = header(&raw, "Subject").unwrap_or_default();
+    assert!(subject.contains(&format!("[Liaison #{number}]")), "the case tag is in the subject: {subject}");
+    assert!(
+        raw.contains(&format!("Dear Rita Reader, thank you for case {number}.")),
+        "rendered as in the composer:\n{raw}"
+    );
+    assert!(raw.contains("Wikimedia Volunteer Response Team"), "with the queue's signature:\n{raw}");
+    assert!(!raw.contains("internal only"), "an internal note is never mailed");
+    let reply_id = header(&raw, "Message-ID").expect("a Message-ID").to_owned();
+
+    let state = wait_for(30, "the thread shows the reply as sent", || {
+        volunteer.ok(&["sync"]);
+        let shown = volunteer.json(&["case", "show", &case]);
+        let replies: Vec<Value> =
+            shown["messages"].as_array().into_iter().flatten().filter(|m| m["kind"] == "reply").cloned().collect();
+        let state = replies.first().and_then(|m| m["delivery"]["state"].as_str().map(str::to_owned));
+        state.filter(|s| s == "sent")
+    });
+    assert_eq!(state, "sent");
+
+    // The reader answers the reply: it joins the same case.
+    let answer = format!(
+        "From: reader@example.org\r\nTo: info-en@example.test\r\nSubject: Re: {subject}\r\nMessage-ID: <r2@example.org>\r\n\
+         In-Reply-To: {reply_id}\r\nReferences: <r1@example.org> {reply_id}\r\n\r\nThank you!\r\n"
+    );
+    mail.append("info-en@example.test", answer.as_bytes()).expect("append the answer");
+    wait_for(30, "the reader's answer joins the case", || {
+        volunteer.ok(&["sync"]);
+        let shown = volunteer.json(&["case", "show", &case]);
+        let inbound = shown["messages"].as_array().into_iter().flatten().filter(|m| m["kind"] == "inbound").count();
+        (inbound == 2).then_some(())
+    });
+    let cases = volunteer.json(&["case", "list"]);
+    assert_eq!(cases["items"].as_array().map(Vec::len), Some(1), "no second case for the answer");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(mail.messages("reader@example.org").expect("read").len(), 1, "exactly one reply reached the reader");
+    let outbox = server.admin(&["mail", "outbox"]);
+    assert!(outbox.contains("every reply by mail was sent"), "{outbox}");
 }

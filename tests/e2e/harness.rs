@@ -46,6 +46,8 @@ impl Server {
             .arg(dir.path())
             .args(["--listen", listen])
             .env("RUST_LOG", "warn")
+            // Mail in and out every second (the worker does nothing while no queue has a mailbox).
+            .env("LIAISON_MAIL_POLL_SECS", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -98,8 +100,14 @@ impl Server {
 
     /// Run `liaison-server ARGS --data-dir DIR` as an administrator would; returns stdout.
     pub fn admin(&self, args: &[&str]) -> String {
+        self.admin_with(args, &[])
+    }
+
+    /// [`Server::admin`] with environment variables set (a mailbox's password).
+    pub fn admin_with(&self, args: &[&str], env: &[(&str, &str)]) -> String {
         let out = Command::new(bin("liaison-server"))
             .args(args)
+            .envs(env.iter().copied())
             .arg("--data-dir")
             .arg(self.dir.path())
             .output()

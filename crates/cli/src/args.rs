@@ -309,6 +309,20 @@ pub enum CaseCommand {
         #[arg(long)]
         remove: bool,
     },
+    /// Answer the reader: by mail for a case that came by mail (the server sends it at the next
+    /// sync, from the queue's address), else recorded as given on the case's channel.
+    Reply {
+        id: String,
+        /// The reply's text (before the canned reply's, when both are given).
+        #[arg(long)]
+        text: Option<String>,
+        /// A canned reply (name, `::shortcut` or id), filled in for the case in its language.
+        #[arg(long, value_name = "NAME")]
+        canned: Option<String>,
+        /// A file to attach (repeat for several).
+        #[arg(long = "attach", value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Add an internal note (only the team sees it).
     Note {
         id: String,

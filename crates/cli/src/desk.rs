@@ -290,6 +290,36 @@ pub async fn case(store: &mut Store, cmd: CaseCommand, json: bool) -> Result<()>
                 if remove { cases::unlink(store, case, contact)? } else { cases::link(store, case, contact, &role)? };
             show_case(&case, json)
         }
+        CaseCommand::Reply { id, text, canned: named, files } => {
+            let case = id_arg("case", &id)?;
+            let mut parts: Vec<String> = text.into_iter().filter(|t| !t.trim().is_empty()).collect();
+            let mut language = None;
+            if let Some(named) = named {
+                let reply = canned::find(store, &named)?;
+                let user = liaison_core::session::signed_in_user(store.conn())?;
+                let rendered = canned::render_for_case(store, reply, case, user.as_deref())?;
+                language = Some(rendered.language);
+                parts.push(rendered.text);
+            }
+            if parts.is_empty() {
+                return Err(anyhow!(Error::invalid(
+                    "a reply needs --text or --canned NAME (`liaison canned list` shows the canned replies)"
+                )));
+            }
+            let input = MessageInput { kind: "reply".into(), body: Some(parts.join("\n\n")), ..Default::default() };
+            let message = cases::add_message(store, case, input, read_files(&files)?)?;
+            if json {
+                return emit(&message);
+            }
+            match (&language, message.channel.as_str()) {
+                (Some(language), "email") => {
+                    say!("{} (canned reply in {language}; mailed to the reader after the next sync)", message.id)
+                }
+                (None, "email") => say!("{} (mailed to the reader after the next sync)", message.id),
+                (_, channel) => say!("{} (recorded as given on {channel}; not mailed)", message.id),
+            }
+            Ok(())
+        }
         CaseCommand::Note { id, text, files } => {
             let input = MessageInput { kind: "note".into(), body: Some(text), ..Default::default() };
             let message = cases::add_message(store, id_arg("case", &id)?, input, read_files(&files)?)?;
@@ -334,6 +364,9 @@ fn show_case(c: &Case, json: bool) -> Result<()> {
     }
     say!("{}", c.subject);
     say!("  id:        {}", c.id);
+    if let Some(number) = c.number {
+        say!("  number:    #{number}");
+    }
     say!("  queue:     {}", c.queue_name.as_deref().unwrap_or("(not on this device)"));
     say!(
         "  {} via {}, {}{}",
@@ -378,6 +411,10 @@ fn show_case(c: &Case, json: bool) -> Result<()> {
         for a in &m.attachments {
             let held = if a.stored { "" } else { " (not on this device yet)" };
             say!("    📎 {} ({} bytes) {}{held}", a.name, a.size, a.id);
+        }
+        if let Some(d) = &m.delivery {
+            let detail = d.detail.as_deref().map(|t| format!(": {t}")).unwrap_or_default();
+            say!("    ✉ delivery: {}{detail}", d.state);
         }
     }
     Ok(())

@@ -213,6 +213,7 @@ pub fn render_for_case(store: &Store, canned: Uuid, case: Uuid, agent: Option<&s
     let reader = case.contacts.iter().find(|c| c.role == "reader").and_then(|c| c.name.clone());
     let vars = Vars::new()
         .set("reader_name", reader.as_deref())
+        .set("case_number", case.number.map(|n| n.to_string()).as_deref())
         .set("article_title", case.wiki_pages.first().map(|p| p.title.as_str()))
         .set("agent_name", agent)
         .set("queue_signature", queue.as_ref().and_then(|q| q.signature.as_deref()));

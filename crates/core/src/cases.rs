@@ -114,11 +114,25 @@ pub struct Message {
     pub sent_at: String,
     pub body: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// For a reply by mail: where its sending stands (written by the server), once synced.
+    pub delivery: Option<Delivery>,
+}
+
+/// Where a reply sent by mail stands: `queued`, `sending`, `sent`, `retrying`, `failed` or
+/// `not_delivered` (a bounce came back), with the mail server's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub state: String,
+    pub detail: Option<String>,
+    pub attempts: Option<u64>,
+    pub updated_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Case {
     pub id: Uuid,
+    /// The number the server gave the case (`[Liaison #1234]` in mail); `None` until it has one.
+    pub number: Option<u64>,
     pub queue_id: Uuid,
     pub queue_name: Option<String>,
     pub subject: String,
@@ -637,18 +651,37 @@ pub fn get(store: &Store, id: Uuid) -> Result<Case> {
         .into_iter()
         .map(|(id, contact_id, role)| Ok(CaseContact { id, contact_id, name: contact_name(conn, contact_id)?, role }))
         .collect::<Result<Vec<_>>>()?;
-    type Row = (Uuid, String, String, Option<String>, Option<Vec<u8>>, String, Option<String>);
+    type Row = (Uuid, String, String, Option<String>, Option<Vec<u8>>, String, Option<String>, Option<Delivery>);
     let rows: Vec<Row> = conn
         .prepare_cached(
-            "SELECT id, kind, channel, author_user, author_contact_id, sent_at, body FROM case_message
-             WHERE case_id = ?1 ORDER BY sent_at, id",
+            "SELECT m.id, m.kind, m.channel, m.author_user, m.author_contact_id, m.sent_at, m.body,
+                    d.state, d.detail, d.attempts, d.updated_at
+             FROM case_message m LEFT JOIN delivery d ON d.message_id = m.id
+             WHERE m.case_id = ?1 ORDER BY m.sent_at, m.id",
         )?
         .query_map([blob(id)], |r| {
-            Ok((uuid_from(r.get(0)?)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+            let delivery = r.get::<_, Option<String>>(7)?.map(|state| -> rusqlite::Result<Delivery> {
+                Ok(Delivery {
+                    state,
+                    detail: r.get(8)?,
+                    attempts: r.get::<_, Option<i64>>(9)?.and_then(|n| u64::try_from(n).ok()),
+                    updated_at: r.get(10)?,
+                })
+            });
+            Ok((
+                uuid_from(r.get(0)?)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                delivery.transpose()?,
+            ))
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut messages = Vec::with_capacity(rows.len());
-    for (mid, kind, channel, author_user, author, sent_at, body) in rows {
+    for (mid, kind, channel, author_user, author, sent_at, body, delivery) in rows {
         let author_contact_id = author.and_then(|b| Uuid::from_slice(&b).ok());
         let author_name = author_contact_id.map(|c| contact_name(conn, c)).transpose()?.flatten();
         messages.push(Message {
@@ -661,10 +694,12 @@ pub fn get(store: &Store, id: Uuid) -> Result<Case> {
             sent_at,
             body,
             attachments: attachments(conn, mid)?,
+            delivery,
         });
     }
     Ok(Case {
         id,
+        number: f.get("number").and_then(Value::as_u64),
         queue_id,
         queue_name: entities::label_of_root(conn, EntityKind::Queue, queue_id)?,
         subject: text("subject").unwrap_or_default(),
