@@ -243,3 +243,58 @@ pub async fn a_reply_pushed_twice_enters_the_outbox_once_and_devices_may_not_num
     let message = response.results[0].error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
     assert!(message.contains("The server sets number"), "{message}");
 }
+
+pub async fn a_reply_the_mail_server_cannot_take_is_retried_with_backoff_and_says_why(s: &dyn Storage) {
+    let q = queue(s).await;
+    let mut mb = mailbox(q);
+    // Nothing listens there: every attempt fails for now, none for good.
+    mb.smtp = Endpoint {
+        host: "127.0.0.1".into(),
+        port: liaison_server::testing::postgres::free_port().expect("port"),
+        user: None,
+    };
+    mail::set_mailbox(s, &mb, now()).await.expect("mailbox");
+    let first = raw("m1@reader.example", "ada@reader.example", "Question", "", "Hi");
+    let Ingested::NewCase { case, .. } = ingest::ingest(s, &mb, &first, source(1), now()).await.expect("ingest") else {
+        panic!("a new case");
+    };
+    let (staff, d) = device_user(s, "sam").await;
+    let hlc = Hlc::new(u64::try_from(now().timestamp_millis()).expect("positive"), 1);
+    let fields = [
+        ("case_id", json!(case.to_string())),
+        ("kind", json!("reply")),
+        ("channel", json!("email")),
+        ("sent_at", json!("2026-12-01T11:00:00Z")),
+        ("body", json!("Thank you")),
+    ];
+    let reply = Change {
+        change_id: Uuid::now_v7(),
+        entity: EntityKind::CaseMessage,
+        row_id: Uuid::now_v7(),
+        base_seq: 0,
+        fields: fields.iter().map(|(n, v)| ((*n).to_owned(), FieldWrite { value: v.clone(), hlc })).collect(),
+        deleted: None,
+    };
+    s.push(&staff, d, &PushRequest { batch_id: Uuid::now_v7(), changes: vec![reply] }, now()).await.expect("push");
+    mail::outbox::follow(s, now()).await.expect("follow");
+
+    let report = mail::outbox::send_due(s, now()).await.expect("send");
+    assert_eq!((report.sent, report.retrying, report.failed), (0, 1, 0), "refused for now: tried again later");
+    let entries = mail::outbox::entries(s, false).await.expect("outbox");
+    assert_eq!(entries.len(), 1, "an unsent reply stays in the outbox list");
+    let detail = entries[0].detail.clone().unwrap_or_default();
+    assert!(detail.contains(&format!("127.0.0.1:{}", mb.smtp.port)), "the outbox says which server failed: {detail}");
+    assert_eq!(entries[0].attempts, 1);
+    assert!(entries[0].next_attempt_at.is_some(), "and when it tries again");
+    let delivery = s.rows_of(EntityKind::Delivery).await.expect("deliveries");
+    assert_eq!(text(&delivery[0], "state").as_deref(), Some("retrying"), "devices see it is being retried");
+    assert!(text(&delivery[0], "detail").is_some_and(|d| d == detail), "with the same reason");
+
+    let early = mail::outbox::send_due(s, Utc::now()).await.expect("send");
+    assert_eq!((early.sent, early.retrying, early.failed), (0, 0, 0), "not before its time");
+    let later = mail::outbox::send_due(s, Utc::now() + chrono::Duration::minutes(2)).await.expect("send");
+    assert_eq!(later.retrying, 1, "after the backoff it is tried again");
+    assert_eq!(mail::outbox::entries(s, false).await.expect("outbox")[0].attempts, 2);
+    let not_failed = mail::outbox::retry(s, &entries[0].message_id, now()).await.expect_err("only failed replies");
+    assert!(not_failed.to_string().contains("only a failed reply is sent again"), "{not_failed}");
+}

@@ -74,6 +74,7 @@ macro_rules! contract_tests {
                 mail::an_answer_joins_its_case_by_its_headers_and_a_tag_only_from_someone_on_the_case,
                 mail::broken_mail_is_quarantined_with_its_reason_and_the_next_message_flows_on,
                 mail::a_reply_pushed_twice_enters_the_outbox_once_and_devices_may_not_number_cases,
+                mail::a_reply_the_mail_server_cannot_take_is_retried_with_backoff_and_says_why,
             ]
         );
     };
