@@ -5,6 +5,7 @@
 
 mod blobs;
 mod cli;
+mod mail_servers;
 mod malformed;
 mod router;
 mod server;
