@@ -325,6 +325,8 @@ fn start_server(dir: &std::path::Path) -> Result<(Guard, String, String)> {
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env("RUST_LOG", "warn")
+        // The desk's steps watch a reply go out: the mail worker looks every second.
+        .env("LIAISON_MAIL_POLL_SECS", "1")
         .stdout(Stdio::piped())
         .spawn()
         .context("starting liaison-server")?;
@@ -357,7 +359,8 @@ const E2E_IDLE_LOCK_SECS: &str = "60";
 
 fn desktop_e2e() -> Result<()> {
     let driver = setup::tauri_driver()?;
-    let (_server, url, fingerprint) = start_server(&scratch_dir("desktop-e2e-server")?)?;
+    let server_dir = scratch_dir("desktop-e2e-server")?;
+    let (_server, url, fingerprint) = start_server(&server_dir)?;
     let (_xvfb, display) = util::start_xvfb()?;
     let port = util::free_port()?;
     let native_port = util::free_port()?;
@@ -389,6 +392,9 @@ fn desktop_e2e() -> Result<()> {
             .env("LIAISON_E2E_USER", "ana")
             .env("LIAISON_E2E_PASSWORD", E2E_PASSWORD)
             .env("LIAISON_CLI_BINARY", bin("liaison"))
+            .env("LIAISON_SERVER_BINARY", bin("liaison-server"))
+            .env("LIAISON_E2E_SERVER_DATA", &server_dir)
+            .env("LIAISON_MAIL_SERVERS_BINARY", example("mail_servers"))
             .env("LIAISON_E2E_SCRATCH", scratch_dir("desktop-e2e-cli")?)
             .env("LIAISON_E2E_IDLE_LOCK_SECS", E2E_IDLE_LOCK_SECS)
             .env("LIAISON_SCREENSHOT", &screenshot),

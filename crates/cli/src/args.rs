@@ -253,7 +253,7 @@ pub enum MemberCommand {
 pub enum CaseCommand {
     /// Open a case in a queue; prints its id.
     New(NewCase),
-    /// Cases, most recently updated first.
+    /// Cases, most recently updated first (or in the order --sort names).
     List {
         /// Only this queue (name or id).
         #[arg(long)]
@@ -270,6 +270,15 @@ pub enum CaseCommand {
         /// Words to find in subjects, threads and tags.
         #[arg(long, value_name = "WORDS")]
         search: Option<String>,
+        /// A ready-made selection: all, open, unanswered, mine, unassigned, overdue, due-today
+        /// (before midnight here) or waiting (on the reader). Every view but all leaves out
+        /// resolved and closed cases.
+        #[arg(long, value_name = "VIEW")]
+        view: Option<String>,
+        /// Order: updated (default), due (soonest first), waiting (longest-waiting reader first)
+        /// or created.
+        #[arg(long, value_name = "ORDER")]
+        sort: Option<String>,
         #[arg(long, default_value_t = 0)]
         offset: u64,
         #[arg(long, default_value_t = 100)]

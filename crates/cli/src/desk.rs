@@ -247,9 +247,11 @@ pub async fn case(store: &mut Store, cmd: CaseCommand, json: bool) -> Result<()>
             say!("{}", case.id);
             Ok(())
         }
-        CaseCommand::List { queue, state, owner, open, search, offset, limit } => {
+        CaseCommand::List { queue, state, owner, open, search, view, sort, offset, limit } => {
             let queue = queue.as_deref().map(|q| queues::find(store, q)).transpose()?;
-            let filter = CaseFilter { queue, state, owner, query: search, open_only: open };
+            let view = view.as_deref().map(cases::View::parse).transpose()?.unwrap_or_default();
+            let sort = sort.as_deref().map(parse_sort).transpose()?.unwrap_or_default();
+            let filter = CaseFilter { queue, state, owner, query: search, open_only: open, view, sort };
             let page = cases::list(store, &filter, offset, limit)?;
             if json {
                 return emit(&page);
@@ -259,8 +261,10 @@ pub async fn case(store: &mut Store, cmd: CaseCommand, json: bool) -> Result<()>
             }
             for c in &page.items {
                 let owner = c.owner.as_deref().map(|o| format!("  @{o}")).unwrap_or_default();
+                let number = c.number.map(|n| format!("#{n} ")).unwrap_or_default();
+                let due = c.due_at.as_deref().map(|d| format!("  due {}", local_time(d))).unwrap_or_default();
                 say!(
-                    "{}  [{}] {}  ({}){owner}  {}",
+                    "{}  {number}[{}] {}  ({}){owner}  {}{due}",
                     c.id,
                     c.state,
                     c.subject,
@@ -393,6 +397,19 @@ fn show_case(c: &Case, json: bool) -> Result<()> {
         );
     }
     say!("  opened {}, updated {}", c.created_at, c.updated_at);
+    if let Some(since) = &c.awaiting_since {
+        say!("  waiting:   the reader waits for an answer since {}", local_time(since));
+    }
+    if let Some(sla) = &c.sla {
+        for (name, clock) in
+            [("first response", &sla.first_response), ("update", &sla.update), ("resolution", &sla.resolution)]
+        {
+            let Some(clock) = clock else { continue };
+            let due = clock.due.as_deref().map(|d| format!(", due {}", local_time(d))).unwrap_or_default();
+            let breached = if clock.breached { " — OVERDUE" } else { "" };
+            say!("  SLA {name}: {}{due}{breached}", clock.state);
+        }
+    }
     for m in &c.messages {
         let who = m.author_name.clone().or_else(|| m.author_user.clone()).unwrap_or_default();
         let what = match m.kind.as_str() {
@@ -521,4 +538,25 @@ fn show_canned(c: &CannedReply, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn parse_sort(name: &str) -> Result<cases::Sort> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "updated" => Ok(cases::Sort::Updated),
+        "due" => Ok(cases::Sort::Due),
+        "waiting" => Ok(cases::Sort::Waiting),
+        "created" => Ok(cases::Sort::Created),
+        other => {
+            Err(Error::invalid(format!("--sort {other:?} is not an order; it is updated, due, waiting or created."))
+                .into())
+        }
+    }
+}
+
+/// A UTC time (RFC 3339) in this machine's time zone, as a person reads it.
+fn local_time(at: &str) -> String {
+    match at.parse::<jiff::Timestamp>() {
+        Ok(t) => t.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M %Z").to_string(),
+        Err(_) => at.to_owned(),
+    }
 }

@@ -150,6 +150,38 @@ pub struct Case {
     pub contacts: Vec<CaseContact>,
     /// The thread, oldest first.
     pub messages: Vec<Message>,
+    /// The SLA clocks as the server last computed them (see [`Sla`]); `None` until it has.
+    pub sla: Option<Sla>,
+    /// The earliest due time of a running clock (RFC 3339, UTC).
+    pub due_at: Option<String>,
+    /// Since when the reader waits for an answer (their oldest unanswered message), if they do.
+    pub awaiting_since: Option<String>,
+}
+
+/// The three SLA clocks of a case, as the server computed them from the thread.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sla {
+    #[serde(default)]
+    pub first_response: Option<Clock>,
+    #[serde(default)]
+    pub update: Option<Clock>,
+    #[serde(default)]
+    pub resolution: Option<Clock>,
+}
+
+/// One SLA clock: `idle` (nothing started it), `running`, `paused` (waiting on the reader) or
+/// `stopped` (done), with its due time in UTC when it has one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    pub state: String,
+    #[serde(default)]
+    pub due: Option<String>,
+    #[serde(default)]
+    pub breached: bool,
+    #[serde(default)]
+    pub elapsed_minutes: i64,
+    #[serde(default)]
+    pub target_minutes: Option<i64>,
 }
 
 /// One line of a case list.
@@ -169,6 +201,86 @@ pub struct CaseSummary {
     pub messages: u64,
     pub created_at: String,
     pub updated_at: String,
+    /// The number the server gave the case, once it has.
+    pub number: Option<u64>,
+    /// The earliest due time of a running SLA clock (RFC 3339, UTC).
+    pub due_at: Option<String>,
+    /// Since when the reader waits for an answer, if they do.
+    pub awaiting_since: Option<String>,
+}
+
+/// The desk's ready-made selections of cases. Every view but [`View::All`] leaves out resolved
+/// and closed cases.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum View {
+    /// Every case, whatever its state.
+    #[default]
+    All,
+    /// Not resolved or closed.
+    Open,
+    /// Open, with a reader message no public reply has answered yet.
+    Unanswered,
+    /// Open and given to the signed-in user.
+    Mine,
+    /// Open and given to nobody.
+    Unassigned,
+    /// A running SLA clock is past its due time.
+    Overdue,
+    /// A running SLA clock falls due before midnight in this device's time zone (and is not
+    /// overdue yet).
+    DueToday,
+    /// Waiting on the reader (`pending`).
+    Waiting,
+}
+
+impl View {
+    pub const ALL: [View; 8] = [
+        View::All,
+        View::Open,
+        View::Unanswered,
+        View::Mine,
+        View::Unassigned,
+        View::Overdue,
+        View::DueToday,
+        View::Waiting,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            View::All => "all",
+            View::Open => "open",
+            View::Unanswered => "unanswered",
+            View::Mine => "mine",
+            View::Unassigned => "unassigned",
+            View::Overdue => "overdue",
+            View::DueToday => "due-today",
+            View::Waiting => "waiting",
+        }
+    }
+
+    /// A view by its name (`due-today` or `due_today`).
+    pub fn parse(name: &str) -> Result<View> {
+        let wanted = name.trim().to_ascii_lowercase().replace('_', "-");
+        View::ALL.into_iter().find(|v| v.name() == wanted).ok_or_else(|| {
+            Error::invalid(format!("{name:?} is not a view; the views are {}.", View::ALL.map(View::name).join(", ")))
+        })
+    }
+}
+
+/// The order of a case list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// Most recently changed first (best matches first when searching).
+    #[default]
+    Updated,
+    /// Soonest due first; cases without a due time last.
+    Due,
+    /// The reader who has waited longest first; cases nobody waits on last.
+    Waiting,
+    /// Newest first.
+    Created,
 }
 
 /// Which cases to list.
@@ -186,6 +298,10 @@ pub struct CaseFilter {
     /// Leave out resolved and closed cases.
     #[serde(default)]
     pub open_only: bool,
+    #[serde(default)]
+    pub view: View,
+    #[serde(default)]
+    pub sort: Sort,
 }
 
 /// A new message of a case's thread.
@@ -716,13 +832,19 @@ pub fn get(store: &Store, id: Uuid) -> Result<Case> {
         updated_at,
         contacts,
         messages,
+        sla: f.get("sla").filter(|v| !v.is_null()).and_then(|v| serde_json::from_value(v.clone()).ok()),
+        due_at: text("due_at"),
+        awaiting_since: conn
+            .prepare_cached(r#"SELECT awaiting_since FROM "case" WHERE id = ?1"#)?
+            .query_row([blob(id)], |r| r.get(0))?,
     })
 }
 
 const SUMMARY: &str = r#"c.id, c.queue_id, q.name, c.subject, c.kind, c.state, c.priority, c.owner, c.language,
     (SELECT p.display_name FROM case_contact l JOIN contact p ON p.id = l.contact_id
      WHERE l.case_id = c.id AND l.role = 'reader' ORDER BY l.rowid LIMIT 1),
-    (SELECT count(*) FROM case_message m WHERE m.case_id = c.id), c.created_at, c.updated_at"#;
+    (SELECT count(*) FROM case_message m WHERE m.case_id = c.id), c.created_at, c.updated_at,
+    c.number, c.due_at, c.awaiting_since"#;
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseSummary> {
     let created: Option<String> = r.get(11)?;
@@ -741,6 +863,9 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseSummary> {
         messages: u64::try_from(r.get::<_, i64>(10)?).unwrap_or(0),
         created_at: created.unwrap_or_else(|| updated.clone()),
         updated_at: updated,
+        number: r.get::<_, Option<i64>>(13)?.and_then(|n| u64::try_from(n).ok()),
+        due_at: r.get(14)?,
+        awaiting_since: r.get(15)?,
     })
 }
 
@@ -769,8 +894,30 @@ pub fn list(store: &Store, filter: &CaseFilter, offset: u64, limit: u32) -> Resu
         args.push(owner.trim().to_lowercase().into());
         conditions.push(format!("lower(c.owner) = ?{}", args.len()));
     }
-    if filter.open_only {
+    if filter.open_only || filter.view != View::All {
         conditions.push("c.state NOT IN ('resolved', 'closed')".into());
+    }
+    match filter.view {
+        View::All | View::Open => {}
+        View::Unanswered => conditions.push("c.awaiting_since IS NOT NULL".into()),
+        View::Mine => {
+            let me = crate::session::signed_in_user(conn)?.ok_or_else(|| {
+                Error::new(ErrorCode::NotLoggedIn, "\"Mine\" needs a signed-in user: sign in to a server first.")
+            })?;
+            args.push(me.to_lowercase().into());
+            conditions.push(format!("lower(c.owner) = ?{}", args.len()));
+        }
+        View::Unassigned => conditions.push("c.owner IS NULL".into()),
+        View::Overdue => {
+            args.push(utc_now().into());
+            conditions.push(format!("c.due_at < ?{}", args.len()));
+        }
+        View::DueToday => {
+            args.push(utc_now().into());
+            args.push(end_of_local_day().into());
+            conditions.push(format!("c.due_at >= ?{} AND c.due_at < ?{}", args.len() - 1, args.len()));
+        }
+        View::Waiting => conditions.push("c.state = 'pending'".into()),
     }
     let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
     let from = format!(r#"FROM "case" c LEFT JOIN queue q ON q.id = c.queue_id {filter_sql}"#);
@@ -783,7 +930,13 @@ pub fn list(store: &Store, filter: &CaseFilter, offset: u64, limit: u32) -> Resu
                     c.updated_at DESC"
                 .to_owned()
         }
-        None => "ORDER BY c.updated_at DESC, c.id".to_owned(),
+        None => match filter.sort {
+            Sort::Updated => "ORDER BY c.updated_at DESC, c.id",
+            Sort::Due => "ORDER BY c.due_at IS NULL, c.due_at, c.updated_at DESC, c.id",
+            Sort::Waiting => "ORDER BY c.awaiting_since IS NULL, c.awaiting_since, c.updated_at DESC, c.id",
+            Sort::Created => "ORDER BY c.created_at DESC, c.id",
+        }
+        .to_owned(),
     };
     args.push(i64::from(limit).into());
     args.push(i64::try_from(offset).unwrap_or(i64::MAX).into());
@@ -793,6 +946,21 @@ pub fn list(store: &Store, filter: &CaseFilter, offset: u64, limit: u32) -> Resu
         .query_map(rusqlite::params_from_iter(args.iter()), summary)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Page { items, total: u64::try_from(total).unwrap_or(0), offset })
+}
+
+/// Now, as the server writes due times (RFC 3339, UTC, seconds), so that text comparison orders
+/// them.
+fn utc_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The next midnight in this device's time zone, in UTC (as [`utc_now`] writes it).
+fn end_of_local_day() -> String {
+    let zone = jiff::tz::TimeZone::system();
+    let now = jiff::Timestamp::now().to_zoned(zone);
+    let midnight = now.date().tomorrow().ok().and_then(|d| d.to_zoned(now.time_zone().clone()).ok());
+    let at = midnight.map(|m| m.timestamp()).unwrap_or_else(|| now.timestamp() + jiff::SignedDuration::from_hours(24));
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// The content of an attachment, when this device holds it.

@@ -9,6 +9,7 @@
 //! * [`contacts`]: the contacts domain (validation, child rows, full-text search).
 //! * [`queues`] and [`cases`]: the desk: queues with their members, cases with their contacts
 //!   and append-only threads of messages and attachments.
+//! * [`drafts`]: what the composer holds per case, kept locally and encrypted as it is typed.
 //! * [`conflicts`]: the conflict inbox (concurrent edits the server recorded) and resolving them.
 //! * [`entities`]: what the client does per root entity (labels, search indexes, bulk-load hooks).
 //! * [`session`]: who is signed in on this device, with which role.
@@ -21,6 +22,7 @@ pub mod cases;
 pub mod conflicts;
 pub mod contacts;
 pub mod demo;
+pub mod drafts;
 pub mod entities;
 pub mod error;
 pub mod idle;

@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::store::sync_tables::{blob, uuid_from};
 use crate::store::{Store, write};
 use liaison_protocol::schema::{CASE_STATES, EntityKind, QUEUE_ROLES};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -311,4 +311,61 @@ fn find_in(conn: &Connection, named: &str) -> Result<Uuid> {
 /// The queue a person named, by id or by name (case-insensitive).
 pub fn find(store: &Store, named: &str) -> Result<Uuid> {
     find_in(store.conn(), named)
+}
+
+/// One line of the desk's queue sidebar: what waits in a queue, counted on this device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueCounts {
+    pub id: Uuid,
+    pub name: String,
+    pub email: Option<String>,
+    pub archived: bool,
+    /// Cases not resolved or closed.
+    pub open: u64,
+    /// Open cases whose reader waits for an answer.
+    pub unanswered: u64,
+    /// Open cases given to the signed-in user.
+    pub mine: u64,
+    /// Open cases given to nobody.
+    pub unassigned: u64,
+    /// Open cases with a running SLA clock past its due time.
+    pub overdue: u64,
+    /// Since when the longest-waiting reader of the queue waits (RFC 3339), if anyone does.
+    pub oldest_unanswered_at: Option<String>,
+}
+
+/// The desk's sidebar: every queue on this device with its counts, in one pass over the open
+/// cases (archived queues last).
+pub fn sidebar(store: &Store) -> Result<Vec<QueueCounts>> {
+    let conn = store.conn();
+    let me = crate::session::signed_in_user(conn)?.map(|u| u.to_lowercase());
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let rows = conn
+        .prepare_cached(
+            r#"SELECT q.id, q.name, q.email, q.archived,
+                      count(c.rid), count(c.awaiting_since), coalesce(sum(lower(c.owner) = ?1), 0),
+                      coalesce(sum(c.rid IS NOT NULL AND c.owner IS NULL), 0), coalesce(sum(c.due_at < ?2), 0),
+                      min(c.awaiting_since)
+               FROM queue q
+               LEFT JOIN "case" c ON c.queue_id = q.id AND c.state NOT IN ('resolved', 'closed')
+               GROUP BY q.id
+               ORDER BY q.archived, lower(q.name), q.id"#,
+        )?
+        .query_map(params![me, now], |r| {
+            let n = |i: usize| -> rusqlite::Result<u64> { Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0)) };
+            Ok(QueueCounts {
+                id: uuid_from(r.get(0)?)?,
+                name: r.get(1)?,
+                email: r.get(2)?,
+                archived: r.get(3)?,
+                open: n(4)?,
+                unanswered: n(5)?,
+                mine: n(6)?,
+                unassigned: n(7)?,
+                overdue: n(8)?,
+                oldest_unanswered_at: r.get(9)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }

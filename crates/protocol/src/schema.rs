@@ -761,6 +761,13 @@ pub static CASE: EntityDef = EntityDef {
         json("wiki_pages", JsonShape::WikiPages, false, 20_000),
         text("created_at", false, 40),
         FieldDef { name: "number", ty: FieldType::Integer, required: false, max_len: 999_999_999_999 },
+        // The SLA clocks as the server computed them from the thread: `{"first_response":
+        // {"state": "running", "due": "…", "breached": false, "elapsed_minutes": 12,
+        // "target_minutes": 480}, "update": …, "resolution": …}`; devices only display them.
+        json("sla", JsonShape::Any, false, 4_000),
+        // The earliest due time of a running clock (RFC 3339, UTC): what "overdue" and "due
+        // today" are computed from.
+        text("due_at", false, 40),
     ],
     parent: None,
     scope: ScopeRule::Of { field: "queue_id" },
@@ -768,7 +775,7 @@ pub static CASE: EntityDef = EntityDef {
     mutability: Mutability::Mutable,
     writers: Writers { create: Who::Readers, edit: Who::Readers, delete: Who::Staff },
     staff_fields: &[],
-    server_fields: &["number"],
+    server_fields: &["number", "sla", "due_at"],
     grants: None,
     identity: Identity::Random,
     since: 2,

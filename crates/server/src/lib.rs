@@ -14,6 +14,8 @@
 //!   may read or write a row is decided in [`permissions`] alone, and [`engine`] sequences them
 //!   for push, erasure, grants and role changes over a narrow port that each backend implements
 //!   in SQL only.
+//! * [`sla`] computes a case's SLA clocks from its thread and [`clocks`] is the worker that
+//!   keeps them on every case (the server-set fields `sla` and `due_at`), next to [`mail`].
 //! * [`retention`] prunes tombstones older than the retention period and sets the horizon below
 //!   which devices re-sync from a snapshot.
 //! * Every error on the wire is `{ code, message }` ([`error::ApiError`]).
@@ -29,6 +31,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod clocks;
 pub mod engine;
 pub mod error;
 pub mod handlers;

@@ -467,7 +467,7 @@ async fn serve(data_dir: PathBuf, db: &Database, args: ServeArgs) -> Result<()> 
     // Prunes once now (in the background, so a large first prune does not delay the start) and
     // then daily.
     retention::spawn_daily(Arc::clone(&storage), args.tombstone_days);
-    // Mail in and out for the queues that have a mailbox.
+    // Mail in and out for the queues that have a mailbox, and every case's SLA clocks.
     tokio::spawn(liaison_server::mail::run(Arc::clone(&storage)));
     let result = liaison_server::serve_with_state(config, AppState::new(storage), shutdown).await;
     result.with_context(|| format!("the server on {} with data in {} failed", args.listen, data_dir.display()))

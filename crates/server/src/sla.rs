@@ -2,7 +2,8 @@
 //!
 //! Three clocks, each against its queue's target in business minutes (`queue.sla`):
 //! * **first response**: from the case's opening (its first message) to the first public reply.
-//!   Not paused: waiting on the reader cannot happen before anyone answered.
+//!   Not paused: waiting on the reader cannot happen before anyone answered. Closing a case
+//!   nobody answered (spam, a duplicate) stops it; reopening resumes it.
 //! * **update**: from the oldest reader message no public reply has answered yet, to the next
 //!   public reply. Paused while the case waits on the reader.
 //! * **resolution**: from the opening to closing. Paused while the case waits on the reader;
@@ -282,6 +283,9 @@ pub fn clocks(calendar: &Calendar, targets: Targets, events: &[Event], now: Time
                         // A reader writing to a closed case reopens it.
                         closed = false;
                         start(&mut resolution, at);
+                        if !answered {
+                            start(&mut first, at);
+                        }
                     }
                     if pending {
                         pending = false;
@@ -327,6 +331,8 @@ pub fn clocks(calendar: &Calendar, targets: Targets, events: &[Event], now: Time
                     closed = true;
                     pending = false;
                     stop(&mut resolution, at);
+                    // Closed without an answer (spam, a duplicate): nothing is due any more.
+                    stop(&mut first, at);
                     stop(&mut update, at);
                     waiting_since = None;
                 }
@@ -335,12 +341,16 @@ pub fn clocks(calendar: &Calendar, targets: Targets, events: &[Event], now: Time
                 if closed {
                     closed = false;
                     start(&mut resolution, at);
+                    if !answered {
+                        start(&mut first, at);
+                    }
                 }
             }
         }
     }
     let first_state = match (opened, answered) {
         (false, _) => State::Idle,
+        (true, false) if closed => State::Stopped,
         (true, false) => State::Running,
         (true, true) => State::Stopped,
     };
@@ -527,6 +537,21 @@ mod tests {
         assert_eq!((reopened.resolution.state, reopened.resolution.elapsed_minutes), (State::Running, 240));
         assert_eq!(reopened.resolution.due, Some(t("2026-12-01T07:00:00Z")));
         assert_eq!(reopened.update.state, State::Idle, "no reader message waits for an update");
+    }
+
+    #[test]
+    fn a_case_closed_unanswered_has_nothing_due_until_it_is_reopened() {
+        let events = [
+            ev("2026-12-01T00:00:00Z", EventKind::Opened),
+            ev("2026-12-01T00:30:00Z", EventKind::Closed),
+            ev("2026-12-01T05:00:00Z", EventKind::Reopened),
+        ];
+        let closed = clocks(&Calendar::always(), targets(60, 60, 300), &events[..2], t("2026-12-01T04:00:00Z"));
+        assert_eq!(closed.first_response.state, State::Stopped, "spam closed unanswered is not overdue forever");
+        assert!(!closed.first_response.breached, "closed within its hour");
+        let reopened = clocks(&Calendar::always(), targets(60, 60, 300), &events, t("2026-12-01T05:10:00Z"));
+        assert_eq!((reopened.first_response.state, reopened.first_response.elapsed_minutes), (State::Running, 40));
+        assert_eq!(reopened.first_response.due, Some(t("2026-12-01T05:30:00Z")), "the 30 minutes left of its hour");
     }
 
     #[test]

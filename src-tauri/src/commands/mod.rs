@@ -8,6 +8,7 @@
 
 pub mod conflicts;
 pub mod contacts;
+pub mod desk;
 pub mod sync;
 pub mod vault;
 

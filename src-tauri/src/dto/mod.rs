@@ -5,11 +5,16 @@
 
 pub mod conflicts;
 pub mod contacts;
+pub mod desk;
 pub mod sync;
 pub mod vault;
 
 pub use conflicts::{Conflict, ConflictField, ConflictKind, ConflictSide, Keep};
 pub use contacts::{Contact, ContactEmail, ContactIdentifier, ContactInput, ContactPage, ContactPhone, ContactSummary};
+pub use desk::{
+    CannedSummary, CaseDetail, CaseEdit, CaseLink, CaseMessage, CasePage, CaseQuery, CaseRow, CaseSla, CaseSort,
+    CaseView, ComposerMode, Delivery, Draft, MessageAttachment, NewCase, QueueCounts, RenderedCanned, SlaClock,
+};
 use liaison_protocol::error::{ErrorBody, ErrorCode};
 use serde::{Deserialize, Serialize};
 pub use sync::{LedgerEntry, LedgerState, ServerProbe, SyncReport, SyncStatus};
@@ -68,6 +73,25 @@ pub fn typescript_bindings() -> String {
         Conflict::decl(&cfg),
         Keep::decl(&cfg),
         DataChanged::decl(&cfg),
+        QueueCounts::decl(&cfg),
+        CaseView::decl(&cfg),
+        CaseSort::decl(&cfg),
+        CaseQuery::decl(&cfg),
+        CaseRow::decl(&cfg),
+        CasePage::decl(&cfg),
+        SlaClock::decl(&cfg),
+        CaseSla::decl(&cfg),
+        CaseLink::decl(&cfg),
+        MessageAttachment::decl(&cfg),
+        Delivery::decl(&cfg),
+        CaseMessage::decl(&cfg),
+        CaseDetail::decl(&cfg),
+        ComposerMode::decl(&cfg),
+        Draft::decl(&cfg),
+        CannedSummary::decl(&cfg),
+        RenderedCanned::decl(&cfg),
+        NewCase::decl(&cfg),
+        CaseEdit::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in src-tauri/src/dto/ by `cargo xtask bindings`.\n// Do not edit by hand: a test fails when this file is stale.\n\n",

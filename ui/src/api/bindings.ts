@@ -23,3 +23,118 @@ export type ConflictKind = "field" | "delete";
 export type Conflict = { id: string, contactId: string, contactName: string | null, entity: string, field: string | null, kind: ConflictKind, mine: ConflictSide, theirs: ConflictSide, mineWasKept: boolean, mineIsOwn: boolean, detectedAt: string, resolution: string | null, resolvedBy: string | null, resolvedAt: string | null, };
 export type Keep = "mine" | "theirs" | "value";
 export type DataChanged = { entities: Array<string>, };
+export type QueueCounts = { id: string, name: string, email: string | null, archived: boolean, open: number, unanswered: number, mine: number, unassigned: number, overdue: number, 
+/**
+ * Since when the longest-waiting reader waits (RFC 3339), if anyone does.
+ */
+oldestUnansweredAt: string | null, };
+export type CaseView = "all" | "open" | "unanswered" | "mine" | "unassigned" | "overdue" | "due_today" | "waiting";
+export type CaseSort = "updated" | "due" | "waiting" | "created";
+export type CaseQuery = { 
+/**
+ * One queue's cases, or every queue's.
+ */
+queueId: string | null, view: CaseView, sort: CaseSort, 
+/**
+ * Words to find in subjects, threads and tags.
+ */
+search: string | null, 
+/**
+ * Only cases in this state.
+ */
+state: string | null, };
+export type CaseRow = { id: string, number: number | null, queueId: string, queueName: string | null, subject: string, kind: string, state: string, priority: string | null, owner: string | null, language: string | null, reader: string | null, messages: number, 
+/**
+ * The earliest due time of a running SLA clock (RFC 3339, UTC).
+ */
+dueAt: string | null, 
+/**
+ * Since when the reader waits for an answer, if they do.
+ */
+awaitingSince: string | null, createdAt: string, updatedAt: string, };
+export type CasePage = { items: Array<CaseRow>, total: number, offset: number, };
+export type SlaClock = { state: string, 
+/**
+ * When it falls (or fell) due, RFC 3339 UTC.
+ */
+due: string | null, breached: boolean, elapsedMinutes: number, targetMinutes: number | null, };
+export type CaseSla = { firstResponse: SlaClock | null, update: SlaClock | null, resolution: SlaClock | null, };
+export type CaseLink = { contactId: string, 
+/**
+ * `None` when the contact is not on this device.
+ */
+name: string | null, 
+/**
+ * `reader`, `subject`, `representative` or `other`.
+ */
+role: string, };
+export type MessageAttachment = { id: string, name: string, mediaType: string | null, size: number, 
+/**
+ * This device holds the content.
+ */
+stored: boolean, };
+export type Delivery = { state: string, detail: string | null, attempts: number | null, updatedAt: string | null, };
+export type CaseMessage = { id: string, kind: string, channel: string, authorUser: string | null, authorContactId: string | null, authorName: string | null, sentAt: string, 
+/**
+ * Plain text, always shown as text.
+ */
+body: string | null, attachments: Array<MessageAttachment>, delivery: Delivery | null, };
+export type CaseDetail = { id: string, number: number | null, queueId: string, queueName: string | null, 
+/**
+ * The states a case of its queue may take (the built-in ones, then the queue's own).
+ */
+states: Array<string>, subject: string, kind: string, channel: string, state: string, language: string | null, category: string | null, priority: string | null, owner: string | null, tags: Array<string>, contacts: Array<CaseLink>, 
+/**
+ * Oldest first.
+ */
+messages: Array<CaseMessage>, sla: CaseSla | null, dueAt: string | null, awaitingSince: string | null, createdAt: string, updatedAt: string, };
+export type ComposerMode = "reply" | "note";
+export type Draft = { caseId: string, mode: ComposerMode, body: string, cannedId: string | null, 
+/**
+ * When the draft began: replies by others after it make the app ask before sending.
+ */
+startedAt: string, updatedAt: string, };
+export type CannedSummary = { id: string, name: string, 
+/**
+ * Typed after `::` to insert it.
+ */
+shortcut: string | null, 
+/**
+ * `None`: for every queue.
+ */
+queueId: string | null, 
+/**
+ * Its language versions (tags).
+ */
+languages: Array<string>, };
+export type RenderedCanned = { language: string, text: string, };
+export type NewCase = { queueId: string, subject: string, 
+/**
+ * `inquiry`, `complaint` or `comment`.
+ */
+kind: string | null, 
+/**
+ * `email`, `wiki`, `irc`, `mailing_list`, `phone`, `in_person`, `social` …
+ */
+channel: string | null, language: string | null, 
+/**
+ * What the reader said: the case's first message.
+ */
+text: string | null, 
+/**
+ * The contact who wrote, linked as reader.
+ */
+readerId: string | null, };
+export type CaseEdit = { subject: string | null, 
+/**
+ * An empty string clears it.
+ */
+priority: string | null, tags: Array<string> | null, 
+/**
+ * An empty string clears it.
+ */
+language: string | null, 
+/**
+ * Move the case to another queue.
+ */
+queueId: string | null, };

@@ -73,6 +73,8 @@ export const SCHEMA = {
 		wiki_pages: { type: 'json', required: false, max: 20000 },
 		created_at: { type: 'text', required: false, max: 40 },
 		number: { type: 'integer', required: false, max: 999999999999 },
+		sla: { type: 'json', required: false, max: 4000 },
+		due_at: { type: 'text', required: false, max: 40 },
 	},
 	case_contact: {
 		case_id: { type: 'ref', required: true, max: 36 },

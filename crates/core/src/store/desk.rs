@@ -100,6 +100,39 @@ CREATE INDEX delivery_by_message ON delivery(message_id);
 "#,
 };
 
+/// 4: the desk's views: the server's SLA clocks on a case (`sla`, `due_at`), the derived
+/// `awaiting_since` (the oldest reader message no public reply has answered: what "unanswered"
+/// and the sidebar's oldest-waiting age are read from), and the composer's drafts. Drafts are
+/// this device's own (never synced), inside the encrypted store like everything else.
+pub const MIGRATION_VIEWS: Migration = Migration {
+    table: "desk",
+    sql: r#"
+ALTER TABLE "case" ADD COLUMN sla TEXT;
+ALTER TABLE "case" ADD COLUMN due_at TEXT;
+ALTER TABLE "case" ADD COLUMN awaiting_since TEXT;
+CREATE INDEX case_by_due ON "case"(due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX case_by_state ON "case"(queue_id, state);
+CREATE INDEX case_message_by_case_kind ON case_message(case_id, kind, sent_at);
+UPDATE "case" SET awaiting_since = (
+    SELECT min(m.sent_at) FROM case_message m WHERE m.case_id = "case".id AND m.kind = 'inbound'
+      AND m.sent_at > coalesce((SELECT max(r.sent_at) FROM case_message r WHERE r.case_id = "case".id AND r.kind = 'reply'), '')
+);
+CREATE TABLE draft (
+    case_id BLOB PRIMARY KEY, mode TEXT NOT NULL DEFAULT 'reply', body TEXT NOT NULL DEFAULT '',
+    canned_id BLOB, started_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TRIGGER draft_on_case_delete AFTER DELETE ON "case" BEGIN
+    DELETE FROM draft WHERE case_id = old.id;
+END;
+"#,
+};
+
+/// The derived `awaiting_since` of one case (see [`MIGRATION_VIEWS`]).
+const AWAITING: &str = r#"UPDATE "case" SET awaiting_since = (
+    SELECT min(m.sent_at) FROM case_message m WHERE m.case_id = "case".id AND m.kind = 'inbound'
+      AND m.sent_at > coalesce((SELECT max(r.sent_at) FROM case_message r WHERE r.case_id = "case".id AND r.kind = 'reply'), '')
+) WHERE rid = ?1"#;
+
 /// A case's full-text entry: subject, the text of its thread, tags. Both the row-by-row
 /// [`reindex_case`] and the bulk [`rebuild_search`] insert what this selects.
 static SEARCH: std::sync::LazyLock<SearchEntries> = std::sync::LazyLock::new(|| {
@@ -128,6 +161,7 @@ pub fn reindex_case(conn: &Connection, case: Uuid, touched_at: Option<&str>, sea
     if search == Search::Now {
         SEARCH.write(conn, rid)?;
     }
+    conn.prepare_cached(AWAITING)?.execute([rid])?;
     if let Some(at) = touched_at.filter(|at| *at > updated_at.as_str()) {
         conn.prepare_cached(r#"UPDATE "case" SET updated_at = ?2 WHERE rid = ?1"#)?.execute(params![rid, at])?;
     }

@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     desk::MIGRATION_1,
     desk::MIGRATION_CANNED,
     desk::MIGRATION_DELIVERY,
+    desk::MIGRATION_VIEWS,
 ];
 
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";

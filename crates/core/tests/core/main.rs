@@ -3,6 +3,7 @@
 mod canned;
 mod conflicts;
 mod contacts;
+mod desk;
 mod store;
 mod sync;
 mod write;

@@ -15,7 +15,8 @@
 //!   (keyed by the message's id, so a device retrying its push adds nothing), sent over SMTP
 //!   with its own Message-ID, In-Reply-To/References and the case tag, and its delivery state
 //!   written back as a synced `delivery` row.
-//! * [`run`]: the worker loop `serve` starts.
+//! * [`run`]: the worker loop `serve` starts (on every server: it also runs the SLA clocks,
+//!   [`crate::clocks`]).
 //!
 //! Everything the worker keeps is in the storage's [`Record`]s, so it works the same on SQLite
 //! and PostgreSQL.
@@ -301,7 +302,9 @@ pub async fn round(storage: &dyn Storage) -> Result<Round, MailError> {
     Ok(result)
 }
 
-/// The worker `serve` runs: a round every [`poll_interval`], errors logged, never fatal.
+/// The worker `serve` runs on every server, with or without a mailbox: a mail [`round`] every
+/// [`poll_interval`], then the SLA clocks ([`crate::clocks::follow`], after the round so mail
+/// that just arrived is dated within seconds); errors logged, never fatal.
 pub async fn run(storage: Arc<dyn Storage>) {
     if let Err(e) = outbox::recover(storage.as_ref(), Utc::now()).await {
         tracing::warn!("mail: recovering the outbox failed: {e}");
@@ -319,6 +322,9 @@ pub async fn run(storage: Arc<dyn Storage>) {
                 }
             }
             Err(e) => tracing::warn!("mail: {e}"),
+        }
+        if let Err(e) = crate::clocks::follow(storage.as_ref(), Utc::now()).await {
+            tracing::warn!("sla: computing the clocks failed (tried again next round): {e}");
         }
         tokio::time::sleep(every).await;
     }

@@ -18,7 +18,8 @@ fn now() -> DateTime<Utc> {
     Utc.timestamp_millis_opt(1_780_000_000_000).single().expect("a valid time")
 }
 
-fn mailbox(queue: Uuid) -> Mailbox {
+/// info-en's mailbox, on ports nothing listens on (ingest is called directly).
+pub(super) fn mailbox(queue: Uuid) -> Mailbox {
     let endpoint = |port| Endpoint { host: "127.0.0.1".into(), port, user: Some("info-en@example.org".into()) };
     Mailbox {
         queue_id: queue,

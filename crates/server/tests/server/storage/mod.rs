@@ -2,6 +2,7 @@
 //! cluster started by `postgres.rs` (never skipped). A new backend adds one `contract_tests!`
 //! line with a constructor and must pass the same list.
 
+mod clocks;
 mod contract;
 mod desk;
 mod mail;
@@ -75,6 +76,14 @@ macro_rules! contract_tests {
                 mail::broken_mail_is_quarantined_with_its_reason_and_the_next_message_flows_on,
                 mail::a_reply_pushed_twice_enters_the_outbox_once_and_devices_may_not_number_cases,
                 mail::a_reply_the_mail_server_cannot_take_is_retried_with_backoff_and_says_why,
+                clocks::a_reader_message_starts_a_first_response_clock_due_at_its_target_on_a_round_the_clock_queue,
+                clocks::a_public_reply_stops_first_response_and_update_a_note_does_not_and_a_new_message_restarts_update,
+                clocks::waiting_on_the_reader_pauses_resolution_and_update_and_resuming_runs_them_again,
+                clocks::closing_stops_resolution_and_reopening_resumes_it_with_the_time_spent,
+                clocks::following_the_same_feed_again_adds_no_event_and_writes_nothing,
+                clocks::office_hours_queue_edits_and_moves_set_due_times_by_the_queue_s_calendar,
+                clocks::devices_cannot_write_the_clocks,
+                clocks::mail_that_arrives_opens_the_clocks_and_a_reader_answering_resumes_a_pending_case,
             ]
         );
     };
