@@ -3,7 +3,7 @@
 //! their membership ends.
 
 use crate::harness::{Client, PASSPHRASE, Server};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// Raw row counts of the desk's tables in a client's encrypted store (not the CLI's queries).
@@ -287,6 +287,8 @@ fn a_reader_s_mail_becomes_a_case_answered_offline_with_a_canned_reply_that_reac
         "en",
         "--signature",
         "Wikimedia Volunteer Response Team",
+        "--sla",
+        "first_response=480,update=1440,resolution=10080",
     ]);
     server.admin(&["queue", "member", "add", "info-en", "ben"]);
     let ca = server.dir.path().join("mail-ca.pem");
@@ -339,6 +341,17 @@ fn a_reader_s_mail_becomes_a_case_answered_offline_with_a_canned_reply_that_reac
     let shown = volunteer.json(&["case", "show", &case]);
     assert_eq!(shown["subject"], "Error in the article");
     let number = shown["number"].as_u64().expect("the server numbered the case");
+    let shown = wait_for(30, "the server's clocks reach the device", || {
+        volunteer.ok(&["sync"]);
+        let shown = volunteer.json(&["case", "show", &case]);
+        (shown["sla"]["first_response"]["state"] == "running").then_some(shown)
+    });
+    let due = shown["due_at"].as_str().expect("a running clock has a due time").to_owned();
+    let due_at: chrono::DateTime<chrono::Utc> = due.parse().expect("due_at is RFC 3339");
+    let hours = (due_at - chrono::Utc::now()).num_minutes() as f64 / 60.0;
+    assert!((7.5..=8.1).contains(&hours), "first response due in the queue's 8 hours (24×7), not {hours} h: {due}");
+    let listed = volunteer.json(&["case", "list", "--view", "unanswered"]);
+    assert_eq!(listed["items"][0]["id"], json!(case), "the reader waits: the case is unanswered");
     assert_eq!(shown["messages"][0]["body"].as_str().map(str::trim), Some("The date of birth is wrong."));
 
     // Answered offline: the reply waits in the device's outbox, then goes out at the next sync.
@@ -374,6 +387,15 @@ fn a_reader_s_mail_becomes_a_case_answered_offline_with_a_canned_reply_that_reac
         state.filter(|s| s == "sent")
     });
     assert_eq!(state, "sent");
+    let answered = wait_for(30, "the reply stops the first-response and update clocks", || {
+        volunteer.ok(&["sync"]);
+        let shown = volunteer.json(&["case", "show", &case]);
+        (shown["sla"]["first_response"]["state"] == "stopped").then_some(shown)
+    });
+    assert_eq!(answered["sla"]["update"]["state"], "stopped", "{}", answered["sla"]);
+    assert_eq!(answered["sla"]["resolution"]["state"], "running", "the case is still open");
+    let unanswered = volunteer.json(&["case", "list", "--view", "unanswered"]);
+    assert_eq!(unanswered["total"], 0, "answered: nobody waits");
 
     // The reader answers the reply: it joins the same case.
     let answer = format!(
@@ -389,6 +411,15 @@ fn a_reader_s_mail_becomes_a_case_answered_offline_with_a_canned_reply_that_reac
     });
     let cases = volunteer.json(&["case", "list"]);
     assert_eq!(cases["items"].as_array().map(Vec::len), Some(1), "no second case for the answer");
+    let reset = wait_for(30, "the reader's answer restarts the update clock", || {
+        volunteer.ok(&["sync"]);
+        let shown = volunteer.json(&["case", "show", &case]);
+        (shown["sla"]["update"]["state"] == "running").then_some(shown)
+    });
+    let update_due: chrono::DateTime<chrono::Utc> =
+        reset["sla"]["update"]["due"].as_str().expect("the update clock's due time").parse().expect("RFC 3339");
+    let hours = (update_due - chrono::Utc::now()).num_minutes() as f64 / 60.0;
+    assert!((23.5..=24.1).contains(&hours), "an update is due within the queue's 24 hours of the answer, not {hours} h");
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert_eq!(mail.messages("reader@example.org").expect("read").len(), 1, "exactly one reply reached the reader");
     let outbox = server.admin(&["mail", "outbox"]);
