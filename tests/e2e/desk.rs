@@ -419,9 +419,64 @@ fn a_reader_s_mail_becomes_a_case_answered_offline_with_a_canned_reply_that_reac
     let update_due: chrono::DateTime<chrono::Utc> =
         reset["sla"]["update"]["due"].as_str().expect("the update clock's due time").parse().expect("RFC 3339");
     let hours = (update_due - chrono::Utc::now()).num_minutes() as f64 / 60.0;
-    assert!((23.5..=24.1).contains(&hours), "an update is due within the queue's 24 hours of the answer, not {hours} h");
+    assert!(
+        (23.5..=24.1).contains(&hours),
+        "an update is due within the queue's 24 hours of the answer, not {hours} h"
+    );
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert_eq!(mail.messages("reader@example.org").expect("read").len(), 1, "exactly one reply reached the reader");
     let outbox = server.admin(&["mail", "outbox"]);
     assert!(outbox.contains("every reply by mail was sent"), "{outbox}");
+}
+
+#[test]
+fn two_people_at_one_case_see_each_other_and_a_reply_sent_meanwhile_is_reported_before_the_other_sends() {
+    let server = Server::start();
+    server.add_user("ana", "staff");
+    server.add_user("ben", "volunteer");
+    server.add_user("cai", "volunteer");
+    server.admin(&["queue", "add", "--name", "info-en", "--email", "info-en@example.org"]);
+    server.admin(&["queue", "member", "add", "info-en", "ben"]);
+    let (ana, ben, cai) = (Client::new(), Client::new(), Client::new());
+    ana.login(&server, "ana");
+    ben.login(&server, "ben");
+    cai.login(&server, "cai");
+    ana.ok(&["sync"]);
+    let case = ana.ok(&["case", "new", "--queue", "info-en", "--subject", "Photo licence", "--text", "Is it CC BY?"]);
+    ana.ok(&["sync"]);
+    ben.ok(&["sync"]);
+
+    let alone = ana.json(&["case", "presence", &case]);
+    assert_eq!(alone["others"], json!([]), "nobody else yet: {alone}");
+    let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let seen = ben.json(&["case", "presence", &case, "--drafting"]);
+    assert_eq!(seen["others"][0]["user"], "ana", "ben sees that ana has the case open: {seen}");
+    assert_eq!(seen["others"][0]["activity"], "viewing");
+    let seen = ana.json(&["case", "presence", &case]);
+    assert_eq!(seen["others"][0]["user"], "ben");
+    assert_eq!(seen["others"][0]["activity"], "drafting", "ana sees that ben is writing a reply: {seen}");
+    let said = ana.ok(&["case", "presence", &case]);
+    assert!(said.contains("ben is writing a reply"), "{said}");
+
+    // Ana answers while Ben drafts; before Ben sends, the server tells him.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    ana.ok(&["case", "reply", &case, "--text", "Yes, CC BY-SA 4.0."]);
+    ana.ok(&["sync"]);
+    let before_send = ben.json(&["case", "presence", &case, "--drafting", "--since", &started]);
+    let replied = before_send["replied_since"].as_array().cloned().unwrap_or_default();
+    assert_eq!(replied.len(), 1, "ana's reply reached the server after ben's draft began: {before_send}");
+    assert_eq!(replied[0]["user"], "ana");
+    let later = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let fresh = ben.json(&["case", "presence", &case, "--drafting", "--since", &later]);
+    assert_eq!(fresh["replied_since"], json!([]), "a draft begun after the reply is told nothing");
+    let own = ana.json(&["case", "presence", &case, "--since", &started]);
+    assert_eq!(own["replied_since"], json!([]), "one's own reply is no collision");
+
+    // Leaving ends it at once; someone who may not read the case learns nothing of it.
+    ben.ok(&["case", "presence", &case, "--leave"]);
+    assert_eq!(ana.json(&["case", "presence", &case])["others"], json!([]), "ben left");
+    let refused = cai.fails(&["case", "presence", &case]);
+    assert!(refused.contains("no such case"), "a non-member is told the case does not exist: {refused}");
+    let bad = ben.fails(&["case", "presence", &case, "--since", "yesterday"]);
+    assert!(bad.contains("RFC 3339"), "{bad}");
 }

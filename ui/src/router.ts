@@ -1,23 +1,25 @@
 /**
  * Routes, and the rule that decides which screen the vault's state allows:
- * no vault → setup, locked → unlock, unlocked → contacts. Hash history, because the
+ * no vault → setup, locked → unlock, unlocked → contacts and the desk. Hash history, because the
  * app is served from tauri://localhost/index.html.
  */
 import { createRouter, createWebHashHistory, type RouteLocationRaw, type RouteRecordName, type Router } from 'vue-router';
 import { useVaultStore, type VaultPhase } from '@/stores/vault';
 import AppLayout from '@/views/AppLayout.vue';
 import ContactsView from '@/views/ContactsView.vue';
+import DeskView from '@/views/DeskView.vue';
 import SetupView from '@/views/SetupView.vue';
 import StartupView from '@/views/StartupView.vue';
 import UnlockView from '@/views/UnlockView.vue';
 
 const CONTACT_ROUTES = [ 'contacts', 'contact', 'contact-new', 'contact-edit' ];
+const DESK_ROUTES = [ 'desk', 'desk-queue', 'desk-case' ];
 
 const ALLOWED: Record<VaultPhase, readonly RouteRecordName[]> = {
 	unknown: [ 'startup' ],
 	setup: [ 'setup' ],
 	locked: [ 'unlock' ],
-	unlocked: CONTACT_ROUTES
+	unlocked: [ ...CONTACT_ROUTES, ...DESK_ROUTES ]
 };
 
 const HOME: Record<VaultPhase, RouteLocationRaw> = {
@@ -48,7 +50,11 @@ export function createAppRouter( history = createWebHashHistory() ): Router {
 					{ path: 'contacts', name: 'contacts', component: ContactsView },
 					{ path: 'contacts/new', name: 'contact-new', component: ContactsView },
 					{ path: 'contacts/:id', name: 'contact', component: ContactsView },
-					{ path: 'contacts/:id/edit', name: 'contact-edit', component: ContactsView }
+					{ path: 'contacts/:id/edit', name: 'contact-edit', component: ContactsView },
+					// `:queue` is a queue's id, or `all`.
+					{ path: 'desk', name: 'desk', component: DeskView },
+					{ path: 'desk/:queue', name: 'desk-queue', component: DeskView },
+					{ path: 'desk/:queue/:id', name: 'desk-case', component: DeskView }
 				]
 			},
 			{ path: '/:pathMatch(.*)*', redirect: { name: 'contacts' } }

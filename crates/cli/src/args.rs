@@ -368,6 +368,20 @@ pub enum CaseCommand {
         #[arg(long, value_name = "FILE")]
         output: PathBuf,
     },
+    /// Tell the server you are at a case (viewing, or --drafting a reply) and see who else is;
+    /// --leave ends it. Presence lasts a minute after the last report. Needs the server.
+    Presence {
+        id: String,
+        /// You are writing a reply.
+        #[arg(long, conflicts_with = "leave")]
+        drafting: bool,
+        /// You closed the case.
+        #[arg(long)]
+        leave: bool,
+        /// When your draft began (RFC 3339): also list the replies others sent since.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

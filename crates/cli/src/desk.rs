@@ -359,6 +359,34 @@ pub async fn case(store: &mut Store, cmd: CaseCommand, json: bool) -> Result<()>
             say!("Saved {} ({} bytes) to {}.", meta.name, content.len(), output.display());
             Ok(())
         }
+        CaseCommand::Presence { id, drafting, leave, since } => {
+            use liaison_protocol::wire::Activity;
+            let case = id_arg("case", &id)?;
+            let activity = match (drafting, leave) {
+                (_, true) => Activity::Left,
+                (true, _) => Activity::Drafting,
+                _ => Activity::Viewing,
+            };
+            let link = liaison_core::sync::server_link(store)?;
+            let seen = link.presence(case, activity, since.as_deref()).await?;
+            if json {
+                return emit(&seen);
+            }
+            if seen.others.is_empty() {
+                say!("Nobody else is at this case.");
+            }
+            for other in &seen.others {
+                let doing = match other.activity {
+                    Activity::Drafting => "is writing a reply",
+                    _ => "has it open",
+                };
+                say!("{} {doing} (on {}, {})", other.user, other.device, local_time(&other.seen_at));
+            }
+            for reply in &seen.replied_since {
+                say!("{} replied since your draft began ({})", reply.user, local_time(&reply.at));
+            }
+            Ok(())
+        }
     }
 }
 

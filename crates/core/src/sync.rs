@@ -478,6 +478,43 @@ fn connected_client(store: &Store) -> Result<Client> {
     Client::new(&url, Some(fingerprint), Some(token))
 }
 
+/// The signed-in server, for short calls made without holding the store (presence): read the
+/// session from the store, let go of it, then call.
+pub struct ServerLink {
+    client: Client,
+}
+
+impl std::fmt::Debug for ServerLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerLink").field("base", &self.client.base).finish_non_exhaustive()
+    }
+}
+
+/// The session this device is signed in with (`not_logged_in` when there is none).
+pub fn server_link(store: &Store) -> Result<ServerLink> {
+    Ok(ServerLink { client: connected_client(store)? })
+}
+
+impl ServerLink {
+    /// Tell the server what this device is doing with a case; learn who else is at it and, when
+    /// `draft_started_at` is given, the replies others sent since (see the server's `presence`).
+    pub async fn presence(
+        &self,
+        case: Uuid,
+        activity: liaison_protocol::wire::Activity,
+        draft_started_at: Option<&str>,
+    ) -> Result<liaison_protocol::wire::PresenceResponse> {
+        let request = liaison_protocol::wire::PresenceRequest {
+            case_id: case,
+            activity,
+            draft_started_at: draft_started_at.map(str::to_owned),
+        };
+        let client = &self.client;
+        let call = client.request(reqwest::Method::POST, "/v1/presence").timeout(std::time::Duration::from_secs(10));
+        client.send(call.json(&request)).await
+    }
+}
+
 /// Erase a person's data everywhere (right to erasure; staff and administrators only): the server
 /// erases the contact and its related rows and refuses later changes to them, then this device
 /// syncs so the erasure applies here at once. Needs the server: offline it fails and changes

@@ -404,6 +404,60 @@ pub struct EraseResponse {
     pub rows: u64,
 }
 
+/// What a person is doing with a case, as presence reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    /// The case is open on their screen.
+    Viewing,
+    /// They are writing a reply to the reader.
+    Drafting,
+    /// They closed the case (their presence ends at once rather than when it expires).
+    Left,
+}
+
+/// `POST /v1/presence`: what this device is doing with a case. Presence is kept in the
+/// server's memory only and expires [`PRESENCE_SECS`] after the last report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceRequest {
+    pub case_id: Uuid,
+    pub activity: Activity,
+    /// When this device's draft began (RFC 3339): the answer lists replies others sent since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_started_at: Option<String>,
+}
+
+/// How long a presence report lasts without another.
+pub const PRESENCE_SECS: u64 = 60;
+
+/// Someone else at the same case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceEntry {
+    pub user: String,
+    /// The name of their device (a person may have a case open on two).
+    pub device: String,
+    pub activity: Activity,
+    /// When they last reported (RFC 3339).
+    pub seen_at: String,
+}
+
+/// A public reply someone else sent on the case (when it reached the server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyNotice {
+    pub user: String,
+    pub message_id: Uuid,
+    pub at: String,
+}
+
+/// The answer to a presence report: who else is at the case now, and the replies others sent
+/// since the draft began (when the request said when that was).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceResponse {
+    pub others: Vec<PresenceEntry>,
+    #[serde(default)]
+    pub replied_since: Vec<ReplyNotice>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

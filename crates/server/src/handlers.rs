@@ -120,8 +120,66 @@ pub async fn push(
             ),
         ));
     }
-    let response = state.storage.push_batch(&authed.user, authed.device.id, &request, Utc::now()).await?;
+    let now = Utc::now();
+    let response = state.storage.push_batch(&authed.user, authed.device.id, &request, now).await?;
+    note_replies(&state, &authed, &request, &response, now);
     Ok(Json(response))
+}
+
+/// Tell [`crate::presence`] of every public reply this push brought (for "someone else replied").
+fn note_replies(
+    state: &AppState,
+    authed: &Authed,
+    request: &PushBatch,
+    response: &liaison_protocol::wire::PushResponse,
+    now: chrono::DateTime<Utc>,
+) {
+    for (incoming, result) in request.changes.iter().zip(&response.results) {
+        let Some(change) = incoming.known() else { continue };
+        if change.entity != liaison_protocol::schema::EntityKind::CaseMessage
+            || result.outcome != liaison_protocol::wire::Outcome::Accepted
+            || change.fields.get("kind").and_then(|f| f.value.as_str()) != Some("reply")
+        {
+            continue;
+        }
+        let case =
+            change.fields.get("case_id").and_then(|f| f.value.as_str()).and_then(|c| uuid::Uuid::parse_str(c).ok());
+        if let Some(case) = case {
+            state.presence.note_reply(case, &authed.user.name, change.row_id, now);
+        }
+    }
+}
+
+/// `POST /v1/presence`: what this device is doing with a case; answers who else is at it and
+/// the replies others sent since the draft began. Only for someone who may read the case: to
+/// anyone else the case does not exist.
+pub async fn presence(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiJson(request): ApiJson<liaison_protocol::wire::PresenceRequest>,
+) -> Result<Json<liaison_protocol::wire::PresenceResponse>, ApiError> {
+    let since = match request.draft_started_at.as_deref() {
+        None => None,
+        Some(text) => Some(
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map_err(|_| ApiError::invalid_input(format!("draft_started_at {text:?} is not an RFC 3339 time.")))?
+                .with_timezone(&Utc),
+        ),
+    };
+    let readable =
+        state.storage.row_for(&authed.user, liaison_protocol::schema::EntityKind::Case, request.case_id).await?;
+    if readable.is_none_or(|row| row.deleted) {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "There is no such case on this server, or it is not yours to see.",
+        ));
+    }
+    let visitor = crate::presence::Visitor {
+        user: &authed.user.name,
+        device: authed.device.id,
+        device_name: &authed.device.name,
+    };
+    Ok(Json(state.presence.report(request.case_id, visitor, request.activity, since, Utc::now())))
 }
 
 /// Query of `GET /v1/pull`.

@@ -16,6 +16,8 @@
 //!   in SQL only.
 //! * [`sla`] computes a case's SLA clocks from its thread and [`clocks`] is the worker that
 //!   keeps them on every case (the server-set fields `sla` and `due_at`), next to [`mail`].
+//! * [`presence`]: who else has a case open or is writing a reply, in memory, for devices that
+//!   may read the case (`POST /v1/presence`), and the replies others sent since a draft began.
 //! * [`retention`] prunes tombstones older than the retention period and sets the horizon below
 //!   which devices re-sync from a snapshot.
 //! * Every error on the wire is `{ code, message }` ([`error::ApiError`]).
@@ -37,6 +39,7 @@ pub mod error;
 pub mod handlers;
 pub mod mail;
 pub mod permissions;
+pub mod presence;
 pub mod retention;
 pub mod router;
 pub mod server;
@@ -60,12 +63,14 @@ use storage::Storage;
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub login_limiter: Arc<LoginLimiter>,
+    /// Who is at which case now, in memory ([`presence`]).
+    pub presence: Arc<presence::Presence>,
 }
 
 impl AppState {
     /// State over `storage`, with the default login limit (10 failures per user name per minute).
     pub fn new(storage: Arc<dyn Storage>) -> Self {
-        Self { storage, login_limiter: Arc::new(LoginLimiter::default()) }
+        Self { storage, login_limiter: Arc::new(LoginLimiter::default()), presence: Arc::default() }
     }
 
     /// Replace the login rate limiter (tests use a small one).

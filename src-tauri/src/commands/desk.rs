@@ -3,8 +3,8 @@
 
 use super::{Result, blocking, parse_id};
 use crate::dto::desk::{
-    CannedSummary, CaseDetail, CaseEdit, CasePage, CaseQuery, CaseRow, ComposerMode, Draft, NewCase, QueueCounts,
-    RenderedCanned,
+    CannedSummary, CaseActivity, CaseDetail, CaseEdit, CasePage, CasePresence, CaseQuery, CaseRow, ComposerMode, Draft,
+    NewCase, QueueCounts, RenderedCanned,
 };
 use crate::state::AppState;
 use liaison_core::cases::{self, CaseFilter, CaseInput, CasePatch, MessageInput};
@@ -230,4 +230,36 @@ pub async fn discard_draft(state: State<'_, AppState>, case_id: String) -> Resul
     let mut profile = state.profile.lock().await;
     blocking(|| drafts::discard(profile.store()?, id))?;
     Ok(())
+}
+
+/// Report what this device is doing with a case and learn who else is at it (and, with
+/// `draftStartedAt`, the replies others sent since). Offline or signed out it answers
+/// `online: false` rather than failing: presence is only ever a hint.
+#[tauri::command]
+pub async fn case_presence(
+    state: State<'_, AppState>,
+    case_id: String,
+    activity: CaseActivity,
+    draft_started_at: Option<String>,
+) -> Result<CasePresence> {
+    let id = parse_id(&case_id)?;
+    let link = {
+        let mut profile = state.profile.lock().await;
+        blocking(|| liaison_core::sync::server_link(profile.store()?))
+    };
+    let offline = CasePresence { online: false, others: Vec::new(), replied_since: Vec::new() };
+    let link = match link {
+        Ok(link) => link,
+        Err(e) if e.code == liaison_core::ErrorCode::NotLoggedIn => return Ok(offline),
+        Err(e) => return Err(e.into()),
+    };
+    match link.presence(id, activity.into(), draft_started_at.as_deref()).await {
+        Ok(seen) => Ok(seen.into()),
+        Err(e)
+            if matches!(e.code, liaison_core::ErrorCode::ServerUnreachable | liaison_core::ErrorCode::Unavailable) =>
+        {
+            Ok(offline)
+        }
+        Err(e) => Err(e.into()),
+    }
 }

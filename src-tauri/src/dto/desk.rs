@@ -495,3 +495,86 @@ pub struct CaseEdit {
     /// Move the case to another queue.
     pub queue_id: Option<String>,
 }
+
+/// What a person is doing with a case: `viewing`, `drafting` a reply, or `left`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseActivity {
+    Viewing,
+    Drafting,
+    Left,
+}
+
+impl From<CaseActivity> for liaison_protocol::wire::Activity {
+    fn from(a: CaseActivity) -> Self {
+        use liaison_protocol::wire::Activity;
+        match a {
+            CaseActivity::Viewing => Activity::Viewing,
+            CaseActivity::Drafting => Activity::Drafting,
+            CaseActivity::Left => Activity::Left,
+        }
+    }
+}
+
+impl From<liaison_protocol::wire::Activity> for CaseActivity {
+    fn from(a: liaison_protocol::wire::Activity) -> Self {
+        use liaison_protocol::wire::Activity;
+        match a {
+            Activity::Viewing => CaseActivity::Viewing,
+            Activity::Drafting => CaseActivity::Drafting,
+            Activity::Left => CaseActivity::Left,
+        }
+    }
+}
+
+/// Someone else at the same case now.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PresentPerson {
+    pub user: String,
+    pub device: String,
+    pub activity: CaseActivity,
+    pub seen_at: String,
+}
+
+/// A public reply someone else sent since this device's draft began.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplySince {
+    pub user: String,
+    pub message_id: String,
+    pub at: String,
+}
+
+/// Who else is at a case (only while online: `online` is false when the server could not be
+/// asked, and the lists are then empty).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CasePresence {
+    pub online: bool,
+    pub others: Vec<PresentPerson>,
+    pub replied_since: Vec<ReplySince>,
+}
+
+impl From<liaison_protocol::wire::PresenceResponse> for CasePresence {
+    fn from(p: liaison_protocol::wire::PresenceResponse) -> Self {
+        CasePresence {
+            online: true,
+            others: p
+                .others
+                .into_iter()
+                .map(|o| PresentPerson {
+                    user: o.user,
+                    device: o.device,
+                    activity: o.activity.into(),
+                    seen_at: o.seen_at,
+                })
+                .collect(),
+            replied_since: p
+                .replied_since
+                .into_iter()
+                .map(|r| ReplySince { user: r.user, message_id: r.message_id.to_string(), at: r.at })
+                .collect(),
+        }
+    }
+}

@@ -12,8 +12,9 @@ pub mod vault;
 pub use conflicts::{Conflict, ConflictField, ConflictKind, ConflictSide, Keep};
 pub use contacts::{Contact, ContactEmail, ContactIdentifier, ContactInput, ContactPage, ContactPhone, ContactSummary};
 pub use desk::{
-    CannedSummary, CaseDetail, CaseEdit, CaseLink, CaseMessage, CasePage, CaseQuery, CaseRow, CaseSla, CaseSort,
-    CaseView, ComposerMode, Delivery, Draft, MessageAttachment, NewCase, QueueCounts, RenderedCanned, SlaClock,
+    CannedSummary, CaseActivity, CaseDetail, CaseEdit, CaseLink, CaseMessage, CasePage, CasePresence, CaseQuery,
+    CaseRow, CaseSla, CaseSort, CaseView, ComposerMode, Delivery, Draft, MessageAttachment, NewCase, PresentPerson,
+    QueueCounts, RenderedCanned, ReplySince, SlaClock,
 };
 use liaison_protocol::error::{ErrorBody, ErrorCode};
 use serde::{Deserialize, Serialize};
@@ -92,6 +93,10 @@ pub fn typescript_bindings() -> String {
         RenderedCanned::decl(&cfg),
         NewCase::decl(&cfg),
         CaseEdit::decl(&cfg),
+        CaseActivity::decl(&cfg),
+        PresentPerson::decl(&cfg),
+        ReplySince::decl(&cfg),
+        CasePresence::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in src-tauri/src/dto/ by `cargo xtask bindings`.\n// Do not edit by hand: a test fails when this file is stale.\n\n",

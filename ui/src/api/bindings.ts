@@ -138,3 +138,7 @@ language: string | null,
  * Move the case to another queue.
  */
 queueId: string | null, };
+export type CaseActivity = "viewing" | "drafting" | "left";
+export type PresentPerson = { user: string, device: string, activity: CaseActivity, seenAt: string, };
+export type ReplySince = { user: string, messageId: string, at: string, };
+export type CasePresence = { online: boolean, others: Array<PresentPerson>, repliedSince: Array<ReplySince>, };

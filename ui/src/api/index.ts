@@ -4,13 +4,26 @@
  * `ApiError` (see `./errors.ts`).
  */
 import type {
+	CannedSummary,
+	CaseActivity,
+	CaseDetail,
+	CaseEdit,
+	CasePage,
+	CasePresence,
+	CaseQuery,
+	CaseRow,
+	ComposerMode,
 	Conflict,
 	Contact,
 	ContactInput,
 	ContactPage,
 	DataChanged,
+	Draft,
 	Keep,
 	LedgerEntry,
+	NewCase,
+	QueueCounts,
+	RenderedCanned,
 	ServerProbe,
 	SyncReport,
 	SyncStatus,
@@ -40,6 +53,11 @@ export const EVENTS = {
 
 /** The kinds of rows a contact's page shows. */
 export const CONTACT_ENTITIES = [ 'contact', 'contact_email', 'contact_phone', 'contact_identifier' ] as const;
+
+/** The kinds of rows the desk shows: queues, cases and their threads, replies' delivery, canned replies. */
+export const DESK_ENTITIES = [
+	'case', 'case_message', 'case_contact', 'attachment', 'delivery', 'queue', 'queue_member', 'canned_reply'
+] as const;
 
 export const dataApi = {
 	/** Calls `handler` with the kinds of rows that changed (wire names, e.g. `contact`, `conflict`). */
@@ -93,4 +111,42 @@ export const conflictsApi = {
 	 */
 	resolve: ( id: string, keep: Keep, value: string | null ): Promise<Conflict> =>
 		call( 'resolve_conflict', { id, keep, value } )
+};
+
+export const deskApi = {
+	/** Every queue on this device with its counts (the sidebar). */
+	queues: (): Promise<QueueCounts[]> => call( 'desk_queues' ),
+	/** One page of the cases `query` selects; `limit` is 1 to 500. View `mine` rejects with `not_logged_in` when nobody is signed in. */
+	listCases: ( query: CaseQuery, offset: number, limit: number ): Promise<CasePage> =>
+		call( 'list_cases', { query, offset, limit } ),
+	getCase: ( id: string ): Promise<CaseDetail> => call( 'get_case', { id } ),
+	/** The cases a contact appears in. */
+	contactCases: ( contactId: string ): Promise<CaseRow[]> => call( 'contact_cases', { contactId } ),
+	/** Record a case by hand (a phone call, a talk page thread, a conversation at a meetup). */
+	createCase: ( input: NewCase ): Promise<CaseDetail> => call( 'create_case', { input } ),
+	updateCase: ( id: string, edit: CaseEdit ): Promise<CaseDetail> => call( 'update_case', { id, edit } ),
+	/** `to` is one of the case's `states`; the change is recorded in the thread. */
+	setState: ( id: string, to: string ): Promise<CaseDetail> => call( 'set_case_state', { id, to } ),
+	/** Give the case to a user, or to nobody (`owner: null`). */
+	assign: ( id: string, owner: string | null ): Promise<CaseDetail> => call( 'assign_case', { id, owner } ),
+	/** A reply to the reader (mailed by the server after sync) or an internal note; discards the case's draft. */
+	send: ( caseId: string, mode: ComposerMode, body: string ): Promise<CaseDetail> =>
+		call( 'send_message', { caseId, mode, body } ),
+	/** The canned replies for a queue's cases (its own and those for every queue). */
+	listCanned: ( queueId: string | null ): Promise<CannedSummary[]> => call( 'list_canned', { queueId } ),
+	/** A canned reply filled in for a case, and the language version used. */
+	renderCanned: ( cannedId: string, caseId: string ): Promise<RenderedCanned> =>
+		call( 'render_canned', { cannedId, caseId } ),
+	getDraft: ( caseId: string ): Promise<Draft | null> => call( 'get_draft', { caseId } ),
+	/** Keep what the composer holds; an empty body with no canned reply discards the draft (resolves with `null`). */
+	saveDraft: ( caseId: string, mode: ComposerMode, body: string, cannedId: string | null ): Promise<Draft | null> =>
+		call( 'save_draft', { caseId, mode, body, cannedId } ),
+	discardDraft: ( caseId: string ): Promise<null> => call( 'discard_draft', { caseId } ),
+	/**
+	 * Tell the server what this device is doing with a case and learn who else is at it; with
+	 * `draftStartedAt`, also the replies others sent since. Offline or signed out it resolves
+	 * with `online: false`.
+	 */
+	presence: ( caseId: string, activity: CaseActivity, draftStartedAt: string | null ): Promise<CasePresence> =>
+		call( 'case_presence', { caseId, activity, draftStartedAt } )
 };

@@ -8,6 +8,7 @@
 import { defineStore } from 'pinia';
 import { ref, watch, type Ref } from 'vue';
 import { CONTACT_ENTITIES, contactsApi, dataApi, type ApiError, type Contact, type ContactInput, type ContactPage } from '@/api';
+import { useSelection } from '@/composables/useSelection';
 import { useVaultStore } from './vault';
 
 export const PAGE_SIZE = 200;
@@ -18,22 +19,21 @@ export const useContactsStore = defineStore( 'contacts', () => {
 	const query = ref( '' );
 	const queryVersion = ref( 0 );
 	const dataVersion = ref( 0 );
-	const selected = ref<Contact | null>( null );
-	const selectedError = ref<ApiError | null>( null );
-	const loadingSelected = ref( false );
 	const saving = ref( false );
 	const saveError = ref<ApiError | null>( null );
 	const deleting = ref( false );
 	const deleteError = ref<ApiError | null>( null );
 	/** The contact this device last deleted or erased: the view leaves its page. */
 	const removed = ref<string | null>( null );
-	let selectRequest = 0;
 
 	function fail( e: unknown ): ApiError {
 		const error = e as ApiError;
 		vault.noteError( error );
 		return error;
 	}
+
+	const selection = useSelection( contactsApi.get, fail );
+	const { selected, selectedError, loadingSelected } = selection;
 
 	// A sync (or another command) changed contacts: the list and the open contact reload.
 	void dataApi.onChanged( ( entities ) => {
@@ -66,33 +66,8 @@ export const useContactsStore = defineStore( 'contacts', () => {
 		dataVersion.value++;
 	}
 
-	async function select( id: string | null ): Promise<void> {
-		const request = ++selectRequest;
-		selectedError.value = null;
-		if ( id === null ) {
-			selected.value = null;
-			loadingSelected.value = false;
-			return;
-		}
-		if ( selected.value?.id === id ) {
-			return;
-		}
-		loadingSelected.value = true;
-		try {
-			const contact = await contactsApi.get( id );
-			if ( request === selectRequest ) {
-				selected.value = contact;
-			}
-		} catch ( e ) {
-			if ( request === selectRequest ) {
-				selected.value = null;
-				selectedError.value = fail( e );
-			}
-		} finally {
-			if ( request === selectRequest ) {
-				loadingSelected.value = false;
-			}
-		}
+	function select( id: string | null ): Promise<void> {
+		return selection.select( id );
 	}
 
 	/**
@@ -101,22 +76,7 @@ export const useContactsStore = defineStore( 'contacts', () => {
 	 */
 	async function reload(): Promise<void> {
 		invalidate();
-		const id = selected.value?.id;
-		if ( !id ) {
-			return;
-		}
-		const request = ++selectRequest;
-		try {
-			const contact = await contactsApi.get( id );
-			if ( request === selectRequest ) {
-				selected.value = contact;
-			}
-		} catch ( e ) {
-			if ( request === selectRequest ) {
-				selected.value = null;
-				selectedError.value = fail( e );
-			}
-		}
+		await selection.refetch();
 	}
 
 	async function save( id: string | null, input: ContactInput ): Promise<Contact | null> {
@@ -124,9 +84,7 @@ export const useContactsStore = defineStore( 'contacts', () => {
 		saveError.value = null;
 		try {
 			const contact = id === null ? await contactsApi.create( input ) : await contactsApi.update( id, input );
-			selectRequest++;
-			selected.value = contact;
-			selectedError.value = null;
+			selection.show( contact );
 			invalidate();
 			return contact;
 		} catch ( e ) {
@@ -157,9 +115,7 @@ export const useContactsStore = defineStore( 'contacts', () => {
 			// The backend announced the change already, and a reload may have found the contact
 			// gone: that is no error, the contact's page simply goes (the view follows `removed`).
 			if ( selected.value === null || selected.value.id === id ) {
-				selectRequest++;
-				selected.value = null;
-				selectedError.value = null;
+				selection.show( null );
 			}
 			removed.value = id;
 			invalidate();
@@ -187,14 +143,11 @@ export const useContactsStore = defineStore( 'contacts', () => {
 
 	/** Forget all contact data held in memory (and so in the DOM). */
 	function clear(): void {
-		selectRequest++;
+		selection.show( null );
 		query.value = '';
-		selected.value = null;
-		selectedError.value = null;
 		saveError.value = null;
 		deleteError.value = null;
 		removed.value = null;
-		loadingSelected.value = false;
 		queryVersion.value++;
 	}
 

@@ -18,6 +18,10 @@ import type {
 	SyncStatus,
 	VaultState
 } from '@/api/bindings';
+import { FakeDesk, type FakeCanned, type FakeCase, type FakeQueue } from './fakeDesk';
+
+export { CASE_KINDS, makeCanned, makeCase, makeMessage, makeQueue } from './fakeDesk';
+export type { FakeCanned, FakeCase, FakeQueue } from './fakeDesk';
 
 const CONTACT_KINDS = [ 'contact', 'contact_email', 'contact_phone', 'contact_identifier' ];
 
@@ -136,6 +140,8 @@ class FakeBackend {
 	ledger: LedgerEntry[] = [];
 	/** The conflict inbox, resolved ones included (oldest first, as the backend keeps them). */
 	conflicts: Conflict[] = [];
+	/** Queues, cases, canned replies and drafts (see fakeDesk.ts). */
+	desk: FakeDesk = new FakeDesk( this );
 	handlers: Record<string, Handler> = {};
 	listeners = new Map<string, Set<( event: { payload: unknown } ) => void>>();
 	invoke = vi.fn( async ( command: string, args?: Args ): Promise<unknown> => {
@@ -166,6 +172,7 @@ class FakeBackend {
 			dataDir: '/home/test/.local/share/liaison'
 		};
 		this.contacts = [];
+		this.desk.reset();
 		this.sync = {
 			loggedIn: false,
 			serverUrl: null,
@@ -193,6 +200,20 @@ class FakeBackend {
 		this.vault = { ...this.vault, exists: true, unlocked: true, mode: 'passphrase' };
 		this.passphrase = 'correct horse';
 		this.contacts = contacts;
+		return this;
+	}
+
+	/** Puts queues, cases and canned replies on the desk. */
+	withDesk( desk: { queues?: FakeQueue[]; cases?: FakeCase[]; canned?: FakeCanned[] } ): this {
+		this.desk.queues = desk.queues ?? this.desk.queues;
+		this.desk.cases = desk.cases ?? this.desk.cases;
+		this.desk.canned = desk.canned ?? this.desk.canned;
+		return this;
+	}
+
+	/** Signed in to a server as `user`. */
+	signedIn( user = 'ada', role = 'volunteer' ): this {
+		this.sync = { ...this.sync, loggedIn: true, serverUrl: 'https://liaison.example.org', user, role, fingerprint: 'ab:cd' };
 		return this;
 	}
 
@@ -224,7 +245,7 @@ class FakeBackend {
 		}
 	}
 
-	private requireUnlocked(): void {
+	requireUnlocked(): void {
 		if ( !this.vault.exists ) {
 			throw apiError( 'no_vault' );
 		}
@@ -239,6 +260,7 @@ class FakeBackend {
 
 	private defaultHandlers(): Record<string, Handler> {
 		return {
+			...this.desk.handlers(),
 			vault_state: () => ( { ...this.vault } ),
 			sync_ledger: () => [ ...this.ledger ],
 			create_vault: ( { mode, passphrase } ) => {

@@ -1,11 +1,14 @@
 /**
  * Runs before every test file: replaces Tauri's IPC with the in-memory fake backend,
- * and gives each test a fresh backend, Pinia and English locale.
+ * and gives each test a fresh backend, Pinia, English locale and window; what a test mounted
+ * is unmounted after it.
  */
+import { enableAutoUnmount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, vi } from 'vitest';
 import { setLocale } from '@/i18n';
 import { backend } from './fakeBackend';
+import { resizeWindow } from './window';
 
 vi.mock( '@tauri-apps/api/core', async () => {
 	const fake = await import( './fakeBackend' );
@@ -22,6 +25,9 @@ vi.mock( '@tauri-apps/api/event', async () => {
 	};
 } );
 
+// A mounted app left from an earlier test would still listen to the window (keyboard shortcuts).
+enableAutoUnmount( afterEach );
+
 beforeEach( () => {
 	backend.reset();
 	setActivePinia( createPinia() );
@@ -31,4 +37,6 @@ beforeEach( () => {
 afterEach( () => {
 	vi.useRealTimers();
 	document.body.innerHTML = '';
+	// happy-dom's default window; a test of the narrow layout makes it smaller.
+	resizeWindow( 1024, 768 );
 } );

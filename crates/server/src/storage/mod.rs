@@ -550,6 +550,8 @@ pub trait Storage: Send + Sync {
     async fn feed(&self, since: u64, limit: u32) -> Result<Vec<PulledRow>, StorageError>;
     /// One row (a tombstone included), whatever its scope.
     async fn row(&self, kind: EntityKind, id: Uuid) -> Result<Option<RowState>, StorageError>;
+    /// One row as `user` may read it: `None` when it does not exist or is not theirs to see.
+    async fn row_for(&self, user: &User, kind: EntityKind, id: Uuid) -> Result<Option<RowState>, StorageError>;
     /// The contacts that have a live email row with this address (compared case-insensitively),
     /// oldest first.
     async fn contacts_with_address(&self, address: &str) -> Result<Vec<Uuid>, StorageError>;

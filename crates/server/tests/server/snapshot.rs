@@ -317,6 +317,14 @@ impl Storage for FailsMidSnapshot {
     async fn row(&self, kind: EntityKind, id: Uuid) -> Result<Option<liaison_protocol::wire::RowState>, StorageError> {
         self.0.row(kind, id).await
     }
+    async fn row_for(
+        &self,
+        user: &User,
+        kind: EntityKind,
+        id: Uuid,
+    ) -> Result<Option<liaison_protocol::wire::RowState>, StorageError> {
+        self.0.row_for(user, kind, id).await
+    }
     async fn contacts_with_address(&self, address: &str) -> Result<Vec<Uuid>, StorageError> {
         self.0.contacts_with_address(address).await
     }

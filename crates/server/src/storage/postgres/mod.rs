@@ -344,7 +344,16 @@ impl Storage for PostgresStorage {
     }
 
     async fn row(&self, kind: EntityKind, id: Uuid) -> Result<Option<liaison_protocol::wire::RowState>, StorageError> {
-        records::row(&self.client().await?, kind, id).await
+        records::row(&mut self.client().await?, None, kind, id).await
+    }
+
+    async fn row_for(
+        &self,
+        user: &User,
+        kind: EntityKind,
+        id: Uuid,
+    ) -> Result<Option<liaison_protocol::wire::RowState>, StorageError> {
+        records::row(&mut self.client().await?, Some(user.id), kind, id).await
     }
 
     async fn contacts_with_address(&self, address: &str) -> Result<Vec<Uuid>, StorageError> {

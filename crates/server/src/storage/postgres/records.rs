@@ -156,8 +156,19 @@ pub(super) async fn feed(c: &Client, since: u64, limit: u32) -> Result<Vec<Pulle
     Ok(rows)
 }
 
-pub(super) async fn row(c: &Client, kind: EntityKind, id: Uuid) -> Result<Option<RowState>, StorageError> {
-    let found = c
+/// A row as `user` may read it (`None`: as the server, whatever its scope).
+pub(super) async fn row(
+    c: &mut Client,
+    user: Option<Uuid>,
+    kind: EntityKind,
+    id: Uuid,
+) -> Result<Option<RowState>, StorageError> {
+    let tx = c.transaction().await.map_err(db)?;
+    let access = match user {
+        Some(user) => super::access::load(&tx, user).await?,
+        None => Access::server(),
+    };
+    let found = tx
         .query_opt(
             "SELECT seq, entity, row_id, deleted, purged, scope, doc, protocol FROM sync_rows
              WHERE entity = $1 AND row_id = $2",
@@ -166,7 +177,7 @@ pub(super) async fn row(c: &Client, kind: EntityKind, id: Uuid) -> Result<Option
         .await
         .map_err(db)?;
     match found {
-        Some(r) => match pulled_row_from(&r, &Access::server(), u32::MAX)? {
+        Some(r) => match pulled_row_from(&r, &access, u32::MAX)? {
             (_, Some(row)) => Ok(Some(row.decode()?)),
             (_, None) => Ok(None),
         },

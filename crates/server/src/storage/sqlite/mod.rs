@@ -294,7 +294,17 @@ impl Storage for SqliteStorage {
     }
 
     async fn row(&self, kind: EntityKind, id: Uuid) -> Result<Option<liaison_protocol::wire::RowState>, StorageError> {
-        self.call(move |c| records::row(c, kind, id)).await
+        self.call(move |c| records::row(c, None, kind, id)).await
+    }
+
+    async fn row_for(
+        &self,
+        user: &User,
+        kind: EntityKind,
+        id: Uuid,
+    ) -> Result<Option<liaison_protocol::wire::RowState>, StorageError> {
+        let user = user.id;
+        self.call(move |c| records::row(c, Some(user), kind, id)).await
     }
 
     async fn contacts_with_address(&self, address: &str) -> Result<Vec<Uuid>, StorageError> {

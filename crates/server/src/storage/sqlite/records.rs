@@ -159,7 +159,17 @@ pub(super) fn feed(c: &Connection, since: u64, limit: u32) -> Result<Vec<PulledR
     Ok(rows)
 }
 
-pub(super) fn row(c: &Connection, kind: EntityKind, id: Uuid) -> Result<Option<RowState>, StorageError> {
+/// A row as `user` may read it (`None`: as the server, whatever its scope).
+pub(super) fn row(
+    c: &Connection,
+    user: Option<Uuid>,
+    kind: EntityKind,
+    id: Uuid,
+) -> Result<Option<RowState>, StorageError> {
+    let access = match user {
+        Some(user) => super::access::load(c, user)?,
+        None => Access::server(),
+    };
     let mut stmt = c
         .prepare_cached(
             "SELECT seq, entity, row_id, deleted, purged, scope, doc, protocol FROM sync_rows
@@ -168,7 +178,7 @@ pub(super) fn row(c: &Connection, kind: EntityKind, id: Uuid) -> Result<Option<R
         .map_err(db)?;
     let mut found = stmt.query(params![kind.as_str(), id.as_bytes()]).map_err(db)?;
     match found.next().map_err(db)? {
-        Some(r) => match pulled_row_at(r, &Access::server(), u32::MAX)? {
+        Some(r) => match pulled_row_at(r, &access, u32::MAX)? {
             (_, Some(row)) => Ok(Some(row.decode()?)),
             (_, None) => Ok(None),
         },
