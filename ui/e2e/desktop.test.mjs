@@ -5,26 +5,36 @@
  *   LIAISON_APP_BINARY       absolute path of the built app (UI embedded)
  *   LIAISON_EXPECT_DATA_DIR  the fresh, empty data directory the harness gave the app (through
  *                            tauri-driver's environment, which the app inherits)
- *   LIAISON_SCREENSHOT       where to save the screenshot of the contact detail
+ *   LIAISON_SCREENSHOT       where to save the screenshot of the contact detail (the desk's
+ *                            goes beside it, as desk.png)
  *   LIAISON_E2E_SERVER_URL, LIAISON_E2E_FINGERPRINT, LIAISON_E2E_USER, LIAISON_E2E_PASSWORD
  *                            a real liaison-server started by the harness, and an account on it
  *   LIAISON_CLI_BINARY, LIAISON_E2E_SCRATCH
  *                            the `liaison` CLI and a directory for a second device, used to see
  *                            what the server received
+ *   LIAISON_SERVER_BINARY, LIAISON_E2E_SERVER_DATA
+ *                            the server's binary and data directory, for its admin commands
+ *                            (a queue and its mailbox)
+ *   LIAISON_MAIL_SERVERS_BINARY
+ *                            `tests/examples/mail_servers`: a real Dovecot and aiosmtpd on
+ *                            loopback, driven over stdin/stdout, for the desk's mail
  *   LIAISON_E2E_IDLE_LOCK_SECS
  *                            the idle timeout the harness gave the app (LIAISON_IDLE_LOCK_SECS),
  *                            long enough for every other step
  *
  * One session walks the first-run story: create a passphrase vault, add a contact,
- * find it by typing part of its name, open it, lock, unlock, and find it again.
+ * find it by typing part of its name, open it, lock, unlock, and find it again; then, signed
+ * in, the desk: a reader's mail becomes a case, answered with a canned reply using only the
+ * keyboard, until the reader's mailbox holds it (and never the internal note).
  * Selectors are the data-testid attributes of the UI, nothing else. Every wait is a
  * condition with a generous timeout, never a fixed sleep.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { remote } from 'webdriverio';
 
@@ -130,7 +140,53 @@ before( async () => {
 
 after( async () => {
 	await browser?.deleteSession().catch( () => undefined );
+	mail?.stop();
 } );
+
+/** @type {{ request: ( body: object ) => Promise<any>, ready: Promise<any>, stop: () => void } | undefined} */
+let mail;
+
+/**
+ * Dovecot and aiosmtpd through `tests/examples/mail_servers`: one JSON line when they are up
+ * (their ports and the CA to trust), then one JSON answer per request line.
+ */
+function startMailServers() {
+	const child = spawn( process.env.LIAISON_MAIL_SERVERS_BINARY, [
+		'info-en@example.test=secret', 'reader@example.org=reader', '--deliver-to', 'reader@example.org'
+	], { stdio: [ 'pipe', 'pipe', 'inherit' ] } );
+	const lines = createInterface( { input: child.stdout } );
+	const waiting = [];
+	lines.on( 'line', ( line ) => waiting.shift()?.( JSON.parse( line ) ) );
+	const next = () => new Promise( ( resolve ) => waiting.push( resolve ) );
+	return {
+		ready: next(),
+		request( body ) {
+			const answer = next();
+			child.stdin.write( JSON.stringify( body ) + '\n' );
+			return answer;
+		},
+		stop() {
+			child.stdin.end();
+		}
+	};
+}
+
+/** Runs a `liaison-server` admin command on the test server's data directory. */
+function serverAdmin( env, ...args ) {
+	return execFileSync( process.env.LIAISON_SERVER_BINARY, [ ...args, '--data-dir', process.env.LIAISON_E2E_SERVER_DATA ], {
+		env: { ...process.env, ...env }, encoding: 'utf8', stdio: [ 'ignore', 'pipe', 'pipe' ]
+	} );
+}
+
+/** Presses keys as a person would, on whatever has the focus. */
+async function press( ...keys ) {
+	await browser.keys( keys );
+}
+
+/** The focused element's data-testid (or its tag name). */
+function focused() {
+	return browser.execute( () => document.activeElement?.getAttribute( 'data-testid' ) ?? document.activeElement?.closest( '[data-testid]' )?.getAttribute( 'data-testid' ) ?? document.activeElement?.tagName ?? null );
+}
 
 step( 'first run: creates a passphrase vault', async () => {
 	// The native radio input is visually hidden by Codex; its label is what users click.
@@ -366,6 +422,127 @@ step( 'a conflict between two other devices reaches the app\'s inbox and is reso
 		return org === 'Harvard';
 	}, { timeout: 30_000, interval: 1_000, timeoutMsg: `the resolution did not reach the other device (organisation is ${ org })` } );
 	assert.deepEqual( JSON.parse( cli( 'conflicts', 'list', '--json' ) ), [], 'and the conflict is closed there too' );
+} );
+
+const SUBJECT = 'Error in the article about Ada';
+const NOTE = 'Checked the sources; internal only.';
+
+step( 'the desk: a reader\'s mail to the queue\'s mailbox becomes a case in the app', async () => {
+	for ( const name of [ 'LIAISON_SERVER_BINARY', 'LIAISON_E2E_SERVER_DATA', 'LIAISON_MAIL_SERVERS_BINARY' ] ) {
+		assert.ok( process.env[ name ], `${ name } must be set by the harness` );
+	}
+	mail = startMailServers();
+	const servers = await mail.ready;
+	serverAdmin( {}, 'queue', 'add', '--name', 'info-en', '--email', 'info-en@example.test', '--language', 'en',
+		'--signature', 'Wikimedia Volunteer Response Team', '--sla', 'first_response=480' );
+	const said = serverAdmin( { LIAISON_MAILBOX_PASSWORD: 'secret' }, 'queue', 'mailbox', 'set', 'info-en',
+		'--imap', `imap://info-en@example.test@127.0.0.1:${ servers.imap_port }`, '--smtp', `smtp://127.0.0.1:${ servers.smtp_port }`,
+		'--tls', 'starttls', '--ca-cert', servers.ca_cert );
+	assert.match( said, /reads mail from 127\.0\.0\.1/ );
+	cli( 'sync' );
+	cli( 'canned', 'add', '--name', 'Thanks for writing', '--shortcut', 'thanks',
+		'--text', 'en=Dear {{reader_name|reader}}, thank you for writing (case {{case_number}}).' );
+	cli( 'sync' );
+	const raw = [
+		'From: Rita Reader <reader@example.org>', 'To: info-en@example.test', `Subject: ${ SUBJECT }`,
+		'Message-ID: <rita-1@example.org>', 'Date: Tue, 01 Dec 2026 10:00:00 +0000', 'Content-Type: text/plain; charset=utf-8',
+		'', 'The date of birth is wrong.', ''
+	].join( '\r\n' );
+	const appended = await mail.request( { op: 'append', address: 'info-en@example.test', raw } );
+	assert.ok( appended.uid, `the reader's mail is in info-en's mailbox: ${ JSON.stringify( appended ) }` );
+
+	// The conflict inbox of the step before is still open.
+	await ( await browser.$( '.cdx-dialog__header__close-button' ) ).click();
+	await browser.waitUntil( async () => ( await browser.$$( '.cdx-dialog' ) ).length === 0, {
+		timeout: TIMEOUT, timeoutMsg: 'the conflict inbox did not close'
+	} );
+	await click( 'nav-desk' );
+	await browser.waitUntil( async () => {
+		await ( await $id( 'sync-button' ) ).click().catch( () => undefined );
+		return browser.execute( ( subject ) => [ ...document.querySelectorAll( '[data-testid="case-row"]' ) ]
+			.some( ( row ) => row.textContent.includes( subject ) ), SUBJECT );
+	}, { timeout: 60_000, interval: 2_000, timeoutMsg: 'the reader\'s mail did not become a case in the desk within 60 s' } );
+	const queue = await browser.$( '//*[@data-testid="desk-queue"][contains(., "info-en")]' );
+	await browser.waitUntil( async () => ( await browser.execute( ( el ) => el.textContent, queue ) ).includes( '1 unanswered' ), {
+		timeout: TIMEOUT, timeoutMsg: 'the sidebar does not count the unanswered case'
+	} );
+} );
+
+step( 'answers the case with a canned reply using only the keyboard', async () => {
+	// Nothing focused: the list's shortcuts take the keys (a focused button would take Enter).
+	await browser.execute( () => document.activeElement?.blur() );
+	await press( 'j' );
+	await press( 'Enter' );
+	const subject = await shown( 'case-subject' );
+	assert.equal( await browser.execute( ( el ) => el.textContent, subject ), SUBJECT );
+	await press( 'r' );
+	await browser.waitUntil( async () => ( await focused() ) === 'composer-body', {
+		timeout: TIMEOUT, timeoutMsg: '`r` did not put the focus in the composer'
+	} );
+	const composer = await shown( 'composer' );
+	assert.equal( await composer.getAttribute( 'data-mode' ), 'reply', 'r writes a reply to the reader' );
+	// Typed into the focused composer (WebDriver's element keys: one key event per character).
+	const textarea = await browser.$( 'textarea[data-testid="composer-body"]' );
+	await textarea.addValue( '::tha' );
+	const picker = await shown( 'canned-picker' );
+	await browser.waitUntil( async () => ( await picker.getAttribute( 'data-open' ) ) === 'true', {
+		timeout: TIMEOUT, timeoutMsg: 'typing ::tha did not open the canned replies'
+	} );
+	await press( 'Enter' );
+	await browser.waitUntil( async () => ( await textarea.getValue() ).includes( 'thank you for writing' ), {
+		timeout: TIMEOUT, timeoutMsg: 'choosing the canned reply did not insert its text'
+	} );
+	const text = await textarea.getValue();
+	assert.ok( text.startsWith( 'Dear Rita Reader' ), `filled in for the case: ${ text }` );
+	assert.ok( !text.includes( '::' ), `the typed ::tha is replaced: ${ text }` );
+	const canned = await shown( 'composer-canned' );
+	assert.match( await browser.execute( ( el ) => el.textContent, canned ), /language: en/ );
+	await press( 'Control', 'Enter' );
+	await press( 'Control' );
+	await browser.waitUntil( async () => ( await browser.$$( `${ byTestId( 'thread-message' ) }[data-kind="reply"]` ) ).length === 1, {
+		timeout: TIMEOUT, timeoutMsg: 'Ctrl+Enter did not send the reply'
+	} );
+	assert.equal( await textarea.getValue(), '', 'the composer is empty and its draft gone' );
+} );
+
+step( 'adds an internal note with n, and sees the reply\'s delivery turn to sent', async () => {
+	await browser.execute( () => document.activeElement?.blur() );
+	await press( 'n' );
+	await browser.waitUntil( async () => ( await focused() ) === 'composer-body', {
+		timeout: TIMEOUT, timeoutMsg: '`n` did not put the focus in the composer'
+	} );
+	assert.equal( await ( await shown( 'composer' ) ).getAttribute( 'data-mode' ), 'note' );
+	assert.match( await browser.execute( ( el ) => el.textContent, await shown( 'composer-send' ) ), /Add note/ );
+	await ( await browser.$( 'textarea[data-testid="composer-body"]' ) ).addValue( NOTE );
+	await press( 'Control', 'Enter' );
+	await press( 'Control' );
+	await browser.waitUntil( async () => ( await browser.$$( `${ byTestId( 'thread-message' ) }[data-kind="note"]` ) ).length === 1, {
+		timeout: TIMEOUT, timeoutMsg: 'the note did not join the thread'
+	} );
+	const delivery = await shown( 'delivery-state' );
+	await browser.waitUntil( async () => {
+		if ( ( await delivery.getAttribute( 'data-state' ) ) === 'sent' ) {
+			return true;
+		}
+		await ( await $id( 'sync-button' ) ).click().catch( () => undefined );
+		return false;
+	}, { timeout: 60_000, interval: 2_000, timeoutMsg: 'the reply\'s delivery did not turn to sent within 60 s' } );
+	if ( process.env.LIAISON_SCREENSHOT ) {
+		await afterTwoFrames();
+		await browser.saveScreenshot( join( dirname( process.env.LIAISON_SCREENSHOT ), 'desk.png' ) );
+	}
+} );
+
+step( 'the reader\'s mailbox holds exactly the one reply, threaded, and never the note', async () => {
+	const { messages } = await mail.request( { op: 'messages', address: 'reader@example.org' } );
+	assert.equal( messages.length, 1, 'one reply reached the reader' );
+	const [ reply ] = messages;
+	assert.match( reply, /^In-Reply-To: <rita-1@example\.org>/m, 'threaded under the reader\'s mail' );
+	assert.match( reply, /^Subject: .*\[Liaison #\d+\]/m, 'with the case tag' );
+	assert.match( reply, /Dear Rita Reader, thank you for writing/ );
+	assert.match( reply, /Wikimedia Volunteer Response Team/, 'with the queue\'s signature' );
+	assert.ok( !reply.includes( 'internal only' ), 'the internal note never reaches the mail server' );
+	await click( 'nav-contacts' );
 } );
 
 step( 'left alone, the vault locks itself and the contact data leaves the screen', async () => {

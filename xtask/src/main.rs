@@ -18,6 +18,8 @@ usage: cargo xtask <command> [options]
                               --headless: run under Xvfb and save a screenshot (no display needed)
                               --demo: use a demo profile filled with generated contacts
   test                        install what tests need, then run every test
+  desktop-test                only the desktop app's WebDriver test (builds the UI, the binaries
+                              and examples it needs first)
   server [ARGS…]              build and start liaison-server (default: serve on https://127.0.0.1:8443)
   bench [--full] [--store|--sync]
                               release benchmarks, written to docs/benchmarks.{json,md}:
@@ -45,6 +47,7 @@ fn run() -> Result<()> {
     match cmd.as_str() {
         "run" => tasks::run_app(flag("--headless"), flag("--demo")),
         "test" => tasks::test(),
+        "desktop-test" => tasks::desktop_test(),
         "server" => tasks::server(rest),
         "bench" => {
             let set = match (flag("--store"), flag("--sync")) {

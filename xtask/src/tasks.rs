@@ -357,6 +357,15 @@ const E2E_PASSWORD: &str = "desktop-e2e-password";
 /// for the last step to watch it lock.
 const E2E_IDLE_LOCK_SECS: &str = "60";
 
+/// Only the desktop WebDriver stage of [`test`], for working on the app's screens: the UI, the
+/// binaries and the examples it uses are built first.
+pub fn desktop_test() -> Result<()> {
+    setup::ensure(Purpose::Test)?;
+    build_ui()?;
+    exec(cargo().args(["build", "--workspace", "--bins", "--examples", "--features", TEST_FEATURES]))?;
+    desktop_e2e()
+}
+
 fn desktop_e2e() -> Result<()> {
     let driver = setup::tauri_driver()?;
     let server_dir = scratch_dir("desktop-e2e-server")?;
