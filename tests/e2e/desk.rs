@@ -314,6 +314,15 @@ fn a_reader_s_mail_becomes_a_case_answered_offline_with_a_canned_reply_that_reac
         &[("LIAISON_MAILBOX_PASSWORD", "secret")],
     );
     assert!(said.contains("reads mail from 127.0.0.1"), "{said}");
+    let said = server.admin(&[
+        "queue",
+        "mailbox",
+        "acknowledgement",
+        "info-en",
+        "--text",
+        "en=Dear {{reader_name|reader}}, we received your message: case {{case_number}}.",
+    ]);
+    assert!(said.contains("acknowledges mail that opens a case, in en"), "{said}");
     let (staff, volunteer) = (Client::new(), Client::new());
     staff.login(&server, "ana");
     volunteer.login(&server, "ben");
@@ -359,9 +368,25 @@ fn a_reader_s_mail_becomes_a_case_answered_offline_with_a_canned_reply_that_reac
     assert!(reply.contains("canned reply in en"), "the composer says which version it used: {reply}");
     volunteer.ok(&["case", "note", &case, "--text", "Checked the sources; internal only."]);
     volunteer.ok(&["sync"]);
-    let delivered =
-        mail.wait_for_messages("reader@example.org", 1, std::time::Duration::from_secs(30)).expect("the reply arrives");
-    let raw = String::from_utf8_lossy(&delivered[0]).into_owned();
+    let delivered = mail
+        .wait_for_messages("reader@example.org", 2, std::time::Duration::from_secs(30))
+        .expect("the acknowledgement and the reply arrive");
+    let delivered: Vec<String> = delivered.iter().map(|m| String::from_utf8_lossy(m).into_owned()).collect();
+    let (acks, replies): (Vec<&String>, Vec<&String>) =
+        delivered.iter().partition(|m| header(m, "Auto-Submitted").is_some());
+    assert_eq!((acks.len(), replies.len()), (1, 1), "one acknowledgement, one reply: {delivered:?}");
+    let ack = acks[0];
+    assert_eq!(header(ack, "Auto-Submitted"), Some("auto-replied"), "RFC 3834:\n{ack}");
+    assert_eq!(header(ack, "X-Loop"), Some("info-en@example.test"), "names the desk, against loops:\n{ack}");
+    assert_eq!(header(ack, "X-MailFrom"), Some("<>"), "an empty envelope sender: nothing bounces back to it:\n{ack}");
+    assert!(ack.contains(&format!("Dear Rita Reader, we received your message: case {number}.")), "{ack}");
+    assert_eq!(header(ack, "In-Reply-To"), Some("<r1@example.org>"), "threaded under the reader's mail:\n{ack}");
+    let raw = replies[0].clone();
+    assert!(
+        header(&raw, "X-MailFrom").is_some_and(|f| f.contains("info-en@example.test")),
+        "a reply has the queue's envelope sender (the SMTP server's record):\n{raw}"
+    );
+    assert!(header(&raw, "Auto-Submitted").is_none(), "a person's reply is not automatic");
     assert!(
         header(&raw, "From").is_some_and(|f| f.contains("info-en@example.test")),
         "from the queue's address:\n{raw}"
@@ -424,7 +449,11 @@ fn a_reader_s_mail_becomes_a_case_answered_offline_with_a_canned_reply_that_reac
         "an update is due within the queue's 24 hours of the answer, not {hours} h"
     );
     std::thread::sleep(std::time::Duration::from_secs(3));
-    assert_eq!(mail.messages("reader@example.org").expect("read").len(), 1, "exactly one reply reached the reader");
+    assert_eq!(
+        mail.messages("reader@example.org").expect("read").len(),
+        2,
+        "exactly one reply (and the one acknowledgement) reached the reader; the answer opened no case to acknowledge"
+    );
     let outbox = server.admin(&["mail", "outbox"]);
     assert!(outbox.contains("every reply by mail was sent"), "{outbox}");
 }
@@ -479,4 +508,38 @@ fn two_people_at_one_case_see_each_other_and_a_reply_sent_meanwhile_is_reported_
     assert!(refused.contains("no such case"), "a non-member is told the case does not exist: {refused}");
     let bad = ben.fails(&["case", "presence", &case, "--since", "yesterday"]);
     assert!(bad.contains("RFC 3339"), "{bad}");
+}
+
+#[test]
+fn mail_is_read_within_seconds_by_imap_idle_while_polling_waits_ten_minutes() {
+    use liaison_server::testing::mail::MailServers;
+    let mail = MailServers::start(&[("info-en@example.test", "secret")], "info-en@example.test")
+        .expect("Dovecot and aiosmtpd start (cargo xtask setup installs them)");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(dir, "127.0.0.1:0", &[("LIAISON_MAIL_POLL_SECS", "600")]);
+    server.add_user("ana", "staff");
+    server.admin(&["queue", "add", "--name", "info-en", "--email", "info-en@example.test"]);
+    let ca = server.dir.path().join("mail-ca.pem");
+    std::fs::write(&ca, mail.ca_cert_pem()).expect("write the CA");
+    let imap = format!("imap://info-en@example.test@127.0.0.1:{}", mail.imap_port());
+    let smtp = format!("smtp://127.0.0.1:{}", mail.smtp_port());
+    let ca = ca.to_string_lossy().into_owned();
+    server.admin_with(
+        &["queue", "mailbox", "set", "info-en", "--imap", &imap, "--smtp", &smtp, "--ca-cert", &ca],
+        &[("LIAISON_MAILBOX_PASSWORD", "secret")],
+    );
+    let staff = Client::new();
+    staff.login(&server, "ana");
+    // The worker picks up the new mailbox and starts IDLE on it; give it that moment, then mail.
+    std::thread::sleep(std::time::Duration::from_secs(8));
+    let started = std::time::Instant::now();
+    let raw = "From: reader@example.org\r\nTo: info-en@example.test\r\nSubject: Pushed, not polled\r\n\
+               Message-ID: <idle-1@example.org>\r\n\r\nHello\r\n";
+    mail.append("info-en@example.test", raw.as_bytes()).expect("append");
+    wait_for(30, "IDLE brings the mail in long before the ten-minute poll", || {
+        staff.ok(&["sync"]);
+        let list = staff.json(&["case", "list"]);
+        (list["total"] == 1).then_some(())
+    });
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "read by IDLE, not by the poll");
 }

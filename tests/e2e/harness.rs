@@ -41,13 +41,18 @@ impl Server {
     }
 
     pub fn start_in(dir: tempfile::TempDir, listen: &str) -> Server {
+        // Mail in and out every second (the worker does nothing while no queue has a mailbox).
+        Server::start_with(dir, listen, &[("LIAISON_MAIL_POLL_SECS", "1")])
+    }
+
+    /// A server with these environment variables (e.g. another mail poll interval).
+    pub fn start_with(dir: tempfile::TempDir, listen: &str, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(bin("liaison-server"))
             .args(["serve", "--data-dir"])
             .arg(dir.path())
             .args(["--listen", listen])
             .env("RUST_LOG", "warn")
-            // Mail in and out every second (the worker does nothing while no queue has a mailbox).
-            .env("LIAISON_MAIL_POLL_SECS", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

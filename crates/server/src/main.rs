@@ -143,6 +143,18 @@ enum MailboxCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The automatic acknowledgement mail that opens a case gets, per language
+    /// (`--text "en=Dear {{reader_name|reader}}, we received your message (case {{case_number}})."`,
+    /// once per language), or `--off`. Never sent to automatic mail, lists, bounces or old mail,
+    /// and at most 3 times a day per sender.
+    Acknowledgement {
+        #[arg(value_name = "QUEUE")]
+        queue: String,
+        #[arg(long, value_name = "LANG=TEXT", required_unless_present = "off")]
+        text: Vec<String>,
+        #[arg(long, conflicts_with = "text")]
+        off: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -896,8 +908,21 @@ async fn mailbox(storage: &dyn Storage, command: MailboxCommand, now: chrono::Da
                 ))
                 .context("cannot read the password; set LIAISON_MAILBOX_PASSWORD instead")?,
             };
-            let mailbox =
-                Mailbox { queue_id: info.id, imap, smtp, tls, password, ca_cert_pem, folder, import_since, move_to };
+            // A mailbox set again keeps its acknowledgement.
+            let acknowledgement =
+                mail::mailbox_of(storage, info.id).await?.map(|m| m.acknowledgement).unwrap_or_default();
+            let mailbox = Mailbox {
+                queue_id: info.id,
+                imap,
+                smtp,
+                tls,
+                password,
+                ca_cert_pem,
+                folder,
+                import_since,
+                move_to,
+                acknowledgement,
+            };
             mail::set_mailbox(storage, &mailbox, now).await.context("cannot keep the mailbox; nothing changed")?;
             println!(
                 "Queue {} reads mail from {}:{} and sends from {}:{}. A running server picks it up within {} s; `liaison-server mail fetch` reads it now.",
@@ -908,6 +933,22 @@ async fn mailbox(storage: &dyn Storage, command: MailboxCommand, now: chrono::Da
                 mailbox.smtp.port,
                 mail::poll_interval().as_secs()
             );
+        }
+        MailboxCommand::Acknowledgement { queue, text, off } => {
+            let queues = admin::list_queues(storage).await.context("cannot list queues")?;
+            let info = admin::find(&queues, &queue)?;
+            let versions = if off { Default::default() } else { mail::parse_acknowledgement(&text)? };
+            mail::set_acknowledgement(storage, info.id, versions.clone(), now).await?;
+            if versions.is_empty() {
+                println!("Queue {} sends no acknowledgement.", info.name);
+            } else {
+                let languages: Vec<&str> = versions.keys().map(String::as_str).collect();
+                println!(
+                    "Queue {} acknowledges mail that opens a case, in {} (the case's language, else English, else the first).",
+                    info.name,
+                    languages.join(", ")
+                );
+            }
         }
         MailboxCommand::Show { queue, json } => {
             let queues = admin::list_queues(storage).await.context("cannot list queues")?;
@@ -929,6 +970,11 @@ async fn mailbox(storage: &dyn Storage, command: MailboxCommand, now: chrono::Da
                     println!("read:  up to UID {uid} (UIDVALIDITY {validity})");
                 } else {
                     println!("read:  not yet");
+                }
+                if shown.acknowledgement.is_empty() {
+                    println!("ack:   none");
+                } else {
+                    println!("ack:   {}", shown.acknowledgement.join(", "));
                 }
             }
         }

@@ -315,10 +315,13 @@ pub(crate) async fn ingest_from(
         Placement::New(_) => (derived("case", &[&queue_text, &key]), None, true),
     };
     let reader = contact_for(storage, &sender, now, &mut changes).await?;
+    // A new case: its number, language and queue address (for the acknowledgement).
+    let mut opened: Option<(u64, Option<String>, Option<String>)> = None;
     if new_case {
         let queue_row = storage.row(EntityKind::Queue, queue).await?;
         let language = queue_row.as_ref().and_then(|q| text_field(q, "language"));
         let number = storage.next_number("case").await?;
+        opened = Some((number, language.clone(), queue_row.as_ref().and_then(|q| text_field(q, "email"))));
         let subject = mail.display_subject();
         let subject = if subject.trim().is_empty() { "(no subject)".to_owned() } else { truncate(&subject, 500) };
         let mut fields = vec![
@@ -402,6 +405,26 @@ pub(crate) async fn ingest_from(
     }
     remember_thread(storage, case, new_case.then(|| mail.reply_to.first().unwrap_or(&sender).key()), &mail, now)
         .await?;
+    if let Some((number, language, address)) = opened {
+        let historic = source.is_some_and(|s| s.historic);
+        let acknowledged = super::ack::acknowledge(
+            storage,
+            mailbox,
+            &mail,
+            case,
+            number,
+            address.as_deref(),
+            language.as_deref(),
+            historic,
+            now,
+        )
+        .await;
+        match acknowledged {
+            Ok(super::ack::Acknowledged::Skipped(why)) => tracing::debug!("mail: case {case} not acknowledged: {why}"),
+            Ok(super::ack::Acknowledged::Queued { .. }) => {}
+            Err(e) => tracing::warn!("mail: the acknowledgement of case {case} was not queued: {e}"),
+        }
+    }
     Ok(if new_case {
         Ingested::NewCase { case, message: message_id }
     } else {

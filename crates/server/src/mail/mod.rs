@@ -15,13 +15,17 @@
 //!   (keyed by the message's id, so a device retrying its push adds nothing), sent over SMTP
 //!   with its own Message-ID, In-Reply-To/References and the case tag, and its delivery state
 //!   written back as a synced `delivery` row.
+//! * [`idle`]: IMAP IDLE on each mailbox, so mail is read within seconds (polling stays the
+//!   fallback).
 //! * [`run`]: the worker loop `serve` starts (on every server: it also runs the SLA clocks,
 //!   [`crate::clocks`]).
 //!
 //! Everything the worker keeps is in the storage's [`Record`]s, so it works the same on SQLite
 //! and PostgreSQL.
 
+pub mod ack;
 pub mod fetch;
+pub mod idle;
 pub mod ingest;
 pub mod outbox;
 
@@ -149,6 +153,10 @@ pub struct Mailbox {
     /// Move each message here once it is stored (default: leave it where it is).
     #[serde(default)]
     pub move_to: Option<String>,
+    /// The acknowledgement a case opened by mail gets, per language tag (see [`ack`]); empty:
+    /// none.
+    #[serde(default)]
+    pub acknowledgement: std::collections::BTreeMap<String, String>,
 }
 
 fn inbox() -> String {
@@ -181,6 +189,8 @@ pub struct MailboxInfo {
     /// The highest UID stored, and the UIDVALIDITY it belongs to.
     pub last_uid: Option<u32>,
     pub uid_validity: Option<u32>,
+    /// The languages of its acknowledgement (none: it sends none).
+    pub acknowledgement: Vec<String>,
 }
 
 /// Keep a queue's mailbox (replacing an earlier one). The first mailbox of a server starts the
@@ -195,6 +205,48 @@ pub async fn set_mailbox(storage: &dyn Storage, mailbox: &Mailbox, now: DateTime
     outbox::start_cursor(storage, now).await?;
     let doc = serde_json::to_value(mailbox).map_err(|e| MailError::Invalid(e.to_string()))?;
     storage.put_record(&Record::new(MAILBOX, mailbox.queue_id.to_string(), "active", doc, now)).await?;
+    Ok(())
+}
+
+/// Acknowledgement texts typed as `LANG=TEXT`, each a valid template (see [`ack`]).
+pub fn parse_acknowledgement(texts: &[String]) -> Result<std::collections::BTreeMap<String, String>, MailError> {
+    let mut versions = std::collections::BTreeMap::new();
+    for text in texts {
+        let (language, body) = text.split_once('=').ok_or_else(|| {
+            MailError::Invalid(format!("{text:?} names no language; write it as en=Thank you for writing…"))
+        })?;
+        let language = language.trim();
+        let valid_tag = !language.is_empty()
+            && language.len() <= 35
+            && language.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !valid_tag {
+            return Err(MailError::Invalid(format!("{language:?} is not a language tag such as en or pt-BR")));
+        }
+        if body.trim().is_empty() {
+            return Err(MailError::Invalid(format!("the {language} acknowledgement is empty")));
+        }
+        liaison_protocol::canned::validate(body)
+            .map_err(|e| MailError::Invalid(format!("the {language} acknowledgement: {e}")))?;
+        versions.insert(language.to_owned(), body.to_owned());
+    }
+    Ok(versions)
+}
+
+/// Set (or with an empty map, turn off) a queue's acknowledgement; its mailbox must exist.
+pub async fn set_acknowledgement(
+    storage: &dyn Storage,
+    queue: Uuid,
+    versions: std::collections::BTreeMap<String, String>,
+    now: DateTime<Utc>,
+) -> Result<(), MailError> {
+    let Some(mut mailbox) = mailbox_of(storage, queue).await? else {
+        return Err(MailError::Invalid(
+            "the queue has no mailbox; connect one first with `liaison-server queue mailbox set`".into(),
+        ));
+    };
+    mailbox.acknowledgement = versions;
+    let doc = serde_json::to_value(&mailbox).map_err(|e| MailError::Invalid(e.to_string()))?;
+    storage.put_record(&Record::new(MAILBOX, queue.to_string(), "active", doc, now)).await?;
     Ok(())
 }
 
@@ -237,6 +289,7 @@ pub async fn describe(storage: &dyn Storage, mailbox: &Mailbox) -> Result<Mailbo
         custom_ca: mailbox.ca_cert_pem.is_some(),
         last_uid: progress.as_ref().map(|p| p.last_uid),
         uid_validity: progress.map(|p| p.uid_validity),
+        acknowledgement: mailbox.acknowledgement.keys().cloned().collect(),
     })
 }
 
@@ -310,23 +363,76 @@ pub async fn run(storage: Arc<dyn Storage>) {
         tracing::warn!("mail: recovering the outbox failed: {e}");
     }
     let every = poll_interval();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let mut watchers: std::collections::HashMap<Uuid, (Mailbox, tokio::task::JoinHandle<()>)> =
+        std::collections::HashMap::new();
+    let mut next_round = tokio::time::Instant::now();
+    let mut woken = false;
     loop {
-        match round(storage.as_ref()).await {
-            Ok(round) => {
-                for report in round.fetched.iter().filter(|r| r.error.is_some()) {
-                    tracing::warn!(
-                        "mail: fetching queue {}'s mailbox failed: {}",
-                        report.queue_id,
-                        report.error.as_deref().unwrap_or_default()
-                    );
-                }
+        // A mailbox set or changed by `queue mailbox set` is watched within seconds.
+        match mailboxes(storage.as_ref()).await {
+            Ok(now_set) => watch_mailboxes(&mut watchers, now_set, &wake),
+            Err(e) => tracing::warn!("mail: reading the mailboxes failed: {e}"),
+        }
+        if woken || tokio::time::Instant::now() >= next_round {
+            woken = false;
+            run_round(storage.as_ref()).await;
+            next_round = tokio::time::Instant::now() + every;
+        }
+        // The next round: at the poll interval, or at once when IDLE says mail arrived.
+        tokio::select! {
+            () = tokio::time::sleep_until(next_round) => {}
+            () = wake.notified() => woken = true,
+            () = tokio::time::sleep(WATCH_REFRESH) => {}
+        }
+    }
+}
+
+/// How often the worker looks for mailboxes set or changed since (to watch them with IDLE).
+const WATCH_REFRESH: Duration = Duration::from_secs(5);
+
+async fn run_round(storage: &dyn Storage) {
+    match round(storage).await {
+        Ok(round) => {
+            for report in round.fetched.iter().filter(|r| r.error.is_some()) {
+                tracing::warn!(
+                    "mail: fetching queue {}'s mailbox failed: {}",
+                    report.queue_id,
+                    report.error.as_deref().unwrap_or_default()
+                );
             }
-            Err(e) => tracing::warn!("mail: {e}"),
         }
-        if let Err(e) = crate::clocks::follow(storage.as_ref(), Utc::now()).await {
-            tracing::warn!("sla: computing the clocks failed (tried again next round): {e}");
+        Err(e) => tracing::warn!("mail: {e}"),
+    }
+    if let Err(e) = crate::clocks::follow(storage, Utc::now()).await {
+        tracing::warn!("sla: computing the clocks failed (tried again next round): {e}");
+    }
+}
+
+/// One IDLE watcher per mailbox: started for a new mailbox, started again when its settings
+/// changed, stopped when it is gone.
+fn watch_mailboxes(
+    watchers: &mut std::collections::HashMap<Uuid, (Mailbox, tokio::task::JoinHandle<()>)>,
+    mailboxes: Vec<Mailbox>,
+    wake: &Arc<tokio::sync::Notify>,
+) {
+    let wanted: std::collections::HashSet<Uuid> = mailboxes.iter().map(|m| m.queue_id).collect();
+    watchers.retain(|queue, (_, task)| {
+        let keep = wanted.contains(queue);
+        if !keep {
+            task.abort();
         }
-        tokio::time::sleep(every).await;
+        keep
+    });
+    for mailbox in mailboxes {
+        let current = watchers.get(&mailbox.queue_id).is_some_and(|(watched, _)| *watched == mailbox);
+        if !current {
+            if let Some((_, old)) = watchers.remove(&mailbox.queue_id) {
+                old.abort();
+            }
+            let task = tokio::spawn(idle::watch(mailbox.clone(), wake.clone()));
+            watchers.insert(mailbox.queue_id, (mailbox, task));
+        }
     }
 }
 

@@ -19,7 +19,8 @@ use super::ingest::{change, push_reference, write};
 use super::{CURSOR, MailError, Mailbox, OUTBOX, THREAD, TlsMode};
 use crate::storage::{Record, Storage};
 use chrono::{DateTime, SecondsFormat, Utc};
-use lettre::message::{Mailbox as Address, header::ContentType};
+use lettre::message::Mailbox as Address;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -204,7 +205,7 @@ pub async fn send_due(storage: &dyn Storage, now: DateTime<Utc>) -> Result<SendR
         }
         let sending = DeliveryState { state: "sending", attempts: Some(attempts), ..Default::default() };
         let _ = write(storage, vec![delivery_change(message, &sending, Utc::now())], Utc::now()).await;
-        let outcome = send_one(storage, message).await;
+        let outcome = send_one(storage, message, &entry.doc).await;
         let at = Utc::now();
         let mut done = taken.clone();
         done.updated_at = at;
@@ -281,7 +282,10 @@ async fn number_of(storage: &dyn Storage, case: &RowState) -> Result<u64, Failur
     Ok(n)
 }
 
-async fn send_one(storage: &dyn Storage, message_id: Uuid) -> Result<Sent, Failure> {
+/// Send one outbox entry: a reply (its thread message's text), or an acknowledgement (`auto`:
+/// the entry's text, sent as automatic mail: `Auto-Submitted`, `X-Loop`, no envelope sender).
+async fn send_one(storage: &dyn Storage, message_id: Uuid, entry: &Value) -> Result<Sent, Failure> {
+    let auto = entry.get("auto").and_then(Value::as_bool).unwrap_or(false);
     let later = |e: &dyn std::fmt::Display| Failure::later(e.to_string());
     let message = storage
         .row(EntityKind::CaseMessage, message_id)
@@ -331,7 +335,11 @@ async fn send_one(storage: &dyn Storage, message_id: Uuid) -> Result<Sent, Failu
             number
         )
     );
-    let mut body = text(&message, "body").unwrap_or_default();
+    let mut body = if auto {
+        entry.get("text").and_then(Value::as_str).map(str::to_owned).unwrap_or_default()
+    } else {
+        text(&message, "body").unwrap_or_default()
+    };
     if let Some(signature) = queue.as_ref().and_then(|q| text(q, "signature")).filter(|s| !s.trim().is_empty()) {
         body.push_str("\n\n-- \n");
         body.push_str(&signature);
@@ -352,6 +360,16 @@ async fn send_one(storage: &dyn Storage, message_id: Uuid) -> Result<Sent, Failu
     if let Some(last) = references.last() {
         builder = builder.in_reply_to(last.clone()).references(references.join(" "));
     }
+    if auto {
+        // RFC 3834: automatic mail says so, names its desk, and gets no bounce back.
+        builder = builder
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-replied".into()))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("X-Loop"),
+                super::ack::loop_marker(&from_address),
+            ))
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Precedence"), "auto_reply".into()));
+    }
     let email = builder
         .header(ContentType::TEXT_PLAIN)
         .body(body)
@@ -359,7 +377,25 @@ async fn send_one(storage: &dyn Storage, message_id: Uuid) -> Result<Sent, Failu
 
     let transport = transport(&mailbox).map_err(|e| Failure::later(e.to_string()))?;
     let recipients = vec![reader.clone()];
-    let answer = match tokio::time::timeout(SEND_TIMEOUT, transport.send(email)).await {
+    // Automatic mail goes with an empty envelope sender (`MAIL FROM:<>`), so nothing bounces back.
+    let envelope = if auto {
+        let to = reader
+            .parse::<lettre::Address>()
+            .map_err(|e| Failure::permanent(format!("the reader's address {reader:?} is not valid: {e}")))?;
+        Some(
+            lettre::address::Envelope::new(None, vec![to])
+                .map_err(|e| Failure::permanent(format!("no envelope for {reader:?}: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let sending = async {
+        match &envelope {
+            Some(envelope) => transport.send_raw(envelope, &email.formatted()).await,
+            None => transport.send(email).await,
+        }
+    };
+    let answer = match tokio::time::timeout(SEND_TIMEOUT, sending).await {
         Ok(Ok(response)) => response.message().collect::<Vec<_>>().join(" "),
         Ok(Err(e)) => {
             let detail = format!("{}:{} answered: {e}", mailbox.smtp.host, mailbox.smtp.port);
@@ -378,10 +414,13 @@ async fn send_one(storage: &dyn Storage, message_id: Uuid) -> Result<Sent, Failu
             });
         }
     };
-    // The reader's answer will refer to this message.
-    let mut doc = thread_doc;
-    push_reference(&mut doc, own_id.trim_matches(['<', '>']));
-    let _ = storage.put_record(&Record::new(THREAD, case_id.to_string(), "active", doc, Utc::now())).await;
+    // The reader's answer will refer to this message; a reply refers to the reader's mail, not
+    // to an acknowledgement (an answer to one still finds the case by its Message-ID).
+    if !auto {
+        let mut doc = thread_doc;
+        push_reference(&mut doc, own_id.trim_matches(['<', '>']));
+        let _ = storage.put_record(&Record::new(THREAD, case_id.to_string(), "active", doc, Utc::now())).await;
+    }
     Ok(Sent { message_id: own_id, recipients, detail: answer })
 }
 

@@ -31,6 +31,7 @@ pub(super) fn mailbox(queue: Uuid) -> Mailbox {
         folder: "INBOX".into(),
         import_since: None,
         move_to: None,
+        acknowledgement: Default::default(),
     }
 }
 
@@ -298,4 +299,88 @@ pub async fn a_reply_the_mail_server_cannot_take_is_retried_with_backoff_and_say
     assert_eq!(mail::outbox::entries(s, false).await.expect("outbox")[0].attempts, 2);
     let not_failed = mail::outbox::retry(s, &entries[0].message_id, now()).await.expect_err("only failed replies");
     assert!(not_failed.to_string().contains("only a failed reply is sent again"), "{not_failed}");
+}
+
+pub async fn mail_that_opens_a_case_is_acknowledged_once_in_its_language_but_never_automatic_list_or_old_mail(
+    s: &dyn Storage,
+) {
+    use liaison_server::storage::Record;
+    let q = queue(s).await;
+    let mut mb = mailbox(q);
+    mb.acknowledgement = [
+        ("en".to_owned(), "Dear {{reader_name|reader}}, we received your message (case {{case_number}}).".to_owned()),
+        ("de".to_owned(), "Danke, {{reader_name|Leserin}}.".to_owned()),
+    ]
+    .into();
+    let auto_entries = |entries: Vec<Record>| -> Vec<Record> {
+        entries.into_iter().filter(|r| r.doc["auto"].as_bool() == Some(true)).collect()
+    };
+    let mail = raw("ack-1@reader.example", "Ada Reader <ada@reader.example>", "Question", "", "Hello");
+    let Ingested::NewCase { case, .. } = ingest::ingest(s, &mb, &mail, source(1), now()).await.expect("ingest") else {
+        panic!("a new case");
+    };
+    let queued = auto_entries(s.list_records("outbox", Some("queued"), None, 100).await.expect("outbox"));
+    assert_eq!(queued.len(), 1, "one acknowledgement for the new case");
+    let number = row(s, EntityKind::Case, case).await.fields["number"].value.as_u64().expect("numbered");
+    assert_eq!(
+        queued[0].doc["text"].as_str(),
+        Some(format!("Dear Ada Reader, we received your message (case {number}).").as_str()),
+        "in the queue's language (en), filled in for the case"
+    );
+    let event = row(s, EntityKind::CaseMessage, Uuid::parse_str(&queued[0].key).expect("a message id")).await;
+    assert_eq!(
+        text(&event, "kind").as_deref(),
+        Some("event"),
+        "recorded in the thread, and no answer: the case stays unanswered"
+    );
+    assert!(text(&event, "body").is_some_and(|b| b.contains("ada@reader.example")));
+    assert_eq!(
+        ingest::ingest(s, &mb, &mail, source(2), now()).await.expect("again"),
+        Ingested::Duplicate { case: Some(case) }
+    );
+    let answer = raw(
+        "ack-2@reader.example",
+        "ada@reader.example",
+        "Re: Question",
+        "In-Reply-To: <ack-1@reader.example>\r\n",
+        "More",
+    );
+    assert!(matches!(ingest::ingest(s, &mb, &answer, source(3), now()).await.expect("join"), Ingested::Joined { .. }));
+    let all = || async { auto_entries(s.list_records("outbox", None, None, 100).await.expect("outbox")) };
+    assert_eq!(all().await.len(), 1, "a message joining its case is not acknowledged; a duplicate neither");
+
+    // Automatic mail, lists, mail without a return path, our own address, old mail: no acknowledgement.
+    let quiet = [
+        ("auto@x.example", "Auto-Submitted: auto-replied\r\n"),
+        ("bulk@x.example", "Precedence: bulk\r\n"),
+        ("list@x.example", "List-Id: <wikimedia-l.lists.wikimedia.org>\r\n"),
+        ("bounce@x.example", "Return-Path: <>\r\n"),
+        ("loop@x.example", "X-Loop: info-en@example.org\r\n"),
+    ];
+    for (i, (from, header)) in quiet.iter().enumerate() {
+        let m = raw(&format!("quiet-{i}@x.example"), from, "Out of office", header, "Away");
+        let uid = 10 + u32::try_from(i).expect("small");
+        assert!(matches!(
+            ingest::ingest(s, &mb, &m, source(uid), now()).await.expect("ingest"),
+            Ingested::NewCase { .. }
+        ));
+    }
+    let own = raw("own@example.org", "info-en@example.org", "From ourselves", "", "Hi");
+    ingest::ingest(s, &mb, &own, source(20), now()).await.expect("ingest");
+    let old = raw("old@reader.example", "old@reader.example", "From 2019", "", "Hi");
+    ingest::ingest(s, &mb, &old, Source { uid_validity: 7, uid: 21, historic: true }, now()).await.expect("ingest");
+    assert_eq!(all().await.len(), 1, "none of these gets an automatic answer");
+
+    // At most three a day per sender, however many cases they open.
+    for i in 0..5 {
+        let m = raw(&format!("many-{i}@reader.example"), "busy@reader.example", &format!("Topic {i}"), "", "Hi");
+        ingest::ingest(s, &mb, &m, source(30 + i), now()).await.expect("ingest");
+    }
+    let to_busy =
+        all().await.into_iter().filter(|r| r.doc["text"].as_str().is_some_and(|t| t.contains("(case"))).count();
+    assert_eq!(to_busy, 1 + 3, "Ada's, and three of busy@'s five");
+    let tomorrow = now() + chrono::Duration::hours(25);
+    let m = raw("next-day@reader.example", "busy@reader.example", "Topic 6", "", "Hi");
+    ingest::ingest(s, &mb, &m, source(40), tomorrow).await.expect("ingest");
+    assert_eq!(all().await.len(), 5, "a day later busy@ is acknowledged again");
 }
