@@ -543,3 +543,105 @@ fn mail_is_read_within_seconds_by_imap_idle_while_polling_waits_ten_minutes() {
     });
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "read by IDLE, not by the poll");
 }
+
+/// `liaison-server ARGS --data-dir DIR` while no server runs on DIR.
+fn admin_at(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new(crate::harness::bin("liaison-server"))
+        .args(args)
+        .envs(env.iter().copied())
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .expect("run liaison-server");
+    assert!(out.status.success(), "liaison-server {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_reply_whose_push_is_cut_off_and_whose_sending_is_killed_reaches_the_reader_exactly_once() {
+    use liaison_server::testing::mail::MailServers;
+    use std::time::Duration;
+    let mail = MailServers::start(
+        &[("info-en@example.test", "secret"), ("reader@example.org", "reader")],
+        "reader@example.org",
+    )
+    .expect("Dovecot and aiosmtpd start (cargo xtask setup installs them)");
+    // A mail server that takes the connection and never answers: the reply stays `sending`.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_port = silent.local_addr().expect("addr").port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let holder = held.clone();
+    std::thread::spawn(move || {
+        for stream in silent.incoming().flatten() {
+            holder.lock().expect("lock").push(stream);
+        }
+    });
+    let server = Server::start();
+    let port = server.port;
+    server.add_user("ben", "staff");
+    server.admin(&["queue", "add", "--name", "info-en", "--email", "info-en@example.test"]);
+    let ca = server.dir.path().join("mail-ca.pem");
+    std::fs::write(&ca, mail.ca_cert_pem()).expect("write the CA");
+    let ca = ca.to_string_lossy().into_owned();
+    let imap = format!("imap://info-en@example.test@127.0.0.1:{}", mail.imap_port());
+    let set_smtp = |dir: &std::path::Path, smtp_port: u16| {
+        let smtp = format!("smtp://127.0.0.1:{smtp_port}");
+        admin_at(
+            dir,
+            &["queue", "mailbox", "set", "info-en", "--imap", &imap, "--smtp", &smtp, "--ca-cert", &ca],
+            &[("LIAISON_MAILBOX_PASSWORD", "secret")],
+        )
+    };
+    set_smtp(server.dir.path(), silent_port);
+    let volunteer = Client::new();
+    volunteer.login(&server, "ben");
+    let raw = "From: reader@example.org\r\nTo: info-en@example.test\r\nSubject: Once only\r\n\
+               Message-ID: <once-1@example.org>\r\n\r\nPlease answer once.\r\n";
+    mail.append("info-en@example.test", raw.as_bytes()).expect("append");
+    let case = wait_for(30, "the mail becomes a case on the device", || {
+        volunteer.ok(&["sync"]);
+        volunteer.json(&["case", "list"])["items"][0]["id"].as_str().map(str::to_owned)
+    });
+
+    // The device's push is cut off again and again (its answer lost), then completes.
+    volunteer.ok(&["case", "reply", &case, "--text", "Here is the one answer."]);
+    for delay in [30, 80, 150] {
+        let mut sync = volunteer
+            .command(&["sync"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start sync");
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = sync.kill();
+        let _ = sync.wait();
+    }
+    volunteer.ok(&["sync"]);
+    let sending = wait_for(30, "the server is sending the reply to the mail server that never answers", || {
+        let outbox = server.admin(&["mail", "outbox", "--json"]);
+        let entries: Value = serde_json::from_str(&outbox).expect("outbox JSON");
+        let entries = entries.as_array().cloned().unwrap_or_default();
+        entries.iter().any(|e| e["state"] == "sending").then_some(entries)
+    });
+    assert_eq!(sending.len(), 1, "one outbox entry however often the push came: {sending:?}");
+
+    // Killed mid-send; the mail server is fixed; the server starts again.
+    let dir = server.stop();
+    set_smtp(dir.path(), mail.smtp_port());
+    let server = Server::start_in(dir, &format!("127.0.0.1:{port}"));
+    let delivered = mail
+        .wait_for_messages("reader@example.org", 1, Duration::from_secs(60))
+        .expect("the reply is sent after the restart");
+    assert!(String::from_utf8_lossy(&delivered[0]).contains("Here is the one answer."));
+    wait_for(30, "the device sees the reply sent", || {
+        volunteer.ok(&["sync"]);
+        let shown = volunteer.json(&["case", "show", &case]);
+        let reply = shown["messages"].as_array().into_iter().flatten().find(|m| m["kind"] == "reply").cloned();
+        reply.filter(|m| m["delivery"]["state"] == "sent").map(|_| ())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(mail.messages("reader@example.org").expect("read").len(), 1, "exactly one copy reached the reader");
+    let outbox = server.admin(&["mail", "outbox"]);
+    assert!(outbox.contains("every reply by mail was sent"), "{outbox}");
+    drop(held);
+}
