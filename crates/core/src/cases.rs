@@ -920,9 +920,8 @@ pub fn list(store: &Store, filter: &CaseFilter, offset: u64, limit: u32) -> Resu
         View::Waiting => conditions.push("c.state = 'pending'".into()),
     }
     let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
-    let from = format!(r#"FROM "case" c LEFT JOIN queue q ON q.id = c.queue_id {filter_sql}"#);
     let total: i64 = conn
-        .prepare(&format!("SELECT count(*) {from}"))?
+        .prepare(&format!(r#"SELECT count(*) FROM "case" c {filter_sql}"#))?
         .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
     let order = match &fts {
         Some(_) => {
@@ -941,8 +940,13 @@ pub fn list(store: &Store, filter: &CaseFilter, offset: u64, limit: u32) -> Resu
     args.push(i64::from(limit).into());
     args.push(i64::try_from(offset).unwrap_or(i64::MAX).into());
     let n = args.len();
+    // The page's rows are chosen (and sorted) on the case table alone; only those get their
+    // summary (reader, message count), not every row the sort looks at.
+    let page = format!(r#"SELECT c.rid FROM "case" c {filter_sql} {order} LIMIT ?{} OFFSET ?{n}"#, n - 1);
     let items = conn
-        .prepare(&format!("SELECT {SUMMARY} {from} {order} LIMIT ?{} OFFSET ?{n}", n - 1))?
+        .prepare(&format!(
+            r#"SELECT {SUMMARY} FROM "case" c LEFT JOIN queue q ON q.id = c.queue_id WHERE c.rid IN ({page}) {order}"#
+        ))?
         .query_map(rusqlite::params_from_iter(args.iter()), summary)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Page { items, total: u64::try_from(total).unwrap_or(0), offset })

@@ -334,21 +334,25 @@ pub struct QueueCounts {
     pub oldest_unanswered_at: Option<String>,
 }
 
-/// The desk's sidebar: every queue on this device with its counts, in one pass over the open
-/// cases (archived queues last).
+/// The desk's sidebar: every queue on this device with its counts, in one pass over an index of
+/// the open cases that holds everything they need (`case_sidebar`), archived queues last.
 pub fn sidebar(store: &Store) -> Result<Vec<QueueCounts>> {
     let conn = store.conn();
     let me = crate::session::signed_in_user(conn)?.map(|u| u.to_lowercase());
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let rows = conn
         .prepare_cached(
-            r#"SELECT q.id, q.name, q.email, q.archived,
-                      count(c.rid), count(c.awaiting_since), coalesce(sum(lower(c.owner) = ?1), 0),
-                      coalesce(sum(c.rid IS NOT NULL AND c.owner IS NULL), 0), coalesce(sum(c.due_at < ?2), 0),
-                      min(c.awaiting_since)
-               FROM queue q
-               LEFT JOIN "case" c ON c.queue_id = q.id AND c.state NOT IN ('resolved', 'closed')
-               GROUP BY q.id
+            r#"WITH counts AS (
+                   SELECT queue_id, count(*) AS open, count(awaiting_since) AS unanswered,
+                          sum(owner = ?1 COLLATE NOCASE) AS mine, sum(owner IS NULL) AS unassigned,
+                          sum(due_at < ?2) AS overdue, min(awaiting_since) AS oldest
+                   FROM "case" INDEXED BY case_sidebar
+                   WHERE state NOT IN ('resolved', 'closed')
+                   GROUP BY queue_id
+               )
+               SELECT q.id, q.name, q.email, q.archived, coalesce(c.open, 0), coalesce(c.unanswered, 0),
+                      coalesce(c.mine, 0), coalesce(c.unassigned, 0), coalesce(c.overdue, 0), c.oldest
+               FROM queue q LEFT JOIN counts c ON c.queue_id = q.id
                ORDER BY q.archived, lower(q.name), q.id"#,
         )?
         .query_map(params![me, now], |r| {

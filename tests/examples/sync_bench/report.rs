@@ -256,6 +256,19 @@ fn core_table(core: &Value) -> Option<String> {
         f(&b5["plain_s"]),
         f(&b5["ratio"])
     ));
+    for read in core["desk"]["reads"].as_array().into_iter().flatten() {
+        t.push_str(&format!(
+            "| desk | {} ({} cases, {} messages), p50 / p95 | {:.1} / {:.1} ms | {:.1} / {:.1} ms | | {} |\n",
+            read["measure"].as_str().unwrap_or(""),
+            thousands(f(&core["desk"]["cases"])),
+            thousands(f(&core["desk"]["messages"])),
+            f(&read["cipher_p50_ms"]),
+            f(&read["cipher_p95_ms"]),
+            f(&read["plain_p50_ms"]),
+            f(&read["plain_p95_ms"]),
+            read["target"].as_str().unwrap_or("")
+        ));
+    }
     for q in core["b6"].as_array()? {
         t.push_str(&format!(
             "| B6 | search, {} ({} hits), p50 / p95 | {:.1} / {:.1} ms | {:.1} / {:.1} ms | | p95 ≤ 20 ms |\n",
@@ -328,7 +341,7 @@ fn markdown(doc: &Value) -> String {
     }
     if let Some(core) = core_table(doc) {
         md.push_str(&format!(
-            "\n## Encrypted store (B5, B6), {} run\n\nThe same store with SQLCipher and without a key.\n\n{core}",
+            "\n## Encrypted store (B5, B6, the desk), {} run\n\nThe same store with SQLCipher and without a key.\n\n{core}",
             doc["run"].as_str().unwrap_or("")
         ));
     }

@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     desk::MIGRATION_CANNED,
     desk::MIGRATION_DELIVERY,
     desk::MIGRATION_VIEWS,
+    desk::MIGRATION_SIDEBAR,
 ];
 
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
