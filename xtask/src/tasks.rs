@@ -156,6 +156,11 @@ pub fn bench(full: bool, set: BenchSet) -> Result<()> {
             cmd.arg("--full");
         }
         exec(&mut cmd)?;
+        // Mail in from a real Dovecot, written beside the store's results (key `mail`).
+        setup::ensure(Purpose::Test)?;
+        let mut mail = cargo();
+        mail.args(["run", "--release", "-p", "liaison-e2e", "--example", "mail_bench", "--", "--out"]).arg(&store_json);
+        exec(&mut mail)?;
     }
     if set != BenchSet::Store {
         setup::ensure_bench()?;
@@ -277,6 +282,12 @@ pub fn test() -> Result<()> {
     s.stage("Benchmark smoke run (a tenth of the size; not timed)", || {
         exec(
             Command::new(example("bench"))
+                .current_dir(root())
+                .args(["--smoke", "--out"])
+                .arg(target_dir().join("bench-smoke.json")),
+        )?;
+        exec(
+            Command::new(example("mail_bench"))
                 .current_dir(root())
                 .args(["--smoke", "--out"])
                 .arg(target_dir().join("bench-smoke.json")),

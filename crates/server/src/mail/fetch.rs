@@ -1,8 +1,8 @@
 //! Reading a queue's mailbox by IMAP: one pass from the last UID stored.
 //!
-//! **Idempotent.** Progress is `(UIDVALIDITY, last UID)`, saved after each message; a pass cut
-//! off anywhere re-reads at most the messages after the last one saved, and those are
-//! recognised by their derived row ids ([`super::ingest`]). A new UIDVALIDITY (the mailbox was
+//! **Idempotent.** Progress is `(UIDVALIDITY, last UID)`, saved after each chunk of [`CHUNK`]
+//! messages; a pass cut off anywhere re-reads at most the messages after the last one saved,
+//! and those are recognised by their derived row ids ([`super::ingest`]). A new UIDVALIDITY (the mailbox was
 //! rebuilt) starts again from UID 1, and the Message-IDs keep anything from arriving twice.
 //! Messages are read with `BODY.PEEK[]`: their `\Seen` flag is left as it was, and a message
 //! another client already read is fetched like any other.
@@ -168,6 +168,7 @@ async fn pass(storage: &dyn Storage, mailbox: &Mailbox, report: &mut FetchReport
             }
         }
         messages.sort_by_key(|(uid, _)| *uid);
+        let last_of_chunk = messages.last().map(|(uid, _)| *uid);
         for (uid, raw) in messages {
             let source = ingest::Source { uid_validity, uid, historic: first_read && mailbox.import_since.is_some() };
             match ingest::ingest(storage, mailbox, &raw, source, Utc::now()).await? {
@@ -180,7 +181,11 @@ async fn pass(storage: &dyn Storage, mailbox: &Mailbox, report: &mut FetchReport
             if let Some(folder) = &mailbox.move_to {
                 timed("moving a message on", mailbox, session.uid_mv(uid.to_string(), folder)).await?;
             }
-            save_progress(storage, mailbox.queue_id, Progress { uid_validity, last_uid: uid }).await?;
+        }
+        // Progress once per chunk: a pass cut off inside one reads at most that chunk again,
+        // and its messages are recognised by their derived ids (one write less per message).
+        if let Some(last_uid) = last_of_chunk {
+            save_progress(storage, mailbox.queue_id, Progress { uid_validity, last_uid }).await?;
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;

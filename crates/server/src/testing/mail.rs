@@ -406,6 +406,40 @@ impl MailServers {
         &self.cert_path
     }
 
+    /// Put `messages` straight into the INBOX of `address` as Maildir files (written in `tmp/`,
+    /// then moved to `new/`, as a delivery agent does), much faster than IMAP `APPEND`: for
+    /// loading thousands of messages (the ingest benchmark). Dovecot sees them at its next look.
+    pub fn deliver_directly(
+        &self,
+        address: &str,
+        messages: impl IntoIterator<Item = Vec<u8>>,
+    ) -> Result<usize, String> {
+        let maildir = self.root.join("mail").join(address);
+        if !maildir.join("new").is_dir() {
+            return Err(format!("{address} is not one of the mailboxes Dovecot serves"));
+        }
+        let mut n = 0;
+        for raw in messages {
+            let name = format!("{}.M{n}P{}.liaison-bench", 1_800_000_000 + n, std::process::id());
+            let tmp = maildir.join("tmp").join(&name);
+            std::fs::write(&tmp, &raw).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+            std::fs::rename(&tmp, maildir.join("new").join(&name))
+                .map_err(|e| format!("cannot deliver {name}: {e}"))?;
+            n += 1;
+        }
+        if self.run_as.is_some() {
+            let status = Command::new("chown")
+                .args(["-R", "dovecot:dovecot"])
+                .arg(&maildir)
+                .status()
+                .map_err(|e| format!("cannot run chown: {e}"))?;
+            if !status.success() {
+                return Err(format!("chown -R dovecot:dovecot {} failed", maildir.display()));
+            }
+        }
+        Ok(n)
+    }
+
     /// The mailboxes Dovecot serves, as given to [`start`](Self::start).
     pub fn mailboxes(&self) -> &[Mailbox] {
         &self.mailboxes
