@@ -384,3 +384,134 @@ pub async fn mail_that_opens_a_case_is_acknowledged_once_in_its_language_but_nev
     ingest::ingest(s, &mb, &m, source(40), tomorrow).await.expect("ingest");
     assert_eq!(all().await.len(), 5, "a day later busy@ is acknowledged again");
 }
+
+/// What a corpus message must come to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// A case (its first message's text contains this), acknowledged or not.
+    Case { text: &'static str, acked: bool },
+    /// Quarantined, the reason containing this.
+    Held(&'static str),
+}
+
+pub async fn a_corpus_of_odd_and_hostile_mail_each_reaches_its_outcome_and_the_queue_never_stalls(s: &dyn Storage) {
+    let q = queue(s).await;
+    let mut mb = mailbox(q);
+    mb.acknowledgement = [("en".to_owned(), "We received your message.".to_owned())].into();
+    let attachment = |name: &str, bytes: usize| {
+        let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n"; // 57 bytes decoded
+        let body: String = line.repeat(bytes / 57 + 1);
+        format!(
+            "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee the file.\r\n\
+             --b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{body}--b--\r\n"
+        )
+    };
+    let head = |i: usize, extra: &str| {
+        format!(
+            "From: Sender {i} <sender{i}@corpus.example>\r\nTo: info-en@example.org\r\nMessage-ID: <corpus-{i}@corpus.example>\r\n{extra}"
+        )
+    };
+    let corpus: Vec<(&str, Vec<u8>, Expect)> = vec![
+        ("plain text", format!("{}Subject: Hello\r\n\r\nA plain question.\r\n", head(1, "")).into_bytes(), Expect::Case { text: "A plain question.", acked: true }),
+        (
+            "ISO-2022-JP",
+            [head(2, "Subject: =?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?=\r\nContent-Type: text/plain; charset=ISO-2022-JP\r\n\r\n").as_bytes(), b"\x1b$B%F%9%H\x1b(B\r\n"].concat(),
+            Expect::Case { text: "テスト", acked: true },
+        ),
+        (
+            "Windows-1252 undeclared",
+            [head(3, "Subject: café\r\n\r\n").as_bytes(), b"caf\xe9 \x93quoted\x94\r\n"].concat(),
+            Expect::Case { text: "café “quoted”", acked: true },
+        ),
+        (
+            "an unknown charset degrades",
+            format!("{}Subject: odd\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\nStill readable.\r\n", head(4, "")).into_bytes(),
+            Expect::Case { text: "Still readable.", acked: true },
+        ),
+        (
+            "HTML only",
+            format!("{}Subject: html\r\nContent-Type: text/html\r\n\r\n<p>Hello <b>desk</b></p><img src=\"http://tracker.example/x.png\">\r\n", head(5, "")).into_bytes(),
+            Expect::Case { text: "Hello desk", acked: true },
+        ),
+        ("a 20 MB attachment", format!("{}Subject: big file\r\n{}", head(6, ""), attachment("scan.pdf", 20 * 1024 * 1024)).into_bytes(), Expect::Case { text: "See the file.", acked: true }),
+        (
+            "an attachment over 25 MB is left out, the mail kept",
+            format!("{}Subject: too big a file\r\n{}", head(7, ""), attachment("huge.iso", 26 * 1024 * 1024)).into_bytes(),
+            Expect::Case { text: "See the file.", acked: true },
+        ),
+        (
+            "a path and bidi characters in a file name",
+            format!("{}Subject: name\r\n{}", head(8, ""), attachment("../../etc/\u{202e}gpj.exe", 100)).into_bytes(),
+            Expect::Case { text: "See the file.", acked: true },
+        ),
+        (
+            "an auto-reply",
+            format!("{}Subject: Out of office\r\nAuto-Submitted: auto-replied\r\n\r\nI am away.\r\n", head(9, "")).into_bytes(),
+            Expect::Case { text: "I am away.", acked: false },
+        ),
+        (
+            "a mail loop",
+            format!("{}Subject: Re: We received your message\r\nX-Loop: info-en@example.org\r\n\r\nLoop.\r\n", head(10, "")).into_bytes(),
+            Expect::Case { text: "Loop.", acked: false },
+        ),
+        (
+            "a list post",
+            format!("{}Subject: [wikimedia-l] news\r\nList-Id: <wikimedia-l.lists.wikimedia.org>\r\n\r\nNews.\r\n", head(11, "")).into_bytes(),
+            Expect::Case { text: "News.", acked: false },
+        ),
+        (
+            "malformed MIME (a boundary never closed)",
+            format!("{}Subject: cut off\r\nContent-Type: multipart/mixed; boundary=never\r\n\r\n--never\r\nContent-Type: text/plain\r\n\r\nThe start of a message whose end was lost", head(12, "")).into_bytes(),
+            Expect::Case { text: "The start of a message", acked: true },
+        ),
+        ("empty bytes", Vec::new(), Expect::Held("")),
+        ("no sender", b"To: info-en@example.org\r\nSubject: who?\r\n\r\nNobody to answer.\r\n".to_vec(), Expect::Held("no sender")),
+        ("over 40 MB", format!("{}Subject: enormous\r\n{}", head(15, ""), attachment("disk.img", 31 * 1024 * 1024)).into_bytes(), Expect::Held("more than the")),
+    ];
+    let mut uid = 100;
+    let mut held_expected = 0;
+    for (i, (what, raw, expect)) in corpus.into_iter().enumerate() {
+        uid += 1;
+        let outcome = ingest::ingest(s, &mb, &raw, source(uid), now()).await.unwrap_or_else(|e| panic!("{what}: {e}"));
+        match (expect, outcome) {
+            (Expect::Case { text: wanted, acked }, Ingested::NewCase { case, message }) => {
+                let body = text(&row(s, EntityKind::CaseMessage, message).await, "body").unwrap_or_default();
+                assert!(body.contains(wanted), "{what}: the thread shows {wanted:?}, not {body:?}");
+                assert!(!body.contains('<'), "{what}: reader text is text, never markup: {body:?}");
+                let ack =
+                    s.record("outbox", &Uuid::new_v5(&case, b"acknowledgement").to_string()).await.expect("outbox");
+                assert_eq!(ack.is_some(), acked, "{what}: acknowledged only when it may be");
+            }
+            (Expect::Held(reason), Ingested::Quarantined { reason: said, .. }) => {
+                held_expected += 1;
+                assert!(said.contains(reason), "{what}: quarantined because {said:?}");
+            }
+            (expect, outcome) => panic!("{what}: expected {expect:?}, got {outcome:?}"),
+        }
+        // Whatever came before, the next ordinary message flows on.
+        uid += 1;
+        let next = raw_next(i);
+        assert!(
+            matches!(ingest::ingest(s, &mb, &next, source(uid), now()).await.expect("next"), Ingested::NewCase { .. }),
+            "after {what}, the queue goes on"
+        );
+    }
+    let held = ingest::quarantined(s).await.expect("quarantine");
+    assert_eq!(held.len(), held_expected, "the quarantine holds exactly the broken ones: {held:?}");
+    let attachments = s.rows_of(EntityKind::Attachment).await.expect("attachments");
+    let names: Vec<String> = attachments
+        .iter()
+        .filter_map(|a| a.fields.get("name").and_then(|f| f.value.as_str()).map(str::to_owned))
+        .collect();
+    assert!(names.iter().any(|n| n == "scan.pdf"), "the 20 MB file is kept: {names:?}");
+    assert!(!names.iter().any(|n| n.contains("huge")), "the 26 MB one is left out (its reason is in the original)");
+    assert!(
+        names.iter().all(|n| !n.contains('/') && !n.contains('\u{202e}') && !n.starts_with('.')),
+        "no paths, no bidi controls in stored names: {names:?}"
+    );
+}
+
+fn raw_next(i: usize) -> Vec<u8> {
+    raw(&format!("next-{i}@flow.example"), &format!("flow{i}@flow.example"), "Next in line", "", "Still flowing.")
+}
