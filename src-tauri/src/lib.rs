@@ -19,6 +19,8 @@ pub fn run() {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_env("LIAISON_LOG")).init();
     let profile = Profile::new(paths::default_data_dir());
     let result = tauri::Builder::default()
+        // Desktop notifications, sent from Rust only (the web view has no permission for them).
+        .plugin(tauri_plugin_notification::init())
         .manage(state::AppState::new(profile))
         .setup(|app| {
             tauri::async_runtime::spawn(state::background_sync(app.handle().clone()));

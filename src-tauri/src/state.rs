@@ -148,6 +148,9 @@ impl AppState {
         let _ = app.emit(SYNC_STATUS_EVENT, &status);
         let report = result?;
         data_changed(app, report.changed.iter().copied());
+        if report.changed.contains(&EntityKind::Case) {
+            announce_assignments(app, &store);
+        }
         Ok(report.into())
     }
 
@@ -157,6 +160,32 @@ impl AppState {
         match profile.store() {
             Ok(store) => sync::status(store).map(|s| s.logged_in).unwrap_or(false),
             Err(_) => false,
+        }
+    }
+}
+
+/// A desktop notification for each case someone else assigned to the signed-in user (a
+/// notification that cannot be shown is only logged: the case is in "Mine" either way).
+fn announce_assignments(app: &AppHandle, store: &liaison_core::store::Store) {
+    use tauri_plugin_notification::NotificationExt;
+    let assigned = match tokio::task::block_in_place(|| liaison_core::cases::take_new_assignments(store)) {
+        Ok(assigned) => assigned,
+        Err(e) => {
+            tracing::warn!("could not look for new assignments: {e}");
+            return;
+        }
+    };
+    for case in assigned {
+        let number = case.number.map(|n| format!("#{n} ")).unwrap_or_default();
+        let queue = case.queue_name.as_deref().map(|q| format!(" ({q})")).unwrap_or_default();
+        let shown = app
+            .notification()
+            .builder()
+            .title("A case was assigned to you")
+            .body(format!("{number}{}{queue}", case.subject))
+            .show();
+        if let Err(e) = shown {
+            tracing::info!("the assignment notification could not be shown: {e}");
         }
     }
 }

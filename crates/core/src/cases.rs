@@ -995,3 +995,39 @@ pub fn of_contact(store: &Store, contact: Uuid) -> Result<Vec<CaseSummary>> {
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(items)
 }
+
+/// The `meta` key of [`take_new_assignments`]' watermark: the newest assignment clock seen.
+const ASSIGNMENTS_SEEN: &str = "assignments_seen_millis";
+
+/// Cases someone else gave to the signed-in user since this was last asked (for the desktop
+/// notification "a case was assigned to you"). Read from the owner field's clock: written by
+/// another device, to this user, newer than the last assignment seen. The first call only
+/// notes where things stand (a first sync announces nothing); assignments made on this device
+/// are never announced.
+pub fn take_new_assignments(store: &Store) -> Result<Vec<CaseSummary>> {
+    let conn = store.conn();
+    let Some(me) = crate::session::signed_in_user(conn)? else { return Ok(Vec::new()) };
+    let device = crate::store::meta::device_id(conn)?;
+    let seen: Option<i64> = crate::store::meta::get(conn, ASSIGNMENTS_SEEN)?.and_then(|v| v.parse().ok());
+    let newest: i64 = conn
+        .prepare_cached("SELECT coalesce(max(millis), 0) FROM field_clock WHERE entity = 'case' AND field = 'owner'")?
+        .query_row([], |r| r.get(0))?;
+    let Some(seen) = seen else {
+        crate::store::meta::set(conn, ASSIGNMENTS_SEEN, &newest.to_string())?;
+        return Ok(Vec::new());
+    };
+    let items = conn
+        .prepare_cached(&format!(
+            r#"SELECT {SUMMARY} FROM "case" c LEFT JOIN queue q ON q.id = c.queue_id
+               JOIN field_clock f ON f.entity = 'case' AND f.row_id = c.id AND f.field = 'owner'
+               WHERE c.owner = ?1 COLLATE NOCASE AND f.device != ?2 AND f.millis > ?3
+                 AND c.state NOT IN ('resolved', 'closed')
+               ORDER BY f.millis"#
+        ))?
+        .query_map(params![me, blob(device), seen], summary)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if newest > seen {
+        crate::store::meta::set(conn, ASSIGNMENTS_SEEN, &newest.to_string())?;
+    }
+    Ok(items)
+}

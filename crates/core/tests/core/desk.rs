@@ -224,3 +224,45 @@ fn a_draft_for_an_unknown_case_or_mode_is_refused_and_a_deleted_case_takes_its_d
     cases::delete(&mut store, c).expect("delete");
     assert!(drafts::list(&store).expect("list").is_empty(), "no draft outlives its case");
 }
+
+#[test]
+fn a_case_someone_else_assigns_to_me_is_announced_once_and_my_own_assignments_and_history_never() {
+    use liaison_protocol::hlc::Hlc;
+    use liaison_protocol::wire::{FieldState, PullResponse, RowState};
+    let (_dir, mut store, _key) = signed_in_store("ana");
+    let q = queue(&mut store, "info-en");
+    let old = case(&mut store, q, "Assigned long ago", Some("?"));
+    let mine = case(&mut store, q, "I take this one", Some("?"));
+    let theirs = case(&mut store, q, "Kim gives me this one", Some("?"));
+    let other_device = Uuid::from_u128(0xB0B);
+    let assign_from_elsewhere = |store: &mut Store, id: Uuid, owner: &str, millis: u64, seq: u64| {
+        let fields = [(
+            "owner".to_owned(),
+            FieldState { value: serde_json::json!(owner), hlc: Hlc::new(millis, 0), device: other_device },
+        )];
+        let row = RowState {
+            seq,
+            entity: liaison_protocol::schema::EntityKind::Case,
+            row_id: id,
+            deleted: false,
+            purged: false,
+            scope: format!("queue:{q}"),
+            fields: fields.into_iter().collect(),
+        };
+        let page = PullResponse { rows: vec![row], revoked_scopes: vec![], next_cursor: seq, has_more: false };
+        liaison_core::sync::apply_page(store, &page).expect("apply");
+    };
+    let now_millis = u64::try_from(chrono::Utc::now().timestamp_millis()).expect("positive") + 60_000;
+    assign_from_elsewhere(&mut store, old, "ana", now_millis, 1);
+    assert!(cases::take_new_assignments(&store).expect("first look").is_empty(), "what was there before is no news");
+    cases::assign(&mut store, mine, Some("ana")).expect("assign");
+    assign_from_elsewhere(&mut store, theirs, "Ana", now_millis + 1_000, 2);
+    let new: Vec<String> = cases::take_new_assignments(&store).expect("look").into_iter().map(|c| c.subject).collect();
+    assert_eq!(new, ["Kim gives me this one"], "only what someone else assigned, in any letter case; not my own");
+    assert!(cases::take_new_assignments(&store).expect("again").is_empty(), "announced once");
+    assign_from_elsewhere(&mut store, old, "kim", now_millis + 2_000, 3);
+    assert!(
+        cases::take_new_assignments(&store).expect("again").is_empty(),
+        "a case given to someone else is no news to me"
+    );
+}
