@@ -515,3 +515,76 @@ pub async fn a_corpus_of_odd_and_hostile_mail_each_reaches_its_outcome_and_the_q
 fn raw_next(i: usize) -> Vec<u8> {
     raw(&format!("next-{i}@flow.example"), &format!("flow{i}@flow.example"), "Next in line", "", "Still flowing.")
 }
+
+pub async fn a_bounce_of_a_reply_joins_its_case_marks_the_reply_not_delivered_and_says_why(s: &dyn Storage) {
+    let q = queue(s).await;
+    let mut mb = mailbox(q);
+    mb.acknowledgement = [("en".to_owned(), "We received your message.".to_owned())].into();
+    let first = raw("rita-1@reader.example", "rita@reader.example", "Wrong date", "", "Please fix.");
+    let Ingested::NewCase { case, .. } = ingest::ingest(s, &mb, &first, source(1), now()).await.expect("ingest") else {
+        panic!("a new case");
+    };
+    // The reply the team sent (as mail out names it: <message-id@queue domain>).
+    let reply = Uuid::now_v7();
+    let hlc = Hlc::new(u64::try_from(now().timestamp_millis()).expect("positive"), 1);
+    let fields = [
+        ("case_id", json!(case.to_string())),
+        ("kind", json!("reply")),
+        ("channel", json!("email")),
+        ("sent_at", json!("2026-12-01T11:00:00Z")),
+        ("body", json!("Fixed, thank you.")),
+    ];
+    let written = s
+        .write_as_server(
+            vec![Change {
+                change_id: Uuid::now_v7(),
+                entity: EntityKind::CaseMessage,
+                row_id: reply,
+                base_seq: 0,
+                fields: fields.iter().map(|(n, v)| ((*n).to_owned(), FieldWrite { value: v.clone(), hlc })).collect(),
+                deleted: None,
+            }],
+            now(),
+        )
+        .await
+        .expect("write");
+    assert_eq!(written.results[0].outcome, Outcome::Accepted);
+    let dsn = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.reader.example>\r\nTo: info-en@example.org\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-1@mx.reader.example>\r\nReturn-Path: <>\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"r\"\r\n\r\n\
+         --r\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.reader.example\r\n\r\n\
+         Final-Recipient: rfc822; rita@reader.example\r\nAction: failed\r\nStatus: 5.2.2\r\n\
+         Diagnostic-Code: smtp; 552 5.2.2 <rita@reader.example>: mailbox full\r\n\r\n\
+         --r\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: info-en@example.org\r\nTo: rita@reader.example\r\n\
+         Subject: Re: Wrong date [Liaison #1]\r\nMessage-ID: <{reply}@example.org>\r\n\r\n--r--\r\n"
+    );
+    let outcome = ingest::ingest(s, &mb, dsn.as_bytes(), source(2), now()).await.expect("ingest");
+    assert_eq!(outcome, Ingested::Bounce { case, reply }, "the bounce attaches to the reply it returns");
+    let deliveries = s.rows_of(EntityKind::Delivery).await.expect("deliveries");
+    let delivery = deliveries
+        .iter()
+        .find(|d| d.fields.get("message_id").and_then(|f| f.value.as_str()) == Some(reply.to_string().as_str()))
+        .expect("the reply has a delivery");
+    assert_eq!(delivery.fields["state"].value, json!("not_delivered"));
+    let detail = delivery.fields["detail"].value.as_str().unwrap_or_default();
+    assert!(detail.contains("mailbox full"), "it says why: {detail}");
+    let events: Vec<RowState> = s
+        .rows_of(EntityKind::CaseMessage)
+        .await
+        .expect("messages")
+        .into_iter()
+        .filter(|m| text(m, "case_id") == Some(case.to_string()) && text(m, "kind").as_deref() == Some("event"))
+        .collect();
+    assert!(
+        events.iter().any(
+            |e| text(e, "body").is_some_and(|b| b.contains("could not be delivered") && b.contains("mailbox full"))
+        ),
+        "the thread says the reply was not delivered, and why"
+    );
+    assert_eq!(s.rows_of(EntityKind::Case).await.expect("cases").len(), 1, "a bounce opens no case");
+    let acks = s.list_records("outbox", None, None, 100).await.expect("outbox");
+    assert_eq!(acks.len(), 1, "only the reader's first mail was acknowledged, never the bounce");
+    assert!(ingest::quarantined(s).await.expect("quarantine").is_empty());
+}
