@@ -125,7 +125,7 @@ impl Device {
     /// its case, for links, messages and files), which decides who may hold it. An orphan (a row
     /// whose case is not here) shows as `q=|`.
     fn dump_desk(&self, out: &mut BTreeMap<String, String>) {
-        const TABLES: [(&str, &str); 6] = [
+        const TABLES: [(&str, &str); 7] = [
             (
                 "queue",
                 "SELECT lower(hex(id)), lower(hex(id)) || '|' || name || '|' || archived || '|' || states FROM queue",
@@ -137,8 +137,13 @@ impl Device {
             (
                 "case",
                 "SELECT lower(hex(id)), lower(hex(queue_id)) || '|' || subject || '|' || state || '|' || \
-                 ifnull(owner, '-') || '|' || tags || '|' || ifnull(priority, '-') || '|' || ifnull(created_at, '-') \
-                 FROM \"case\"",
+                 ifnull(owner, '-') || '|' || tags || '|' || ifnull(priority, '-') || '|' || ifnull(created_at, '-') || \
+                 '|' || ifnull(lower(hex(merged_into)), '-') FROM \"case\"",
+            ),
+            (
+                "case_link",
+                "SELECT lower(hex(l.id)), ifnull(lower(hex(c.queue_id)), '') || '|' || lower(hex(l.case_id)) || '|' || \
+                 lower(hex(l.other_id)) FROM case_link l LEFT JOIN \"case\" c ON c.id = l.case_id",
             ),
             (
                 "case_contact",
@@ -312,7 +317,7 @@ fn desk_op(rng: &mut StdRng, device: &mut Device, staff: bool) {
     let cases = device.case_ids();
     let contacts = device.contact_ids();
     let pick = |rng: &mut StdRng, ids: &[Uuid]| (!ids.is_empty()).then(|| ids[rng.gen_range(0..ids.len())]);
-    match rng.gen_range(0..11) {
+    match rng.gen_range(0..13) {
         0 if staff => {
             if let Some(queue) = pick(rng, &queues) {
                 trace(format_args!("{} adds u3 to queue {queue}", device.name));
@@ -402,6 +407,26 @@ fn desk_op(rng: &mut StdRng, device: &mut Device, staff: bool) {
                 };
                 trace(format_args!("{} writes in case {case} with {} file(s)", device.name, files.len()));
                 cases::add_message(&mut device.store, case, input, files).expect("message");
+            }
+        }
+        10 => {
+            let case = pick(rng, &cases);
+            let others: Vec<Uuid> = cases.iter().copied().filter(|c| Some(*c) != case).collect();
+            if let (Some(case), Some(other)) = (case, pick(rng, &others)) {
+                // Unlinking what is not linked is refused: fine.
+                let remove = rng.gen_bool(0.3);
+                let done = cases::relate(&mut device.store, case, other, remove);
+                trace(format_args!("{} relates {case} and {other} (remove {remove}): {}", device.name, done.is_ok()));
+            }
+        }
+        11 => {
+            let case = pick(rng, &cases);
+            let others: Vec<Uuid> = cases.iter().copied().filter(|c| Some(*c) != case).collect();
+            if let (Some(case), Some(into)) = (case, pick(rng, &others)) {
+                // Merging twice, or into a merged case, is refused: fine. Two devices
+                // merging concurrently (even each into the other) must still converge.
+                let done = cases::merge(&mut device.store, case, into);
+                trace(format_args!("{} merges {case} into {into}: {}", device.name, done.is_ok()));
             }
         }
         _ if staff => {

@@ -265,8 +265,15 @@ fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
     raw.lines().find(|l| l.to_ascii_lowercase().starts_with(&prefix)).map(|l| l[prefix.len()..].trim())
 }
 
-#[test]
-fn a_reader_s_mail_becomes_a_case_answered_offline_with_a_canned_reply_that_reaches_the_reader_once_threaded() {
+/// The mail servers, and a server whose queue info-en (24×7 SLA targets, a signature) reads
+/// and sends mail through them; the staff member ana and the volunteer ben, a member of info-en.
+/// Every message the SMTP server accepts lands in reader@example.org's mailbox.
+fn desk_with_mailbox() -> (liaison_server::testing::mail::MailServers, Server) {
+    desk_sending_to(None)
+}
+
+/// As [`desk_with_mailbox`], with the queue sending through `smtp_port` when given.
+fn desk_sending_to(smtp_port: Option<u16>) -> (liaison_server::testing::mail::MailServers, Server) {
     use liaison_server::testing::mail::MailServers;
     let mail = MailServers::start(
         &[("info-en@example.test", "secret"), ("reader@example.org", "reader")],
@@ -294,7 +301,7 @@ fn a_reader_s_mail_becomes_a_case_answered_offline_with_a_canned_reply_that_reac
     let ca = server.dir.path().join("mail-ca.pem");
     std::fs::write(&ca, mail.ca_cert_pem()).expect("write the CA");
     let imap = format!("imap://info-en@example.test@127.0.0.1:{}", mail.imap_port());
-    let smtp = format!("smtp://127.0.0.1:{}", mail.smtp_port());
+    let smtp = format!("smtp://127.0.0.1:{}", smtp_port.unwrap_or(mail.smtp_port()));
     let ca = ca.to_string_lossy().into_owned();
     let said = server.admin_with(
         &[
@@ -314,6 +321,12 @@ fn a_reader_s_mail_becomes_a_case_answered_offline_with_a_canned_reply_that_reac
         &[("LIAISON_MAILBOX_PASSWORD", "secret")],
     );
     assert!(said.contains("reads mail from 127.0.0.1"), "{said}");
+    (mail, server)
+}
+
+#[test]
+fn a_reader_s_mail_becomes_a_case_answered_offline_with_a_canned_reply_that_reaches_the_reader_once_threaded() {
+    let (mail, server) = desk_with_mailbox();
     let said = server.admin(&[
         "queue",
         "mailbox",
@@ -644,4 +657,184 @@ fn a_reply_whose_push_is_cut_off_and_whose_sending_is_killed_reaches_the_reader_
     let outbox = server.admin(&["mail", "outbox"]);
     assert!(outbox.contains("every reply by mail was sent"), "{outbox}");
     drop(held);
+}
+
+fn messages_of(shown: &Value) -> Vec<Value> {
+    shown["messages"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_reader_who_wrote_twice_is_merged_into_one_case_that_takes_their_next_mail_and_other_channels_are_never_mailed() {
+    let (mail, server) = desk_with_mailbox();
+    let (staff, volunteer) = (Client::new(), Client::new());
+    staff.login(&server, "ana");
+    volunteer.login(&server, "ben");
+    for (id, subject, body) in [("r1", "Birth date of Ada", "The date is wrong."), ("r2", "Ada again", "Still wrong!")]
+    {
+        let raw = format!(
+            "From: Rita Reader <reader@example.org>\r\nTo: info-en@example.test\r\nSubject: {subject}\r\n\
+             Message-ID: <{id}@example.org>\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\n\r\n{body}\r\n"
+        );
+        mail.append("info-en@example.test", raw.as_bytes()).expect("append the reader's mail");
+    }
+    let numbers = wait_for(30, "both mails reach the volunteer as two cases", || {
+        volunteer.ok(&["sync"]);
+        let list = volunteer.json(&["case", "list"]);
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        let mut numbers: Vec<u64> = items.iter().filter_map(|c| c["number"].as_u64()).collect();
+        numbers.sort_unstable();
+        (numbers.len() == 2).then_some(numbers)
+    });
+    // Numbered in the order the mail arrived: r1's case first.
+    let (first, again) = (format!("#{}", numbers[0]), format!("#{}", numbers[1]));
+
+    // Merged offline, by number, on the volunteer's laptop; answered in the survivor.
+    let said = volunteer.ok(&["case", "merge", &again, "--into", &first]);
+    assert!(said.contains("Merged"), "{said}");
+    let refused = volunteer.fails(&["case", "reply", &again, "--text", "Too late"]);
+    assert!(refused.contains(&format!("Write in case {first}")), "a merged case takes no reply: {refused}");
+    volunteer.ok(&["case", "reply", &first, "--text", "Thank you, Rita: we corrected the date."]);
+    volunteer.ok(&["sync"]);
+    let delivered =
+        mail.wait_for_messages("reader@example.org", 1, std::time::Duration::from_secs(30)).expect("the reply arrives");
+    let reply = String::from_utf8_lossy(&delivered[0]).into_owned();
+    assert_eq!(header(&reply, "In-Reply-To"), Some("<r1@example.org>"), "threaded under the survivor's mail:\n{reply}");
+
+    // The reader answers their second mail (the merged case's): it joins the survivor.
+    let answer = "From: reader@example.org\r\nTo: info-en@example.test\r\nSubject: Re: Ada again\r\n\
+                  Message-ID: <r3@example.org>\r\nIn-Reply-To: <r2@example.org>\r\n\r\nThanks!\r\n";
+    mail.append("info-en@example.test", answer.as_bytes()).expect("append the answer");
+    let survivor = wait_for(30, "the answer to the merged case joins the survivor", || {
+        volunteer.ok(&["sync"]);
+        let shown = volunteer.json(&["case", "show", &first]);
+        let inbound = messages_of(&shown).iter().filter(|m| m["kind"] == "inbound").count();
+        (inbound == 3).then_some(shown)
+    });
+    let merged_id = volunteer.json(&["case", "show", &again])["id"].as_str().map(str::to_owned).expect("an id");
+    let from_merged: Vec<Value> =
+        messages_of(&survivor).into_iter().filter(|m| m["case_id"] == json!(merged_id)).collect();
+    assert_eq!(
+        from_merged.iter().filter(|m| m["kind"] == "inbound").count(),
+        1,
+        "only r2 was written in the merged case"
+    );
+    let merged = volunteer.json(&["case", "show", &again]);
+    assert_eq!(merged["state"], "closed");
+    assert_eq!(merged["merged_into"]["number"].as_u64(), Some(numbers[0]));
+    assert_eq!(volunteer.json(&["case", "list", "--open"])["total"], 1, "one open case for one matter");
+
+    // A call the staff member took: a case for a contact with an address, answered by mail
+    // (the address comes from the contact); a phone case's reply is recorded, never mailed;
+    // a talk-page comment is recorded with its diff; the two cases are linked.
+    staff.ok(&["sync"]);
+    let grace = staff.ok(&["contact", "add", "--name", "Grace Caller", "--email", "grace@example.org"]);
+    let grace = grace.trim().to_owned();
+    let by_mail =
+        staff.ok(&["case", "new", "--queue", "info-en", "--subject", "Called: photo licence", "--reader", &grace]);
+    let by_mail = by_mail.trim().to_owned();
+    let phone = staff.ok(&[
+        "case",
+        "new",
+        "--queue",
+        "info-en",
+        "--subject",
+        "Called: a typo",
+        "--channel",
+        "phone",
+        "--reader",
+        &grace,
+    ]);
+    let phone = phone.trim().to_owned();
+    let recorded = staff.ok(&["case", "reply", &phone, "--text", "Told them it is fixed."]);
+    assert!(recorded.contains("recorded as given on phone; not mailed"), "{recorded}");
+    let diff = "https://en.wikipedia.org/w/index.php?diff=123456";
+    staff.ok(&["case", "log", &phone, "--channel", "wiki", "--text", "Also asked on the talk page", "--link", diff]);
+    staff.ok(&["case", "relate", &phone, &by_mail]);
+    staff.ok(&["case", "reply", &by_mail, "--text", "Here is the licence you asked about on the phone."]);
+    staff.ok(&["sync"]);
+    let delivered = mail
+        .wait_for_messages("reader@example.org", 2, std::time::Duration::from_secs(30))
+        .expect("the reply to the caller arrives");
+    let to_grace: Vec<String> = delivered
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .filter(|m| header(m, "To").is_some_and(|to| to.contains("grace@example.org")))
+        .collect();
+    assert_eq!(to_grace.len(), 1, "one reply, to the address on the reader's contact");
+    assert!(to_grace[0].contains("Here is the licence"), "{}", to_grace[0]);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let all = mail.messages("reader@example.org").expect("read");
+    assert_eq!(all.len(), 2, "the phone reply and the talk-page record were never mailed");
+    let shown = staff.json(&["case", "show", &phone]);
+    assert!(messages_of(&shown).iter().any(|m| m["channel"] == "wiki" && m["link"] == diff), "the diff is kept");
+    assert_eq!(shown["links"][0]["id"], json!(by_mail), "linked");
+    assert_eq!(staff.json(&["case", "show", &by_mail])["links"][0]["id"], json!(phone), "on both sides");
+    volunteer.ok(&["sync"]);
+    let seen = volunteer.json(&["case", "show", &phone]);
+    assert_eq!(seen["links"][0]["id"], json!(by_mail), "and on a member's laptop after sync");
+}
+
+/// From now on, connections to 127.0.0.1:`port` reach 127.0.0.1:`to` (byte for byte: TLS and
+/// STARTTLS pass through): a mail server coming back on the address a queue sends to.
+fn forward(port: u16, to: u16) {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the mail server's port");
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else { continue };
+            let (Ok(mut c_read), Ok(mut s_write)) = (client.try_clone(), server.try_clone()) else { continue };
+            let (mut s_read, mut c_write) = (server, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_read, &mut s_write);
+                let _ = s_write.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s_read, &mut c_write);
+                let _ = c_write.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+}
+
+#[test]
+fn a_reply_written_while_the_mail_server_is_down_says_why_is_retried_and_reaches_the_reader_once_when_it_is_back() {
+    let down = liaison_server::testing::postgres::free_port().expect("a free port");
+    let (mail, server) = desk_sending_to(Some(down));
+    let volunteer = Client::new();
+    volunteer.login(&server, "ben");
+    let first = "From: reader@example.org\r\nTo: info-en@example.test\r\nSubject: A question\r\n\
+                 Message-ID: <q1@example.org>\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\n\r\nHello?\r\n";
+    mail.append("info-en@example.test", first.as_bytes()).expect("append the reader's mail");
+    let case = wait_for(30, "the reader's mail reaches the volunteer", || {
+        volunteer.ok(&["sync"]);
+        let list = volunteer.json(&["case", "list"]);
+        list["items"][0]["id"].as_str().map(str::to_owned)
+    });
+    volunteer.ok(&["case", "reply", &case, "--text", "Here is the answer."]);
+    let reason = wait_for(30, "the thread says the reply is being retried, and why", || {
+        volunteer.ok(&["sync"]);
+        let shown = volunteer.json(&["case", "show", &case]);
+        let reply = messages_of(&shown).into_iter().find(|m| m["kind"] == "reply")?;
+        (reply["delivery"]["state"] == "retrying")
+            .then(|| reply["delivery"]["detail"].as_str().unwrap_or("").to_owned())
+    });
+    assert!(reason.contains(&format!("127.0.0.1:{down}")), "the reason names the mail server: {reason}");
+    let outbox = server.admin(&["mail", "outbox"]);
+    assert!(outbox.contains(&format!("127.0.0.1:{down}")), "admins see it waiting, and why: {outbox}");
+
+    // The mail server comes back where the queue sends; the backoff's next try delivers it.
+    forward(down, mail.smtp_port());
+    let delivered = mail
+        .wait_for_messages("reader@example.org", 1, std::time::Duration::from_secs(150))
+        .expect("the retried reply arrives");
+    let raw = String::from_utf8_lossy(&delivered[0]).into_owned();
+    assert!(raw.contains("Here is the answer."), "{raw}");
+    assert_eq!(header(&raw, "In-Reply-To"), Some("<q1@example.org>"), "{raw}");
+    wait_for(30, "the thread shows the reply sent", || {
+        volunteer.ok(&["sync"]);
+        let shown = volunteer.json(&["case", "show", &case]);
+        let reply = messages_of(&shown).into_iter().find(|m| m["kind"] == "reply")?;
+        (reply["delivery"]["state"] == "sent").then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(mail.messages("reader@example.org").expect("read").len(), 1, "exactly once");
 }

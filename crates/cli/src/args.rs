@@ -358,8 +358,34 @@ pub enum CaseCommand {
         /// When it happened (RFC 3339, e.g. 2026-12-01T14:30:00Z; default: now).
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
+        /// Where it can be seen: the diff of a talk-page comment, the mailing-list post.
+        #[arg(long, value_name = "URL")]
+        link: Option<String>,
         #[arg(long = "attach", value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+    /// Print the formatted (HTML) version of a reader's mail, sanitized (no scripts, styles,
+    /// forms or remote images).
+    Formatted {
+        /// The message's id (see `liaison case show`).
+        message: String,
+    },
+    /// Merge a case into another (the reader wrote twice about one thing): it is closed, its
+    /// thread and contacts show in the other, and mail to it joins the other from now on.
+    Merge {
+        /// The case that goes (number, e.g. #1234, or id).
+        id: String,
+        /// The case that stays.
+        #[arg(long, value_name = "CASE")]
+        into: String,
+    },
+    /// Link two related cases (both show the link), or take the link away with --remove.
+    Relate {
+        id: String,
+        /// The related case (number or id).
+        other: String,
+        #[arg(long)]
+        remove: bool,
     },
     /// Save an attachment of a case's thread to a file.
     Attachment {

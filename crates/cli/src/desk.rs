@@ -277,25 +277,27 @@ pub async fn case(store: &mut Store, cmd: CaseCommand, json: bool) -> Result<()>
             }
             Ok(())
         }
-        CaseCommand::Show { id } => show_case(&cases::get(store, id_arg("case", &id)?)?, json),
+        CaseCommand::Show { id } => show_case(&cases::get(store, cases::find(store, &id)?)?, json),
         CaseCommand::Edit { id, subject, fields, queue } => {
             let queue = queue.as_deref().map(|q| queues::find(store, q)).transpose()?;
-            let case = cases::update(store, id_arg("case", &id)?, patch_of(subject, fields, queue)?)?;
+            let case = cases::update(store, cases::find(store, &id)?, patch_of(subject, fields, queue)?)?;
             show_case(&case, json)
         }
-        CaseCommand::State { id, state } => show_case(&cases::set_state(store, id_arg("case", &id)?, &state)?, json),
+        CaseCommand::State { id, state } => {
+            show_case(&cases::set_state(store, cases::find(store, &id)?, &state)?, json)
+        }
         CaseCommand::Assign { id, user, none } => {
             let owner = if none { None } else { user.as_deref() };
-            show_case(&cases::assign(store, id_arg("case", &id)?, owner)?, json)
+            show_case(&cases::assign(store, cases::find(store, &id)?, owner)?, json)
         }
         CaseCommand::Link { id, contact, role, remove } => {
-            let (case, contact) = (id_arg("case", &id)?, id_arg("contact", &contact)?);
+            let (case, contact) = (cases::find(store, &id)?, id_arg("contact", &contact)?);
             let case =
                 if remove { cases::unlink(store, case, contact)? } else { cases::link(store, case, contact, &role)? };
             show_case(&case, json)
         }
         CaseCommand::Reply { id, text, canned: named, files } => {
-            let case = id_arg("case", &id)?;
+            let case = cases::find(store, &id)?;
             let mut parts: Vec<String> = text.into_iter().filter(|t| !t.trim().is_empty()).collect();
             let mut language = None;
             if let Some(named) = named {
@@ -326,27 +328,49 @@ pub async fn case(store: &mut Store, cmd: CaseCommand, json: bool) -> Result<()>
         }
         CaseCommand::Note { id, text, files } => {
             let input = MessageInput { kind: "note".into(), body: Some(text), ..Default::default() };
-            let message = cases::add_message(store, id_arg("case", &id)?, input, read_files(&files)?)?;
+            let message = cases::add_message(store, cases::find(store, &id)?, input, read_files(&files)?)?;
             if json {
                 return emit(&message);
             }
             say!("{}", message.id);
             Ok(())
         }
-        CaseCommand::Log { id, channel, text, reply, from, at, files } => {
+        CaseCommand::Log { id, channel, text, reply, from, at, link, files } => {
             let input = MessageInput {
                 kind: if reply { "reply" } else { "inbound" }.into(),
                 channel: Some(channel),
                 body: Some(text),
                 author_contact: from.as_deref().map(|f| id_arg("contact", f)).transpose()?,
                 sent_at: at,
+                link,
             };
-            let message = cases::add_message(store, id_arg("case", &id)?, input, read_files(&files)?)?;
+            let message = cases::add_message(store, cases::find(store, &id)?, input, read_files(&files)?)?;
             if json {
                 return emit(&message);
             }
             say!("{}", message.id);
             Ok(())
+        }
+        CaseCommand::Formatted { message } => {
+            let id = id_arg("message", &message)?;
+            match cases::formatted(store, id)? {
+                Some(html) => say!("{html}"),
+                None => say!("This message has no formatted version; `liaison case show` shows its text."),
+            }
+            Ok(())
+        }
+        CaseCommand::Merge { id, into } => {
+            let (from, into) = (cases::find(store, &id)?, cases::find(store, &into)?);
+            let case = cases::merge(store, from, into)?;
+            if json {
+                return emit(&case);
+            }
+            say!("Merged. Mail to the merged case now joins this one:");
+            show_case(&case, false)
+        }
+        CaseCommand::Relate { id, other, remove } => {
+            let (case, other) = (cases::find(store, &id)?, cases::find(store, &other)?);
+            show_case(&cases::relate(store, case, other, remove)?, json)
         }
         CaseCommand::Attachment { id, output } => {
             let id = id_arg("attachment", &id)?;
@@ -361,7 +385,7 @@ pub async fn case(store: &mut Store, cmd: CaseCommand, json: bool) -> Result<()>
         }
         CaseCommand::Presence { id, drafting, leave, since } => {
             use liaison_protocol::wire::Activity;
-            let case = id_arg("case", &id)?;
+            let case = cases::find(store, &id)?;
             let activity = match (drafting, leave) {
                 (_, true) => Activity::Left,
                 (true, _) => Activity::Drafting,
@@ -424,6 +448,15 @@ fn show_case(c: &Case, json: bool) -> Result<()> {
             l.contact_id
         );
     }
+    if let Some(survivor) = &c.merged_into {
+        say!("  merged into {} — it takes no new messages; write there", case_ref(survivor));
+    }
+    for merged in &c.merged {
+        say!("  merged in: {}", case_ref(merged));
+    }
+    for link in &c.links {
+        say!("  related:   {}", case_ref(link));
+    }
     say!("  opened {}, updated {}", c.created_at, c.updated_at);
     if let Some(since) = &c.awaiting_since {
         say!("  waiting:   the reader waits for an answer since {}", local_time(since));
@@ -446,12 +479,30 @@ fn show_case(c: &Case, json: bool) -> Result<()> {
             "note" => "internal note",
             _ => "event",
         };
+        let from_case = if m.case_id == c.id {
+            String::new()
+        } else {
+            let merged = c.merged.iter().find(|r| r.id == m.case_id);
+            format!(" · from {}", merged.map_or_else(|| m.case_id.to_string(), case_ref))
+        };
         say!("");
-        say!("  — {} · {what} · {} · {who}", m.sent_at, m.channel);
+        say!("  — {} · {what} · {} · {who}{from_case}", m.sent_at, m.channel);
+        if let Some(link) = &m.link {
+            say!("    ↗ {link}");
+        }
         if let Some(body) = &m.body {
             for line in body.lines() {
                 say!("    {line}");
             }
+        }
+        if m.encoding_problems {
+            say!("    ⚠ the mail's charset was wrong or unknown: some characters may be replaced");
+        }
+        for o in &m.omitted {
+            say!("    ✂ {} ({} bytes) not kept: {}", o.name, o.bytes, o.reason);
+        }
+        if m.formatted {
+            say!("    (a formatted version: `liaison case formatted {}`)", m.id);
         }
         for a in &m.attachments {
             let held = if a.stored { "" } else { " (not on this device yet)" };
@@ -463,6 +514,19 @@ fn show_case(c: &Case, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Another case in one line: `#1234 “Subject” (closed, info-en)`.
+fn case_ref(r: &cases::CaseRef) -> String {
+    let name = r.number.map_or_else(|| r.id.to_string(), |n| format!("#{n}"));
+    match &r.subject {
+        Some(subject) => {
+            let mut about = vec![r.state.clone().unwrap_or_default()];
+            about.extend(r.queue_name.clone());
+            format!("{name} “{subject}” ({})", about.join(", "))
+        }
+        None => format!("{name} (in a queue you are not a member of)"),
+    }
 }
 
 /// `LANG=TEXT` pairs into language versions.
@@ -508,7 +572,7 @@ pub fn canned(store: &mut Store, cmd: CannedCommand, json: bool) -> Result<()> {
             let id = canned::find(store, &reply)?;
             match case {
                 Some(case) => {
-                    let case = id_arg("case", &case)?;
+                    let case = cases::find(store, &case)?;
                     let user = liaison_core::session::signed_in_user(store.conn())?;
                     let rendered = canned::render_for_case(store, id, case, user.as_deref())?;
                     if json {

@@ -95,9 +95,26 @@ fn fill_desk(store: &mut Store, cases: u64) -> Result<(uuid::Uuid, uuid::Uuid), 
         let mut link_insert =
             tx.prepare("INSERT INTO case_contact(id, case_id, contact_id, role) VALUES (?1, ?2, ?3, 'reader')")?;
         let mut message_insert = tx.prepare(
-            "INSERT INTO case_message(id, case_id, kind, channel, author_user, sent_at, body) VALUES (?1, ?2, ?3, 'email', ?4, ?5, ?6)",
+            "INSERT INTO case_message(id, case_id, kind, channel, author_user, sent_at, body, original) VALUES (?1, ?2, ?3, 'email', ?4, ?5, ?6, ?7)",
         )?;
         let base = chrono::Utc::now() - chrono::Duration::days(400);
+        // What the server keeps of a reader's mail (headers, and its sanitized HTML of about
+        // 20 kB), on every reader message of the long thread: opening it reads each one's.
+        let html = format!("<html><body>{}</body></html>", "<p>The date of birth in the <b>article</b> seems wrong.</p>".repeat(340));
+        let original = |k: u64| {
+            serde_json::json!({
+                "message_id": format!("m{k}@reader.example"),
+                "references": (0..k.min(20)).map(|r| format!("<m{r}@reader.example>")).collect::<Vec<_>>(),
+                "subject": "Question about the article",
+                "from": "reader@reader.example",
+                "to": ["info-en@example.org"],
+                "cc": [],
+                "encoding_problems": false,
+                "omitted": [],
+                "html": html,
+            })
+            .to_string()
+        };
         let states = ["new", "open", "open", "pending", "resolved", "closed"];
         for n in 0..cases {
             let id = uuid::Uuid::now_v7();
@@ -137,7 +154,8 @@ fn fill_desk(store: &mut Store, cases: u64) -> Result<(uuid::Uuid, uuid::Uuid), 
                     format!(
                         "Message {k} of case {n}. The date of birth in the article seems to be wrong; \
                          the sources say otherwise. Thank you for looking into it, and for your work."
-                    )
+                    ),
+                    (inbound && id == long_case).then(|| original(k))
                 ])?;
             }
         }

@@ -102,6 +102,8 @@ pub struct Attachment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub id: Uuid,
+    /// The case it was written in: the case shown, or one that was merged into it.
+    pub case_id: Uuid,
     /// `inbound` (from the reader), `reply` (the reader sees it), `note` (the team only) or
     /// `event` (something that happened).
     pub kind: String,
@@ -116,6 +118,35 @@ pub struct Message {
     pub attachments: Vec<Attachment>,
     /// For a reply by mail: where its sending stands (written by the server), once synced.
     pub delivery: Option<Delivery>,
+    /// Where it can be seen on its channel (a wiki diff, a mailing-list post), when recorded.
+    pub link: Option<String>,
+    /// For mail that came with HTML: a formatted version can be shown ([`formatted`]).
+    pub formatted: bool,
+    /// Parts of the mail that were not kept (too large), with why.
+    pub omitted: Vec<Omitted>,
+    /// The mail declared a charset it did not use (or an unknown one): some characters may be
+    /// wrong (they were replaced, never dropped silently).
+    pub encoding_problems: bool,
+}
+
+/// A part of a reader's mail that was not kept, and why (an attachment over the size limit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Omitted {
+    pub name: String,
+    pub bytes: u64,
+    pub reason: String,
+}
+
+/// Another case, as a case refers to it (the one it was merged into, one merged into it, a
+/// related one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseRef {
+    pub id: Uuid,
+    pub number: Option<u64>,
+    /// `None` when that case is not on this device (it is in a queue you are not a member of).
+    pub subject: Option<String>,
+    pub state: Option<String>,
+    pub queue_name: Option<String>,
 }
 
 /// Where a reply sent by mail stands: `queued`, `sending`, `sent`, `retrying`, `failed` or
@@ -156,6 +187,13 @@ pub struct Case {
     pub due_at: Option<String>,
     /// Since when the reader waits for an answer (their oldest unanswered message), if they do.
     pub awaiting_since: Option<String>,
+    /// The case this one was merged into: it takes no new messages (see [`merge`]).
+    pub merged_into: Option<CaseRef>,
+    /// The cases merged into this one (directly or through others); their messages are in
+    /// [`Case::messages`].
+    pub merged: Vec<CaseRef>,
+    /// Related cases (see [`relate`]).
+    pub links: Vec<CaseRef>,
 }
 
 /// The three SLA clocks of a case, as the server computed them from the thread.
@@ -320,6 +358,10 @@ pub struct MessageInput {
     /// When it was sent or happened (RFC 3339; default: now).
     #[serde(default)]
     pub sent_at: Option<String>,
+    /// Where it can be seen on its channel: the diff of a talk-page comment, a mailing-list
+    /// post (an `http(s)` address).
+    #[serde(default)]
+    pub link: Option<String>,
 }
 
 /// A file to attach to a new message.
@@ -449,6 +491,17 @@ fn message_in(conn: &Connection, case: Uuid, input: &MessageInput, files: &[NewF
     let kind = choice("kind of message", &input.kind, &MESSAGE_KINDS)?;
     let case_fields =
         write::read_fields(conn, EntityKind::Case, case)?.ok_or_else(|| Error::not_found(format!("Case {case}")))?;
+    if kind != "event"
+        && let Some(survivor) = merged_into_of(&case_fields)
+    {
+        return Err(Error::invalid(format!(
+            "Case {} was merged into case {}: it takes no new messages. Write in case {} instead.",
+            label(conn, case)?,
+            label(conn, survivor)?,
+            label(conn, survivor)?
+        )));
+    }
+    let link = clean_opt(&input.link).map(|l| check_link(&l)).transpose()?;
     let channel = match &input.channel {
         Some(c) => choice("channel", c, &CHANNELS)?,
         None => case_fields.get("channel").and_then(Value::as_str).unwrap_or("email").to_owned(),
@@ -497,6 +550,9 @@ fn message_in(conn: &Connection, case: Uuid, input: &MessageInput, files: &[NewF
     if let Some(contact) = author_contact {
         fields.push(("author_contact_id", json!(contact.to_string())));
     }
+    if let Some(link) = link {
+        fields.push(("original", json!({ "link": link })));
+    }
     write::local_upsert(conn, EntityKind::CaseMessage, id, &fields)?;
     for file in files {
         let sha256 = hex::encode(Sha256::digest(&file.content));
@@ -513,6 +569,34 @@ fn message_in(conn: &Connection, case: Uuid, input: &MessageInput, files: &[NewF
         write::local_upsert(conn, EntityKind::Attachment, Uuid::now_v7(), &fields)?;
     }
     Ok(id)
+}
+
+/// A link to where a message can be seen: an `http(s)` address of at most 2,000 characters.
+fn check_link(link: &str) -> Result<String> {
+    let ok = (link.starts_with("https://") || link.starts_with("http://"))
+        && link.len() > "https://".len()
+        && link.chars().count() <= 2_000
+        && !link.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(link.to_owned())
+    } else {
+        Err(Error::invalid(format!(
+            "{link:?} is not a web address; give the address of the diff or post, e.g. https://en.wikipedia.org/w/index.php?diff=123"
+        )))
+    }
+}
+
+fn merged_into_of(fields: &std::collections::BTreeMap<&'static str, Value>) -> Option<Uuid> {
+    fields.get("merged_into").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())
+}
+
+/// How a case is named in messages: `#1234`, or its subject in quotes until it has a number.
+fn label(conn: &Connection, case: Uuid) -> Result<String> {
+    let fields = write::read_fields(conn, EntityKind::Case, case)?.unwrap_or_default();
+    Ok(match fields.get("number").and_then(Value::as_u64) {
+        Some(n) => format!("#{n}"),
+        None => format!("“{}”", fields.get("subject").and_then(Value::as_str).unwrap_or("?")),
+    })
 }
 
 /// A file name as stored: no directories, no control or bidirectional-override characters, at
@@ -699,6 +783,124 @@ pub fn unlink(store: &mut Store, case: Uuid, contact: Uuid) -> Result<Case> {
     get(store, case)
 }
 
+/// Merge case `from` into case `into` (the survivor), as when a reader wrote twice about one
+/// thing. `from` is closed and says where it went; it takes no new messages, and mail to it
+/// (replies to its messages, its tag) goes to `into`, whose thread shows `from`'s messages
+/// beside its own. `from`'s contacts join `into`; a case from another queue moves to `into`'s
+/// queue first, so the survivor's members see all of it. Both threads record the merge. A
+/// merge is not undone: link the cases instead when they are only related ([`relate`]).
+pub fn merge(store: &mut Store, from: Uuid, into: Uuid) -> Result<Case> {
+    if from == into {
+        return Err(Error::invalid("A case cannot be merged into itself; choose the case it repeats."));
+    }
+    store.transaction(|tx| {
+        let source =
+            write::read_fields(tx, EntityKind::Case, from)?.ok_or_else(|| Error::not_found(format!("Case {from}")))?;
+        let target =
+            write::read_fields(tx, EntityKind::Case, into)?.ok_or_else(|| Error::not_found(format!("Case {into}")))?;
+        if let Some(already) = merged_into_of(&source) {
+            return Err(Error::invalid(format!(
+                "Case {} was already merged into case {}.",
+                label(tx, from)?,
+                label(tx, already)?
+            )));
+        }
+        if let Some(survivor) = merged_into_of(&target) {
+            return Err(Error::invalid(format!(
+                "Case {} was itself merged into case {}; merge into that one.",
+                label(tx, into)?,
+                label(tx, survivor)?
+            )));
+        }
+        let (from_label, into_label) = (label(tx, from)?, label(tx, into)?);
+        let event = |text: String| MessageInput { kind: "event".into(), body: Some(text), ..Default::default() };
+        message_in(tx, from, &event(format!("Merged into case {into_label}")), &[])?;
+        message_in(tx, into, &event(format!("Case {from_label} was merged into this case")), &[])?;
+        let mut fields = vec![("merged_into", json!(into.to_string()))];
+        if source.get("state").and_then(Value::as_str) != Some("closed") {
+            fields.push(("state", json!("closed")));
+        }
+        if source.get("queue_id") != target.get("queue_id")
+            && let Some(queue) = target.get("queue_id")
+        {
+            fields.push(("queue_id", queue.clone()));
+        }
+        write::local_upsert(tx, EntityKind::Case, from, &fields)?;
+        let contacts: Vec<(Vec<u8>, String)> = tx
+            .prepare_cached("SELECT contact_id, role FROM case_contact WHERE case_id = ?1 ORDER BY rowid")?
+            .query_map([blob(from)], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (contact, role) in contacts {
+            let Ok(contact) = Uuid::from_slice(&contact) else { continue };
+            let on_survivor = link_of(tx, into, contact)?.exists;
+            if !on_survivor && write::read_fields(tx, EntityKind::Contact, contact)?.is_some() {
+                link_in(tx, into, contact, &role)?;
+            }
+        }
+        touch(tx, from)?;
+        touch(tx, into)
+    })?;
+    get(store, into)
+}
+
+/// The two rows of a link between cases `a` and `b` (`a` → `b`, `b` → `a`) on this device: the
+/// live ones, or the ids the next ones get.
+fn links_of(conn: &Connection, a: Uuid, b: Uuid) -> Result<[(Uuid, Uuid, write::Association); 2]> {
+    let one = |x: Uuid, y: Uuid| {
+        write::association(
+            conn,
+            EntityKind::CaseLink,
+            &[("case_id", json!(x.to_string())), ("other_id", json!(y.to_string()))],
+        )
+        .map(|found| (x, y, found))
+    };
+    Ok([one(a, b)?, one(b, a)?])
+}
+
+/// Link two related cases (the same article, the same reader writing twice about different
+/// things), or take the link away (`remove`). Both cases show the link; both threads record it.
+pub fn relate(store: &mut Store, case: Uuid, other: Uuid, remove: bool) -> Result<Case> {
+    if case == other {
+        return Err(Error::invalid("A case cannot be linked to itself; choose the related case."));
+    }
+    store.transaction(|tx| {
+        case_exists(tx, case)?;
+        case_exists(tx, other)?;
+        let rows = links_of(tx, case, other)?;
+        let linked = rows.iter().any(|(_, _, found)| found.exists);
+        let (case_label, other_label) = (label(tx, case)?, label(tx, other)?);
+        let event = |text: String| MessageInput { kind: "event".into(), body: Some(text), ..Default::default() };
+        if remove {
+            if !linked {
+                return Err(Error::not_found(format!("A link between case {case_label} and case {other_label}")));
+            }
+            for (_, _, found) in rows.iter().filter(|(_, _, found)| found.exists) {
+                write::local_delete(tx, EntityKind::CaseLink, found.id)?;
+            }
+            message_in(tx, case, &event(format!("Unlinked from case {other_label}")), &[])?;
+            message_in(tx, other, &event(format!("Unlinked from case {case_label}")), &[])?;
+        } else {
+            if rows.iter().all(|(_, _, found)| found.exists) {
+                return Ok(());
+            }
+            for (x, y, found) in rows.iter().filter(|(_, _, found)| !found.exists) {
+                let mut fields = vec![("case_id", json!(x.to_string())), ("other_id", json!(y.to_string()))];
+                if found.round > 0 {
+                    fields.push(("round", json!(found.round)));
+                }
+                write::local_upsert(tx, EntityKind::CaseLink, found.id, &fields)?;
+            }
+            if !linked {
+                message_in(tx, case, &event(format!("Linked to case {other_label}")), &[])?;
+                message_in(tx, other, &event(format!("Linked to case {case_label}")), &[])?;
+            }
+        }
+        touch(tx, case)?;
+        touch(tx, other)
+    })?;
+    get(store, case)
+}
+
 /// Add a message to a case's thread: an internal note, a reply, a logged interaction from any
 /// channel, with files. Returns the message.
 pub fn add_message(store: &mut Store, case: Uuid, input: MessageInput, files: Vec<NewFile>) -> Result<Message> {
@@ -719,8 +921,16 @@ pub fn delete(store: &mut Store, id: Uuid) -> Result<()> {
                 "Only staff and administrators may delete a case; close it instead.",
             ));
         }
+        // Links from other cases to this one go with it (its own go as its children).
+        let back: Vec<Vec<u8>> = tx
+            .prepare_cached("SELECT id FROM case_link WHERE other_id = ?1")?
+            .query_map([blob(id)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         if !write::local_delete(tx, EntityKind::Case, id)? {
             return Err(Error::not_found(format!("Case {id}")));
+        }
+        for link in back.into_iter().filter_map(|b| Uuid::from_slice(&b).ok()) {
+            write::local_delete(tx, EntityKind::CaseLink, link)?;
         }
         Ok(())
     })
@@ -767,13 +977,34 @@ pub fn get(store: &Store, id: Uuid) -> Result<Case> {
         .into_iter()
         .map(|(id, contact_id, role)| Ok(CaseContact { id, contact_id, name: contact_name(conn, contact_id)?, role }))
         .collect::<Result<Vec<_>>>()?;
-    type Row = (Uuid, String, String, Option<String>, Option<Vec<u8>>, String, Option<String>, Option<Delivery>);
+    type Row = (
+        Uuid,
+        String,
+        String,
+        Option<String>,
+        Option<Vec<u8>>,
+        String,
+        Option<String>,
+        Option<Delivery>,
+        Uuid,
+        Option<String>,
+        (bool, Option<String>, bool),
+    );
+    // The thread: the case's own messages and those of every case merged into it (through
+    // other merged cases too; UNION stops at a cycle).
     let rows: Vec<Row> = conn
         .prepare_cached(
-            "SELECT m.id, m.kind, m.channel, m.author_user, m.author_contact_id, m.sent_at, m.body,
-                    d.state, d.detail, d.attempts, d.updated_at
-             FROM case_message m LEFT JOIN delivery d ON d.message_id = m.id
-             WHERE m.case_id = ?1 ORDER BY m.sent_at, m.id",
+            r#"WITH RECURSIVE thread(id) AS (
+                   SELECT ?1 UNION SELECT c.id FROM "case" c JOIN thread t ON c.merged_into = t.id
+               )
+               SELECT m.id, m.kind, m.channel, m.author_user, m.author_contact_id, m.sent_at, m.body,
+                      d.state, d.detail, d.attempts, d.updated_at, m.case_id,
+                      CASE WHEN json_valid(m.original) THEN json_extract(m.original, '$.link') END,
+                      CASE WHEN json_valid(m.original) THEN json_type(m.original, '$.html') = 'text' END,
+                      CASE WHEN json_valid(m.original) THEN json_extract(m.original, '$.omitted') END,
+                      CASE WHEN json_valid(m.original) THEN json_extract(m.original, '$.encoding_problems') IS 1 END
+               FROM case_message m LEFT JOIN delivery d ON d.message_id = m.id
+               WHERE m.case_id IN (SELECT id FROM thread) ORDER BY m.sent_at, m.id"#,
         )?
         .query_map([blob(id)], |r| {
             let delivery = r.get::<_, Option<String>>(7)?.map(|state| -> rusqlite::Result<Delivery> {
@@ -793,11 +1024,29 @@ pub fn get(store: &Store, id: Uuid) -> Result<Case> {
                 r.get(5)?,
                 r.get(6)?,
                 delivery.transpose()?,
+                uuid_from(r.get(11)?)?,
+                r.get::<_, Option<String>>(12)?,
+                (
+                    r.get::<_, Option<bool>>(13)?.unwrap_or(false),
+                    r.get(14)?,
+                    r.get::<_, Option<bool>>(15)?.unwrap_or(false),
+                ),
             ))
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut messages = Vec::with_capacity(rows.len());
-    for (mid, kind, channel, author_user, author, sent_at, body, delivery) in rows {
+    for (mid, kind, channel, author_user, author, sent_at, body, delivery, case_id, link, mail) in rows {
+        let (formatted, omitted, encoding_problems) = mail;
+        let omitted: Vec<Omitted> = omitted
+            .and_then(|text| serde_json::from_str::<Vec<Value>>(&text).ok())
+            .unwrap_or_default()
+            .iter()
+            .map(|o| Omitted {
+                name: o.get("name").and_then(Value::as_str).map(file_name).unwrap_or_else(|| "attachment".into()),
+                bytes: o.get("bytes").and_then(Value::as_u64).unwrap_or(0),
+                reason: o.get("reason").and_then(Value::as_str).unwrap_or("not kept").chars().take(500).collect(),
+            })
+            .collect();
         let author_contact_id = author.and_then(|b| Uuid::from_slice(&b).ok());
         let author_name = author_contact_id.map(|c| contact_name(conn, c)).transpose()?.flatten();
         messages.push(Message {
@@ -811,8 +1060,38 @@ pub fn get(store: &Store, id: Uuid) -> Result<Case> {
             body,
             attachments: attachments(conn, mid)?,
             delivery,
+            case_id,
+            link,
+            formatted,
+            omitted,
+            encoding_problems,
         });
     }
+    let merged_ids: Vec<Vec<u8>> = conn
+        .prepare_cached(
+            r#"WITH RECURSIVE merged(id) AS (
+                   SELECT id FROM "case" WHERE merged_into = ?1
+                   UNION SELECT c.id FROM "case" c JOIN merged m ON c.merged_into = m.id
+               )
+               SELECT id FROM merged WHERE id != ?1"#,
+        )?
+        .query_map([blob(id)], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let linked_ids: Vec<Vec<u8>> = conn
+        .prepare_cached(
+            "SELECT other_id FROM case_link WHERE case_id = ?1 UNION SELECT case_id FROM case_link WHERE other_id = ?1",
+        )?
+        .query_map([blob(id)], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let refs = |ids: Vec<Vec<u8>>| -> Result<Vec<CaseRef>> {
+        let mut refs = ids
+            .into_iter()
+            .filter_map(|b| Uuid::from_slice(&b).ok())
+            .map(|c| case_ref(conn, c))
+            .collect::<Result<Vec<_>>>()?;
+        refs.sort_by_key(|r| (r.number.is_none(), r.number, r.id));
+        Ok(refs)
+    };
     Ok(Case {
         id,
         number: f.get("number").and_then(Value::as_u64),
@@ -837,6 +1116,67 @@ pub fn get(store: &Store, id: Uuid) -> Result<Case> {
         awaiting_since: conn
             .prepare_cached(r#"SELECT awaiting_since FROM "case" WHERE id = ?1"#)?
             .query_row([blob(id)], |r| r.get(0))?,
+        merged_into: merged_into_of(&f).map(|c| case_ref(conn, c)).transpose()?,
+        merged: refs(merged_ids)?,
+        links: refs(linked_ids)?,
+    })
+}
+
+/// The formatted (HTML) version of a reader's mail, for an explicit "show formatted": sanitized
+/// again here whatever the server sent (no scripts, styles, forms, event handlers or remote
+/// images; links open outside without a referrer). `None` when the mail had no HTML.
+pub fn formatted(store: &Store, message: Uuid) -> Result<Option<String>> {
+    let stored: Option<Option<String>> = store
+        .conn()
+        .prepare_cached(
+            "SELECT CASE WHEN json_valid(original) THEN json_extract(original, '$.html') END FROM case_message WHERE id = ?1",
+        )?
+        .query_row([blob(message)], |r| r.get(0))
+        .optional()?;
+    let Some(html) = stored else { return Err(Error::not_found(format!("Message {message}"))) };
+    Ok(html.map(|h| liaison_mail::html::sanitize(&h)))
+}
+
+/// The case a person names: its id, or its number (`1234` or `#1234`, as in `[Liaison #1234]`).
+pub fn find(store: &Store, text: &str) -> Result<Uuid> {
+    let text = text.trim();
+    if let Ok(id) = Uuid::parse_str(text) {
+        return Ok(id);
+    }
+    let Ok(number) = text.trim_start_matches('#').parse::<i64>() else {
+        let shown: String = text.chars().take(64).collect();
+        return Err(Error::invalid(format!(
+            "{shown:?} is not a case: give its number (#1234) or its id, as `liaison case list` shows"
+        )));
+    };
+    let found: Option<Vec<u8>> = store
+        .conn()
+        .prepare_cached(r#"SELECT id FROM "case" WHERE number = ?1"#)?
+        .query_row([number], |r| r.get(0))
+        .optional()?;
+    found.and_then(|b| Uuid::from_slice(&b).ok()).ok_or_else(|| {
+        Error::new(
+            ErrorCode::NotFound,
+            format!(
+                "No case #{number} on this device (it may be in a queue you are not a member of, or not synced yet)."
+            ),
+        )
+    })
+}
+
+/// Another case as this device knows it (only its id when it is not on this device).
+fn case_ref(conn: &Connection, id: Uuid) -> Result<CaseRef> {
+    let Some(f) = write::read_fields(conn, EntityKind::Case, id)? else {
+        return Ok(CaseRef { id, number: None, subject: None, state: None, queue_name: None });
+    };
+    let text = |name: &str| f.get(name).and_then(Value::as_str).map(str::to_owned);
+    let queue = text("queue_id").and_then(|q| Uuid::parse_str(&q).ok());
+    Ok(CaseRef {
+        id,
+        number: f.get("number").and_then(Value::as_u64),
+        subject: text("subject"),
+        state: text("state"),
+        queue_name: queue.map(|q| entities::label_of_root(conn, EntityKind::Queue, q)).transpose()?.flatten(),
     })
 }
 
@@ -877,7 +1217,14 @@ pub fn list(store: &Store, filter: &CaseFilter, offset: u64, limit: u32) -> Resu
     let conn = store.conn();
     let mut conditions = Vec::new();
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    let fts = filter.query.as_deref().and_then(fts_query);
+    // `#1234` finds the case with that number; other words are searched for.
+    let number =
+        filter.query.as_deref().map(str::trim).and_then(|q| q.strip_prefix('#')).and_then(|n| n.parse::<i64>().ok());
+    let fts = if number.is_some() { None } else { filter.query.as_deref().and_then(fts_query) };
+    if let Some(n) = number {
+        args.push(n.into());
+        conditions.push(format!("c.number = ?{}", args.len()));
+    }
     if let Some(q) = &fts {
         args.push(q.clone().into());
         conditions.push(format!("c.rid IN (SELECT rowid FROM case_fts WHERE case_fts MATCH ?{})", args.len()));

@@ -42,4 +42,5 @@ pub mod wire;
 /// means. 1: contacts and conflicts. 2: the desk (queues, memberships, cases, their contacts,
 /// messages and attachments), and conflicts that name their owner row. 3: canned replies.
 /// 4: deliveries of mailed replies (server-authored) and a case's server-assigned `number`.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// 5: merged and linked cases (a case's `merged_into`, and `case_link`).
+pub const PROTOCOL_VERSION: u32 = 5;

@@ -49,10 +49,12 @@ pub enum EntityKind {
     CannedReply,
     /// Where a reply the server mails stands (see [`DELIVERY`]). Server-authored.
     Delivery,
+    /// One case's link to a related case (see [`CASE_LINK`]).
+    CaseLink,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 13] = [
+    pub const ALL: [EntityKind; 14] = [
         EntityKind::Contact,
         EntityKind::ContactEmail,
         EntityKind::ContactPhone,
@@ -66,6 +68,7 @@ impl EntityKind {
         EntityKind::Attachment,
         EntityKind::CannedReply,
         EntityKind::Delivery,
+        EntityKind::CaseLink,
     ];
 
     pub fn def(self) -> &'static EntityDef {
@@ -83,6 +86,7 @@ impl EntityKind {
             EntityKind::Attachment => &ATTACHMENT,
             EntityKind::CannedReply => &CANNED_REPLY,
             EntityKind::Delivery => &DELIVERY,
+            EntityKind::CaseLink => &CASE_LINK,
         }
     }
 
@@ -768,6 +772,9 @@ pub static CASE: EntityDef = EntityDef {
         // The earliest due time of a running clock (RFC 3339, UTC): what "overdue" and "due
         // today" are computed from.
         text("due_at", false, 40),
+        // The case this one was merged into (protocol 5): it takes no new messages, and mail
+        // to it goes to that case (or to the one that case was merged into, and so on).
+        reference("merged_into", EntityKind::Case, false),
     ],
     parent: None,
     scope: ScopeRule::Of { field: "queue_id" },
@@ -857,6 +864,27 @@ pub static CANNED_REPLY: EntityDef = EntityDef {
     grants: None,
     identity: Identity::Random,
     since: 3,
+};
+
+/// One case's link to a related case (protocol 5): the same article, the same reader writing
+/// twice, a complaint and the inquiry it came from. A link is kept on both cases, as two rows
+/// (`case_id` → `other_id` and back), so each case's queue sees it even when the two cases are
+/// in different queues. The id is derived from the pair and the [`ROUND`]: linking the same two
+/// cases on two laptops offline makes one link, and an unlinked pair can be linked again.
+pub static CASE_LINK: EntityDef = EntityDef {
+    kind: EntityKind::CaseLink,
+    name: "case_link",
+    fields: &[reference("case_id", EntityKind::Case, true), reference("other_id", EntityKind::Case, true), ROUND],
+    parent: Some(Parent { field: "case_id", kind: Some(EntityKind::Case) }),
+    scope: ScopeRule::Parent,
+    person: None,
+    mutability: Mutability::Mutable,
+    writers: READERS,
+    staff_fields: &[],
+    server_fields: &[],
+    grants: None,
+    identity: Identity::Derived(&["case_id", "other_id", "round"]),
+    since: 5,
 };
 
 /// Where a mailed reply stands: waiting to be sent, being sent, sent (the receiving server took
@@ -992,7 +1020,11 @@ mod tests {
                 EntityKind::Conflict
             ]
         );
-        assert_eq!(of(EntityKind::Case), vec![EntityKind::Conflict, EntityKind::CaseContact, EntityKind::CaseMessage]);
+        assert_eq!(
+            of(EntityKind::Case),
+            vec![EntityKind::Conflict, EntityKind::CaseContact, EntityKind::CaseMessage, EntityKind::CaseLink],
+            "a case's contacts, thread and links to related cases go with it"
+        );
         assert_eq!(
             of(EntityKind::CaseMessage),
             vec![EntityKind::Conflict, EntityKind::Attachment, EntityKind::Delivery],
@@ -1000,6 +1032,10 @@ mod tests {
         );
         assert!(EntityKind::known_at(1).all(|k| k.def().since == 1), "protocol 1 knows only the contact entities");
         assert_eq!(EntityKind::known_at(1).count(), 5);
+        assert!(
+            !EntityKind::known_at(4).any(|k| k == EntityKind::CaseLink),
+            "a protocol-4 client is never sent case links"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::{Result, blocking, parse_id};
 use crate::dto::desk::{
     CannedSummary, CaseActivity, CaseDetail, CaseEdit, CasePage, CasePresence, CaseQuery, CaseRow, ComposerMode, Draft,
-    NewCase, QueueCounts, RenderedCanned,
+    LoggedMessage, NewCase, QueueCounts, RenderedCanned,
 };
 use crate::state::AppState;
 use liaison_core::cases::{self, CaseFilter, CaseInput, CasePatch, MessageInput};
@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 /// What a case's edit writes: the case and the rows of its tree.
 const CASE_KINDS: &[EntityKind] =
-    &[EntityKind::Case, EntityKind::CaseMessage, EntityKind::CaseContact, EntityKind::Attachment];
+    &[EntityKind::Case, EntityKind::CaseMessage, EntityKind::CaseContact, EntityKind::Attachment, EntityKind::CaseLink];
 
 fn optional_id(id: Option<&str>) -> Result<Option<Uuid>> {
     id.map(str::trim).filter(|s| !s.is_empty()).map(parse_id).transpose()
@@ -29,6 +29,23 @@ fn detail(store: &Store, id: Uuid) -> liaison_core::Result<CaseDetail> {
         Err(_) => liaison_protocol::schema::CASE_STATES.iter().map(|s| (*s).to_owned()).collect(),
     };
     Ok(CaseDetail::new(case, states))
+}
+
+/// Change a case on this device with `change`, which returns the case to show (the one changed,
+/// or a merge's survivor); then tell the UI and the sync what changed.
+async fn change_case(
+    app: &AppHandle,
+    state: &State<'_, AppState>,
+    change: impl FnOnce(&mut Store) -> liaison_core::Result<Uuid>,
+) -> Result<CaseDetail> {
+    let mut profile = state.profile.lock().await;
+    let updated = blocking(|| {
+        let store = profile.store()?;
+        let show = change(store)?;
+        detail(store, show)
+    })?;
+    state.after_local_change(app, CASE_KINDS);
+    Ok(updated)
 }
 
 /// Every queue on this device with what waits in it.
@@ -108,28 +125,22 @@ pub async fn update_case(app: AppHandle, state: State<'_, AppState>, id: String,
         queue,
         ..Default::default()
     };
-    let mut profile = state.profile.lock().await;
-    let updated = blocking(|| {
-        let store = profile.store()?;
+    change_case(&app, &state, |store| {
         cases::update(store, id, patch)?;
-        detail(store, id)
-    })?;
-    state.after_local_change(&app, CASE_KINDS);
-    Ok(updated)
+        Ok(id)
+    })
+    .await
 }
 
 /// Move a case to a state of its queue (recorded in the thread).
 #[tauri::command]
 pub async fn set_case_state(app: AppHandle, state: State<'_, AppState>, id: String, to: String) -> Result<CaseDetail> {
     let id = parse_id(&id)?;
-    let mut profile = state.profile.lock().await;
-    let updated = blocking(|| {
-        let store = profile.store()?;
+    change_case(&app, &state, |store| {
         cases::set_state(store, id, &to)?;
-        detail(store, id)
-    })?;
-    state.after_local_change(&app, CASE_KINDS);
-    Ok(updated)
+        Ok(id)
+    })
+    .await
 }
 
 /// Give a case to a team member, or to nobody (`owner: null`).
@@ -141,14 +152,11 @@ pub async fn assign_case(
     owner: Option<String>,
 ) -> Result<CaseDetail> {
     let id = parse_id(&id)?;
-    let mut profile = state.profile.lock().await;
-    let updated = blocking(|| {
-        let store = profile.store()?;
+    change_case(&app, &state, |store| {
         cases::assign(store, id, owner.as_deref())?;
-        detail(store, id)
-    })?;
-    state.after_local_change(&app, CASE_KINDS);
-    Ok(updated)
+        Ok(id)
+    })
+    .await
 }
 
 /// Send what the composer holds: a reply to the reader (mailed by the server after sync) or an
@@ -162,9 +170,7 @@ pub async fn send_message(
     body: String,
 ) -> Result<CaseDetail> {
     let id = parse_id(&case_id)?;
-    let mut profile = state.profile.lock().await;
-    let updated = blocking(|| {
-        let store = profile.store()?;
+    change_case(&app, &state, |store| {
         if body.trim().is_empty() {
             return Err(liaison_core::Error::invalid(
                 "The message is empty: write what the reader or the team should read.",
@@ -173,10 +179,83 @@ pub async fn send_message(
         let input = MessageInput { kind: mode.as_str().to_owned(), body: Some(body), ..Default::default() };
         cases::add_message(store, id, input, Vec::new())?;
         drafts::discard(store, id)?;
-        detail(store, id)
-    })?;
-    state.after_local_change(&app, CASE_KINDS);
-    Ok(updated)
+        Ok(id)
+    })
+    .await
+}
+
+/// Record an interaction that happened on another channel (a talk-page comment, a call, a
+/// conversation at a meetup): what the reader said, or the answer given there (never mailed).
+#[tauri::command]
+pub async fn log_message(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    case_id: String,
+    input: LoggedMessage,
+) -> Result<CaseDetail> {
+    let id = parse_id(&case_id)?;
+    if !matches!(input.kind.as_str(), "inbound" | "reply") {
+        let what = "record what the reader said (inbound) or the answer given (reply)";
+        return Err(
+            liaison_core::Error::invalid(format!("{:?} is not something to record; {what}.", input.kind)).into()
+        );
+    }
+    if input.channel == "email" {
+        let why = "it arrives through the queue's mailbox, and replies are sent from the composer";
+        return Err(liaison_core::Error::invalid(format!("Mail is not recorded by hand: {why}.")).into());
+    }
+    let message = MessageInput {
+        kind: input.kind,
+        channel: Some(input.channel),
+        body: Some(input.body),
+        link: input.link.filter(|l| !l.trim().is_empty()),
+        sent_at: input.sent_at.filter(|s| !s.trim().is_empty()),
+        ..Default::default()
+    };
+    change_case(&app, &state, |store| {
+        cases::add_message(store, id, message, Vec::new())?;
+        Ok(id)
+    })
+    .await
+}
+
+/// Merge case `id` into case `into` (the reader wrote twice about one thing): `id` is closed,
+/// its thread and contacts show in `into`, and mail to it joins `into`. Returns `into`.
+#[tauri::command]
+pub async fn merge_case(app: AppHandle, state: State<'_, AppState>, id: String, into: String) -> Result<CaseDetail> {
+    let (from, into) = (parse_id(&id)?, parse_id(&into)?);
+    change_case(&app, &state, |store| {
+        cases::merge(store, from, into)?;
+        drafts::discard(store, from)?;
+        Ok(into)
+    })
+    .await
+}
+
+/// Link two related cases, or take the link away (`remove`). Returns case `id`.
+#[tauri::command]
+pub async fn relate_cases(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: String,
+    other: String,
+    remove: bool,
+) -> Result<CaseDetail> {
+    let (case, other) = (parse_id(&id)?, parse_id(&other)?);
+    change_case(&app, &state, |store| {
+        cases::relate(store, case, other, remove)?;
+        Ok(case)
+    })
+    .await
+}
+
+/// The formatted (HTML) version of a reader's mail, sanitized (no scripts, styles, forms or
+/// remote images), for an explicit "show formatted"; `null` when the mail had none.
+#[tauri::command]
+pub async fn message_formatted(state: State<'_, AppState>, message_id: String) -> Result<Option<String>> {
+    let id = parse_id(&message_id)?;
+    let mut profile = state.profile.lock().await;
+    Ok(blocking(|| cases::formatted(profile.store()?, id))?)
 }
 
 /// The canned replies for a queue's cases (its own and those for every queue).

@@ -3,7 +3,7 @@
 
 use liaison_core::canned::{CannedReply, Rendered};
 use liaison_core::cases::{
-    Attachment as CoreAttachment, Case as CoreCase, CaseContact as CoreLink, CaseSummary, Clock as CoreClock,
+    Attachment as CoreAttachment, Case as CoreCase, CaseContact as CoreLink, CaseRef, CaseSummary, Clock as CoreClock,
     Delivery as CoreDelivery, Message as CoreMessage, Sla as CoreSla,
 };
 use liaison_core::contacts::Page;
@@ -305,6 +305,25 @@ pub struct CaseMessage {
     pub body: Option<String>,
     pub attachments: Vec<MessageAttachment>,
     pub delivery: Option<Delivery>,
+    /// The case it was written in: the case shown, or one merged into it.
+    pub case_id: String,
+    /// Where it can be seen on its channel (a wiki diff, a mailing-list post).
+    pub link: Option<String>,
+    /// Mail that came with HTML: "show formatted" can show it (`message_formatted`).
+    pub formatted: bool,
+    /// Parts of the mail that were not kept (too large), with why.
+    pub omitted: Vec<OmittedPart>,
+    /// The mail's charset was wrong or unknown: some characters may be replaced.
+    pub encoding_problems: bool,
+}
+
+/// A part of a reader's mail that was not kept, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OmittedPart {
+    pub name: String,
+    pub bytes: u32,
+    pub reason: String,
 }
 
 impl From<CoreMessage> for CaseMessage {
@@ -320,6 +339,40 @@ impl From<CoreMessage> for CaseMessage {
             body: m.body,
             attachments: m.attachments.into_iter().map(Into::into).collect(),
             delivery: m.delivery.map(Into::into),
+            case_id: m.case_id.to_string(),
+            link: m.link,
+            formatted: m.formatted,
+            omitted: m
+                .omitted
+                .into_iter()
+                .map(|o| OmittedPart { name: o.name, bytes: small(o.bytes), reason: o.reason })
+                .collect(),
+            encoding_problems: m.encoding_problems,
+        }
+    }
+}
+
+/// Another case, as a case refers to it: the one it was merged into, one merged into it, a
+/// related one.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RelatedCase {
+    pub id: String,
+    pub number: Option<u32>,
+    /// `None` when that case is not on this device (a queue you are not a member of).
+    pub subject: Option<String>,
+    pub state: Option<String>,
+    pub queue_name: Option<String>,
+}
+
+impl From<CaseRef> for RelatedCase {
+    fn from(r: CaseRef) -> Self {
+        RelatedCase {
+            id: r.id.to_string(),
+            number: number(r.number),
+            subject: r.subject,
+            state: r.state,
+            queue_name: r.queue_name,
         }
     }
 }
@@ -351,6 +404,12 @@ pub struct CaseDetail {
     pub awaiting_since: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The case this one was merged into: it takes no new messages.
+    pub merged_into: Option<RelatedCase>,
+    /// The cases merged into this one; their messages are in the thread.
+    pub merged: Vec<RelatedCase>,
+    /// Related cases.
+    pub links: Vec<RelatedCase>,
 }
 
 impl CaseDetail {
@@ -377,8 +436,27 @@ impl CaseDetail {
             awaiting_since: c.awaiting_since,
             created_at: c.created_at,
             updated_at: c.updated_at,
+            merged_into: c.merged_into.map(Into::into),
+            merged: c.merged.into_iter().map(Into::into).collect(),
+            links: c.links.into_iter().map(Into::into).collect(),
         }
     }
+}
+
+/// An interaction that happened on another channel, recorded by the person who handled it: what
+/// the reader said (`inbound`) or the answer they were given there (`reply`, never mailed).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedMessage {
+    /// `inbound` or `reply`.
+    pub kind: String,
+    /// `wiki`, `irc`, `mailing_list`, `phone`, `in_person`, `social` or `other`.
+    pub channel: String,
+    pub body: String,
+    /// The diff of a talk-page comment, the mailing-list post.
+    pub link: Option<String>,
+    /// When it happened (RFC 3339); default: now.
+    pub sent_at: Option<String>,
 }
 
 /// What the composer writes: a reply the reader will see, or a note for the team only.

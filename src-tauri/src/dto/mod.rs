@@ -13,8 +13,8 @@ pub use conflicts::{Conflict, ConflictField, ConflictKind, ConflictSide, Keep};
 pub use contacts::{Contact, ContactEmail, ContactIdentifier, ContactInput, ContactPage, ContactPhone, ContactSummary};
 pub use desk::{
     CannedSummary, CaseActivity, CaseDetail, CaseEdit, CaseLink, CaseMessage, CasePage, CasePresence, CaseQuery,
-    CaseRow, CaseSla, CaseSort, CaseView, ComposerMode, Delivery, Draft, MessageAttachment, NewCase, PresentPerson,
-    QueueCounts, RenderedCanned, ReplySince, SlaClock,
+    CaseRow, CaseSla, CaseSort, CaseView, ComposerMode, Delivery, Draft, LoggedMessage, MessageAttachment, NewCase,
+    OmittedPart, PresentPerson, QueueCounts, RelatedCase, RenderedCanned, ReplySince, SlaClock,
 };
 use liaison_protocol::error::{ErrorBody, ErrorCode};
 use serde::{Deserialize, Serialize};
@@ -84,9 +84,12 @@ pub fn typescript_bindings() -> String {
         CaseSla::decl(&cfg),
         CaseLink::decl(&cfg),
         MessageAttachment::decl(&cfg),
+        OmittedPart::decl(&cfg),
         Delivery::decl(&cfg),
         CaseMessage::decl(&cfg),
+        RelatedCase::decl(&cfg),
         CaseDetail::decl(&cfg),
+        LoggedMessage::decl(&cfg),
         ComposerMode::decl(&cfg),
         Draft::decl(&cfg),
         CannedSummary::decl(&cfg),

@@ -73,12 +73,38 @@ export type MessageAttachment = { id: string, name: string, mediaType: string | 
  * This device holds the content.
  */
 stored: boolean, };
+export type OmittedPart = { name: string, bytes: number, reason: string, };
 export type Delivery = { state: string, detail: string | null, attempts: number | null, updatedAt: string | null, };
 export type CaseMessage = { id: string, kind: string, channel: string, authorUser: string | null, authorContactId: string | null, authorName: string | null, sentAt: string, 
 /**
  * Plain text, always shown as text.
  */
-body: string | null, attachments: Array<MessageAttachment>, delivery: Delivery | null, };
+body: string | null, attachments: Array<MessageAttachment>, delivery: Delivery | null, 
+/**
+ * The case it was written in: the case shown, or one merged into it.
+ */
+caseId: string, 
+/**
+ * Where it can be seen on its channel (a wiki diff, a mailing-list post).
+ */
+link: string | null, 
+/**
+ * Mail that came with HTML: "show formatted" can show it (`message_formatted`).
+ */
+formatted: boolean, 
+/**
+ * Parts of the mail that were not kept (too large), with why.
+ */
+omitted: Array<OmittedPart>, 
+/**
+ * The mail's charset was wrong or unknown: some characters may be replaced.
+ */
+encodingProblems: boolean, };
+export type RelatedCase = { id: string, number: number | null, 
+/**
+ * `None` when that case is not on this device (a queue you are not a member of).
+ */
+subject: string | null, state: string | null, queueName: string | null, };
 export type CaseDetail = { id: string, number: number | null, queueId: string, queueName: string | null, 
 /**
  * The states a case of its queue may take (the built-in ones, then the queue's own).
@@ -87,7 +113,36 @@ states: Array<string>, subject: string, kind: string, channel: string, state: st
 /**
  * Oldest first.
  */
-messages: Array<CaseMessage>, sla: CaseSla | null, dueAt: string | null, awaitingSince: string | null, createdAt: string, updatedAt: string, };
+messages: Array<CaseMessage>, sla: CaseSla | null, dueAt: string | null, awaitingSince: string | null, createdAt: string, updatedAt: string, 
+/**
+ * The case this one was merged into: it takes no new messages.
+ */
+mergedInto: RelatedCase | null, 
+/**
+ * The cases merged into this one; their messages are in the thread.
+ */
+merged: Array<RelatedCase>, 
+/**
+ * Related cases.
+ */
+links: Array<RelatedCase>, };
+export type LoggedMessage = { 
+/**
+ * `inbound` or `reply`.
+ */
+kind: string, 
+/**
+ * `wiki`, `irc`, `mailing_list`, `phone`, `in_person`, `social` or `other`.
+ */
+channel: string, body: string, 
+/**
+ * The diff of a talk-page comment, the mailing-list post.
+ */
+link: string | null, 
+/**
+ * When it happened (RFC 3339); default: now.
+ */
+sentAt: string | null, };
 export type ComposerMode = "reply" | "note";
 export type Draft = { caseId: string, mode: ComposerMode, body: string, cannedId: string | null, 
 /**

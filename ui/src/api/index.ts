@@ -19,6 +19,7 @@ import type {
 	ContactPage,
 	DataChanged,
 	Draft,
+	LoggedMessage,
 	Keep,
 	LedgerEntry,
 	NewCase,
@@ -148,5 +149,18 @@ export const deskApi = {
 	 * with `online: false`.
 	 */
 	presence: ( caseId: string, activity: CaseActivity, draftStartedAt: string | null ): Promise<CasePresence> =>
-		call( 'case_presence', { caseId, activity, draftStartedAt } )
+		call( 'case_presence', { caseId, activity, draftStartedAt } ),
+	/**
+	 * Merge case `id` into case `into` (the reader wrote twice about one thing): `id` is closed,
+	 * its thread and contacts show in `into`, mail to it joins `into`. Resolves with `into`.
+	 */
+	mergeCase: ( id: string, into: string ): Promise<CaseDetail> => call( 'merge_case', { id, into } ),
+	/** Link two related cases, or take the link away (`remove`). Resolves with case `id`. */
+	relateCases: ( id: string, other: string, remove: boolean ): Promise<CaseDetail> =>
+		call( 'relate_cases', { id, other, remove } ),
+	/** The sanitized HTML of a reader's mail for "show formatted"; `null` when it had none. */
+	messageFormatted: ( messageId: string ): Promise<string | null> => call( 'message_formatted', { messageId } ),
+	/** Record what happened on another channel (a talk-page comment, a call): never mailed. */
+	logMessage: ( caseId: string, input: LoggedMessage ): Promise<CaseDetail> =>
+		call( 'log_message', { caseId, input } )
 };

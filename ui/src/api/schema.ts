@@ -75,6 +75,7 @@ export const SCHEMA = {
 		number: { type: 'integer', required: false, max: 999999999999 },
 		sla: { type: 'json', required: false, max: 4000 },
 		due_at: { type: 'text', required: false, max: 40 },
+		merged_into: { type: 'ref', required: false, max: 36 },
 	},
 	case_contact: {
 		case_id: { type: 'ref', required: true, max: 36 },
@@ -115,6 +116,11 @@ export const SCHEMA = {
 		mail_message_id: { type: 'text', required: false, max: 998 },
 		updated_at: { type: 'text', required: false, max: 40 },
 		next_attempt_at: { type: 'text', required: false, max: 40 },
+	},
+	case_link: {
+		case_id: { type: 'ref', required: true, max: 36 },
+		other_id: { type: 'ref', required: true, max: 36 },
+		round: { type: 'integer', required: false, max: 1000000 },
 	},
 } as const;
 

@@ -136,6 +136,20 @@ CREATE INDEX case_sidebar ON "case"(queue_id, owner, due_at, awaiting_since) WHE
 "#,
 };
 
+/// 6: merged and linked cases (protocol 5): a case's `merged_into` (the survivor's thread shows
+/// the messages of the cases merged into it, found through this index), and `case_link`, one
+/// row per direction of a link between two cases.
+pub const MIGRATION_LINKS: Migration = Migration {
+    table: "desk",
+    sql: r#"
+ALTER TABLE "case" ADD COLUMN merged_into BLOB;
+CREATE INDEX case_by_merged ON "case"(merged_into) WHERE merged_into IS NOT NULL;
+CREATE TABLE case_link (id BLOB PRIMARY KEY, case_id BLOB, other_id BLOB, round INTEGER);
+CREATE INDEX case_link_by_case ON case_link(case_id);
+CREATE INDEX case_link_by_other ON case_link(other_id);
+"#,
+};
+
 /// The derived `awaiting_since` of one case (see [`MIGRATION_VIEWS`]).
 const AWAITING: &str = r#"UPDATE "case" SET awaiting_since = (
     SELECT min(m.sent_at) FROM case_message m WHERE m.case_id = "case".id AND m.kind = 'inbound'

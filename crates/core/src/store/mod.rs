@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     desk::MIGRATION_DELIVERY,
     desk::MIGRATION_VIEWS,
     desk::MIGRATION_SIDEBAR,
+    desk::MIGRATION_LINKS,
 ];
 
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";

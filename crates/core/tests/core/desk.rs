@@ -266,3 +266,45 @@ fn a_case_someone_else_assigns_to_me_is_announced_once_and_my_own_assignments_an
         "a case given to someone else is no news to me"
     );
 }
+
+#[test]
+fn a_reader_s_html_mail_offers_a_formatted_version_sanitized_again_on_the_device_and_says_what_was_left_out() {
+    let (_dir, mut store, _key) = signed_in_store("sam");
+    let q = queue(&mut store, "info-en");
+    let id = case(&mut store, q, "Formatted mail", Some("The date is wrong."));
+    let message = cases::get(&store, id).expect("case").messages[0].id;
+    assert!(!cases::get(&store, id).expect("case").messages[0].formatted, "a typed message has no formatted version");
+    assert_eq!(cases::formatted(&store, message).expect("read"), None);
+    // What a pull writes for mail the server read: its original, with the HTML it kept (here
+    // as a hostile server or an old one might have sent it) and a part it left out.
+    let original = serde_json::json!({
+        "message_id": "m1@reader.example",
+        "html": "<p onclick=\"steal()\">Hello <script>alert(1)</script><img src=\"https://tracker.example/p.gif\"><b>reader</b></p>",
+        "omitted": [{"name": "../../scan\u{202e}fdp.exe", "bytes": 27_000_000, "reason": "larger than the 25 MB limit"}],
+        "encoding_problems": true,
+    });
+    store
+        .conn()
+        .execute(
+            "UPDATE case_message SET original = ?2 WHERE id = ?1",
+            rusqlite::params![message.as_bytes().to_vec(), original.to_string()],
+        )
+        .expect("original");
+
+    let shown = cases::get(&store, id).expect("case").messages[0].clone();
+    assert!(shown.formatted && shown.encoding_problems);
+    assert_eq!(shown.omitted.len(), 1);
+    assert_eq!(shown.omitted[0].bytes, 27_000_000);
+    assert!(
+        !shown.omitted[0].name.contains('/') && !shown.omitted[0].name.contains('\u{202e}'),
+        "a left-out file's name is shown safe: {}",
+        shown.omitted[0].name
+    );
+    let html = cases::formatted(&store, message).expect("read").expect("a formatted version");
+    assert!(html.contains("<b>reader</b>"), "{html}");
+    assert!(
+        !html.contains("script") && !html.contains("onclick") && !html.contains("tracker.example"),
+        "sanitized on the device whatever the server sent: {html}"
+    );
+    assert_eq!(cases::formatted(&store, Uuid::now_v7()).expect_err("no such message").code, ErrorCode::NotFound);
+}

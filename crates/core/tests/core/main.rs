@@ -4,6 +4,7 @@ mod canned;
 mod conflicts;
 mod contacts;
 mod desk;
+mod merge;
 mod store;
 mod sync;
 mod write;

@@ -124,6 +124,8 @@ struct Known {
     by_message_id: HashMap<String, Uuid>,
     by_number: HashMap<u64, Uuid>,
     participants: HashMap<Uuid, HashSet<String>>,
+    /// Each case found (and each case it was merged into) → the case it was merged into.
+    merged: HashMap<Uuid, Uuid>,
 }
 
 impl Cases for Known {
@@ -137,8 +139,8 @@ impl Cases for Known {
     fn is_participant(&self, case: &Uuid, address: &str) -> bool {
         self.participants.get(case).is_some_and(|people| people.contains(address))
     }
-    fn merged_into(&self, _case: &Uuid) -> Option<Uuid> {
-        None
+    fn merged_into(&self, case: &Uuid) -> Option<Uuid> {
+        self.merged.get(case).copied()
     }
 }
 
@@ -220,8 +222,23 @@ async fn known_for(storage: &dyn Storage, mail: &Mail) -> Result<Known, MailErro
     {
         known.by_number.insert(number, case);
     }
+    // The cases these were merged into (a merged case takes no new mail: it goes on to the
+    // survivor), as far as placing follows them.
+    let mut cases: HashSet<Uuid> = known.by_message_id.values().chain(known.by_number.values()).copied().collect();
+    for start in cases.clone() {
+        let mut current = start;
+        for _ in 0..16 {
+            let Some(row) = storage.row(EntityKind::Case, current).await?.filter(|r| !r.deleted) else { break };
+            let Some(next) = uuid_field(&row, "merged_into").filter(|next| *next != current) else { break };
+            known.merged.insert(current, next);
+            cases.insert(next);
+            if known.merged.contains_key(&next) {
+                break;
+            }
+            current = next;
+        }
+    }
     if let Some(sender) = mail.from.as_ref().map(liaison_mail::Address::key) {
-        let cases: HashSet<Uuid> = known.by_message_id.values().chain(known.by_number.values()).copied().collect();
         for case in cases {
             if is_on_case(storage, case, &sender).await? {
                 known.participants.entry(case).or_default().insert(sender.clone());

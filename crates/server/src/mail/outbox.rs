@@ -95,6 +95,26 @@ pub async fn start_cursor(storage: &dyn Storage, now: DateTime<Utc>) -> Result<(
     Ok(())
 }
 
+/// The address of a case's reader from their contact (for a case that did not arrive by mail:
+/// opened by phone, or the survivor of a merge with one that did): the first email of the first
+/// reader linked to the case that has one.
+async fn reader_address(storage: &dyn Storage, case: Uuid) -> Result<Option<String>, crate::storage::StorageError> {
+    for link in storage.children(case).await? {
+        if link.entity != EntityKind::CaseContact || text(&link, "role").as_deref() != Some("reader") {
+            continue;
+        }
+        let Some(contact) = text(&link, "contact_id").and_then(|c| Uuid::parse_str(&c).ok()) else { continue };
+        for email in storage.children(contact).await? {
+            if email.entity == EntityKind::ContactEmail
+                && let Some(address) = text(&email, "address").filter(|a| a.contains('@'))
+            {
+                return Ok(Some(address));
+            }
+        }
+    }
+    Ok(None)
+}
+
 fn text(row: &RowState, name: &str) -> Option<String> {
     row.fields.get(name).and_then(|f| f.value.as_str()).map(str::to_owned)
 }
@@ -313,11 +333,14 @@ async fn send_one(storage: &dyn Storage, message_id: Uuid, entry: &Value) -> Res
     })?;
     let thread = storage.record(THREAD, &case_id.to_string()).await.map_err(|e| later(&e))?;
     let thread_doc = thread.as_ref().map(|t| t.doc.clone()).unwrap_or_else(|| json!({}));
-    let reader = thread_doc.get("reader").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
-        Failure::permanent(
-            "this case has no reader's address to mail (it did not arrive by mail); answer on its channel",
-        )
-    })?;
+    let reader = match thread_doc.get("reader").and_then(Value::as_str) {
+        Some(reader) => reader.to_owned(),
+        None => reader_address(storage, case_id).await.map_err(|e| later(&e))?.ok_or_else(|| {
+            Failure::later(
+                "this case has no reader with an email address (it did not arrive by mail): add the address to the reader's contact and the reply goes out, or answer on the case's channel",
+            )
+        })?,
+    };
     let number = number_of(storage, &case).await?;
 
     let from_address = queue

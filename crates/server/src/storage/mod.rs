@@ -552,6 +552,9 @@ pub trait Storage: Send + Sync {
     async fn row(&self, kind: EntityKind, id: Uuid) -> Result<Option<RowState>, StorageError>;
     /// One row as `user` may read it: `None` when it does not exist or is not theirs to see.
     async fn row_for(&self, user: &User, kind: EntityKind, id: Uuid) -> Result<Option<RowState>, StorageError>;
+    /// The live rows whose parent is `parent` (a case's contacts, messages and links; a
+    /// contact's emails), oldest first, whatever their scope.
+    async fn children(&self, parent: Uuid) -> Result<Vec<RowState>, StorageError>;
     /// The contacts that have a live email row with this address (compared case-insensitively),
     /// oldest first.
     async fn contacts_with_address(&self, address: &str) -> Result<Vec<Uuid>, StorageError>;

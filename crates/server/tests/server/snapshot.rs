@@ -325,6 +325,9 @@ impl Storage for FailsMidSnapshot {
     ) -> Result<Option<liaison_protocol::wire::RowState>, StorageError> {
         self.0.row_for(user, kind, id).await
     }
+    async fn children(&self, parent: Uuid) -> Result<Vec<liaison_protocol::wire::RowState>, StorageError> {
+        self.0.children(parent).await
+    }
     async fn contacts_with_address(&self, address: &str) -> Result<Vec<Uuid>, StorageError> {
         self.0.contacts_with_address(address).await
     }

@@ -356,6 +356,10 @@ impl Storage for PostgresStorage {
         records::row(&mut self.client().await?, Some(user.id), kind, id).await
     }
 
+    async fn children(&self, parent: Uuid) -> Result<Vec<liaison_protocol::wire::RowState>, StorageError> {
+        records::children(&self.client().await?, parent).await
+    }
+
     async fn contacts_with_address(&self, address: &str) -> Result<Vec<Uuid>, StorageError> {
         records::contacts_with_address(&self.client().await?, address).await
     }

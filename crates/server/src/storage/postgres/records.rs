@@ -185,6 +185,25 @@ pub(super) async fn row(
     }
 }
 
+pub(super) async fn children(c: &Client, parent: Uuid) -> Result<Vec<RowState>, StorageError> {
+    let access = Access::server();
+    let found = c
+        .query(
+            "SELECT seq, entity, row_id, deleted, purged, scope, doc, protocol FROM sync_rows
+             WHERE parent_id = $1 AND NOT deleted ORDER BY seq",
+            &[&parent],
+        )
+        .await
+        .map_err(db)?;
+    let mut rows = Vec::new();
+    for r in &found {
+        if let (_, Some(row)) = pulled_row_from(r, &access, u32::MAX)? {
+            rows.push(row.decode()?);
+        }
+    }
+    Ok(rows)
+}
+
 pub(super) async fn contacts_with_address(c: &Client, address: &str) -> Result<Vec<Uuid>, StorageError> {
     let quoted = serde_json::Value::String(address.trim().to_lowercase()).to_string();
     let found = c

@@ -307,6 +307,10 @@ impl Storage for SqliteStorage {
         self.call(move |c| records::row(c, Some(user), kind, id)).await
     }
 
+    async fn children(&self, parent: Uuid) -> Result<Vec<liaison_protocol::wire::RowState>, StorageError> {
+        self.call(move |c| records::children(c, parent)).await
+    }
+
     async fn contacts_with_address(&self, address: &str) -> Result<Vec<Uuid>, StorageError> {
         let address = address.to_owned();
         self.call(move |c| records::contacts_with_address(c, &address)).await

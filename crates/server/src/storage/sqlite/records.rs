@@ -186,6 +186,24 @@ pub(super) fn row(
     }
 }
 
+pub(super) fn children(c: &Connection, parent: Uuid) -> Result<Vec<RowState>, StorageError> {
+    let access = Access::server();
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT seq, entity, row_id, deleted, purged, scope, doc, protocol FROM sync_rows
+             WHERE parent_id = ?1 AND deleted = 0 ORDER BY seq",
+        )
+        .map_err(db)?;
+    let mut found = stmt.query(params![parent.as_bytes()]).map_err(db)?;
+    let mut rows = Vec::new();
+    while let Some(r) = found.next().map_err(db)? {
+        if let (_, Some(row)) = pulled_row_at(r, &access, u32::MAX)? {
+            rows.push(row.decode()?);
+        }
+    }
+    Ok(rows)
+}
+
 pub(super) fn contacts_with_address(c: &Connection, address: &str) -> Result<Vec<Uuid>, StorageError> {
     let quoted = serde_json::Value::String(address.trim().to_lowercase()).to_string();
     let mut stmt = c

@@ -41,16 +41,8 @@ fn source(uid: u32) -> Source {
 
 async fn queue(s: &dyn Storage) -> Uuid {
     let id = Uuid::now_v7();
-    let hlc = Hlc::new(u64::try_from(now().timestamp_millis()).expect("positive"), 0);
     let fields = [("name", json!("info-en")), ("email", json!("info-en@example.org")), ("language", json!("en"))];
-    let change = Change {
-        change_id: Uuid::now_v7(),
-        entity: EntityKind::Queue,
-        row_id: id,
-        base_seq: 0,
-        fields: fields.iter().map(|(n, v)| ((*n).to_owned(), FieldWrite { value: v.clone(), hlc })).collect(),
-        deleted: None,
-    };
+    let change = device_change(EntityKind::Queue, id, &fields, 0);
     let response = s.write_as_server(vec![change], now()).await.expect("write");
     assert_eq!(response.results[0].outcome, Outcome::Accepted);
     id
@@ -195,7 +187,6 @@ pub async fn a_reply_pushed_twice_enters_the_outbox_once_and_devices_may_not_num
     };
     let (staff, d) = device_user(s, "sam").await;
     let reply_id = Uuid::now_v7();
-    let hlc = Hlc::new(u64::try_from(now().timestamp_millis()).expect("positive"), 1);
     let fields = [
         ("case_id", json!(case.to_string())),
         ("kind", json!("reply")),
@@ -204,14 +195,8 @@ pub async fn a_reply_pushed_twice_enters_the_outbox_once_and_devices_may_not_num
         ("sent_at", json!("2026-12-01T11:00:00Z")),
         ("body", json!("Thank you")),
     ];
-    let reply = Change {
-        change_id: Uuid::now_v7(),
-        entity: EntityKind::CaseMessage,
-        row_id: reply_id,
-        base_seq: 0,
-        fields: fields.iter().map(|(n, v)| ((*n).to_owned(), FieldWrite { value: v.clone(), hlc })).collect(),
-        deleted: None,
-    };
+    let reply = device_change(EntityKind::CaseMessage, reply_id, &fields, 1);
+    let hlc = reply.fields["kind"].hlc;
     for _ in 0..2 {
         let request = PushRequest { batch_id: Uuid::now_v7(), changes: vec![reply.clone()] };
         s.push(&staff, d, &request, now()).await.expect("push");
@@ -261,7 +246,6 @@ pub async fn a_reply_the_mail_server_cannot_take_is_retried_with_backoff_and_say
         panic!("a new case");
     };
     let (staff, d) = device_user(s, "sam").await;
-    let hlc = Hlc::new(u64::try_from(now().timestamp_millis()).expect("positive"), 1);
     let fields = [
         ("case_id", json!(case.to_string())),
         ("kind", json!("reply")),
@@ -269,14 +253,7 @@ pub async fn a_reply_the_mail_server_cannot_take_is_retried_with_backoff_and_say
         ("sent_at", json!("2026-12-01T11:00:00Z")),
         ("body", json!("Thank you")),
     ];
-    let reply = Change {
-        change_id: Uuid::now_v7(),
-        entity: EntityKind::CaseMessage,
-        row_id: Uuid::now_v7(),
-        base_seq: 0,
-        fields: fields.iter().map(|(n, v)| ((*n).to_owned(), FieldWrite { value: v.clone(), hlc })).collect(),
-        deleted: None,
-    };
+    let reply = device_change(EntityKind::CaseMessage, Uuid::now_v7(), &fields, 1);
     s.push(&staff, d, &PushRequest { batch_id: Uuid::now_v7(), changes: vec![reply] }, now()).await.expect("push");
     mail::outbox::follow(s, now()).await.expect("follow");
 
@@ -526,7 +503,6 @@ pub async fn a_bounce_of_a_reply_joins_its_case_marks_the_reply_not_delivered_an
     };
     // The reply the team sent (as mail out names it: <message-id@queue domain>).
     let reply = Uuid::now_v7();
-    let hlc = Hlc::new(u64::try_from(now().timestamp_millis()).expect("positive"), 1);
     let fields = [
         ("case_id", json!(case.to_string())),
         ("kind", json!("reply")),
@@ -534,20 +510,8 @@ pub async fn a_bounce_of_a_reply_joins_its_case_marks_the_reply_not_delivered_an
         ("sent_at", json!("2026-12-01T11:00:00Z")),
         ("body", json!("Fixed, thank you.")),
     ];
-    let written = s
-        .write_as_server(
-            vec![Change {
-                change_id: Uuid::now_v7(),
-                entity: EntityKind::CaseMessage,
-                row_id: reply,
-                base_seq: 0,
-                fields: fields.iter().map(|(n, v)| ((*n).to_owned(), FieldWrite { value: v.clone(), hlc })).collect(),
-                deleted: None,
-            }],
-            now(),
-        )
-        .await
-        .expect("write");
+    let written =
+        s.write_as_server(vec![device_change(EntityKind::CaseMessage, reply, &fields, 1)], now()).await.expect("write");
     assert_eq!(written.results[0].outcome, Outcome::Accepted);
     let dsn = format!(
         "From: Mail Delivery System <MAILER-DAEMON@mx.reader.example>\r\nTo: info-en@example.org\r\n\
@@ -587,4 +551,147 @@ pub async fn a_bounce_of_a_reply_joins_its_case_marks_the_reply_not_delivered_an
     let acks = s.list_records("outbox", None, None, 100).await.expect("outbox");
     assert_eq!(acks.len(), 1, "only the reader's first mail was acknowledged, never the bounce");
     assert!(ingest::quarantined(s).await.expect("quarantine").is_empty());
+}
+
+/// A change of these fields, as a device (or the server) writes it, stamped at [`now`] with
+/// `counter`.
+fn device_change(entity: EntityKind, row_id: Uuid, fields: &[(&str, serde_json::Value)], counter: u32) -> Change {
+    let hlc = Hlc::new(u64::try_from(now().timestamp_millis()).expect("positive"), counter);
+    Change {
+        change_id: Uuid::now_v7(),
+        entity,
+        row_id,
+        base_seq: 0,
+        fields: fields.iter().map(|(n, v)| ((*n).to_owned(), FieldWrite { value: v.clone(), hlc })).collect(),
+        deleted: None,
+    }
+}
+
+pub async fn mail_to_a_merged_case_joins_the_case_it_was_merged_into_by_its_headers_and_by_its_tag(s: &dyn Storage) {
+    let q = queue(s).await;
+    let mb = mailbox(q);
+    let first = raw("m1@reader.example", "ada@reader.example", "Birth date", "", "Wrong date");
+    let Ingested::NewCase { case: merged, .. } =
+        ingest::ingest(s, &mb, &first, source(1), now()).await.expect("ingest")
+    else {
+        panic!("a new case");
+    };
+    let again = raw("m2@reader.example", "ada@reader.example", "Birth date again", "", "Still wrong");
+    let Ingested::NewCase { case: survivor, .. } =
+        ingest::ingest(s, &mb, &again, source(2), now()).await.expect("ingest")
+    else {
+        panic!("a second case: nothing threads it to the first");
+    };
+    let number = row(s, EntityKind::Case, merged).await.fields["number"].value.as_u64().expect("a number");
+    // A volunteer merges the first case into the second on their laptop; the merge syncs.
+    let (staff, d) = device_user(s, "sam").await;
+    let merge = device_change(
+        EntityKind::Case,
+        merged,
+        &[("merged_into", json!(survivor.to_string())), ("state", json!("closed"))],
+        1,
+    );
+    let pushed = s.push(&staff, d, &PushRequest { batch_id: Uuid::now_v7(), changes: vec![merge] }, now()).await;
+    assert_eq!(pushed.expect("push").results[0].outcome, Outcome::Accepted);
+
+    let answer = raw(
+        "m3@reader.example",
+        "ada@reader.example",
+        "Re: Birth date",
+        "In-Reply-To: <m1@reader.example>\r\n",
+        "And?",
+    );
+    assert!(
+        matches!(ingest::ingest(s, &mb, &answer, source(3), now()).await.expect("ingest"), Ingested::Joined { case, .. } if case == survivor),
+        "an answer to the merged case's mail goes to the case it was merged into"
+    );
+    let tagged =
+        raw("m4@reader.example", "ada@reader.example", &format!("Re: Birth date [Liaison #{number}]"), "", "Hello?");
+    assert!(
+        matches!(ingest::ingest(s, &mb, &tagged, source(4), now()).await.expect("ingest"), Ingested::Joined { case, .. } if case == survivor),
+        "so does mail with the merged case's tag, from someone on the survivor"
+    );
+    let stranger =
+        raw("m5@other.example", "mallory@other.example", &format!("Re: x [Liaison #{number}]"), "", "Let me in");
+    assert!(
+        matches!(ingest::ingest(s, &mb, &stranger, source(5), now()).await.expect("ingest"), Ingested::NewCase { case, .. } if case != survivor && case != merged),
+        "a stranger typing the merged case's tag still opens a case of their own"
+    );
+    let messages = s.rows_of(EntityKind::CaseMessage).await.expect("messages");
+    let in_merged = messages.iter().filter(|m| text(m, "case_id") == Some(merged.to_string())).count();
+    assert_eq!(in_merged, 1, "the merged case took no new message");
+}
+
+pub async fn a_reply_on_a_case_that_did_not_come_by_mail_goes_to_its_reader_s_address_or_waits_saying_what_to_add(
+    s: &dyn Storage,
+) {
+    let q = queue(s).await;
+    let mut mb = mailbox(q);
+    // Nothing listens there: an attempt that gets as far as the mail server fails for now.
+    mb.smtp = Endpoint {
+        host: "127.0.0.1".into(),
+        port: liaison_server::testing::postgres::free_port().expect("port"),
+        user: None,
+    };
+    mail::set_mailbox(s, &mb, now()).await.expect("mailbox");
+    let (staff, d) = device_user(s, "sam").await;
+    // Two cases a volunteer opened by hand (a phone call), each with its reader: one whose
+    // contact has an email address, one whose contact has none.
+    let mut changes = Vec::new();
+    let mut replies = Vec::new();
+    for (i, address) in [Some("grace@reader.example"), None].into_iter().enumerate() {
+        let (case, contact) = (Uuid::now_v7(), Uuid::now_v7());
+        let n = u32::try_from(i).expect("small") * 10;
+        changes.push(device_change(EntityKind::Contact, contact, &[("display_name", json!(format!("Reader {i}")))], n));
+        if let Some(address) = address {
+            let email = &[("contact_id", json!(contact.to_string())), ("address", json!(address))];
+            changes.push(device_change(EntityKind::ContactEmail, Uuid::now_v7(), email, n + 1));
+        }
+        let fields = [
+            ("queue_id", json!(q.to_string())),
+            ("subject", json!("Called about an article")),
+            ("kind", json!("inquiry")),
+            ("channel", json!("email")),
+            ("state", json!("open")),
+        ];
+        changes.push(device_change(EntityKind::Case, case, &fields, n + 2));
+        let link = &[
+            ("case_id", json!(case.to_string())),
+            ("contact_id", json!(contact.to_string())),
+            ("role", json!("reader")),
+        ];
+        let link_id = liaison_protocol::schema::CASE_CONTACT
+            .derived_id(|name| link.iter().find(|(n, _)| *n == name).map(|(_, v)| v))
+            .expect("a derived id");
+        changes.push(device_change(EntityKind::CaseContact, link_id, link, n + 3));
+        let reply = Uuid::now_v7();
+        let fields = [
+            ("case_id", json!(case.to_string())),
+            ("kind", json!("reply")),
+            ("channel", json!("email")),
+            ("sent_at", json!("2026-12-01T11:00:00Z")),
+            ("body", json!("As promised on the phone")),
+        ];
+        changes.push(device_change(EntityKind::CaseMessage, reply, &fields, n + 4));
+        replies.push(reply);
+    }
+    let pushed = s.push(&staff, d, &PushRequest { batch_id: Uuid::now_v7(), changes }, now()).await.expect("push");
+    assert!(pushed.results.iter().all(|r| r.outcome == Outcome::Accepted), "{:?}", pushed.results);
+    assert_eq!(mail::outbox::follow(s, now()).await.expect("follow"), 2);
+    let report = mail::outbox::send_due(s, now()).await.expect("send");
+    assert_eq!((report.sent, report.retrying, report.failed), (0, 2, 0), "neither is given up");
+    let entries = mail::outbox::entries(s, false).await.expect("outbox");
+    let detail_of = |reply: Uuid| {
+        entries.iter().find(|e| e.message_id == reply.to_string()).and_then(|e| e.detail.clone()).unwrap_or_default()
+    };
+    let with_address = detail_of(replies[0]);
+    assert!(
+        with_address.contains(&format!("127.0.0.1:{}", mb.smtp.port)),
+        "the reader's address came from their contact, so the reply went as far as the mail server: {with_address}"
+    );
+    let without = detail_of(replies[1]);
+    assert!(
+        without.contains("add the address to the reader's contact"),
+        "the reply waits and says what to add: {without}"
+    );
 }

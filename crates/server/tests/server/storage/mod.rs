@@ -79,6 +79,8 @@ macro_rules! contract_tests {
                 mail::mail_that_opens_a_case_is_acknowledged_once_in_its_language_but_never_automatic_list_or_old_mail,
                 mail::a_corpus_of_odd_and_hostile_mail_each_reaches_its_outcome_and_the_queue_never_stalls,
                 mail::a_bounce_of_a_reply_joins_its_case_marks_the_reply_not_delivered_and_says_why,
+                mail::mail_to_a_merged_case_joins_the_case_it_was_merged_into_by_its_headers_and_by_its_tag,
+                mail::a_reply_on_a_case_that_did_not_come_by_mail_goes_to_its_reader_s_address_or_waits_saying_what_to_add,
                 clocks::a_reader_message_starts_a_first_response_clock_due_at_its_target_on_a_round_the_clock_queue,
                 clocks::a_public_reply_stops_first_response_and_update_a_note_does_not_and_a_new_message_restarts_update,
                 clocks::waiting_on_the_reader_pauses_resolution_and_update_and_resuming_runs_them_again,
