@@ -21,6 +21,9 @@ pub fn run() {
     let result = tauri::Builder::default()
         // Desktop notifications, sent from Rust only (the web view has no permission for them).
         .plugin(tauri_plugin_notification::init())
+        // Web links of a thread open in the system's browser, through the `open_link` command
+        // only (http and https; the web view has no permission for the plugin itself).
+        .plugin(tauri_plugin_opener::init())
         .manage(state::AppState::new(profile))
         .setup(|app| {
             tauri::async_runtime::spawn(state::background_sync(app.handle().clone()));

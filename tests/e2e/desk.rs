@@ -269,11 +269,21 @@ fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
 /// and sends mail through them; the staff member ana and the volunteer ben, a member of info-en.
 /// Every message the SMTP server accepts lands in reader@example.org's mailbox.
 fn desk_with_mailbox() -> (liaison_server::testing::mail::MailServers, Server) {
-    desk_sending_to(None)
+    desk_over(Tls::Starttls, None)
 }
 
-/// As [`desk_with_mailbox`], with the queue sending through `smtp_port` when given.
-fn desk_sending_to(smtp_port: Option<u16>) -> (liaison_server::testing::mail::MailServers, Server) {
+/// How the queue's mailbox talks to the mail servers.
+#[derive(Clone, Copy)]
+enum Tls {
+    /// IMAP and SMTP with STARTTLS (ports 143 and 587 in the wild).
+    Starttls,
+    /// Implicit TLS (ports 993 and 465).
+    Implicit,
+}
+
+/// As [`desk_with_mailbox`], over `tls`, with the queue sending to 127.0.0.1:`smtp_port` when
+/// given (else to the SMTP server's port for `tls`).
+fn desk_over(tls: Tls, smtp_port: Option<u16>) -> (liaison_server::testing::mail::MailServers, Server) {
     use liaison_server::testing::mail::MailServers;
     let mail = MailServers::start(
         &[("info-en@example.test", "secret"), ("reader@example.org", "reader")],
@@ -300,24 +310,15 @@ fn desk_sending_to(smtp_port: Option<u16>) -> (liaison_server::testing::mail::Ma
     server.admin(&["queue", "member", "add", "info-en", "ben"]);
     let ca = server.dir.path().join("mail-ca.pem");
     std::fs::write(&ca, mail.ca_cert_pem()).expect("write the CA");
-    let imap = format!("imap://info-en@example.test@127.0.0.1:{}", mail.imap_port());
-    let smtp = format!("smtp://127.0.0.1:{}", smtp_port.unwrap_or(mail.smtp_port()));
+    let (imap_port, smtp_default, tls_mode) = match tls {
+        Tls::Starttls => (mail.imap_port(), mail.smtp_port(), "starttls"),
+        Tls::Implicit => (mail.imaps_port(), mail.smtps_port(), "implicit"),
+    };
+    let imap = format!("imap://info-en@example.test@127.0.0.1:{imap_port}");
+    let smtp = format!("smtp://127.0.0.1:{}", smtp_port.unwrap_or(smtp_default));
     let ca = ca.to_string_lossy().into_owned();
     let said = server.admin_with(
-        &[
-            "queue",
-            "mailbox",
-            "set",
-            "info-en",
-            "--imap",
-            &imap,
-            "--smtp",
-            &smtp,
-            "--tls",
-            "starttls",
-            "--ca-cert",
-            &ca,
-        ],
+        &["queue", "mailbox", "set", "info-en", "--imap", &imap, "--smtp", &smtp, "--tls", tls_mode, "--ca-cert", &ca],
         &[("LIAISON_MAILBOX_PASSWORD", "secret")],
     );
     assert!(said.contains("reads mail from 127.0.0.1"), "{said}");
@@ -798,7 +799,8 @@ fn forward(port: u16, to: u16) {
 #[test]
 fn a_reply_written_while_the_mail_server_is_down_says_why_is_retried_and_reaches_the_reader_once_when_it_is_back() {
     let down = liaison_server::testing::postgres::free_port().expect("a free port");
-    let (mail, server) = desk_sending_to(Some(down));
+    // Over implicit TLS this time (IMAP on its TLS port, SMTP as on port 465).
+    let (mail, server) = desk_over(Tls::Implicit, Some(down));
     let volunteer = Client::new();
     volunteer.login(&server, "ben");
     let first = "From: reader@example.org\r\nTo: info-en@example.test\r\nSubject: A question\r\n\
@@ -822,7 +824,7 @@ fn a_reply_written_while_the_mail_server_is_down_says_why_is_retried_and_reaches
     assert!(outbox.contains(&format!("127.0.0.1:{down}")), "admins see it waiting, and why: {outbox}");
 
     // The mail server comes back where the queue sends; the backoff's next try delivers it.
-    forward(down, mail.smtp_port());
+    forward(down, mail.smtps_port());
     let delivered = mail
         .wait_for_messages("reader@example.org", 1, std::time::Duration::from_secs(150))
         .expect("the retried reply arrives");

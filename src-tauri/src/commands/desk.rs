@@ -258,6 +258,27 @@ pub async fn message_formatted(state: State<'_, AppState>, message_id: String) -
     Ok(blocking(|| cases::formatted(profile.store()?, id))?)
 }
 
+/// Open a web address from a thread (a talk-page diff, a mailing-list post) in the system's
+/// browser, never inside the app. Only `http` and `https` addresses are opened.
+#[tauri::command]
+pub async fn open_link(app: AppHandle, url: String) -> Result<()> {
+    let url = url.trim();
+    let web = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2_000
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !web {
+        return Err(liaison_core::Error::invalid("Only web addresses (http or https) are opened from the app.").into());
+    }
+    use tauri_plugin_opener::OpenerExt;
+    app.opener().open_url(url, None::<&str>).map_err(|e| {
+        liaison_core::Error::new(
+            liaison_core::ErrorCode::Internal,
+            format!("The browser could not be opened ({e}); copy the address instead: {url}"),
+        )
+        .into()
+    })
+}
+
 /// The canned replies for a queue's cases (its own and those for every queue).
 #[tauri::command]
 pub async fn list_canned(state: State<'_, AppState>, queue_id: Option<String>) -> Result<Vec<CannedSummary>> {

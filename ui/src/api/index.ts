@@ -57,7 +57,7 @@ export const CONTACT_ENTITIES = [ 'contact', 'contact_email', 'contact_phone', '
 
 /** The kinds of rows the desk shows: queues, cases and their threads, replies' delivery, canned replies. */
 export const DESK_ENTITIES = [
-	'case', 'case_message', 'case_contact', 'attachment', 'delivery', 'queue', 'queue_member', 'canned_reply'
+	'case', 'case_message', 'case_contact', 'case_link', 'attachment', 'delivery', 'queue', 'queue_member', 'canned_reply'
 ] as const;
 
 export const dataApi = {
@@ -158,6 +158,8 @@ export const deskApi = {
 	/** Link two related cases, or take the link away (`remove`). Resolves with case `id`. */
 	relateCases: ( id: string, other: string, remove: boolean ): Promise<CaseDetail> =>
 		call( 'relate_cases', { id, other, remove } ),
+	/** Open an http(s) address from a thread in the system's browser (never inside the app). */
+	openLink: ( url: string ): Promise<null> => call( 'open_link', { url } ),
 	/** The sanitized HTML of a reader's mail for "show formatted"; `null` when it had none. */
 	messageFormatted: ( messageId: string ): Promise<string | null> => call( 'message_formatted', { messageId } ),
 	/** Record what happened on another channel (a talk-page comment, a call): never mailed. */
