@@ -117,6 +117,12 @@ function step( name, body ) {
 				const path = process.env.LIAISON_SCREENSHOT.replace( /(\.png)?$/, '-failure.png' );
 				await browser.saveScreenshot( path ).catch( () => undefined );
 			}
+			// What the screen said when the step failed (a later step's screenshot overwrites
+			// this one's, and CI keeps only the log).
+			const screen = await browser?.execute( () => document.body?.innerText ?? '' ).catch( () => '' );
+			if ( error instanceof Error && screen ) {
+				error.message += `\nThe window showed:\n${ String( screen ).slice( 0, 2000 ) }`;
+			}
 			throw error;
 		}
 	} );
@@ -542,6 +548,55 @@ step( 'the reader\'s mailbox holds exactly the one reply, threaded, and never th
 	assert.match( reply, /Dear Rita Reader, thank you for writing/ );
 	assert.match( reply, /Wikimedia Volunteer Response Team/, 'with the queue\'s signature' );
 	assert.ok( !reply.includes( 'internal only' ), 'the internal note never reaches the mail server' );
+} );
+
+step( 'the reader writes again about the same thing: the second case is merged into the first', async () => {
+	const again = [
+		'From: Rita Reader <reader@example.org>', 'To: info-en@example.test', `Subject: Again: ${ SUBJECT }`,
+		'Message-ID: <rita-2@example.org>', 'Date: Tue, 01 Dec 2026 12:00:00 +0000', 'Content-Type: text/plain; charset=utf-8',
+		'', 'Still wrong, see my first mail.', ''
+	].join( '\r\n' );
+	const appended = await mail.request( { op: 'append', address: 'info-en@example.test', raw: again } );
+	assert.ok( appended.uid, `the second mail is in info-en's mailbox: ${ JSON.stringify( appended ) }` );
+	const second = await browser.$( `//*[@data-testid="case-row"][contains(., "Again: ${ SUBJECT }")]` );
+	await browser.waitUntil( async () => {
+		await ( await $id( 'sync-button' ) ).click().catch( () => undefined );
+		return second.isExisting();
+	}, { timeout: 60_000, interval: 2_000, timeoutMsg: 'the second mail did not become a case within 60 s' } );
+	await second.click();
+	await browser.waitUntil( async () => ( await browser.execute( ( el ) => el.textContent, await shown( 'case-subject' ) ) ) === `Again: ${ SUBJECT }`, {
+		timeout: TIMEOUT, timeoutMsg: 'the second case did not open'
+	} );
+	// In a narrower window the side panel is folded above the thread: unfold it first.
+	const fold = await browser.$( byTestId( 'case-side-fold' ) );
+	if ( await fold.isExisting() && ( await fold.getAttribute( 'open' ) ) === null ) {
+		await click( 'case-side-summary' );
+	}
+	await click( 'side-merge' );
+	const search = await browser.$( `input${ byTestId( 'case-picker-search' ) }` );
+	await search.waitForDisplayed( { timeout: TIMEOUT } );
+	await search.setValue( 'Ada' );
+	await press( 'Enter' );
+	const result = await browser.$( byTestId( 'case-picker-result' ) );
+	await result.waitForDisplayed( { timeout: TIMEOUT, timeoutMsg: 'the picker found no case to merge into' } );
+	const offered = await browser.$$( byTestId( 'case-picker-result' ) );
+	assert.equal( offered.length, 1, 'only the first case is offered: never the case itself' );
+	// The native radio input is visually hidden by Codex; its label is what users click.
+	await ( await result.$( 'label' ) ).click();
+	await ( await browser.$( '.cdx-dialog__footer__primary-action' ) ).click();
+	await ( await shown( 'case-picker-confirm' ) ).waitForDisplayed( { timeout: TIMEOUT } );
+	await ( await browser.$( '.cdx-dialog__footer__primary-action' ) ).click();
+	await browser.waitUntil( async () => ( await browser.execute( ( el ) => el.textContent, await shown( 'case-subject' ) ) ) === SUBJECT, {
+		timeout: TIMEOUT, timeoutMsg: 'the merge did not open the surviving case'
+	} );
+	await browser.waitUntil( async () => ( await browser.$$( byTestId( 'message-origin' ) ) ).length > 0, {
+		timeout: TIMEOUT, timeoutMsg: 'the survivor\'s thread does not mark the merged case\'s messages'
+	} );
+	const thread = await browser.execute( ( el ) => el.textContent, await shown( 'case-thread' ) );
+	assert.ok( thread.includes( 'Still wrong, see my first mail.' ), 'the merged case\'s message is in the survivor\'s thread' );
+	assert.ok( thread.includes( 'The date of birth is wrong.' ), 'beside the survivor\'s own' );
+	const open = await mail.request( { op: 'messages', address: 'reader@example.org' } );
+	assert.equal( open.messages.length, 1, 'merging sends nothing to the reader' );
 	await click( 'nav-contacts' );
 } );
 

@@ -58,6 +58,17 @@ describe( 'layering', () => {
 		expect( offenders ).toEqual( [] );
 	} );
 
+	it( 'shows HTML (a formatted mail) only in an iframe with an empty sandbox', () => {
+		const offenders = sources.flatMap( ( s ) => {
+			const frames = [ ...s.text.matchAll( /<iframe\b[^>]*>/g ) ].map( ( m ) => m[ 0 ] );
+			const bad = frames.filter( ( tag ) => !/\ssandbox=""/.test( tag ) || /allow-|:sandbox=|v-bind/.test( tag ) );
+			// Nor is a frame's document set from a script, past the template's sandbox.
+			const scripted = /\.srcdoc\s*=|setAttribute\(\s*['"](srcdoc|sandbox)['"]|\.sandbox\b/.test( s.text );
+			return bad.length || scripted ? [ s.path ] : [];
+		} );
+		expect( offenders ).toEqual( [] );
+	} );
+
 	it( 'keeps bindings.ts to type declarations only (it will be generated)', () => {
 		const bindings = sources.find( ( s ) => s.path === 'api/bindings.ts' );
 		// Doc comments (`/** … */`, from the Rust docs) may sit inside a declaration; every

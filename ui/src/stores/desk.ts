@@ -1,12 +1,15 @@
 /**
  * The desk: the queues with their counts, which cases the list shows (queue, view, sort,
  * search), the open case and what can be done to it (state, owner, priority, tags, replies and
- * notes), canned replies, and the composer's drafts.
+ * notes, merging it into another case, linking related cases, recording what was said on
+ * another channel), canned replies, and the composer's drafts. Also what a thread needs beyond
+ * the case: a mail's formatted version (fetched once per message) and opening a link in the
+ * system's browser (never in the app's window).
  *
  * As with contacts, the list itself is not held here: the list component pages through
  * `fetchPage` and watches `queryVersion` (start over) and `dataVersion` (reload in place).
  * A sync or a local edit of any desk row (`DESK_ENTITIES`) reloads the sidebar, the list and
- * the open case. Everything is dropped when the vault locks.
+ * the open case. Everything is dropped when the vault locks, formatted mail included.
  */
 import { defineStore } from 'pinia';
 import { computed, ref, watch } from 'vue';
@@ -29,6 +32,7 @@ import {
 	type ComposerMode,
 	type ContactSummary,
 	type Draft,
+	type LoggedMessage,
 	type NewCase,
 	type QueueCounts,
 	type RenderedCanned
@@ -55,6 +59,27 @@ export interface CaseActionError {
 	caseId: string;
 	action: CaseAction;
 	error: ApiError;
+}
+
+/** A change of a case's links that failed: which one, and whether it was a removal. */
+export interface RelateError {
+	caseId: string;
+	other: string;
+	remove: boolean;
+	error: ApiError;
+}
+
+/** A link that would not open: its address, where it was (`from`, as the caller named it) and why. */
+export interface LinkError {
+	url: string;
+	from: string;
+	error: ApiError;
+}
+
+/** "The desk should open this case": the survivor of a merge, which replaced the open case. */
+export interface OpenRequest {
+	id: string;
+	queueId: string;
 }
 
 /** "Open this case with the composer ready": `r` and `n` in the list. */
@@ -87,6 +112,16 @@ export const useDeskStore = defineStore( 'desk', () => {
 	const canned = ref<Record<string, CannedSummary[]>>( {} );
 	const cannedError = ref<ApiError | null>( null );
 	const composeRequest = ref<ComposeRequest | null>( null );
+	const openRequest = ref<OpenRequest | null>( null );
+	const merging = ref( false );
+	const mergeError = ref<ApiError | null>( null );
+	const relating = ref( false );
+	const relateError = ref<RelateError | null>( null );
+	const logging = ref( false );
+	const logError = ref<ApiError | null>( null );
+	const linkError = ref<LinkError | null>( null );
+	/** The formatted version of each mail asked for (`null`: it has none), by message id. */
+	let formatted = new Map<string, Promise<string | null>>();
 	/** Where the desk was last (its address), so that coming back from contacts returns there. */
 	const lastLocation = ref<string | null>( null );
 	let queuesRequest = 0;
@@ -196,24 +231,50 @@ export const useDeskStore = defineStore( 'desk', () => {
 		await Promise.all( [ loading, refetching ] );
 	}
 
-	/** Runs a change of case `id`; the open case shows its result at once. */
-	async function act( id: string, action: CaseAction, run: () => Promise<CaseDetail> ): Promise<CaseDetail | null> {
-		acting.value = action;
-		actionError.value = null;
+	/**
+	 * Runs a change of a case: `show` puts its result on screen, then the list and the sidebar
+	 * reload. Resolves with the case after it, or null after `failed` was told why; `busy` is
+	 * told when it starts and ends.
+	 */
+	async function change(
+		busy: ( running: boolean ) => void,
+		run: () => Promise<CaseDetail>,
+		show: ( detail: CaseDetail ) => void,
+		failed: ( error: ApiError ) => void
+	): Promise<CaseDetail | null> {
+		busy( true );
 		try {
 			const detail = await run();
-			if ( selected.value?.id === id ) {
-				selection.show( detail );
-			}
+			show( detail );
 			invalidate();
 			void loadQueues();
 			return detail;
 		} catch ( e ) {
-			actionError.value = { caseId: id, action, error: fail( e ) };
+			failed( fail( e ) );
 			return null;
 		} finally {
-			acting.value = null;
+			busy( false );
 		}
+	}
+
+	/** The open case shows `detail` when it is case `id`. */
+	function showIfOpen( id: string ): ( detail: CaseDetail ) => void {
+		return ( detail ) => {
+			if ( selected.value?.id === id ) {
+				selection.show( detail );
+			}
+		};
+	}
+
+	/** Runs a change of case `id`; the open case shows its result at once. */
+	function act( id: string, action: CaseAction, run: () => Promise<CaseDetail> ): Promise<CaseDetail | null> {
+		actionError.value = null;
+		const busy = ( running: boolean ): void => {
+			acting.value = running ? action : null;
+		};
+		return change( busy, run, showIfOpen( id ), ( error ) => {
+			actionError.value = { caseId: id, action, error };
+		} );
 	}
 
 	function setState( id: string, to: string ): Promise<CaseDetail | null> {
@@ -235,27 +296,108 @@ export const useDeskStore = defineStore( 'desk', () => {
 	}
 
 	/** Send a reply or add a note; resolves with the case after it, or null (see `sendError`). */
-	async function send( caseId: string, mode: ComposerMode, body: string ): Promise<CaseDetail | null> {
-		sending.value = true;
+	function send( caseId: string, mode: ComposerMode, body: string ): Promise<CaseDetail | null> {
 		sendError.value = null;
-		try {
-			const detail = await deskApi.send( caseId, mode, body );
-			if ( selected.value?.id === caseId ) {
-				selection.show( detail );
-			}
-			invalidate();
-			void loadQueues();
-			return detail;
-		} catch ( e ) {
-			sendError.value = fail( e );
-			return null;
-		} finally {
-			sending.value = false;
-		}
+		return change( ( running ) => ( sending.value = running ), () => deskApi.send( caseId, mode, body ), showIfOpen( caseId ), ( error ) => {
+			sendError.value = error;
+		} );
 	}
 
 	function clearSendError(): void {
 		sendError.value = null;
+	}
+
+	/**
+	 * Merge case `id` into case `into`. The survivor becomes the open case at once, and
+	 * `openRequest` asks the desk to go to it; resolves with it, or null (see `mergeError`).
+	 */
+	function mergeCase( id: string, into: string ): Promise<CaseDetail | null> {
+		mergeError.value = null;
+		const show = ( detail: CaseDetail ): void => {
+			if ( selected.value?.id === id || selected.value?.id === into ) {
+				selection.show( detail );
+				openRequest.value = { id: detail.id, queueId: detail.queueId };
+			}
+		};
+		return change( ( running ) => ( merging.value = running ), () => deskApi.mergeCase( id, into ), show, ( error ) => {
+			mergeError.value = error;
+		} );
+	}
+
+	function clearMergeError(): void {
+		mergeError.value = null;
+	}
+
+	/** Link case `id` to case `other`, or take the link away; resolves with `id`, or null (see `relateError`). */
+	function relateCases( id: string, other: string, remove: boolean ): Promise<CaseDetail | null> {
+		relateError.value = null;
+		const show = ( detail: CaseDetail ): void => {
+			if ( selected.value?.id === id ) {
+				selection.show( detail );
+			} else if ( selected.value?.id === other ) {
+				void selection.refetch();
+			}
+		};
+		return change( ( running ) => ( relating.value = running ), () => deskApi.relateCases( id, other, remove ), show, ( error ) => {
+			relateError.value = { caseId: id, other, remove, error };
+		} );
+	}
+
+	function clearRelateError(): void {
+		relateError.value = null;
+	}
+
+	/** Record what was said on another channel; resolves with the case after it, or null (see `logError`). */
+	function logMessage( caseId: string, input: LoggedMessage ): Promise<CaseDetail | null> {
+		logError.value = null;
+		return change( ( running ) => ( logging.value = running ), () => deskApi.logMessage( caseId, input ), showIfOpen( caseId ), ( error ) => {
+			logError.value = error;
+		} );
+	}
+
+	function clearLogError(): void {
+		logError.value = null;
+	}
+
+	/**
+	 * Open an http(s) address from a thread in the system's browser. Resolves with whether it
+	 * opened; if not, `linkError` says why, for the place named `from` (default: the address).
+	 */
+	async function openLink( url: string, from: string = url ): Promise<boolean> {
+		linkError.value = null;
+		try {
+			await deskApi.openLink( url );
+			return true;
+		} catch ( e ) {
+			linkError.value = { url, from, error: fail( e ) };
+			return false;
+		}
+	}
+
+	function clearLinkError(): void {
+		linkError.value = null;
+	}
+
+	/**
+	 * The sanitized HTML of a mail, for "Show formatted" (`null` when it came without HTML).
+	 * Asked once per message; a failure is not kept, so the next call asks again.
+	 */
+	function formattedOf( messageId: string ): Promise<string | null> {
+		const known = formatted.get( messageId );
+		if ( known ) {
+			return known;
+		}
+		const cache = formatted;
+		const asked = deskApi.messageFormatted( messageId ).catch( ( e: unknown ) => {
+			cache.delete( messageId );
+			throw fail( e );
+		} );
+		cache.set( messageId, asked );
+		return asked;
+	}
+
+	function clearOpenRequest(): void {
+		openRequest.value = null;
 	}
 
 	async function create( input: NewCase ): Promise<CaseDetail | null> {
@@ -337,6 +479,32 @@ export const useDeskStore = defineStore( 'desk', () => {
 		}
 	}
 
+	/** A case read without opening it (to learn its queue, say). */
+	async function peekCase( id: string ): Promise<CaseDetail> {
+		try {
+			return await deskApi.getCase( id );
+		} catch ( e ) {
+			throw fail( e );
+		}
+	}
+
+	/**
+	 * Cases in any queue, open or not, to pick one from: `#1234` finds case 1234, other text
+	 * searches subjects and threads. Best matches first.
+	 */
+	async function findCases( text: string, limit = 20 ): Promise<CaseRow[]> {
+		const q = text.trim();
+		if ( !q ) {
+			return [];
+		}
+		try {
+			const page = await deskApi.listCases( { queueId: null, view: 'all', sort: 'updated', search: q, state: null }, 0, limit );
+			return page.items;
+		} catch ( e ) {
+			throw fail( e );
+		}
+	}
+
 	/** Contacts to offer as a new case's reader. */
 	async function findReaders( text: string, limit = 10 ): Promise<ContactSummary[]> {
 		const q = text.trim();
@@ -384,6 +552,12 @@ export const useDeskStore = defineStore( 'desk', () => {
 		canned.value = {};
 		cannedError.value = null;
 		composeRequest.value = null;
+		openRequest.value = null;
+		mergeError.value = null;
+		relateError.value = null;
+		logError.value = null;
+		linkError.value = null;
+		formatted = new Map();
 		lastLocation.value = null;
 		queryVersion.value++;
 	}
@@ -417,6 +591,14 @@ export const useDeskStore = defineStore( 'desk', () => {
 		canned,
 		cannedError,
 		composeRequest,
+		openRequest,
+		merging,
+		mergeError,
+		relating,
+		relateError,
+		logging,
+		logError,
+		linkError,
 		lastLocation,
 		me,
 		loadQueues,
@@ -436,6 +618,18 @@ export const useDeskStore = defineStore( 'desk', () => {
 		clearSendError,
 		create,
 		clearCreateError,
+		mergeCase,
+		clearMergeError,
+		relateCases,
+		clearRelateError,
+		logMessage,
+		clearLogError,
+		openLink,
+		clearLinkError,
+		formattedOf,
+		clearOpenRequest,
+		peekCase,
+		findCases,
 		loadCanned,
 		renderCanned,
 		getDraft,

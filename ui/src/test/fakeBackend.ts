@@ -203,11 +203,17 @@ class FakeBackend {
 		return this;
 	}
 
-	/** Puts queues, cases and canned replies on the desk. */
-	withDesk( desk: { queues?: FakeQueue[]; cases?: FakeCase[]; canned?: FakeCanned[] } ): this {
+	/**
+	 * Puts queues, cases and canned replies on the desk, and the HTML of mails that came with it
+	 * (`formatted`, by message id: what "Show formatted" gets; make those messages `formatted: true`).
+	 */
+	withDesk( desk: { queues?: FakeQueue[]; cases?: FakeCase[]; canned?: FakeCanned[]; formatted?: Record<string, string> } ): this {
 		this.desk.queues = desk.queues ?? this.desk.queues;
 		this.desk.cases = desk.cases ?? this.desk.cases;
 		this.desk.canned = desk.canned ?? this.desk.canned;
+		for ( const [ id, html ] of Object.entries( desk.formatted ?? {} ) ) {
+			this.desk.formattedHtml.set( id, html );
+		}
 		return this;
 	}
 

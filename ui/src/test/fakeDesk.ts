@@ -1,8 +1,14 @@
 /**
  * The desk half of the fake backend: queues, cases with their threads, canned replies and
  * drafts, in memory, answering the desk commands the way `src-tauri/src/commands/desk.rs` does
- * (views, search and sort of `list_cases`; `send_message` appends to the thread and discards
- * the draft; `save_draft` keeps `startedAt`; an empty draft is discarded).
+ * (views, search and sort of `list_cases`, where `#1234` finds case 1234; `send_message`
+ * appends to the thread and discards the draft; `save_draft` keeps `startedAt`; an empty draft
+ * is discarded) and `crates/core/src/cases.rs` does (`merge_case` closes the merged case, whose
+ * thread and contacts then show in the survivor, and which takes no new messages;
+ * `relate_cases` links both cases; `log_message` records another channel's interaction; the
+ * refusals have the same codes and messages). A mail's formatted version is what a test put in
+ * `formattedHtml` (a message made with `formatted: true`, say); `open_link` opens nothing and
+ * keeps the addresses in `openedLinks`.
  */
 import type {
 	CannedSummary,
@@ -14,6 +20,7 @@ import type {
 	Draft,
 	ErrorCode,
 	QueueCounts,
+	RelatedCase,
 	SyncStatus
 } from '@/api/bindings';
 
@@ -23,9 +30,12 @@ type Args = Record<string, any>;
 type Handler = ( args: Args ) => unknown;
 
 /** What a case's edit writes (`CASE_KINDS` in commands/desk.rs). */
-export const CASE_KINDS = [ 'case', 'case_message', 'case_contact', 'attachment' ];
+export const CASE_KINDS = [ 'case', 'case_message', 'case_contact', 'attachment', 'case_link' ];
 const BUILT_IN_STATES = [ 'new', 'open', 'pending', 'resolved', 'closed' ];
 const DONE = [ 'resolved', 'closed' ];
+/** `CHANNELS` in the core: where a message was written or said. */
+const CHANNELS = [ 'email', 'wiki', 'irc', 'mailing_list', 'phone', 'in_person', 'social', 'other' ];
+const MAX_BODY = 200_000;
 
 export interface FakeQueue {
 	id: string;
@@ -36,8 +46,17 @@ export interface FakeQueue {
 	states: string[];
 }
 
-/** A case as the fake keeps it: a `CaseDetail` but for `states` (from its queue) and names. */
-export type FakeCase = Omit<CaseDetail, 'states' | 'queueName'>;
+/**
+ * A case as the fake keeps it: a `CaseDetail` but for `states` (from its queue) and names, with
+ * only its own messages, and the cases it refers to by id (`detail` fills them in, and adds the
+ * threads and refs of the cases merged into it).
+ */
+export type FakeCase = Omit<CaseDetail, 'states' | 'queueName' | 'mergedInto' | 'merged' | 'links'> & {
+	/** The id of the case this one was merged into. */
+	mergedInto: string | null;
+	/** The ids of related cases (either side of a link may hold it). */
+	links: string[];
+};
 
 export interface FakeCanned extends CannedSummary {
 	/** Text per language; `{{reader}}` and `{{agent}}` are filled in. */
@@ -68,6 +87,12 @@ export function makeMessage( overrides: Partial<CaseMessage> = {} ): CaseMessage
 		body: 'Hello, I have a question.',
 		attachments: [],
 		delivery: null,
+		// The case whose thread holds it: `detail` says so.
+		caseId: '',
+		link: null,
+		formatted: false,
+		omitted: [],
+		encodingProblems: false,
 		...overrides
 	};
 }
@@ -94,6 +119,8 @@ export function makeCase( overrides: Partial<FakeCase> = {} ): FakeCase {
 		awaitingSince: null,
 		createdAt: '2024-06-03T09:00:00.000Z',
 		updatedAt: '2024-06-03T09:00:00.000Z',
+		mergedInto: null,
+		links: [],
 		...overrides
 	};
 }
@@ -128,6 +155,24 @@ function words( text: string ): string[] {
 	return text.toLowerCase().split( /\s+/ ).filter( Boolean );
 }
 
+/** `#1234` in a search: the case with that number (the core's `list`). */
+function numberSearch( search: unknown ): number | null {
+	const match = /^#([+-]?\d+)$/.exec( String( search ?? '' ).trim() );
+	return match ? Number( match[ 1 ] ) : null;
+}
+
+/** The core's `check_link`: an http(s) address of at most 2,000 characters. */
+function checkLink( link: string ): string {
+	const ok = ( link.startsWith( 'https://' ) || link.startsWith( 'http://' ) ) &&
+		link.length > 'https://'.length &&
+		[ ...link ].length <= 2000 &&
+		!/[\s\p{Cc}]/u.test( link );
+	if ( !ok ) {
+		throw apiError( 'invalid_input', `${ JSON.stringify( link ) } is not a web address; give the address of the diff or post, e.g. https://en.wikipedia.org/w/index.php?diff=123` );
+	}
+	return link;
+}
+
 /** The fake's desk data and its command handlers. */
 export class FakeDesk {
 	queues: FakeQueue[] = [];
@@ -137,6 +182,10 @@ export class FakeDesk {
 	/** What `case_presence` answers (as if from the server), and every report it got. */
 	presence: CasePresence = { online: true, others: [], repliedSince: [] };
 	presenceReports: { caseId: string; activity: string; draftStartedAt: string | null }[] = [];
+	/** What `message_formatted` answers, by message id (the HTML as the backend sanitized it). */
+	formattedHtml = new Map<string, string>();
+	/** Every address `open_link` opened, in order. */
+	openedLinks: string[] = [];
 
 	constructor( private readonly host: DeskHost ) {}
 
@@ -147,6 +196,8 @@ export class FakeDesk {
 		this.drafts = new Map();
 		this.presence = { online: true, others: [], repliedSince: [] };
 		this.presenceReports = [];
+		this.formattedHtml = new Map();
+		this.openedLinks = [];
 	}
 
 	private me(): string | null {
@@ -169,8 +220,76 @@ export class FakeDesk {
 		return [ ...BUILT_IN_STATES, ...( this.queues.find( ( q ) => q.id === queueId )?.states ?? [] ) ];
 	}
 
+	/** How the core names a case in messages: `#1234`, or its subject in quotes. */
+	private label( c: FakeCase ): string {
+		return c.number === null ? `“${ c.subject }”` : `#${ c.number }`;
+	}
+
+	/** The label of case `id`, which may not be on this device. */
+	private labelOf( id: string ): string {
+		const c = this.cases.find( ( x ) => x.id === id );
+		return c ? this.label( c ) : '“?”';
+	}
+
+	/** Another case as this device knows it (only its id when it is not here). */
+	private ref( id: string ): RelatedCase {
+		const c = this.cases.find( ( x ) => x.id === id );
+		return c ?
+			{ id, number: c.number, subject: c.subject, state: c.state, queueName: this.queueName( c.queueId ) } :
+			{ id, number: null, subject: null, state: null, queueName: null };
+	}
+
+	private refs( ids: string[] ): RelatedCase[] {
+		return [ ...new Set( ids ) ].map( ( id ) => this.ref( id ) ).sort( ( a, b ) =>
+			Number( a.number === null ) - Number( b.number === null ) || ( a.number ?? 0 ) - ( b.number ?? 0 ) || a.id.localeCompare( b.id ) );
+	}
+
+	/** The cases merged into `id`, directly or through others. */
+	private mergedInto( id: string ): FakeCase[] {
+		const found: FakeCase[] = [];
+		const seen = new Set( [ id ] );
+		for ( let i = -1; i < found.length; i++ ) {
+			const into = i < 0 ? id : found[ i ]!.id;
+			for ( const c of this.cases ) {
+				if ( c.mergedInto === into && !seen.has( c.id ) ) {
+					seen.add( c.id );
+					found.push( c );
+				}
+			}
+		}
+		return found;
+	}
+
+	private linksOf( c: FakeCase ): string[] {
+		return [ ...c.links, ...this.cases.filter( ( x ) => x.links.includes( c.id ) ).map( ( x ) => x.id ) ].filter( ( id ) => id !== c.id );
+	}
+
 	detail( c: FakeCase ): CaseDetail {
-		return structuredClone( { ...c, queueName: this.queueName( c.queueId ), states: this.states( c.queueId ) } );
+		const merged = this.mergedInto( c.id );
+		// The thread: its own messages and those of every case merged into it, each saying where it
+		// was written, by time (a stable sort: a case's own messages keep the order they were put in).
+		const messages = [ c, ...merged ]
+			.flatMap( ( owner ) => owner.messages.map( ( m ) => ( { ...m, caseId: owner.id } ) ) );
+		if ( merged.length ) {
+			messages.sort( ( a, b ) => a.sentAt.localeCompare( b.sentAt ) );
+		}
+		return structuredClone( {
+			...c,
+			messages,
+			queueName: this.queueName( c.queueId ),
+			states: this.states( c.queueId ),
+			mergedInto: c.mergedInto ? this.ref( c.mergedInto ) : null,
+			merged: this.refs( merged.map( ( m ) => m.id ) ),
+			links: this.refs( this.linksOf( c ) )
+		} );
+	}
+
+	/** The core refuses new messages in a merged case. */
+	private refuseIfMerged( c: FakeCase ): void {
+		if ( c.mergedInto ) {
+			const name = this.labelOf( c.mergedInto );
+			throw apiError( 'invalid_input', `Case ${ this.label( c ) } was merged into case ${ name }: it takes no new messages. Write in case ${ name } instead.` );
+		}
 	}
 
 	row( c: FakeCase ): CaseRow {
@@ -238,7 +357,12 @@ export class FakeDesk {
 		if ( query.state && c.state !== query.state ) {
 			return false;
 		}
-		if ( query.search && String( query.search ).trim() ) {
+		const number = numberSearch( query.search );
+		if ( number !== null ) {
+			if ( c.number !== number ) {
+				return false;
+			}
+		} else if ( query.search && String( query.search ).trim() ) {
 			const reader = c.contacts.map( ( l ) => l.name ?? '' ).join( ' ' );
 			const text = [ c.subject, reader, ...c.tags, ...c.messages.map( ( m ) => m.body ?? '' ) ].join( ' ' ).toLowerCase();
 			if ( !words( query.search ).every( ( w ) => text.includes( w ) ) ) {
@@ -409,11 +533,124 @@ export class FakeDesk {
 				if ( !String( body ?? '' ).trim() ) {
 					throw apiError( 'invalid_input', 'The message is empty: write what the reader or the team should read.' );
 				}
+				this.refuseIfMerged( c );
 				c.messages.push( makeMessage( { kind: mode, channel: c.channel, authorUser: this.me(), body, sentAt: nowIso() } ) );
 				if ( mode === 'reply' ) {
 					c.awaitingSince = null;
 				}
 				this.drafts.delete( caseId );
+				this.touch( c );
+				return this.detail( c );
+			},
+			log_message: ( { caseId, input } ) => {
+				host.requireUnlocked();
+				const c = this.find( caseId );
+				const kind = String( input.kind ?? '' );
+				if ( kind !== 'inbound' && kind !== 'reply' ) {
+					throw apiError( 'invalid_input', `${ JSON.stringify( kind ) } is not something to record; record what the reader said (inbound) or the answer given (reply).` );
+				}
+				if ( input.channel === 'email' ) {
+					throw apiError( 'invalid_input', 'Mail is not recorded by hand: it arrives through the queue\'s mailbox, and replies are sent from the composer.' );
+				}
+				this.refuseIfMerged( c );
+				const rawLink = typeof input.link === 'string' ? input.link.trim() : '';
+				const link = rawLink ? checkLink( rawLink ) : null;
+				const channel = String( input.channel ?? '' ).trim().toLowerCase();
+				if ( !CHANNELS.includes( channel ) ) {
+					throw apiError( 'invalid_input', `${ JSON.stringify( channel ) } is not a channel; choose one of ${ CHANNELS.join( ', ' ) }.` );
+				}
+				const body = String( input.body ?? '' ).trim();
+				if ( !body ) {
+					throw apiError( 'invalid_input', 'A message needs some text (or a file).' );
+				}
+				if ( [ ...body ].length > MAX_BODY ) {
+					throw apiError( 'invalid_input', 'The text is longer than 200,000 characters.' );
+				}
+				let sentAt = nowIso();
+				if ( typeof input.sentAt === 'string' && input.sentAt.trim() ) {
+					const at = input.sentAt.trim();
+					const parsed = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test( at ) ? Date.parse( at ) : NaN;
+					if ( Number.isNaN( parsed ) ) {
+						throw apiError( 'invalid_input', `${ JSON.stringify( input.sentAt ) } is not a date and time (expected e.g. 2026-12-01T14:30:00Z)` );
+					}
+					sentAt = new Date( parsed ).toISOString();
+				}
+				const reader = kind === 'inbound' ? c.contacts.find( ( l ) => l.role === 'reader' ) : undefined;
+				c.messages.push( makeMessage( {
+					kind,
+					channel,
+					body,
+					link,
+					sentAt,
+					authorUser: kind === 'inbound' ? null : this.me(),
+					authorContactId: reader?.contactId ?? null,
+					authorName: reader?.name ?? null
+				} ) );
+				if ( kind === 'reply' ) {
+					c.awaitingSince = null;
+				} else if ( c.awaitingSince === null ) {
+					c.awaitingSince = sentAt;
+				}
+				this.touch( c );
+				return this.detail( c );
+			},
+			merge_case: ( { id, into } ) => {
+				host.requireUnlocked();
+				if ( id === into ) {
+					throw apiError( 'invalid_input', 'A case cannot be merged into itself; choose the case it repeats.' );
+				}
+				const from = this.find( id );
+				const target = this.find( into );
+				if ( from.mergedInto ) {
+					throw apiError( 'invalid_input', `Case ${ this.label( from ) } was already merged into case ${ this.labelOf( from.mergedInto ) }.` );
+				}
+				if ( target.mergedInto ) {
+					throw apiError( 'invalid_input', `Case ${ this.label( target ) } was itself merged into case ${ this.labelOf( target.mergedInto ) }; merge into that one.` );
+				}
+				this.event( from, `Merged into case ${ this.label( target ) }` );
+				this.event( target, `Case ${ this.label( from ) } was merged into this case` );
+				from.mergedInto = target.id;
+				from.state = 'closed';
+				from.queueId = target.queueId;
+				for ( const link of from.contacts ) {
+					const onSurvivor = target.contacts.some( ( l ) => l.contactId === link.contactId );
+					if ( !onSurvivor && host.contacts.some( ( contact ) => contact.id === link.contactId ) ) {
+						target.contacts.push( { ...link } );
+					}
+				}
+				this.drafts.delete( from.id );
+				from.updatedAt = nowIso();
+				this.touch( target );
+				return this.detail( target );
+			},
+			relate_cases: ( { id, other, remove } ) => {
+				host.requireUnlocked();
+				if ( id === other ) {
+					throw apiError( 'invalid_input', 'A case cannot be linked to itself; choose the related case.' );
+				}
+				const c = this.find( id );
+				const o = this.find( other );
+				const linked = c.links.includes( o.id ) || o.links.includes( c.id );
+				if ( remove ) {
+					if ( !linked ) {
+						throw apiError( 'not_found', `A link between case ${ this.label( c ) } and case ${ this.label( o ) }` );
+					}
+					c.links = c.links.filter( ( x ) => x !== o.id );
+					o.links = o.links.filter( ( x ) => x !== c.id );
+					this.event( c, `Unlinked from case ${ this.label( o ) }` );
+					this.event( o, `Unlinked from case ${ this.label( c ) }` );
+				} else {
+					if ( c.links.includes( o.id ) && o.links.includes( c.id ) ) {
+						return this.detail( c );
+					}
+					c.links = [ ...new Set( [ ...c.links, o.id ] ) ];
+					o.links = [ ...new Set( [ ...o.links, c.id ] ) ];
+					if ( !linked ) {
+						this.event( c, `Linked to case ${ this.label( o ) }` );
+						this.event( o, `Linked to case ${ this.label( c ) }` );
+					}
+				}
+				o.updatedAt = nowIso();
 				this.touch( c );
 				return this.detail( c );
 			},
@@ -459,6 +696,25 @@ export class FakeDesk {
 			discard_draft: ( { caseId } ) => {
 				host.requireUnlocked();
 				this.drafts.delete( caseId );
+				return null;
+			},
+			message_formatted: ( { messageId } ) => {
+				host.requireUnlocked();
+				if ( !this.cases.some( ( c ) => c.messages.some( ( m ) => m.id === messageId ) ) ) {
+					throw apiError( 'not_found', `Message ${ messageId }` );
+				}
+				return this.formattedHtml.get( messageId ) ?? null;
+			},
+			open_link: ( { url } ) => {
+				// The command's check (commands/desk.rs): http(s) only, at most 2,000 bytes, no spaces.
+				const address = String( url ?? '' ).trim();
+				const web = ( address.startsWith( 'https://' ) || address.startsWith( 'http://' ) ) &&
+					new TextEncoder().encode( address ).length <= 2000 &&
+					!/[\s\p{Cc}]/u.test( address );
+				if ( !web ) {
+					throw apiError( 'invalid_input', 'Only web addresses (http or https) are opened from the app.' );
+				}
+				this.openedLinks.push( address );
 				return null;
 			},
 			case_presence: ( { caseId, activity, draftStartedAt } ) => {

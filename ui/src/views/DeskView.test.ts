@@ -468,6 +468,18 @@ describe( 'desk: a case', () => {
 		expect( router!.currentRoute.value.fullPath ).toBe( '/contacts/c-ada' );
 	} );
 
+	it( 'reloads the open case when a sync brings only a change of links', async () => {
+		desk();
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		expect( wrapper.findAll( '[data-testid="side-link"]' ) ).toHaveLength( 0 );
+		// Another device linked #102 to this case: the sync brings the link row and nothing else.
+		backend.desk.cases[ 1 ]!.links = [ 'case-1' ];
+		backend.emit( 'data-changed', { entities: [ 'case_link' ] } );
+		await settle();
+		expect( wrapper.findAll( '[data-testid="side-link"]' ).map( ( l ) => l.attributes( 'data-case-id' ) ), 'the open case shows the new link' )
+			.toEqual( [ 'case-2' ] );
+	} );
+
 	it( 'reloads the open case when a sync brings a message', async () => {
 		desk();
 		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
@@ -496,6 +508,32 @@ describe( 'desk: the composer', () => {
 		expect( send().attributes( 'data-mode' ) ).toBe( 'note' );
 		expect( wrapper.find( '[data-testid="composer-mode-note"]' ).attributes( 'aria-pressed' ) ).toBe( 'true' );
 		expect( wrapper.find( '[data-testid="composer-audience"]' ).text() ).toContain( 'never the reader' );
+	} );
+
+	it( 'says a reply in a phone case is recorded as given there and not mailed, and that the reader receives one in a mail case', async () => {
+		desk( [
+			makeCase( { id: 'case-1', number: 101, queueId: 'q-en', subject: 'A call about a biography', channel: 'phone' } ),
+			makeCase( { id: 'case-2', number: 102, queueId: 'q-en', subject: 'A mail about a photo', channel: 'email' } )
+		] );
+		const { wrapper, router } = await openDesk( '/desk/q-en/case-1' );
+		const audience = () => wrapper.find( '[data-testid="composer-audience"]' );
+		expect( audience().text(), 'nobody is mailed in a case that came by phone' )
+			.toBe( 'Recorded as the answer given on another channel (Phone) — not mailed to the reader.' );
+		expect( audience().attributes( 'data-mailed' ) ).toBe( 'false' );
+		await textarea( wrapper ).setValue( 'Told him we will check the article.' );
+		await wrapper.find( '[data-testid="composer-send"]' ).trigger( 'click' );
+		await settle();
+		const sent = last( wrapper.findAll( '[data-testid="thread-message"]' ) );
+		expect( sent.find( '[data-testid="message-not-mailed"]' ).text(), 'and the thread says the same of what was sent' )
+			.toBe( 'Answered on another channel (Phone): not sent by mail' );
+
+		await router!.push( '/desk/q-en/case-2' );
+		await settle();
+		expect( audience().text(), 'a case that came by mail is answered by mail' ).toBe( 'The reader will receive this reply.' );
+		expect( audience().attributes( 'data-mailed' ) ).toBe( 'true' );
+		await wrapper.find( '[data-testid="composer-mode-note"]' ).trigger( 'click' );
+		await settle();
+		expect( audience().text(), 'a note is for the team in either case' ).toContain( 'never the reader' );
 	} );
 
 	it( 'sends a reply with Ctrl+Enter; the reply joins the thread and the draft is gone', async () => {
@@ -867,5 +905,530 @@ describe( 'desk: recording a case', () => {
 		expect( router!.currentRoute.value.fullPath ).toBe( `/desk/q-en/${ created.id }` );
 		expect( wrapper.find( '[data-testid="case-subject"]' ).text() ).toBe( 'Phone call about a biography' );
 		expect( wrapper.find( '[data-testid="thread-message"]' ).text() ).toContain( 'birth date wrong' );
+	} );
+} );
+
+describe( 'desk: merged and related cases', () => {
+	/** The default cases and #105, in which Ada wrote again about the photo of #101. */
+	function withRepeat(): FakeCase[] {
+		return [
+			...defaultCases(),
+			makeCase( {
+				id: 'case-5',
+				number: 105,
+				queueId: 'q-en',
+				subject: 'Photo licence, again',
+				contacts: [ readerLink ],
+				updatedAt: '2024-06-03T13:00:00.000Z',
+				messages: [ makeMessage( {
+					id: 'm-again', kind: 'inbound', authorName: 'Ada Lovelace', body: 'Writing again: may I reuse the photo?', sentAt: '2024-06-03T12:30:00.000Z'
+				} ) ]
+			} )
+		];
+	}
+
+	function dialog( testid: string ): HTMLElement {
+		const found = document.querySelector<HTMLElement>( `[data-testid="${ testid }"]` );
+		if ( !found ) {
+			throw new Error( `no ${ testid } open` );
+		}
+		return found;
+	}
+
+	async function type( element: HTMLInputElement | HTMLTextAreaElement, value: string ): Promise<void> {
+		element.value = value;
+		element.dispatchEvent( new Event( 'input' ) );
+		await settle();
+	}
+
+	/** Types `text` in the open case picker's search and presses Enter (which searches at once). */
+	async function searchPicker( text: string ): Promise<HTMLInputElement> {
+		const input = dialog( 'case-picker' ).querySelector<HTMLInputElement>( 'input[data-testid="case-picker-search"]' )!;
+		await type( input, text );
+		input.dispatchEvent( new KeyboardEvent( 'keydown', { key: 'Enter', bubbles: true, cancelable: true } ) );
+		await settle();
+		return input;
+	}
+
+	function results(): string[] {
+		return [ ...dialog( 'case-picker' ).querySelectorAll<HTMLElement>( '[data-testid="case-picker-result"]' ) ]
+			.map( ( r ) => r.dataset.caseId! );
+	}
+
+	async function chooseResult( id: string ): Promise<void> {
+		dialog( 'case-picker' ).querySelector<HTMLInputElement>( `[data-testid="case-picker-result"][data-case-id="${ id }"] input[type="radio"]` )!.click();
+		await settle();
+	}
+
+	async function primary( testid: string ): Promise<void> {
+		dialog( testid ).querySelector<HTMLButtonElement>( '.cdx-dialog__footer__primary-action' )!.click();
+		await settle();
+	}
+
+	function sideLinks( wrapper: VueWrapper ): string[] {
+		return wrapper.findAll( '[data-testid="side-link"]' ).map( ( l ) => l.attributes( 'data-case-id' )! );
+	}
+
+	it( 'finds a case by its #number in the picker, at once on Enter, and never offers the case itself', async () => {
+		desk();
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		await wrapper.find( '[data-testid="side-link-add"]' ).trigger( 'click' );
+		await settle();
+		expect( dialog( 'case-picker' ).dataset.purpose ).toBe( 'link' );
+		expect( document.activeElement, 'the search has the focus' ).toBe( dialog( 'case-picker' ).querySelector( 'input[data-testid="case-picker-search"]' ) );
+
+		await searchPicker( '#201' );
+		expect( last( backend.calls( 'list_cases' ) ).query, 'every queue, open or not' ).toEqual( { queueId: null, view: 'all', sort: 'updated', search: '#201', state: null } );
+		expect( results(), 'the number finds that case, in another queue too' ).toEqual( [ 'case-4' ] );
+		expect( dialog( 'case-picker' ).querySelector( '[data-testid="case-picker-result"]' )!.textContent ).toContain( '#201' );
+		const search = dialog( 'case-picker' ).querySelector<HTMLInputElement>( 'input[data-testid="case-picker-search"]' )!;
+		search.dispatchEvent( new KeyboardEvent( 'keydown', { key: 'ArrowDown', bubbles: true, cancelable: true } ) );
+		expect( document.activeElement, 'the Down arrow goes from the search to the matches' )
+			.toBe( dialog( 'case-picker' ).querySelector( '[data-testid="case-picker-result"] input[type="radio"]' ) );
+
+		await searchPicker( '#101' );
+		expect( results(), 'the open case is not offered' ).toEqual( [] );
+		expect( dialog( 'case-picker' ).querySelector( '[data-testid="case-picker-status"]' )!.textContent ).toContain( 'No other case matches “#101”' );
+	} );
+
+	it( 'closes the picker on Escape without linking anything', async () => {
+		desk();
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		await wrapper.find( '[data-testid="side-link-add"]' ).trigger( 'click' );
+		await settle();
+		const input = await searchPicker( '#102' );
+		input.dispatchEvent( new KeyboardEvent( 'keyup', { key: 'Escape', bubbles: true, cancelable: true } ) );
+		await settle();
+		expect( document.querySelector( '[data-testid="case-picker"]' ) ).toBeNull();
+		expect( backend.calls( 'relate_cases' ) ).toEqual( [] );
+	} );
+
+	it( 'merges from the side panel through the dialog: the survivor opens with both threads, the merged messages marked', async () => {
+		desk( withRepeat() );
+		const { wrapper, router } = await openDesk( '/desk/q-en/case-5' );
+		await wrapper.find( '[data-testid="side-merge"]' ).trigger( 'click' );
+		await settle();
+		expect( dialog( 'case-picker' ).dataset.purpose ).toBe( 'merge' );
+		await searchPicker( '#101' );
+		await chooseResult( 'case-1' );
+		await primary( 'case-picker' );
+		expect( backend.calls( 'merge_case' ), 'nothing merged before the confirmation' ).toEqual( [] );
+		expect( dialog( 'case-picker' ).dataset.step ).toBe( 'confirm' );
+		expect( dialog( 'case-picker' ).querySelector( '[data-testid="case-picker-confirm"]' )!.textContent ).toContain(
+			'Case #105 will be closed; its messages and people will show in case #101, and mail to it will go to #101. This cannot be undone.' );
+		const merge = dialog( 'case-picker' ).querySelector<HTMLButtonElement>( '.cdx-dialog__footer__primary-action' )!;
+		expect( merge.textContent ).toContain( 'Merge' );
+		expect( merge.classList, 'a merge cannot be undone: the button says so' ).toContain( 'cdx-button--action-destructive' );
+		await primary( 'case-picker' );
+
+		expect( backend.calls( 'merge_case' ) ).toEqual( [ { id: 'case-5', into: 'case-1' } ] );
+		expect( router!.currentRoute.value.fullPath, 'the case that remains opens' ).toBe( '/desk/q-en/case-1' );
+		expect( document.querySelector( '[data-testid="case-picker"]' ) ).toBeNull();
+		const thread = wrapper.find( '[data-testid="case-thread"]' ).text();
+		expect( thread ).toContain( 'May I reuse this photo?' );
+		expect( thread, 'the merged case\'s thread is in it' ).toContain( 'Writing again: may I reuse the photo?' );
+		const fromMerged = wrapper.findAll( '[data-testid="thread-message"]' ).find( ( m ) => m.text().includes( 'Writing again' ) )!;
+		expect( fromMerged.find( '[data-testid="message-origin"]' ).text(), 'said in words where it was written' ).toBe( 'From case #105' );
+		const own = wrapper.findAll( '[data-testid="thread-message"]' ).find( ( m ) => m.text().includes( 'May I reuse this photo?' ) )!;
+		expect( own.find( '[data-testid="message-origin"]' ).exists(), 'its own messages are not marked' ).toBe( false );
+		expect( wrapper.findAll( '[data-testid="side-merged-case"]' ).map( ( c ) => c.attributes( 'data-case-id' ) ) ).toEqual( [ 'case-5' ] );
+		expect( backend.desk.cases.find( ( c ) => c.id === 'case-5' )!.state, 'the merged case is closed' ).toBe( 'closed' );
+	} );
+
+	it( 'says at the search field when the backend refuses a merge, and merges nothing', async () => {
+		const cases = withRepeat();
+		cases.find( ( c ) => c.id === 'case-2' )!.mergedInto = 'case-3';
+		desk( cases );
+		const { wrapper, router } = await openDesk( '/desk/q-en/case-5' );
+		await wrapper.find( '[data-testid="side-merge"]' ).trigger( 'click' );
+		await settle();
+		await searchPicker( '#102' );
+		await chooseResult( 'case-2' );
+		await primary( 'case-picker' );
+		await primary( 'case-picker' );
+		expect( dialog( 'case-picker' ).dataset.step, 'back to choosing' ).toBe( 'choose' );
+		const search = dialog( 'case-picker' ).querySelector( 'input[data-testid="case-picker-search"]' )!.closest( '.cdx-text-input' )!;
+		expect( search.classList, 'the field is marked' ).toContain( 'cdx-text-input--status-error' );
+		expect( dialog( 'case-picker' ).querySelector( '[data-testid="case-picker-error"]' )!.textContent, 'with the backend\'s reason' )
+			.toContain( 'Case #102 was itself merged into case #103; merge into that one.' );
+		expect( router!.currentRoute.value.fullPath ).toBe( '/desk/q-en/case-5' );
+		expect( backend.desk.cases.find( ( c ) => c.id === 'case-5' )!.mergedInto ).toBeNull();
+	} );
+
+	it( 'shows a merged case with a banner and no composer, and its button opens the case it went to', async () => {
+		const cases = withRepeat();
+		Object.assign( cases.find( ( c ) => c.id === 'case-5' )!, { mergedInto: 'case-1', state: 'closed' } );
+		desk( cases );
+		const { wrapper, router } = await openDesk( '/desk/all/case-5' );
+		expect( wrapper.find( '[data-testid="case-merged"]' ).text() ).toContain( 'Merged into case #101 — it takes no new messages.' );
+		expect( wrapper.find( '[data-testid="composer"]' ).exists(), 'nothing to write in' ).toBe( false );
+		expect( wrapper.find( '[data-testid="composer-body"]' ).exists() ).toBe( false );
+		expect( wrapper.find( '[data-testid="case-merged-composer"]' ).text() ).toBe( 'This case takes no new messages: write in case #101 instead.' );
+		expect( wrapper.find( '[data-testid="side-merge"]' ).exists(), 'a merged case is not merged again' ).toBe( false );
+
+		await router!.push( '/desk/q-en/case-5' );
+		await settle();
+		await wrapper.find( '[data-testid="case-merged-open"]' ).trigger( 'click' );
+		await settle();
+		expect( router!.currentRoute.value.fullPath, 'in the survivor\'s queue' ).toBe( '/desk/q-en/case-1' );
+		expect( wrapper.find( '[data-testid="composer"]' ).exists(), 'the survivor takes messages' ).toBe( true );
+		expect( wrapper.find( '[data-testid="case-merged"]' ).exists() ).toBe( false );
+	} );
+
+	it( 'links two cases: both show the link, and removing it from either removes it from both', async () => {
+		desk();
+		const { wrapper, router } = await openDesk( '/desk/q-en/case-1' );
+		expect( wrapper.find( '[data-testid="side-links-none"]' ).text() ).toBe( 'No related cases.' );
+		await wrapper.find( '[data-testid="side-link-add"]' ).trigger( 'click' );
+		await settle();
+		await searchPicker( 'company' );
+		expect( results(), 'words search too' ).toEqual( [ 'case-2' ] );
+		await chooseResult( 'case-2' );
+		await primary( 'case-picker' );
+		expect( backend.calls( 'relate_cases' ) ).toEqual( [ { id: 'case-1', other: 'case-2', remove: false } ] );
+		expect( document.querySelector( '[data-testid="case-picker"]' ) ).toBeNull();
+		expect( sideLinks( wrapper ) ).toEqual( [ 'case-2' ] );
+		expect( wrapper.find( '[data-testid="side-link"]' ).text() ).toContain( '#102 Article about my company' );
+		expect( wrapper.find( '[data-testid="case-thread"]' ).text(), 'the thread records it' ).toContain( 'Linked to case #102' );
+
+		await wrapper.find( '[data-testid="side-link-open"]' ).trigger( 'click' );
+		await settle();
+		expect( router!.currentRoute.value.fullPath ).toBe( '/desk/q-en/case-2' );
+		expect( sideLinks( wrapper ), 'the other case shows the link too' ).toEqual( [ 'case-1' ] );
+		const remove = wrapper.find( '[data-testid="side-link-remove"]' );
+		expect( remove.attributes( 'aria-label' ), 'an icon-only button says what it does' ).toBe( 'Remove the link to #101' );
+		await remove.trigger( 'click' );
+		await settle();
+		expect( backend.calls( 'relate_cases' )[ 1 ] ).toEqual( { id: 'case-2', other: 'case-1', remove: true } );
+		expect( sideLinks( wrapper ) ).toEqual( [] );
+		await router!.push( '/desk/q-en/case-1' );
+		await settle();
+		expect( sideLinks( wrapper ), 'gone from the first case as well' ).toEqual( [] );
+	} );
+
+	it( 'says a related case is in a queue one is not a member of when this device does not have it', async () => {
+		const cases = defaultCases();
+		cases[ 0 ]!.links = [ 'case-elsewhere' ];
+		desk( cases );
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		const link = wrapper.find( '[data-testid="side-link"]' );
+		expect( link.text() ).toContain( 'A case in a queue you are not a member of' );
+		expect( link.find( '[data-testid="side-link-open"]' ).exists(), 'nothing to open here' ).toBe( false );
+		expect( link.find( '[data-testid="side-link-remove"]' ).attributes( 'aria-label' ) ).toBe( 'Remove the link to a case not on this device' );
+	} );
+} );
+
+describe( 'desk: recording another channel', () => {
+	function dialog(): HTMLElement {
+		return document.querySelector<HTMLElement>( '[data-testid="log-dialog"]' )!;
+	}
+
+	async function type( selector: string, value: string ): Promise<void> {
+		const element = dialog().querySelector<HTMLInputElement | HTMLTextAreaElement>( selector )!;
+		element.value = value;
+		element.dispatchEvent( new Event( 'input' ) );
+		await settle();
+	}
+
+	async function record(): Promise<void> {
+		dialog().querySelector<HTMLButtonElement>( '.cdx-dialog__footer__primary-action' )!.click();
+		await settle();
+	}
+
+	async function openRecord( wrapper: VueWrapper ): Promise<void> {
+		await wrapper.find( '[data-testid="composer-record"]' ).trigger( 'click' );
+		await settle();
+	}
+
+	function linkField(): Element {
+		return dialog().querySelector( 'input[data-testid="log-link"]' )!.closest( '.cdx-field' )!;
+	}
+
+	it( 'records a talk-page comment with its link and time, and the thread links to it', async () => {
+		desk();
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		await openRecord( wrapper );
+		expect( dialog().textContent, 'it says nothing is mailed' ).toContain( 'nothing is mailed to the reader' );
+		expect( dialog().querySelector( '[data-testid="log-channel"]' )!.textContent, 'an email case: the wiki first' ).toContain( 'Wiki talk page' );
+		await type( 'textarea[data-testid="log-body"]', 'The photo on the article is mine, please credit me.' );
+		await type( 'input[data-testid="log-link"]', 'https://en.wikipedia.org/w/index.php?diff=123' );
+		await type( 'input[data-testid="log-when"]', '2024-06-03T10:30' );
+		await record();
+
+		expect( backend.calls( 'log_message' ) ).toEqual( [ { caseId: 'case-1', input: {
+			kind: 'inbound',
+			channel: 'wiki',
+			body: 'The photo on the article is mine, please credit me.',
+			link: 'https://en.wikipedia.org/w/index.php?diff=123',
+			sentAt: new Date( 2024, 5, 3, 10, 30 ).toISOString()
+		} } ] );
+		expect( document.querySelector( '[data-testid="log-dialog"]' ) ).toBeNull();
+		const message = wrapper.findAll( '[data-testid="thread-message"]' ).find( ( m ) => m.text().includes( 'please credit me' ) )!;
+		expect( message.attributes( 'data-kind' ) ).toBe( 'inbound' );
+		const link = message.find( 'a[data-testid="message-link"]' );
+		expect( link.text() ).toBe( 'View on the wiki' );
+		expect( link.attributes( 'href' ) ).toBe( 'https://en.wikipedia.org/w/index.php?diff=123' );
+		expect( link.attributes( 'target' ) ).toBe( '_blank' );
+		expect( link.attributes( 'rel' ), 'the page it opens gets no hold on the app' ).toBe( 'noopener noreferrer' );
+	} );
+
+	it( 'records an answer given on the phone, which the thread says was not mailed', async () => {
+		desk();
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		await openRecord( wrapper );
+		dialog().querySelector<HTMLInputElement>( '[data-testid="log-kind"][data-kind="reply"] input' )!.click();
+		await settle();
+		dialog().querySelector<HTMLElement>( '[data-testid="log-channel"]' )!.click();
+		await settle();
+		const phone = [ ...dialog().querySelectorAll<HTMLElement>( '.cdx-menu-item' ) ].find( ( i ) => i.textContent!.trim() === 'Phone' )!;
+		phone.click();
+		await settle();
+		await type( 'textarea[data-testid="log-body"]', 'Told her she may, with attribution.' );
+		await record();
+		expect( backend.calls( 'log_message' )[ 0 ]!.input ).toMatchObject( { kind: 'reply', channel: 'phone', link: null, sentAt: null } );
+		const answer = last( wrapper.findAll( '[data-testid="thread-message"]' ) );
+		expect( answer.attributes( 'data-kind' ) ).toBe( 'reply' );
+		expect( answer.find( '[data-testid="message-not-mailed"]' ).text() ).toBe( 'Answered on another channel (Phone): not sent by mail' );
+		expect( answer.find( '[data-testid="delivery-state"]' ).exists(), 'no delivery to wait for' ).toBe( false );
+		expect( answer.find( '[data-testid="message-link"]' ).exists() ).toBe( false );
+	} );
+
+	it( 'says at the link field when the link is not a web address, and records nothing', async () => {
+		desk();
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		await openRecord( wrapper );
+		await record();
+		const bodyField = dialog().querySelector( 'textarea[data-testid="log-body"]' )!.closest( '.cdx-field' )!;
+		expect( bodyField.querySelector( '.cdx-field__validation-message' )?.textContent, 'the text is required' ).toContain( 'Write what was said' );
+
+		await type( 'textarea[data-testid="log-body"]', 'My comment on the talk page.' );
+		await type( 'input[data-testid="log-link"]', 'javascript:alert(1)' );
+		await record();
+		expect( linkField().querySelector( '.cdx-field__validation-message' )?.textContent ).toContain( 'Give a web address starting with https:// or http://' );
+		expect( bodyField.querySelector( '.cdx-field__validation-message' ), 'the text is fine now' ).toBeNull();
+		expect( backend.calls( 'log_message' ), 'nothing recorded' ).toEqual( [] );
+		expect( backend.desk.cases[ 0 ]!.messages ).toHaveLength( 1 );
+	} );
+
+	it( 'says the backend\'s refusal of a link at the link field', async () => {
+		desk();
+		backend.on( 'log_message', () => {
+			throw { code: 'invalid_input', message: '"https://example.org/\u202e" is not a web address; give the address of the diff or post' };
+		} );
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		await openRecord( wrapper );
+		await type( 'textarea[data-testid="log-body"]', 'A comment.' );
+		await type( 'input[data-testid="log-link"]', 'https://example.org/post' );
+		await record();
+		expect( linkField().querySelector( '.cdx-text-input' )!.classList, 'the field is marked' ).toContain( 'cdx-text-input--status-error' );
+		expect( linkField().querySelector( '[data-testid="log-link-error"]' )?.textContent ).toContain( 'is not a web address' );
+		expect( dialog().querySelector( '[data-testid="log-error"]' ), 'said once, at the field' ).toBeNull();
+		expect( backend.desk.cases[ 0 ]!.messages, 'nothing recorded' ).toHaveLength( 1 );
+
+		await type( 'input[data-testid="log-link"]', 'https://example.org/another-post' );
+		expect( linkField().querySelector( '[data-testid="log-link-error"]' ), 'correcting the link takes the refusal away' ).toBeNull();
+		expect( dialog().querySelector( '[data-testid="log-error"]' ), 'rather than moving it elsewhere' ).toBeNull();
+	} );
+
+	it( 'names what the folded side panel holds: people and related cases, and the reader', async () => {
+		resizeWindow( 720, 480 );
+		const cases = defaultCases();
+		cases[ 0 ]!.links = [ 'case-2' ];
+		desk( cases );
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		const fold = wrapper.find( '[data-testid="case-side-fold"]' );
+		expect( fold.find( '[data-testid="case-side-summary"]' ).text() ).toBe( 'People and related cases (reader: Ada Lovelace)' );
+		expect( fold.find( '[data-testid="side-link"]' ).exists(), 'the related cases are in it' ).toBe( true );
+		expect( fold.find( '[data-testid="case-side"]' ).attributes( 'aria-label' ) ).toBe( 'People and related cases' );
+	} );
+
+	it( 'offers everything in the smallest window: the record button, the side panel\'s link and merge', async () => {
+		resizeWindow( 720, 480 );
+		desk();
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		expect( wrapper.find( '[data-testid="composer-record"]' ).exists() ).toBe( true );
+		const fold = wrapper.find( '[data-testid="case-side-fold"]' );
+		expect( fold.find( '[data-testid="side-link-add"]' ).exists(), 'in the folded side panel' ).toBe( true );
+		expect( fold.find( '[data-testid="side-merge"]' ).exists() ).toBe( true );
+	} );
+} );
+
+describe( 'desk: links and mail as it came', () => {
+	const DIFF = 'https://en.wikipedia.org/w/index.php?diff=123';
+	/** What the backend keeps of an HTML mail: sanitized, its links `noopener`, only inline images. */
+	const HTML = '<p>Dear team,</p><table><tr><td>Photo</td>' +
+		'<td><a href="https://commons.wikimedia.org/wiki/File:Ada.jpg" rel="noopener noreferrer nofollow">the file page</a></td></tr></table>' +
+		'<img src="cid:logo@example.org">';
+
+	function mailCase(): FakeCase {
+		return makeCase( {
+			id: 'case-1',
+			number: 101,
+			queueId: 'q-en',
+			subject: 'Photo licence question',
+			contacts: [ readerLink ],
+			messages: [
+				makeMessage( {
+					id: 'm-mail',
+					kind: 'inbound',
+					authorName: 'Ada Lovelace',
+					body: 'Dear team,\n\nPhoto | the file page',
+					formatted: true,
+					encodingProblems: true,
+					omitted: [ { name: 'holiday-video.mp4', bytes: 31_500_000, reason: 'larger than the 25 MB limit' } ],
+					sentAt: '2024-06-03T09:00:00.000Z'
+				} ),
+				makeMessage( { id: 'm-wiki', kind: 'inbound', channel: 'wiki', body: 'See my comment.', link: DIFF, sentAt: '2024-06-03T10:00:00.000Z' } )
+			]
+		} );
+	}
+
+	function dialog(): HTMLElement | null {
+		return document.querySelector<HTMLElement>( '[data-testid="formatted-dialog"]' );
+	}
+
+	async function showFormatted( wrapper: VueWrapper ): Promise<HTMLElement> {
+		await wrapper.find( '[data-testid="message-show-formatted"]' ).trigger( 'click' );
+		await settle();
+		return dialog()!;
+	}
+
+	it( 'opens a thread link in the system\'s browser, on a click or Enter, and never in the app\'s window', async () => {
+		desk( [ mailCase() ] );
+		const { wrapper, router } = await openDesk( '/desk/q-en/case-1' );
+		const before = window.location.href;
+		const link = wrapper.find( 'a[data-testid="message-link"]' );
+		expect( link.attributes( 'href' ), 'the address is still there to see' ).toBe( DIFF );
+		expect( link.text() ).toBe( 'View on the wiki' );
+
+		const click = new MouseEvent( 'click', { bubbles: true, cancelable: true } );
+		link.element.dispatchEvent( click );
+		await settle();
+		expect( backend.calls( 'open_link' ) ).toEqual( [ { url: DIFF } ] );
+		expect( backend.desk.openedLinks ).toEqual( [ DIFF ] );
+		expect( click.defaultPrevented, 'the web view does not follow the link itself' ).toBe( true );
+		expect( window.location.href, 'the app\'s window stays where it was' ).toBe( before );
+		expect( router!.currentRoute.value.fullPath ).toBe( '/desk/q-en/case-1' );
+
+		const enter = new KeyboardEvent( 'keydown', { key: 'Enter', bubbles: true, cancelable: true } );
+		link.element.dispatchEvent( enter );
+		await settle();
+		expect( backend.calls( 'open_link' ), 'Enter opens it the same way' ).toEqual( [ { url: DIFF }, { url: DIFF } ] );
+		expect( enter.defaultPrevented ).toBe( true );
+		expect( router!.currentRoute.value.fullPath ).toBe( '/desk/q-en/case-1' );
+	} );
+
+	it( 'says at the link when the browser could not be opened, with the address to copy', async () => {
+		desk( [ mailCase() ] );
+		backend.on( 'open_link', ( { url } ) => {
+			throw { code: 'internal', message: `The browser could not be opened (no handler); copy the address instead: ${ url }` };
+		} );
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		await wrapper.find( 'a[data-testid="message-link"]' ).trigger( 'click' );
+		await settle();
+		const message = wrapper.findAll( '[data-testid="thread-message"]' ).find( ( m ) => m.text().includes( 'See my comment.' ) )!;
+		const error = message.find( '[data-testid="message-link-error"]' );
+		expect( error.find( '.liaison-error-notice' ).exists(), 'said where the link is' ).toBe( true );
+		expect( error.find( '[data-testid="message-link-address"]' ).text() ).toBe( DIFF );
+		expect( wrapper.findAll( '[data-testid="message-link-error"]' ), 'and only there' ).toHaveLength( 1 );
+	} );
+
+	it( 'shows the formatted version in a sandboxed frame that loads nothing, and closes it on Escape', async () => {
+		desk( [ mailCase() ] );
+		backend.withDesk( { formatted: { 'm-mail': HTML } } );
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		const button = wrapper.find( '[data-testid="message-show-formatted"]' );
+		expect( button.text(), 'a labelled button, not an icon alone' ).toBe( 'Show formatted' );
+		expect( wrapper.findAll( '[data-testid="message-show-formatted"]' ), 'only the mail that came with HTML has it' ).toHaveLength( 1 );
+
+		const shown = await showFormatted( wrapper );
+		expect( shown.querySelector( '.cdx-dialog__header__title' )!.textContent ).toBe( 'Formatted version' );
+		expect( shown.querySelector( '[data-testid="formatted-intro"]' )!.textContent, 'it says what is not shown, and where the text is' )
+			.toContain( 'Remote images are blocked' );
+		expect( shown.querySelector( '[data-testid="formatted-intro"]' )!.textContent ).toContain( 'the thread shows its text' );
+		expect( backend.calls( 'message_formatted' ) ).toEqual( [ { messageId: 'm-mail' } ] );
+
+		const frame = shown.querySelector<HTMLIFrameElement>( 'iframe[data-testid="formatted-frame"]' )!;
+		expect( frame.hasAttribute( 'sandbox' ) ).toBe( true );
+		expect( frame.getAttribute( 'sandbox' ), 'an empty sandbox: no scripts, no same origin, no popups' ).toBe( '' );
+		const doc = frame.getAttribute( 'srcdoc' )!;
+		const csp = '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data: cid:; style-src \'unsafe-inline\'">';
+		expect( doc, 'its document forbids every load but the mail\'s own images' ).toContain( csp );
+		expect( doc, 'and holds the mail' ).toContain( HTML );
+		expect( doc.indexOf( csp ), 'the policy comes before the mail' ).toBeLessThan( doc.indexOf( HTML ) );
+		expect( doc, 'nothing in it may open a window' ).not.toMatch( /<base\b/i );
+
+		const thread = wrapper.find( '[data-testid="case-thread"]' ).element;
+		expect( thread.querySelectorAll( 'table, img, iframe' ), 'the thread still shows the text, as text' ).toHaveLength( 0 );
+
+		shown.dispatchEvent( new KeyboardEvent( 'keyup', { key: 'Escape', bubbles: true, cancelable: true } ) );
+		await settle();
+		expect( dialog(), 'Escape closes it' ).toBeNull();
+
+		const again = await showFormatted( wrapper );
+		expect( again.querySelector( 'iframe[data-testid="formatted-frame"]' ) ).not.toBeNull();
+		expect( backend.calls( 'message_formatted' ), 'asked once per message' ).toHaveLength( 1 );
+		again.querySelector<HTMLButtonElement>( '.cdx-dialog__footer__default-action' )!.click();
+		await settle();
+		expect( dialog(), 'the Close button closes it too' ).toBeNull();
+	} );
+
+	it( 'lists the formatted mail\'s links by their real address and opens them in the browser', async () => {
+		desk( [ mailCase() ] );
+		backend.withDesk( { formatted: { 'm-mail': HTML } } );
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		const shown = await showFormatted( wrapper );
+		const items = [ ...shown.querySelectorAll<HTMLElement>( '[data-testid="formatted-link-item"]' ) ];
+		expect( items.map( ( i ) => i.querySelector( 'a' )!.textContent!.trim() ), 'the address it really goes to' )
+			.toEqual( [ 'https://commons.wikimedia.org/wiki/File:Ada.jpg' ] );
+		expect( items[ 0 ]!.textContent, 'and what the mail shows for it' ).toContain( 'shown as “the file page”' );
+		const click = new MouseEvent( 'click', { bubbles: true, cancelable: true } );
+		items[ 0 ]!.querySelector( 'a' )!.dispatchEvent( click );
+		await settle();
+		expect( backend.calls( 'open_link' ) ).toEqual( [ { url: 'https://commons.wikimedia.org/wiki/File:Ada.jpg' } ] );
+		expect( click.defaultPrevented ).toBe( true );
+	} );
+
+	it( 'says while the formatted version loads, when there is none, and why it failed', async () => {
+		desk( [ mailCase() ] );
+		let answer: ( html: string | null ) => void = () => undefined;
+		backend.on( 'message_formatted', () => new Promise( ( resolve ) => {
+			answer = resolve;
+		} ) );
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		const loading = await showFormatted( wrapper );
+		expect( loading.dataset.state ).toBe( 'loading' );
+		expect( loading.querySelector( '[data-testid="formatted-loading"]' )!.textContent ).toContain( 'Loading the formatted version' );
+		answer( null );
+		await settle();
+		expect( loading.dataset.state ).toBe( 'none' );
+		expect( loading.querySelector( '[data-testid="formatted-none"]' )!.textContent ).toContain( 'no formatted version on this device' );
+		expect( loading.querySelector( 'iframe' ), 'no frame without a version' ).toBeNull();
+		loading.querySelector<HTMLButtonElement>( '.cdx-dialog__footer__default-action' )!.click();
+		await settle();
+
+		backend.desk.cases.push( makeCase( { id: 'case-2', queueId: 'q-en', messages: [ makeMessage( { id: 'm-other', formatted: true } ) ] } ) );
+		backend.on( 'message_formatted', ( { messageId } ) => {
+			throw { code: 'not_found', message: `Message ${ messageId }` };
+		} );
+		const { wrapper: other } = await openDesk( '/desk/q-en/case-2' );
+		const failed = await showFormatted( other );
+		expect( failed.dataset.state ).toBe( 'error' );
+		expect( failed.querySelector( '[data-testid="formatted-error"]' )!.textContent, 'the reason is said in the dialog' ).toContain( 'Message m-other' );
+		expect( failed.querySelector( 'iframe' ) ).toBeNull();
+	} );
+
+	it( 'says what the mail lost: a part not kept, with its size and why, and replaced characters', async () => {
+		desk( [ mailCase() ] );
+		const { wrapper } = await openDesk( '/desk/q-en/case-1' );
+		const [ mail, wiki ] = wrapper.findAll( '[data-testid="thread-message"]' );
+		const omitted = mail!.findAll( '[data-testid="message-omitted"]' );
+		expect( omitted.map( ( o ) => o.text() ) ).toEqual( [ '“holiday-video.mp4” (31.5 MB) was not kept: larger than the 25 MB limit' ] );
+		expect( omitted[ 0 ]!.find( '.cdx-icon' ).exists(), 'with an icon, not by colour alone' ).toBe( true );
+		const encoding = mail!.find( '[data-testid="message-encoding"]' );
+		expect( encoding.text() ).toBe( 'Some characters of this mail could not be read and were replaced.' );
+		expect( encoding.find( '.cdx-icon' ).exists() ).toBe( true );
+		expect( wiki!.find( '[data-testid="message-omitted"]' ).exists(), 'a message that lost nothing says nothing' ).toBe( false );
+		expect( wiki!.find( '[data-testid="message-encoding"]' ).exists() ).toBe( false );
 	} );
 } );

@@ -3,7 +3,7 @@
  * priorities, channels, views …). The keys are spelled out so that the catalogue check finds
  * them; a value without a key (a queue's own state, say) is shown as it is.
  */
-import type { CaseSort, CaseView, ComposerMode } from '@/api';
+import { SCHEMA, type CaseSort, type CaseView, type ComposerMode, type RelatedCase } from '@/api';
 
 /** Fixed row height of the case list in px: two lines of text plus padding. */
 export const CASE_ROW_HEIGHT = 60;
@@ -62,6 +62,16 @@ export const CHANNEL_LABELS: Record<string, string> = {
 	other: 'liaison-desk-channel-other'
 };
 
+/** The channels an interaction can be recorded from by hand: all but mail, which comes and goes by itself. */
+export const LOGGED_CHANNELS: readonly string[] = SCHEMA.case_message.channel.options.filter( ( c ) => c !== 'email' );
+
+/** What the link to a message says, by its channel; others use `LINK_LABEL_DEFAULT`. */
+export const LINK_LABELS: Record<string, string> = {
+	wiki: 'liaison-desk-thread-link-wiki',
+	mailing_list: 'liaison-desk-thread-link-post'
+};
+export const LINK_LABEL_DEFAULT = 'liaison-desk-thread-link';
+
 export const KIND_LABELS: Record<string, string> = {
 	inquiry: 'liaison-desk-kind-inquiry',
 	complaint: 'liaison-desk-kind-complaint',
@@ -84,4 +94,20 @@ export const MODE_LABELS: Record<ComposerMode, string> = {
 export function labelOf( labels: Record<string, string>, value: string, t: ( key: string ) => string ): string {
 	const key = labels[ value ];
 	return key ? t( key ) : value;
+}
+
+/** How a case is named in a sentence: `#1234`, or its subject in quotes until it has a number. */
+export function caseName( c: { number: number | null; subject: string | null }, t: ( key: string, ...params: string[] ) => string ): string {
+	if ( c.number !== null ) {
+		return t( 'liaison-desk-case-number', String( c.number ) );
+	}
+	return c.subject === null ? t( 'liaison-desk-related-unknown' ) : t( 'liaison-desk-case-quoted', c.subject );
+}
+
+/** A related case in a list: number and subject, or that it is in a queue one is not a member of. */
+export function relatedLabel( c: RelatedCase, t: ( key: string, ...params: string[] ) => string ): string {
+	if ( c.subject === null ) {
+		return t( 'liaison-desk-related-elsewhere' );
+	}
+	return c.number === null ? c.subject : `${ t( 'liaison-desk-case-number', String( c.number ) ) } ${ c.subject }`;
 }
