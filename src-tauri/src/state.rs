@@ -40,6 +40,8 @@ pub struct AppState {
     sync_gate: tokio::sync::Mutex<()>,
     edits: tokio::sync::Notify,
     idle: Mutex<IdleLock>,
+    /// Why this device's data was wiped (its server revoked it), for the setup screen.
+    wiped: Mutex<Option<String>>,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             sync_gate: tokio::sync::Mutex::new(()),
             edits: tokio::sync::Notify::new(),
             idle: Mutex::new(IdleLock::new(Instant::now())),
+            wiped: Mutex::new(None),
         }
     }
 
@@ -106,6 +109,11 @@ impl AppState {
             keychain_available: keychain.is_ok(),
             keychain_problem: keychain.err(),
             data_dir: core.data_dir.display().to_string(),
+            wiped: if core.exists {
+                None
+            } else {
+                self.wiped.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+            },
         })
     }
 
@@ -146,12 +154,37 @@ impl AppState {
         };
         let status: SyncStatus = tokio::task::block_in_place(|| sync::status(&store))?.into();
         let _ = app.emit(SYNC_STATUS_EVENT, &status);
+        if let Err(e) = &result
+            && liaison_core::wipe::is_revoked(e)
+        {
+            // An administrator revoked this device: it forgets everything, and the app goes to
+            // its first screen, which says why.
+            drop(store);
+            return Err(self.forget_revoked(app).await);
+        }
         let report = result?;
         data_changed(app, report.changed.iter().copied());
         if report.changed.contains(&EntityKind::Case) {
             announce_assignments(app, &store);
         }
         Ok(report.into())
+    }
+
+    /// Wipe this device after its server revoked it; answers the error that says what happened.
+    async fn forget_revoked(&self, app: &AppHandle) -> ApiError {
+        let wiped = {
+            let mut profile = self.profile.lock().await;
+            liaison_core::wipe::forget_revoked(&mut profile).await
+        };
+        let explained = match wiped {
+            Ok(wiped) => wiped.explain(),
+            Err(e) => e,
+        };
+        *self.wiped.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(explained.message.clone());
+        if let Ok(state) = self.vault_state().await {
+            let _ = app.emit(VAULT_LOCKED_EVENT, &state);
+        }
+        explained.into()
     }
 
     /// Whether a background sync should run now: unlocked and signed in.

@@ -11,6 +11,7 @@ mod convergence;
 mod crash;
 mod desk;
 mod harness;
+mod lost;
 mod scopes;
 mod snapshot;
 mod sync;

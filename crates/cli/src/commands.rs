@@ -24,27 +24,38 @@ pub async fn run(cli: Cli) -> Result<()> {
     let dir = cli.data_dir.clone().unwrap_or_else(paths::default_data_dir);
     let mut profile = Profile::new(dir);
     let json = cli.json;
-    match cli.command {
-        Command::Init(args) => init(&mut profile, args, json),
+    match dispatch(&mut profile, cli.command, json).await {
+        // The server says an administrator revoked this device: it forgets everything.
+        Err(e) if e.downcast_ref::<Error>().is_some_and(liaison_core::wipe::is_revoked) => {
+            let wiped = liaison_core::wipe::forget_revoked(&mut profile).await?;
+            Err(anyhow::anyhow!(wiped.explain()))
+        }
+        other => other,
+    }
+}
+
+async fn dispatch(profile: &mut Profile, command: Command, json: bool) -> Result<()> {
+    match command {
+        Command::Init(args) => init(profile, args, json),
         Command::Contact(cmd) => {
-            unlock(&mut profile)?;
-            contact(&mut profile, cmd, json).await
+            unlock(profile)?;
+            contact(profile, cmd, json).await
         }
         Command::Login(args) => {
-            unlock(&mut profile)?;
-            login(&mut profile, args, json).await
+            unlock(profile)?;
+            login(profile, args, json).await
         }
         Command::Logout => {
-            unlock(&mut profile)?;
+            unlock(profile)?;
             let status = sync::logout(profile.store()?)?;
-            print_status(&profile, &status, json)
+            print_status(profile, &status, json)
         }
         Command::Sync { status: true, limit } => {
-            unlock(&mut profile)?;
+            unlock(profile)?;
             ledger(profile.store()?, limit, json)
         }
         Command::Sync { status: false, .. } => {
-            unlock(&mut profile)?;
+            unlock(profile)?;
             let report = sync::sync(profile.store()?).await?;
             if json {
                 return emit(&report);
@@ -61,19 +72,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Conflicts(cmd) => {
-            unlock(&mut profile)?;
+            unlock(profile)?;
             conflicts(profile.store()?, cmd, json)
         }
         Command::Queue(cmd) => {
-            unlock(&mut profile)?;
+            unlock(profile)?;
             crate::desk::queue(profile.store()?, cmd, json)
         }
         Command::Case(cmd) => {
-            unlock(&mut profile)?;
+            unlock(profile)?;
             crate::desk::case(profile.store()?, cmd, json).await
         }
         Command::Canned(cmd) => {
-            unlock(&mut profile)?;
+            unlock(profile)?;
             crate::desk::canned(profile.store()?, cmd, json)
         }
         Command::Status => {
@@ -87,13 +98,13 @@ pub async fn run(cli: Cli) -> Result<()> {
                     )
                 ));
             }
-            unlock(&mut profile)?;
+            unlock(profile)?;
             let status = sync::status(profile.store()?)?;
-            print_status(&profile, &status, json)
+            print_status(profile, &status, json)
         }
         Command::Demo { count, seed } => {
-            unlock(&mut profile)?;
-            demo(&mut profile, count, seed)
+            unlock(profile)?;
+            demo(profile, count, seed)
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod session;
 pub mod store;
 pub mod sync;
 pub mod vault;
+pub mod wipe;
 
 pub use error::{Error, ErrorCode, Result};
 pub use profile::{Profile, VaultState};

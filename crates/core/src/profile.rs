@@ -139,6 +139,46 @@ impl Profile {
         self.store.as_mut().ok_or_else(|| Error::new(ErrorCode::Locked, "The vault is locked; unlock it first."))
     }
 
+    /// Delete everything this profile keeps on this computer: the database with its WAL and
+    /// shared-memory files (attachment content lives inside it), the vault file, and the
+    /// keychain entry of a keychain-mode vault. For a device its server revoked ("a lost laptop
+    /// forgets everything"); see [`crate::wipe`]. Returns the names of what was removed, and
+    /// fails, naming it, if any of it is still there afterwards.
+    pub fn wipe(&mut self) -> Result<Vec<String>> {
+        let vault = vault::read(&self.dir).ok().flatten();
+        // Close the database first: its connection holds the WAL open.
+        self.store = None;
+        self.key = None;
+        let mut removed = Vec::new();
+        if let Some(vault) = vault.as_ref().filter(|v| v.mode == UnlockMode::Keychain)
+            && vault::forget_keychain_entry(vault, self.keychain.as_ref()).is_ok()
+        {
+            removed.push("the keychain entry".to_owned());
+        }
+        let files = [
+            crate::paths::VAULT_FILE.to_owned(),
+            DATABASE_FILE.to_owned(),
+            format!("{DATABASE_FILE}-wal"),
+            format!("{DATABASE_FILE}-shm"),
+            format!("{DATABASE_FILE}-journal"),
+        ];
+        for name in &files {
+            let path = self.dir.join(name);
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed.push(name.clone()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::internal(&format!("cannot delete {}", path.display()), e)),
+            }
+        }
+        if let Some(left) = files.iter().find(|name| self.dir.join(name).exists()) {
+            return Err(Error::internal(
+                "wiping this device",
+                format!("{} is still there", self.dir.join(left).display()),
+            ));
+        }
+        Ok(removed)
+    }
+
     pub fn store_ref(&self) -> Result<&Store> {
         self.store.as_ref().ok_or_else(|| Error::new(ErrorCode::Locked, "The vault is locked; unlock it first."))
     }
@@ -147,5 +187,56 @@ impl Profile {
 impl Drop for Profile {
     fn drop(&mut self) {
         self.lock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keychain::MemoryKeychain;
+    use std::sync::Arc;
+
+    /// The test's view of the keychain the profile owns.
+    struct Shared(Arc<MemoryKeychain>);
+
+    impl Keychain for Shared {
+        fn probe(&self) -> std::result::Result<(), String> {
+            self.0.probe()
+        }
+        fn get(&self, account: &str) -> Result<Option<String>> {
+            self.0.get(account)
+        }
+        fn set(&self, account: &str, secret: &str) -> Result<()> {
+            self.0.set(account, secret)
+        }
+        fn delete(&self, account: &str) -> Result<()> {
+            self.0.delete(account)
+        }
+    }
+
+    #[test]
+    fn wiping_deletes_the_database_its_wal_the_vault_file_and_the_keychain_entry_and_says_what_went() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keychain = Arc::new(MemoryKeychain::default());
+        let mut profile = Profile::with_keychain(dir.path(), Box::new(Shared(keychain.clone())));
+        profile.create(UnlockMode::Keychain, None).expect("create");
+        let account = vault::read(dir.path()).expect("read").expect("a vault").keychain_account();
+        profile
+            .store()
+            .expect("unlocked")
+            .conn()
+            .execute_batch("CREATE TABLE marker(x); INSERT INTO marker VALUES ('kept secret');")
+            .expect("write");
+        assert!(dir.path().join(format!("{DATABASE_FILE}-wal")).exists(), "an open store has its WAL");
+
+        let removed = profile.wipe().expect("wipe");
+
+        assert!(removed.contains(&"the keychain entry".to_owned()) && removed.contains(&DATABASE_FILE.to_owned()));
+        assert_eq!(keychain.get(&account).expect("read"), None, "the key is gone from the keychain");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
+        assert!(left.is_empty(), "nothing of the vault is left: {left:?}");
+        assert!(!profile.is_unlocked());
+        assert!(!profile.state().expect("state").exists, "the app starts afresh");
+        assert_eq!(profile.wipe().expect("wiping again").len(), 0, "wiping again finds nothing and fails on nothing");
     }
 }

@@ -496,6 +496,20 @@ pub fn server_link(store: &Store) -> Result<ServerLink> {
 }
 
 impl ServerLink {
+    /// The server's address.
+    pub fn base(&self) -> &str {
+        &self.client.base
+    }
+
+    /// Tell the server, revoked, that this device wiped its local data (see [`crate::wipe`]).
+    pub async fn confirm_wiped(&self) -> Result<()> {
+        let client = &self.client;
+        let call =
+            client.request(reqwest::Method::POST, "/v1/device/wiped").timeout(std::time::Duration::from_secs(10));
+        let _: serde_json::Value = client.send(call).await?;
+        Ok(())
+    }
+
     /// Tell the server what this device is doing with a case; learn who else is at it and, when
     /// `draft_started_at` is given, the replies others sent since (see the server's `presence`).
     pub async fn presence(

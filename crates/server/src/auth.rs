@@ -7,7 +7,7 @@
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::storage::{Device, User, name_key};
+use crate::storage::{Device, DeviceAuth, User, name_key};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
@@ -70,23 +70,7 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let unauthenticated = || {
-            ApiError::new(ErrorCode::Unauthenticated, "This request needs a device token; sign in to the server again.")
-        };
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(unauthenticated)?;
-        let value = header.to_str().map_err(|_| unauthenticated())?;
-        let (scheme, token) = value.trim().split_once(' ').ok_or_else(unauthenticated)?;
-        let token = token.trim();
-        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-            return Err(unauthenticated());
-        }
-        let found = state.storage.find_device_by_token_hash(&token_hash(token)).await?;
-        let Some(auth) = found else {
-            return Err(ApiError::new(
-                ErrorCode::Unauthenticated,
-                "This device token is not known to the server; sign in again.",
-            ));
-        };
+        let auth = device_of(&parts.headers, state).await?;
         if auth.device.is_revoked() {
             tracing::info!(device = %auth.device.id, "a revoked device was refused");
             return Err(ApiError::new(
@@ -103,6 +87,24 @@ impl FromRequestParts<AppState> for Authed {
         }
         Ok(Authed { user: auth.user, device: auth.device })
     }
+}
+
+/// The device whose token the request carries, revoked or not (only `POST /v1/device/wiped`
+/// serves a revoked device: everything else goes through [`Authed`]).
+pub async fn device_of(headers: &axum::http::HeaderMap, state: &AppState) -> Result<DeviceAuth, ApiError> {
+    let unauthenticated =
+        || ApiError::new(ErrorCode::Unauthenticated, "This request needs a device token; sign in to the server again.");
+    let header = headers.get(AUTHORIZATION).ok_or_else(unauthenticated)?;
+    let value = header.to_str().map_err(|_| unauthenticated())?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(unauthenticated)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(unauthenticated());
+    }
+    let found = state.storage.find_device_by_token_hash(&token_hash(token)).await?;
+    found.ok_or_else(|| {
+        ApiError::new(ErrorCode::Unauthenticated, "This device token is not known to the server; sign in again.")
+    })
 }
 
 /// Counts failed logins per user name in a sliding window; memory only, forgotten on restart.

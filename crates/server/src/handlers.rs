@@ -150,6 +150,34 @@ fn note_replies(
     }
 }
 
+/// What `POST /v1/device/wiped` answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WipeConfirmed {
+    pub device_id: uuid::Uuid,
+    pub wiped_at: chrono::DateTime<Utc>,
+}
+
+/// `POST /v1/device/wiped`: a revoked device says it deleted its local data (its database, WAL,
+/// files and keychain entry), so that administrators see the lost laptop forgot everything
+/// (`liaison-server device list`). The only request a revoked device's token is good for; a
+/// device that is not revoked is told so and nothing is recorded.
+pub async fn device_wiped(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<WipeConfirmed>, ApiError> {
+    let auth = auth::device_of(&headers, &state).await?;
+    if !auth.device.is_revoked() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "This device is not revoked; it keeps its data. Only a revoked device confirms a wipe.",
+        ));
+    }
+    let info = state.storage.confirm_wiped(auth.device.id, Utc::now()).await?;
+    tracing::info!(device = %auth.device.id, "a revoked device confirmed that it wiped its local data");
+    let wiped_at = info.device.wiped_at.unwrap_or_else(Utc::now);
+    Ok(Json(WipeConfirmed { device_id: auth.device.id, wiped_at }))
+}
+
 /// `POST /v1/presence`: what this device is doing with a case; answers who else is at it and
 /// the replies others sent since the draft began. Only for someone who may read the case: to
 /// anyone else the case does not exist.

@@ -616,7 +616,11 @@ async fn device_list(db: &Database, json: bool) -> Result<()> {
                 d.device.name.clone(),
                 time(d.device.created_at),
                 time(d.device.last_seen_at),
-                d.device.revoked_at.map_or_else(|| "active".to_owned(), |t| format!("revoked {}", time(t))),
+                match (d.device.revoked_at, d.device.wiped_at) {
+                    (None, _) => "active".to_owned(),
+                    (Some(r), None) => format!("revoked {} (wipe not confirmed yet)", time(r)),
+                    (Some(r), Some(w)) => format!("revoked {}, wiped {}", time(r), time(w)),
+                },
             ]
         })
         .collect();

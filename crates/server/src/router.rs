@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/snapshot", get(handlers::snapshot))
         .route("/v1/contacts/{id}/erase", post(handlers::erase_contact))
         .route("/v1/presence", post(handlers::presence))
+        .route("/v1/device/wiped", post(handlers::device_wiped))
         .route(
             "/v1/blobs/{sha256}",
             get(handlers::get_blob)

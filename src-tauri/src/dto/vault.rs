@@ -39,4 +39,7 @@ pub struct VaultState {
     // Why the keychain cannot be used, in words for a person.
     pub keychain_problem: Option<String>,
     pub data_dir: String,
+    /// Set after the server revoked this device and its local data was wiped: what happened,
+    /// in words for a person (the setup screen shows it).
+    pub wiped: Option<String>,
 }

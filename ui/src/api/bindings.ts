@@ -4,7 +4,12 @@
 export type ErrorCode = "invalid_input" | "not_found" | "bad_credentials" | "unauthenticated" | "device_revoked" | "forbidden" | "erased" | "resync_required" | "upgrade_required" | "payload_too_large" | "rate_limited" | "locked" | "wrong_passphrase" | "corrupt_database" | "no_vault" | "vault_exists" | "keychain_unavailable" | "server_unreachable" | "certificate_mismatch" | "bad_response" | "not_logged_in" | "unavailable" | "internal";
 export type ApiError = { code: ErrorCode, message: string, };
 export type UnlockMode = "keychain" | "passphrase";
-export type VaultState = { exists: boolean, unlocked: boolean, mode: UnlockMode | null, keychainAvailable: boolean, keychainProblem: string | null, dataDir: string, };
+export type VaultState = { exists: boolean, unlocked: boolean, mode: UnlockMode | null, keychainAvailable: boolean, keychainProblem: string | null, dataDir: string, 
+/**
+ * Set after the server revoked this device and its local data was wiped: what happened,
+ * in words for a person (the setup screen shows it).
+ */
+wiped: string | null, };
 export type ContactInput = { displayName: string, emails: Array<string>, phones: Array<string>, wikiUser: string | null, ircNick: string | null, language: string | null, organization: string | null, tags: Array<string>, notes: string | null, restricted: boolean, };
 export type ContactEmail = { id: string, address: string, label: string | null, };
 export type ContactPhone = { id: string, number: string, label: string | null, };

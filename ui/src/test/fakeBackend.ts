@@ -169,7 +169,8 @@ class FakeBackend {
 			mode: null,
 			keychainAvailable: true,
 			keychainProblem: null,
-			dataDir: '/home/test/.local/share/liaison'
+			dataDir: '/home/test/.local/share/liaison',
+			wiped: null
 		};
 		this.contacts = [];
 		this.desk.reset();

@@ -72,6 +72,8 @@ pub struct Device {
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the device, revoked, confirmed that it wiped its local data.
+    pub wiped_at: Option<DateTime<Utc>>,
 }
 
 impl Device {
@@ -435,6 +437,9 @@ pub trait Storage: Send + Sync {
     async fn list_clamps(&self, limit: u32) -> Result<Vec<ClampRecord>, StorageError>;
     /// Revoke a device (idempotent: an already revoked device keeps its first revocation time).
     async fn revoke_device(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError>;
+    /// A revoked device confirms that it wiped its local data (see `POST /v1/device/wiped`); a
+    /// device that is not revoked is left as it is. The first confirmation's time is kept.
+    async fn confirm_wiped(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError>;
 
     /// Apply a batch of changes in one transaction; see [`crate::engine::push`] and
     /// [`crate::sync`] for the rules. A batch id seen before returns the stored response

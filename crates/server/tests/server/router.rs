@@ -228,6 +228,31 @@ async fn a_revoked_device_is_told_to_wipe_and_cannot_sign_in_again() {
 }
 
 #[tokio::test]
+async fn a_revoked_device_confirms_its_wipe_once_and_a_device_that_is_not_revoked_cannot() {
+    let app = app().await;
+    let device = Uuid::now_v7();
+    let token = login(&app, device).await;
+    let wiped = || authed(request(Method::POST, "/v1/device/wiped").body(Body::empty()).expect("req"), &token);
+    let (status, body) = send(&app, wiped()).await;
+    let error = assert_error(status, &body, ErrorCode::InvalidInput);
+    assert!(error.message.contains("not revoked"), "a working device keeps its data: {}", error.message);
+    let listed = app.storage.list_devices().await.expect("devices");
+    assert_eq!(listed[0].device.wiped_at, None, "nothing recorded for a device that is not revoked");
+
+    app.storage.revoke_device(device, chrono::Utc::now()).await.expect("revoke");
+    let (status, _) = send(&app, wiped()).await;
+    assert_eq!(status, StatusCode::OK, "the one request a revoked device's token is still good for");
+    let first = app.storage.list_devices().await.expect("devices")[0].device.wiped_at.expect("the wipe is recorded");
+    let (status, _) = send(&app, wiped()).await;
+    assert_eq!(status, StatusCode::OK);
+    let again = app.storage.list_devices().await.expect("devices")[0].device.wiped_at;
+    assert_eq!(again, Some(first), "the first confirmation's time is kept");
+    let req = authed(request(Method::GET, "/v1/pull").body(Body::empty()).expect("req"), &token);
+    let (status, body) = send(&app, req).await;
+    assert_error(status, &body, ErrorCode::DeviceRevoked);
+}
+
+#[tokio::test]
 async fn a_device_of_one_user_cannot_sign_in_as_another() {
     let app = app().await;
     app.storage

@@ -272,6 +272,9 @@ impl Storage for FailsMidSnapshot {
     async fn revoke_device(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError> {
         self.0.revoke_device(device_id, now).await
     }
+    async fn confirm_wiped(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError> {
+        self.0.confirm_wiped(device_id, now).await
+    }
     async fn push_as(
         &self,
         pusher: Pusher,

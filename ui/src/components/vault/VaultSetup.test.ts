@@ -28,6 +28,20 @@ describe( 'first run', () => {
 		expect( wrapper.find( '[data-testid="setup-passphrase"]' ).exists(), 'passphrase fields shown' ).toBe( true );
 	} );
 
+	it( 'after the server revoked this device and its data was wiped, says so before anything else', async () => {
+		backend.vault.wiped = 'An administrator of https://liaison.example revoked this device, so its local data was wiped (vault.json, liaison.db).';
+		const { wrapper } = await openSetup();
+		const notice = wrapper.find( '[data-testid="setup-wiped"]' );
+		expect( notice.exists(), 'a person must learn why their data is gone' ).toBe( true );
+		expect( notice.text() ).toContain( "This device's data was wiped" );
+		expect( notice.text() ).toContain( 'revoked this device' );
+	} );
+
+	it( 'shows no wipe notice on an ordinary first run', async () => {
+		const { wrapper } = await openSetup();
+		expect( wrapper.find( '[data-testid="setup-wiped"]' ).exists() ).toBe( false );
+	} );
+
 	it( 'refuses a short passphrase and says why', async () => {
 		const { wrapper } = await openSetup();
 		await wrapper.find( '[data-testid="setup-mode-passphrase"] input' ).setValue( true );

@@ -20,7 +20,10 @@ CREATE TABLE devices (
 CREATE INDEX devices_user ON devices (user_id);
 ";
 
-const COLUMNS: &str = "d.id, d.user_id, d.name, d.created_at, d.last_seen_at, d.revoked_at";
+/// 8: when a revoked device confirmed it wiped its local data.
+pub(super) const MIGRATION_8: &str = "ALTER TABLE devices ADD COLUMN wiped_at timestamptz;";
+
+const COLUMNS: &str = "d.id, d.user_id, d.name, d.created_at, d.last_seen_at, d.revoked_at, d.wiped_at";
 
 fn from_row(r: &Row) -> Result<Device, StorageError> {
     Ok(Device {
@@ -30,11 +33,12 @@ fn from_row(r: &Row) -> Result<Device, StorageError> {
         created_at: r.try_get(3).map_err(db)?,
         last_seen_at: r.try_get(4).map_err(db)?,
         revoked_at: r.try_get(5).map_err(db)?,
+        wiped_at: r.try_get(6).map_err(db)?,
     })
 }
 
 fn info_from_row(r: &Row) -> Result<DeviceInfo, StorageError> {
-    Ok(DeviceInfo { device: from_row(r)?, user_name: r.try_get(6).map_err(db)? })
+    Ok(DeviceInfo { device: from_row(r)?, user_name: r.try_get(7).map_err(db)? })
 }
 
 async fn get(c: &impl GenericClient, id: Uuid, lock: bool) -> Result<Option<DeviceInfo>, StorageError> {
@@ -92,7 +96,7 @@ pub(super) async fn find_by_token_hash(c: &Client, hash: &str) -> Result<Option<
         .await
         .map_err(db)?;
     let row = c.query_opt(&stmt, &[&hash]).await.map_err(db)?;
-    row.map(|r| Ok(DeviceAuth { device: from_row(&r)?, user: users::from_row(&r, 6)? })).transpose()
+    row.map(|r| Ok(DeviceAuth { device: from_row(&r)?, user: users::from_row(&r, 7)? })).transpose()
 }
 
 pub(super) async fn touch(c: &Client, id: Uuid, now: DateTime<Utc>) -> Result<(), StorageError> {
@@ -117,5 +121,16 @@ pub(super) async fn revoke(c: &Client, id: Uuid, now: DateTime<Utc>) -> Result<D
     c.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2", &[&ts(now), &id])
         .await
         .map_err(db)?;
+    get(&***c, id, false).await?.ok_or_else(|| StorageError::NotFound(format!("there is no device with id {id}")))
+}
+
+/// A revoked device says it wiped its local data; the first confirmation's time is kept.
+pub(super) async fn confirm_wiped(c: &Client, id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError> {
+    c.execute(
+        "UPDATE devices SET wiped_at = coalesce(wiped_at, $1) WHERE id = $2 AND revoked_at IS NOT NULL",
+        &[&ts(now), &id],
+    )
+    .await
+    .map_err(db)?;
     get(&***c, id, false).await?.ok_or_else(|| StorageError::NotFound(format!("there is no device with id {id}")))
 }

@@ -58,6 +58,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[sync::MIGRATION_6],
     // 7: the server's own records (mail state), named counters, contacts found by address.
     &[records::MIGRATION_7],
+    // 8: when a revoked device confirmed it wiped its local data.
+    &[devices::MIGRATION_8],
 ];
 
 /// Steps of a migration that SQL alone cannot do, run after its SQL in the same transaction.
@@ -310,6 +312,10 @@ impl Storage for PostgresStorage {
 
     async fn revoke_device(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError> {
         devices::revoke(&self.client().await?, device_id, now).await
+    }
+
+    async fn confirm_wiped(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError> {
+        devices::confirm_wiped(&self.client().await?, device_id, now).await
     }
 
     async fn push_as(

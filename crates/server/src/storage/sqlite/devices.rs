@@ -19,7 +19,10 @@ CREATE TABLE devices (
 CREATE INDEX devices_user ON devices (user_id);
 ";
 
-const COLUMNS: &str = "d.id, d.user_id, d.name, d.created_at, d.last_seen_at, d.revoked_at";
+/// 8: when a revoked device confirmed it wiped its local data.
+pub(super) const MIGRATION_8: &str = "ALTER TABLE devices ADD COLUMN wiped_at TEXT;";
+
+const COLUMNS: &str = "d.id, d.user_id, d.name, d.created_at, d.last_seen_at, d.revoked_at, d.wiped_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
     Ok(Device {
@@ -29,6 +32,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
         created_at: parse_ts(&r.get::<_, String>(3)?)?,
         last_seen_at: parse_ts(&r.get::<_, String>(4)?)?,
         revoked_at: r.get::<_, Option<String>>(5)?.as_deref().map(parse_ts).transpose()?,
+        wiped_at: r.get::<_, Option<String>>(6)?.as_deref().map(parse_ts).transpose()?,
     })
 }
 
@@ -36,7 +40,7 @@ fn get(c: &Connection, id: Uuid) -> Result<Option<DeviceInfo>, StorageError> {
     c.query_row(
         &format!("SELECT {COLUMNS}, u.name FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = ?1"),
         [id.as_bytes()],
-        |r| Ok(DeviceInfo { device: from_row(r)?, user_name: r.get(6)? }),
+        |r| Ok(DeviceInfo { device: from_row(r)?, user_name: r.get(7)? }),
     )
     .optional()
     .map_err(db)
@@ -80,7 +84,7 @@ pub(super) fn find_by_token_hash(c: &mut Connection, hash: &str) -> Result<Optio
          WHERE d.token_hash = ?1"
     ))
     .map_err(db)?
-    .query_row([hash], |r| Ok(DeviceAuth { device: from_row(r)?, user: users::from_row(r, 6)? }))
+    .query_row([hash], |r| Ok(DeviceAuth { device: from_row(r)?, user: users::from_row(r, 7)? }))
     .optional()
     .map_err(db)
 }
@@ -96,13 +100,23 @@ pub(super) fn list(c: &mut Connection) -> Result<Vec<DeviceInfo>, StorageError> 
             "SELECT {COLUMNS}, u.name FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.created_at, d.id"
         ))
         .map_err(db)?;
-    let rows = stmt.query_map([], |r| Ok(DeviceInfo { device: from_row(r)?, user_name: r.get(6)? })).map_err(db)?;
+    let rows = stmt.query_map([], |r| Ok(DeviceInfo { device: from_row(r)?, user_name: r.get(7)? })).map_err(db)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db)
 }
 
 pub(super) fn revoke(c: &mut Connection, id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError> {
     c.execute(
         "UPDATE devices SET revoked_at = coalesce(revoked_at, ?1) WHERE id = ?2",
+        params![ts(now), id.as_bytes()],
+    )
+    .map_err(db)?;
+    get(c, id)?.ok_or_else(|| StorageError::NotFound(format!("there is no device with id {id}")))
+}
+
+/// A revoked device says it wiped its local data; the first confirmation's time is kept.
+pub(super) fn confirm_wiped(c: &mut Connection, id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError> {
+    c.execute(
+        "UPDATE devices SET wiped_at = coalesce(wiped_at, ?1) WHERE id = ?2 AND revoked_at IS NOT NULL",
         params![ts(now), id.as_bytes()],
     )
     .map_err(db)?;
