@@ -5,6 +5,7 @@
 //! `cargo build --workspace --bins && cargo test -p liaison-e2e`.
 
 mod at_rest;
+mod audit;
 mod compat;
 mod conflicts;
 mod convergence;

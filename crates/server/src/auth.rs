@@ -73,6 +73,8 @@ impl FromRequestParts<AppState> for Authed {
         let auth = device_of(&parts.headers, state).await?;
         if auth.device.is_revoked() {
             tracing::info!(device = %auth.device.id, "a revoked device was refused");
+            let device = format!("device:{}", auth.device.id);
+            crate::audit::record(&*state.storage, &auth.user.name, "revoked_device_refused", &device, "").await;
             return Err(ApiError::new(
                 ErrorCode::DeviceRevoked,
                 "This device was revoked by an administrator; its local data must be wiped",
@@ -102,9 +104,16 @@ pub async fn device_of(headers: &axum::http::HeaderMap, state: &AppState) -> Res
         return Err(unauthenticated());
     }
     let found = state.storage.find_device_by_token_hash(&token_hash(token)).await?;
-    found.ok_or_else(|| {
-        ApiError::new(ErrorCode::Unauthenticated, "This device token is not known to the server; sign in again.")
-    })
+    match found {
+        Some(auth) => Ok(auth),
+        None => {
+            crate::audit::record(&*state.storage, "unknown", "token_refused", "device:unknown", "").await;
+            Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "This device token is not known to the server; sign in again.",
+            ))
+        }
+    }
 }
 
 /// Counts failed logins per user name in a sliding window; memory only, forgotten on restart.

@@ -59,6 +59,8 @@ pub async fn login(
     }
     if !state.login_limiter.allows(&name, Instant::now()) {
         tracing::warn!("login rate limit reached for a user name");
+        let device = format!("device:{}", request.device_id);
+        crate::audit::record(&*state.storage, &name, "login_rate_limited", &device, "").await;
         return Err(ApiError::new(
             ErrorCode::RateLimited,
             "Too many failed sign-ins for this user; wait a minute and try again.",
@@ -78,6 +80,8 @@ pub async fn login(
     let Some(credentials) = credentials.filter(|_| verified) else {
         state.login_limiter.record_failure(&name, Instant::now());
         tracing::info!("failed sign-in");
+        let device = format!("device:{}", request.device_id);
+        crate::audit::record(&*state.storage, &name, "login_failed", &device, "unknown user or wrong password").await;
         return Err(bad_credentials());
     };
 
@@ -173,6 +177,8 @@ pub async fn device_wiped(
         ));
     }
     let info = state.storage.confirm_wiped(auth.device.id, Utc::now()).await?;
+    let device = format!("device:{}", auth.device.id);
+    crate::audit::record(&*state.storage, &auth.user.name, "device_wiped", &device, "").await;
     tracing::info!(device = %auth.device.id, "a revoked device confirmed that it wiped its local data");
     let wiped_at = info.device.wiped_at.unwrap_or_else(Utc::now);
     Ok(Json(WipeConfirmed { device_id: auth.device.id, wiped_at }))
@@ -414,6 +420,8 @@ pub async fn erase_contact(
     }
     let report = state.storage.erase_contact(contact_id, Utc::now()).await?;
     tracing::info!(user = %authed.user.id, %contact_id, rows = report.rows, "erased a contact");
+    let contact = format!("contact:{contact_id}");
+    crate::audit::record(&*state.storage, &authed.user.name, "contact_erased", &contact, "").await;
     Ok(Json(liaison_protocol::wire::EraseResponse { contact_id, rows: report.rows }))
 }
 

@@ -32,6 +32,7 @@
 //! ```
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod clocks;
 pub mod engine;

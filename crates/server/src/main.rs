@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use liaison_protocol::wire::Role;
 use liaison_server::admin;
+use liaison_server::audit;
 use liaison_server::auth::{self, MIN_PASSWORD_CHARS};
 use liaison_server::retention::{self, DEFAULT_TOMBSTONE_DAYS};
 use liaison_server::server::database_path;
@@ -67,6 +68,29 @@ enum Command {
     /// The desk's mail: fetch now, the outbox of replies, quarantined mail.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// The audit log: who did what to which object, when; chained by hash so that a changed,
+    /// removed or reordered entry is found.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// The newest entries (oldest first).
+    List {
+        /// How many of the newest entries.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the whole chain; says which entry was changed, removed or moved, and prints the
+    /// head (its number and hash) to keep elsewhere: cutting off the newest entries is found
+    /// only by comparing with a head kept before.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -432,6 +456,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Prune(args) => prune(&db, &args).await,
         Command::Queue(command) => queue(&db, command).await,
         Command::Mail(command) => mail(&db, command).await,
+        Command::Audit(AuditCommand::List { limit, json }) => audit_list(&db, limit, json).await,
+        Command::Audit(AuditCommand::Verify { json }) => audit_verify(&db, json).await,
     }
 }
 
@@ -591,11 +617,63 @@ async fn user_list(db: &Database, json: bool) -> Result<()> {
     Ok(())
 }
 
+async fn audit_list(db: &Database, limit: u64, json: bool) -> Result<()> {
+    let storage = open_existing(db).await?;
+    let all = audit::all(&*storage).await.context("cannot read the audit log")?;
+    let newest = &all[all.len().saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX))..];
+    if json {
+        println!("{}", serde_json::to_string_pretty(newest)?);
+        return Ok(());
+    }
+    if newest.is_empty() {
+        println!("The audit log is empty.");
+        return Ok(());
+    }
+    let rows: Vec<[String; 6]> = newest
+        .iter()
+        .map(|e| {
+            [e.seq.to_string(), e.at.clone(), e.actor.clone(), e.action.clone(), e.object.clone(), e.detail.clone()]
+        })
+        .collect();
+    print_table(&["SEQ", "AT (UTC)", "WHO", "WHAT", "OBJECT", "DETAIL"], &rows);
+    Ok(())
+}
+
+async fn audit_verify(db: &Database, json: bool) -> Result<()> {
+    let storage = open_existing(db).await?;
+    let all = audit::all(&*storage).await.context("cannot read the audit log")?;
+    let checked = audit::verify(all);
+    if json {
+        let value = match &checked {
+            Ok(v) => serde_json::json!({ "ok": true, "entries": v.entries, "head": v.head }),
+            Err(b) => serde_json::json!({ "ok": false, "seq": b.seq, "why": b.why }),
+        };
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    }
+    match checked {
+        Ok(v) => {
+            if !json {
+                match &v.head {
+                    Some((seq, hash)) => println!(
+                        "The audit log is whole: {} entries. Head: entry {seq}, hash {hash} (keep it: a later verify that ends earlier means entries were cut off).",
+                        v.entries
+                    ),
+                    None => println!("The audit log is empty."),
+                }
+            }
+            Ok(())
+        }
+        Err(b) => bail!("the audit log was tampered with: {} (entries from {} on cannot be trusted)", b.why, b.seq),
+    }
+}
+
 async fn user_set_role(db: &Database, name: &str, role: Role) -> Result<()> {
-    let user =
-        open_existing(db).await?.set_role(name, role).await.with_context(|| {
-            format!("cannot change the role of {name:?}; `liaison-server user list` shows the users")
-        })?;
+    let storage = open_existing(db).await?;
+    let user = storage
+        .set_role(name, role)
+        .await
+        .with_context(|| format!("cannot change the role of {name:?}; `liaison-server user list` shows the users"))?;
+    audit::record(&*storage, "admin", "role_set", &format!("user:{}", user.name), &user.role.to_string()).await;
     println!("{} now has role {}.", user.name, user.role);
     Ok(())
 }
@@ -658,10 +736,19 @@ async fn clamps_list(db: &Database, limit: u32, json: bool) -> Result<()> {
 }
 
 async fn device_revoke(db: &Database, device_id: Uuid) -> Result<()> {
-    let info =
-        open_existing(db).await?.revoke_device(device_id, chrono::Utc::now()).await.with_context(|| {
-            format!("cannot revoke device {device_id}; `liaison-server device list` shows the devices")
-        })?;
+    let storage = open_existing(db).await?;
+    let info = storage
+        .revoke_device(device_id, chrono::Utc::now())
+        .await
+        .with_context(|| format!("cannot revoke device {device_id}; `liaison-server device list` shows the devices"))?;
+    audit::record(
+        &*storage,
+        "admin",
+        "device_revoked",
+        &format!("device:{device_id}"),
+        &format!("user {}", info.user_name),
+    )
+    .await;
     println!(
         "Revoked device {} ({}) of {}. It will be told to wipe its local data the next time it connects.",
         info.device.id, info.device.name, info.user_name
@@ -677,11 +764,12 @@ async fn erase_contact(db: &Database, id: &str, json: bool) -> Result<()> {
              (the app shows it in the contact's details)"
         );
     };
-    let report = open_existing(db)
-        .await?
+    let storage = open_existing(db).await?;
+    let report = storage
         .erase_contact(contact_id, chrono::Utc::now())
         .await
         .with_context(|| format!("cannot erase contact {contact_id}; nothing was erased"))?;
+    audit::record(&*storage, "admin", "contact_erased", &format!("contact:{contact_id}"), "").await;
     if json {
         let value = serde_json::json!({ "contact_id": contact_id, "report": report });
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -723,11 +811,12 @@ fn scope_of(args: &GrantArgs) -> Result<(String, Uuid)> {
 
 async fn grant(db: &Database, args: &GrantArgs) -> Result<()> {
     let (scope, id) = scope_of(args)?;
-    let report = open_existing(db)
-        .await?
+    let storage = open_existing(db).await?;
+    let report = storage
         .grant(&args.user, &scope, chrono::Utc::now())
         .await
         .with_context(|| format!("cannot grant {:?} access to contact {id}; nothing changed", args.user))?;
+    audit::record(&*storage, "admin", "grant", &format!("user:{}", report.grant.user_name), &scope).await;
     let user = &report.grant.user_name;
     if !report.created {
         println!("{user} already has access to contact {id}; nothing changed.");
@@ -747,11 +836,12 @@ async fn grant(db: &Database, args: &GrantArgs) -> Result<()> {
 
 async fn revoke(db: &Database, args: &GrantArgs) -> Result<()> {
     let (scope, id) = scope_of(args)?;
-    let grant = open_existing(db)
-        .await?
+    let storage = open_existing(db).await?;
+    let grant = storage
         .revoke(&args.user, &scope, chrono::Utc::now())
         .await
         .with_context(|| format!("cannot revoke {:?}'s access to contact {id}", args.user))?;
+    audit::record(&*storage, "admin", "revoke", &format!("user:{}", grant.user_name), &scope).await;
     println!(
         "Revoked {}'s access to contact {id}; their devices will delete its records at their next sync.",
         grant.user_name

@@ -440,6 +440,15 @@ pub trait Storage: Send + Sync {
     /// A revoked device confirms that it wiped its local data (see `POST /v1/device/wiped`); a
     /// device that is not revoked is left as it is. The first confirmation's time is kept.
     async fn confirm_wiped(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError>;
+    /// Append an entry to the audit log, chained by hash to the one before it (see
+    /// [`crate::audit`]); one appender at a time.
+    async fn append_audit(
+        &self,
+        entry: &crate::audit::NewAudit,
+        now: DateTime<Utc>,
+    ) -> Result<crate::audit::AuditEntry, StorageError>;
+    /// Audit entries after sequence number `after`, oldest first, at most `limit`.
+    async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<crate::audit::AuditEntry>, StorageError>;
 
     /// Apply a batch of changes in one transaction; see [`crate::engine::push`] and
     /// [`crate::sync`] for the rules. A batch id seen before returns the stored response

@@ -275,6 +275,20 @@ impl Storage for FailsMidSnapshot {
     async fn confirm_wiped(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError> {
         self.0.confirm_wiped(device_id, now).await
     }
+    async fn append_audit(
+        &self,
+        entry: &liaison_server::audit::NewAudit,
+        now: DateTime<Utc>,
+    ) -> Result<liaison_server::audit::AuditEntry, StorageError> {
+        self.0.append_audit(entry, now).await
+    }
+    async fn audit_entries(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<liaison_server::audit::AuditEntry>, StorageError> {
+        self.0.audit_entries(after, limit).await
+    }
     async fn push_as(
         &self,
         pusher: Pusher,

@@ -16,6 +16,7 @@
 //! under an advisory lock, so two servers starting together do not race.
 
 mod access;
+mod audit;
 mod devices;
 mod port;
 mod records;
@@ -60,6 +61,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[records::MIGRATION_7],
     // 8: when a revoked device confirmed it wiped its local data.
     &[devices::MIGRATION_8],
+    // 9: the audit log (a hash chain).
+    &[audit::MIGRATION_9],
 ];
 
 /// Steps of a migration that SQL alone cannot do, run after its SQL in the same transaction.
@@ -316,6 +319,18 @@ impl Storage for PostgresStorage {
 
     async fn confirm_wiped(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError> {
         devices::confirm_wiped(&self.client().await?, device_id, now).await
+    }
+
+    async fn append_audit(
+        &self,
+        entry: &crate::audit::NewAudit,
+        now: DateTime<Utc>,
+    ) -> Result<crate::audit::AuditEntry, StorageError> {
+        audit::append(&mut self.client().await?, entry, now).await
+    }
+
+    async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<crate::audit::AuditEntry>, StorageError> {
+        audit::entries(&self.client().await?, after, limit).await
     }
 
     async fn push_as(

@@ -8,6 +8,7 @@
 //! Each table group lives in its own module with its migration steps and its queries.
 
 mod access;
+mod audit;
 mod devices;
 mod port;
 mod records;
@@ -50,6 +51,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[records::MIGRATION_7],
     // 8: when a revoked device confirmed it wiped its local data.
     &[devices::MIGRATION_8],
+    // 9: the audit log (a hash chain).
+    &[audit::MIGRATION_9],
 ];
 
 /// Steps of a migration that SQL alone cannot do, run after its SQL in the same transaction.
@@ -241,6 +244,19 @@ impl Storage for SqliteStorage {
 
     async fn confirm_wiped(&self, device_id: Uuid, now: DateTime<Utc>) -> Result<DeviceInfo, StorageError> {
         self.call(move |c| devices::confirm_wiped(c, device_id, now)).await
+    }
+
+    async fn append_audit(
+        &self,
+        entry: &crate::audit::NewAudit,
+        now: DateTime<Utc>,
+    ) -> Result<crate::audit::AuditEntry, StorageError> {
+        let entry = entry.clone();
+        self.call(move |c| audit::append(c, &entry, now)).await
+    }
+
+    async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<crate::audit::AuditEntry>, StorageError> {
+        self.call(move |c| audit::entries(c, after, limit)).await
     }
 
     async fn push_as(

@@ -1475,3 +1475,23 @@ pub async fn pruning_removes_only_old_tombstones_keeps_erasures_refused_and_rais
     assert!(everything.horizon_seq > report.horizon_seq);
     assert!(pull_all(s, &u).await.rows.iter().all(|r| !r.deleted), "no tombstone left");
 }
+
+pub async fn audit_entries_appended_at_once_form_one_unbroken_chain_in_order(s: &dyn Storage) {
+    use liaison_server::audit::{self, NewAudit};
+    let entry = |i: usize| NewAudit {
+        actor: format!("user{i}"),
+        action: "grant".into(),
+        object: format!("user:u{i}"),
+        detail: "queue:x".into(),
+    };
+    let entries: Vec<NewAudit> = (0..20).map(entry).collect();
+    let appends = entries.iter().map(|e| s.append_audit(e, now()));
+    let written = futures_util::future::join_all(appends).await;
+    assert!(written.iter().all(Result::is_ok), "{written:?}");
+    let all = audit::all(s).await.expect("read");
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=20).collect::<Vec<u64>>(), "no gaps, no forks");
+    let verified = audit::verify(all.clone()).expect("concurrent appends still make one chain");
+    assert_eq!(verified.head, Some((20, all[19].hash.clone())));
+    let page = s.audit_entries(5, 3).await.expect("page");
+    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![6, 7, 8], "pages after a sequence number");
+}

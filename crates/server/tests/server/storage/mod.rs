@@ -23,6 +23,7 @@ macro_rules! contract_tests {
             $make,
             [
                 contract::users_are_created_found_listed_and_change_role,
+                contract::audit_entries_appended_at_once_form_one_unbroken_chain_in_order,
                 contract::a_duplicate_user_name_is_refused_whatever_its_case,
                 contract::devices_register_replace_their_token_list_and_revoke,
                 contract::a_revoked_or_foreign_device_id_cannot_register_again,

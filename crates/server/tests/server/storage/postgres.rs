@@ -87,6 +87,8 @@ async fn upgrading_to_row_documents_keeps_every_stored_field_pullable() {
              DROP TABLE row_grants, blobs, records, counters;
              DROP INDEX sync_fields_contact_address;
              DROP INDEX sync_fields_attachment_hash;
+             ALTER TABLE devices DROP COLUMN wiped_at;
+             DROP TABLE audit;
              UPDATE schema_version SET version = 4;",
         )
         .await
