@@ -20,6 +20,14 @@ fn database(server: &Server) -> rusqlite::Connection {
     rusqlite::Connection::open(liaison_server::server::database_path(server.dir.path())).expect("open server.db")
 }
 
+/// Give audit entry `to` the content (time, fields, hash) entry `from` had, from the temporary
+/// copy `two`.
+fn put_content(db: &rusqlite::Connection, from: i64, to: i64) {
+    let columns = ["at", "actor", "action", "object", "detail", "hash"];
+    let set: Vec<String> = columns.iter().map(|c| format!("{c} = (SELECT {c} FROM two WHERE seq = ?1)")).collect();
+    db.execute(&format!("UPDATE audit SET {} WHERE seq = ?2", set.join(", ")), [from, to]).expect("move content");
+}
+
 #[test]
 fn security_events_are_audited_without_content_and_a_changed_deleted_or_swapped_entry_is_found() {
     let server = Server::start();
@@ -62,30 +70,16 @@ fn security_events_are_audited_without_content_and_a_changed_deleted_or_swapped_
     assert!(verify(&server).0, "restored, the chain is whole again");
 
     // Swap the contents of entries 2 and 3 (their numbers kept).
-    db.execute_batch(
-        "CREATE TEMP TABLE two AS SELECT * FROM audit WHERE seq IN (2, 3);
-         UPDATE audit SET at = (SELECT at FROM two WHERE seq = 3), actor = (SELECT actor FROM two WHERE seq = 3),
-           action = (SELECT action FROM two WHERE seq = 3), object = (SELECT object FROM two WHERE seq = 3),
-           detail = (SELECT detail FROM two WHERE seq = 3), hash = (SELECT hash FROM two WHERE seq = 3) WHERE seq = 2;
-         UPDATE audit SET at = (SELECT at FROM two WHERE seq = 2), actor = (SELECT actor FROM two WHERE seq = 2),
-           action = (SELECT action FROM two WHERE seq = 2), object = (SELECT object FROM two WHERE seq = 2),
-           detail = (SELECT detail FROM two WHERE seq = 2), hash = (SELECT hash FROM two WHERE seq = 2) WHERE seq = 3;",
-    )
-    .expect("swap");
+    db.execute_batch("CREATE TEMP TABLE two AS SELECT * FROM audit WHERE seq IN (2, 3);").expect("copy");
+    put_content(&db, 3, 2);
+    put_content(&db, 2, 3);
     let (ok, said) = verify(&server);
     assert!(!ok && said.contains("entry 2"), "a swap is found at the first entry moved: {said}");
 
-    // Delete one entry.
+    // Undo the swap, and delete one entry.
+    put_content(&db, 2, 2);
+    put_content(&db, 3, 3);
     db.execute("DELETE FROM audit WHERE seq = 4", []).expect("delete");
-    db.execute_batch(
-        "UPDATE audit SET at = (SELECT at FROM two WHERE seq = 2), actor = (SELECT actor FROM two WHERE seq = 2),
-           action = (SELECT action FROM two WHERE seq = 2), object = (SELECT object FROM two WHERE seq = 2),
-           detail = (SELECT detail FROM two WHERE seq = 2), hash = (SELECT hash FROM two WHERE seq = 2) WHERE seq = 2;
-         UPDATE audit SET at = (SELECT at FROM two WHERE seq = 3), actor = (SELECT actor FROM two WHERE seq = 3),
-           action = (SELECT action FROM two WHERE seq = 3), object = (SELECT object FROM two WHERE seq = 3),
-           detail = (SELECT detail FROM two WHERE seq = 3), hash = (SELECT hash FROM two WHERE seq = 3) WHERE seq = 3;",
-    )
-    .expect("undo the swap");
     let (ok, said) = verify(&server);
     assert!(!ok && said.contains("entry 4 is missing"), "a removed entry is found: {said}");
 }

@@ -43,6 +43,22 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+impl AuditEntry {
+    /// The stored form of `entry`, number `seq`, written `at`, after the entry whose hash is `prev`.
+    pub fn chained(prev: &str, seq: u64, at: String, entry: &NewAudit) -> AuditEntry {
+        let hash = chain_hash(prev, seq, &at, entry);
+        AuditEntry {
+            seq,
+            at,
+            actor: entry.actor.clone(),
+            action: entry.action.clone(),
+            object: entry.object.clone(),
+            detail: entry.detail.clone(),
+            hash,
+        }
+    }
+}
+
 /// The time as entries store it.
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -147,18 +163,9 @@ mod tests {
                     object: format!("user:u{seq}"),
                     detail: "queue".into(),
                 };
-                let at = format!("2026-12-03T10:00:0{seq}.000Z");
-                let hash = chain_hash(&prev, seq, &at, &fields);
-                prev = hash.clone();
-                AuditEntry {
-                    seq,
-                    at,
-                    actor: fields.actor,
-                    action: fields.action,
-                    object: fields.object,
-                    detail: fields.detail,
-                    hash,
-                }
+                let e = AuditEntry::chained(&prev, seq, format!("2026-12-03T10:00:0{seq}.000Z"), &fields);
+                prev = e.hash.clone();
+                e
             })
             .collect()
     }

@@ -30,25 +30,15 @@ pub(super) async fn append(c: &mut Client, entry: &NewAudit, now: DateTime<Utc>)
         Some(r) => (r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?),
         None => (0, audit::GENESIS.to_owned()),
     };
-    let seq = to_u64(prev_seq)? + 1;
-    let at = audit::timestamp(now);
-    let hash = audit::chain_hash(&prev, seq, &at, entry);
+    let e = AuditEntry::chained(&prev, to_u64(prev_seq)? + 1, audit::timestamp(now), entry);
     tx.execute(
         "INSERT INTO audit (seq, at, actor, action, object, detail, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[&(prev_seq + 1), &at, &entry.actor, &entry.action, &entry.object, &entry.detail, &hash],
+        &[&(prev_seq + 1), &e.at, &e.actor, &e.action, &e.object, &e.detail, &e.hash],
     )
     .await
     .map_err(db)?;
     tx.commit().await.map_err(db)?;
-    Ok(AuditEntry {
-        seq,
-        at,
-        actor: entry.actor.clone(),
-        action: entry.action.clone(),
-        object: entry.object.clone(),
-        detail: entry.detail.clone(),
-        hash,
-    })
+    Ok(e)
 }
 
 pub(super) async fn entries(c: &Client, after: u64, limit: u32) -> Result<Vec<AuditEntry>, StorageError> {

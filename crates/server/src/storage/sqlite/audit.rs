@@ -27,24 +27,14 @@ pub(super) fn append(c: &mut Connection, entry: &NewAudit, now: DateTime<Utc>) -
         .optional()
         .map_err(db)?;
     let (prev_seq, prev) = head.unwrap_or((0, audit::GENESIS.to_owned()));
-    let seq = to_u64(prev_seq)? + 1;
-    let at = audit::timestamp(now);
-    let hash = audit::chain_hash(&prev, seq, &at, entry);
+    let e = AuditEntry::chained(&prev, to_u64(prev_seq)? + 1, audit::timestamp(now), entry);
     tx.execute(
         "INSERT INTO audit (seq, at, actor, action, object, detail, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![prev_seq + 1, at, entry.actor, entry.action, entry.object, entry.detail, hash],
+        params![prev_seq + 1, e.at, e.actor, e.action, e.object, e.detail, e.hash],
     )
     .map_err(db)?;
     tx.commit().map_err(db)?;
-    Ok(AuditEntry {
-        seq,
-        at,
-        actor: entry.actor.clone(),
-        action: entry.action.clone(),
-        object: entry.object.clone(),
-        detail: entry.detail.clone(),
-        hash,
-    })
+    Ok(e)
 }
 
 pub(super) fn entries(c: &Connection, after: u64, limit: u32) -> Result<Vec<AuditEntry>, StorageError> {
