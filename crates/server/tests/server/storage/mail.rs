@@ -35,6 +35,19 @@ pub(super) fn mailbox(queue: Uuid) -> Mailbox {
     }
 }
 
+/// info-en's mailbox set on the server, sending to a loopback port nothing listens on: every
+/// attempt to send fails for now (connection refused), naming that port.
+async fn mailbox_sending_nowhere(s: &dyn Storage, queue: Uuid) -> Mailbox {
+    let mut mb = mailbox(queue);
+    mb.smtp = Endpoint {
+        host: "127.0.0.1".into(),
+        port: liaison_server::testing::postgres::free_port().expect("port"),
+        user: None,
+    };
+    mail::set_mailbox(s, &mb, now()).await.expect("mailbox");
+    mb
+}
+
 fn source(uid: u32) -> Source {
     Source { uid_validity: 7, uid, historic: false }
 }
@@ -233,14 +246,8 @@ pub async fn a_reply_pushed_twice_enters_the_outbox_once_and_devices_may_not_num
 
 pub async fn a_reply_the_mail_server_cannot_take_is_retried_with_backoff_and_says_why(s: &dyn Storage) {
     let q = queue(s).await;
-    let mut mb = mailbox(q);
     // Nothing listens there: every attempt fails for now, none for good.
-    mb.smtp = Endpoint {
-        host: "127.0.0.1".into(),
-        port: liaison_server::testing::postgres::free_port().expect("port"),
-        user: None,
-    };
-    mail::set_mailbox(s, &mb, now()).await.expect("mailbox");
+    let mb = mailbox_sending_nowhere(s, q).await;
     let first = raw("m1@reader.example", "ada@reader.example", "Question", "", "Hi");
     let Ingested::NewCase { case, .. } = ingest::ingest(s, &mb, &first, source(1), now()).await.expect("ingest") else {
         panic!("a new case");
@@ -626,14 +633,8 @@ pub async fn a_reply_on_a_case_that_did_not_come_by_mail_goes_to_its_reader_s_ad
     s: &dyn Storage,
 ) {
     let q = queue(s).await;
-    let mut mb = mailbox(q);
-    // Nothing listens there: an attempt that gets as far as the mail server fails for now.
-    mb.smtp = Endpoint {
-        host: "127.0.0.1".into(),
-        port: liaison_server::testing::postgres::free_port().expect("port"),
-        user: None,
-    };
-    mail::set_mailbox(s, &mb, now()).await.expect("mailbox");
+    // An attempt that gets as far as the mail server fails for now.
+    let mb = mailbox_sending_nowhere(s, q).await;
     let (staff, d) = device_user(s, "sam").await;
     // Two cases a volunteer opened by hand (a phone call), each with its reader: one whose
     // contact has an email address, one whose contact has none.
